@@ -1,0 +1,1 @@
+"""Metering engine: licence ledger, SPLA-style counting, rating, month close and invoicing."""

@@ -1,0 +1,139 @@
+"""SPLA-style licence counting over the licence ledger.
+
+Pure functions over :class:`LicenceInterval` values: no database, no clock.
+
+Rules (see DESIGN.md, "SPLA-style counting"):
+
+* An end user holds a product in a window ``[start, stop)`` if any of their intervals overlaps the
+  window with positive length. An interval that stops exactly at ``start`` or starts exactly at ``stop``
+  does not count; one minute inside the window counts as a full user. No proration, no concurrency.
+* A user counts once per SKU per client, however many products or seats give them that SKU.
+* A product with an empty bill of licences (e.g. VoIP) contributes no SKU.
+
+Each function makes one pass over the intervals and keeps only per-(client, product) user sets, so it is
+linear in the number of intervals.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from metering.periods import require_aware
+
+__all__ = [
+    "LicenceInterval",
+    "core_license_packs",
+    "count_product_users",
+    "count_sku_users",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LicenceInterval:
+    """One stretch of time during which ``end_user`` of ``client`` was authorized to use ``product``.
+
+    Half-open ``[start, stop)``; ``stop is None`` means the interval is still open. A zero-length
+    interval (``stop == start``) is allowed and holds nothing.
+    """
+
+    client: str
+    end_user: str
+    product: str
+    start: datetime
+    stop: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("client", "end_user", "product"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"LicenceInterval.{name} must be a non-empty string, got {value!r}")
+        require_aware(self.start, "LicenceInterval.start")
+        if self.stop is not None:
+            require_aware(self.stop, "LicenceInterval.stop")
+            if self.stop < self.start:
+                raise ValueError(
+                    f"LicenceInterval for {self.end_user!r} / {self.product!r} stops "
+                    f"({self.stop.isoformat()}) before it starts ({self.start.isoformat()})"
+                )
+
+    def overlaps(self, start: datetime, stop: datetime) -> bool:
+        """True if this interval holds the licence for a positive length of time within ``[start, stop)``."""
+        own_stop = self.stop
+        if own_stop is None:
+            return self.start < stop
+        return self.start < stop and own_stop > start and own_stop > self.start
+
+
+def _check_window(start: datetime, stop: datetime) -> None:
+    require_aware(start, "start")
+    require_aware(stop, "stop")
+    if stop <= start:
+        raise ValueError(f"counting window is empty: stop {stop.isoformat()} <= start {start.isoformat()}")
+
+
+def count_product_users(
+    intervals: Iterable[LicenceInterval], start: datetime, stop: datetime
+) -> dict[tuple[str, str], frozenset[str]]:
+    """Distinct end users per ``(client, product)`` who held the product at any instant of ``[start, stop)``.
+
+    Pairs with no user in the window are absent from the result.
+    """
+    _check_window(start, stop)
+    users: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
+    for interval in intervals:
+        # Inlined LicenceInterval.overlaps: this loop runs over the whole month's ledger.
+        own_start = interval.start
+        own_stop = interval.stop
+        if own_start >= stop:
+            continue
+        if own_stop is not None and (own_stop <= start or own_stop <= own_start):
+            continue
+        users[(interval.client, interval.product)].add(interval.end_user)
+    return {key: frozenset(members) for key, members in users.items()}
+
+
+def count_sku_users(
+    intervals: Iterable[LicenceInterval],
+    bill_of_licences: Mapping[str, Sequence[str]],
+    start: datetime,
+    stop: datetime,
+) -> dict[tuple[str, str], frozenset[str]]:
+    """Distinct end users per ``(client, sku)`` who were licensed for the SKU at any instant of the window.
+
+    ``bill_of_licences`` maps a product code to the licence SKUs one seat of it requires. A user who
+    gets the same SKU through several products counts once. A product with no SKUs contributes nothing.
+
+    Raises KeyError naming the product if an interval that holds something in the window has a product
+    missing from ``bill_of_licences`` (never silently drop licences). Intervals outside the window are
+    not checked.
+    """
+    product_users = count_product_users(intervals, start, stop)
+    sku_users: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
+    for (client, product), members in product_users.items():
+        try:
+            skus = bill_of_licences[product]
+        except KeyError:
+            raise KeyError(
+                f"product {product!r} (client {client!r}) has no bill of licences; "
+                "add it to the catalog (an empty list if it carries no licence)"
+            ) from None
+        if isinstance(skus, str):
+            # A bare string is a Sequence[str] of characters; that is always a catalog bug.
+            raise TypeError(f"bill of licences for {product!r} must be a list of SKUs, got string {skus!r}")
+        for sku in skus:
+            sku_users[(client, sku)].update(members)
+    return {key: frozenset(members) for key, members in sku_users.items()}
+
+
+def core_license_packs(physical_cores: int, processors: int) -> int:
+    """Two-core licence packs owed for one host: ``ceil(max(cores, 8 * processors) / 2)``."""
+    for name, value in (("physical_cores", physical_cores), ("processors", processors)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{name} must be an int, got {value!r}")
+        if value <= 0:
+            raise ValueError(f"{name} must be positive, got {value}")
+    licensed_cores = max(physical_cores, 8 * processors)
+    return -(-licensed_cores // 2)

@@ -1,0 +1,158 @@
+"""Rating: counted users and metered usage → invoice line drafts. A pure function of its inputs.
+
+Money is integer minor units plus an ISO 4217 currency code; no floats anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+
+from metering.periods import BillingPeriod
+
+__all__ = [
+    "InvoiceLineDraft",
+    "Price",
+    "invoice_total",
+    "rate_metered_usage",
+    "rate_seat_products",
+]
+
+_CURRENCY_RE = re.compile(r"[A-Z]{3}")
+
+
+def _check_int(value: object, name: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int (minor units / count), got {value!r}")
+
+
+def _check_currency(currency: object) -> None:
+    if not isinstance(currency, str) or _CURRENCY_RE.fullmatch(currency) is None:
+        raise ValueError(f"currency must be an ISO 4217 code such as 'USD', got {currency!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """A unit price: ``amount_minor`` in the currency's minor unit (cents for USD)."""
+
+    amount_minor: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        _check_int(self.amount_minor, "Price.amount_minor")
+        if self.amount_minor < 0:
+            raise ValueError(f"Price.amount_minor must not be negative, got {self.amount_minor}")
+        _check_currency(self.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLineDraft:
+    """One rated invoice line, not yet stored. ``amount_minor == quantity * unit_amount_minor``."""
+
+    client: str
+    product: str
+    period: str
+    quantity: int
+    unit_amount_minor: int
+    amount_minor: int
+    currency: str
+    description: str
+
+    def __post_init__(self) -> None:
+        BillingPeriod.parse(self.period)
+        _check_int(self.quantity, "InvoiceLineDraft.quantity")
+        _check_int(self.unit_amount_minor, "InvoiceLineDraft.unit_amount_minor")
+        _check_int(self.amount_minor, "InvoiceLineDraft.amount_minor")
+        if self.amount_minor != self.quantity * self.unit_amount_minor:
+            raise ValueError(
+                f"invoice line for {self.client!r} / {self.product!r}: amount {self.amount_minor} != "
+                f"quantity {self.quantity} x unit {self.unit_amount_minor}"
+            )
+        _check_currency(self.currency)
+
+
+def _price_for(price_book: Mapping[str, Price], product: str) -> Price:
+    try:
+        return price_book[product]
+    except KeyError:
+        raise KeyError(f"product {product!r} has no price in the price book") from None
+
+
+def _plural(count: int, singular: str, plural: str) -> str:
+    return f"{count:,} {singular if count == 1 else plural}"
+
+
+def _rate(
+    quantities: Mapping[tuple[str, str], int],
+    price_book: Mapping[str, Price],
+    period: BillingPeriod,
+    product_names: Mapping[str, str] | None,
+    units: tuple[str, str],
+) -> list[InvoiceLineDraft]:
+    names = product_names or {}
+    lines: list[InvoiceLineDraft] = []
+    for client, product in sorted(quantities):
+        quantity = quantities[(client, product)]
+        price = _price_for(price_book, product)
+        if quantity == 0:
+            continue
+        name = names.get(product, product)
+        lines.append(
+            InvoiceLineDraft(
+                client=client,
+                product=product,
+                period=str(period),
+                quantity=quantity,
+                unit_amount_minor=price.amount_minor,
+                amount_minor=quantity * price.amount_minor,
+                currency=price.currency,
+                description=f"{name} — {_plural(quantity, *units)}, {period.label}",
+            )
+        )
+    return lines
+
+
+def rate_seat_products(
+    product_users: Mapping[tuple[str, str], Collection[str]],
+    price_book: Mapping[str, Price],
+    period: BillingPeriod,
+    product_names: Mapping[str, str] | None = None,
+) -> list[InvoiceLineDraft]:
+    """One line per ``(client, product)``: quantity = distinct users, amount = quantity x monthly price.
+
+    No proration. Zero-quantity lines are omitted. Lines are ordered by (client, product). Raises
+    KeyError naming the product if it has no price.
+    """
+    quantities = {key: len(set(users)) for key, users in product_users.items()}
+    return _rate(quantities, price_book, period, product_names, ("user", "users"))
+
+
+def rate_metered_usage(
+    usage: Mapping[tuple[str, str], int],
+    price_book: Mapping[str, Price],
+    period: BillingPeriod,
+    product_names: Mapping[str, str] | None = None,
+) -> list[InvoiceLineDraft]:
+    """One line per ``(client, product)`` of metered usage summed over the month, at the unit price.
+
+    Zero usage is omitted; negative usage raises ValueError. Lines are ordered by (client, product).
+    Raises KeyError naming the product if it has no price.
+    """
+    for (client, product), quantity in usage.items():
+        _check_int(quantity, f"usage of {product!r} for {client!r}")
+        if quantity < 0:
+            raise ValueError(f"usage of {product!r} for {client!r} is negative: {quantity}")
+    return _rate(usage, price_book, period, product_names, ("unit", "units"))
+
+
+def invoice_total(lines: Iterable[InvoiceLineDraft]) -> int:
+    """Sum of ``amount_minor`` over ``lines``; raises ValueError if they mix currencies. Empty → 0."""
+    total = 0
+    currencies: set[str] = set()
+    for line in lines:
+        currencies.add(line.currency)
+        total += line.amount_minor
+    if len(currencies) > 1:
+        raise ValueError(f"cannot total invoice lines in mixed currencies: {', '.join(sorted(currencies))}")
+    return total

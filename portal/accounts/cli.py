@@ -1,0 +1,86 @@
+"""``flask --app wsgi users …`` and ``flask --app wsgi tokens …``."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from portal.accounts.models import ApiToken, Role
+from portal.accounts.services import (
+    create_api_token,
+    create_user_with_password,
+    ensure_reseller,
+    get_client_by_ref,
+    revoke_api_token,
+)
+from portal.audit.services import Actor
+from portal.cli import unit_of_work
+from portal.db import db
+from portal.errors import NotFound
+
+users_cli = AppGroup("users", help="Portal users.")
+tokens_cli = AppGroup("tokens", help="API tokens for automation (RMM, PSA, scripts).")
+
+CLI_ACTOR = Actor.system("command line")
+
+
+@users_cli.command("create-admin")
+@click.option("--email", required=True, help="The administrator's e-mail, used to log in.")
+@click.option("--name", default="", help="Display name (defaults to the e-mail).")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted for when not given (at least 10 characters).",
+)
+@unit_of_work
+def create_admin(email: str, name: str, password: str) -> None:
+    """Create a reseller administrator."""
+    ensure_reseller()
+    user = create_user_with_password(CLI_ACTOR, email, name, Role.RESELLER_ADMIN, None, password)
+    click.echo(f"Created reseller administrator {user.email}.")
+
+
+@tokens_cli.command("create")
+@click.option(
+    "--role", required=True, type=click.Choice([role.value for role in Role]), help="What the token may do."
+)
+@click.option("--client", "client_ref", help="The client's reference (client roles only).")
+@click.option("--name", required=True, help="What uses the token, e.g. 'RMM nightly sync'.")
+@unit_of_work
+def create_token(role: str, client_ref: str | None, name: str) -> None:
+    """Create an API token; the token is printed once, alone on the last line."""
+    client = get_client_by_ref(client_ref) if client_ref else None
+    token, raw = create_api_token(CLI_ACTOR, name, Role(role), client)
+    scope = f"client {client.ref}" if client else "all clients"
+    click.echo(f"Created API token #{token.id} “{token.name}” ({role}, {scope}). It is shown only once:")
+    click.echo(raw)
+
+
+@tokens_cli.command("list")
+@unit_of_work
+def list_tokens() -> None:
+    """List API tokens (never the tokens themselves)."""
+    tokens = db.session.scalars(select(ApiToken).order_by(ApiToken.id))
+    for token in tokens:
+        scope = token.client.ref if token.client else "*"
+        status = "revoked" if token.revoked_at else "active"
+        used = token.last_used_at.strftime("%Y-%m-%d %H:%M") if token.last_used_at else "never"
+        click.echo(
+            f"#{token.id}\t{token.token_prefix}…\t{token.role.value}\t{scope}\t{status}\tused {used}"
+            f"\t{token.name}"
+        )
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", type=int)
+@unit_of_work
+def revoke_token(token_id: int) -> None:
+    """Revoke the token with this number (see `tokens list`)."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"No API token #{token_id}.")
+    revoke_api_token(CLI_ACTOR, token)
+    click.echo(f"Revoked API token #{token_id}.")

@@ -1,0 +1,185 @@
+"""The installation's reseller, its clients (tenants), portal users, end users and API tokens."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, utcnow
+
+
+def str_enum(enum_class: type[enum.Enum], length: int = 32) -> Enum:
+    """Store an enum as its string value, portable across SQLite and PostgreSQL."""
+    return Enum(
+        enum_class,
+        native_enum=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class Role(enum.StrEnum):
+    RESELLER_ADMIN = "reseller_admin"
+    RESELLER_STAFF = "reseller_staff"
+    CLIENT_ADMIN = "client_admin"
+    CLIENT_USER = "client_user"
+
+    @property
+    def is_reseller(self) -> bool:
+        return self in (Role.RESELLER_ADMIN, Role.RESELLER_STAFF)
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class ClientStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class Reseller(Base):
+    """The MSP running this installation (one row: one installation is one MSP)."""
+
+    __tablename__ = "resellers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    support_email: Mapped[str | None] = mapped_column(String(254))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Client(Base):
+    """A tenant: one of the reseller's customers."""
+
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[ClientStatus] = mapped_column(str_enum(ClientStatus), default=ClientStatus.ACTIVE)
+    billing_email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    users: Mapped[list[User]] = relationship(back_populates="client", order_by="User.email")
+    end_users: Mapped[list[EndUser]] = relationship(back_populates="client", order_by="EndUser.name")
+
+
+class User(Base):
+    """Someone who logs in to the portal: reseller staff or a client's administrator or user."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "(role IN ('reseller_admin', 'reseller_staff') AND client_id IS NULL)"
+            " OR (role IN ('client_admin', 'client_user') AND client_id IS NOT NULL)",
+            name="role_matches_client",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(str_enum(Role))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
+    # None until an invited user chooses a password.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    # Bumped when the password changes, so that every other logged-in session ends.
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    client: Mapped[Client | None] = relationship(back_populates="users")
+
+    # Flask-Login protocol.
+    @property
+    def is_active(self) -> bool:
+        return self.active and self.password_hash is not None
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_reseller(self) -> bool:
+        return self.role.is_reseller
+
+
+class EndUser(Base):
+    """A person at a client who seats are assigned to (a UPN, and an extension for VoIP)."""
+
+    __tablename__ = "end_users"
+    __table_args__ = (
+        UniqueConstraint("client_id", "email"),
+        UniqueConstraint("client_id", "extension"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    extension: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    client: Mapped[Client] = relationship(back_populates="end_users")
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API. Only a SHA-256 of the token is stored."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        CheckConstraint(
+            "(role IN ('reseller_admin', 'reseller_staff') AND client_id IS NULL)"
+            " OR (role IN ('client_admin', 'client_user') AND client_id IS NOT NULL)",
+            name="role_matches_client",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The first characters, shown in listings so a person can tell tokens apart.
+    token_prefix: Mapped[str] = mapped_column(String(16))
+    role: Mapped[Role] = mapped_column(str_enum(Role))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    client: Mapped[Client | None] = relationship()
+
+
+class TokenPurpose(enum.StrEnum):
+    PASSWORD_RESET = "password_reset"
+    INVITATION = "invitation"
+
+
+class OneTimeToken(Base):
+    """A single-use link sent by e-mail (password reset, invitation). Stored hashed."""
+
+    __tablename__ = "one_time_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[TokenPurpose] = mapped_column(str_enum(TokenPurpose))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()

@@ -1,0 +1,351 @@
+"""Changing accounts: clients, portal users, invitations, password resets, end users, API tokens.
+
+Services flush and never commit; the request, task or command that called them commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import ColumnElement, select
+
+from portal.accounts.models import (
+    ApiToken,
+    Client,
+    EndUser,
+    OneTimeToken,
+    Reseller,
+    Role,
+    TokenPurpose,
+    User,
+)
+from portal.audit.services import Actor, record
+from portal.db import db, utcnow
+from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from portal.notifications.services import public_link, send_email_after_commit
+
+_hasher = PasswordHasher()
+# Verified against when the e-mail is unknown, so a login takes as long whether or not the
+# account exists.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+CLIENT_REF_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$")
+MIN_PASSWORD_LENGTH = 10
+INVITATION_LIFETIME = timedelta(days=7)
+PASSWORD_RESET_LIFETIME = timedelta(hours=1)
+API_TOKEN_PREFIX = "smt_"
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _digest(raw_token: str) -> str:
+    # Tokens are 256 random bits, so a fast hash is enough; it lets us find a token by its hash.
+    return hashlib.sha256(raw_token.encode()).hexdigest()
+
+
+# --- the reseller -------------------------------------------------------------------------------
+
+
+def get_reseller() -> Reseller | None:
+    return db.session.scalars(select(Reseller).order_by(Reseller.id).limit(1)).first()
+
+
+def ensure_reseller(name: str = "Your managed-service provider") -> Reseller:
+    reseller = get_reseller()
+    if reseller is None:
+        reseller = Reseller(name=name)
+        db.session.add(reseller)
+        db.session.flush()
+    return reseller
+
+
+# --- passwords ----------------------------------------------------------------------------------
+
+
+def password_problems(password: str, email: str | None = None) -> list[str]:
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(set(password)) < 4:
+        problems.append("Use more different characters.")
+    if email and password.strip().lower() == normalize_email(email):
+        problems.append("Do not use your e-mail address as your password.")
+    return problems
+
+
+def _set_password(user: User, password: str) -> None:
+    problems = password_problems(password, user.email)
+    if problems:
+        raise InvalidInput(" ".join(problems), fields={"password": " ".join(problems)})
+    user.password_hash = _hasher.hash(password)
+    user.session_version += 1
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with this e-mail and password, or None (without saying which was wrong)."""
+    user = db.session.scalars(select(User).where(User.email == normalize_email(email))).first()
+    stored_hash = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    try:
+        _hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.is_active:
+        return None
+    if _hasher.check_needs_rehash(stored_hash):
+        user.password_hash = _hasher.hash(password)
+    user.last_login_at = utcnow()
+    db.session.flush()
+    return user
+
+
+def load_user_for_session(session_id: str) -> User | None:
+    """Flask-Login's user loader: ``"<id>:<session_version>"``; a stale version logs out."""
+    user_id, _, version = session_id.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.session_version != int(version) or not user.is_active:
+        return None
+    return user
+
+
+# --- clients and portal users -------------------------------------------------------------------
+
+
+def create_client(actor: Actor, ref: str, name: str, billing_email: str | None = None) -> Client:
+    ref = ref.strip().lower()
+    name = name.strip()
+    fields = {}
+    if not CLIENT_REF_PATTERN.match(ref):
+        fields["ref"] = "Use 3 to 32 lowercase letters, digits or hyphens, e.g. acme."
+    if not name:
+        fields["name"] = "Give the client's name."
+    if fields:
+        raise InvalidInput("The client could not be created.", fields=fields)
+    if db.session.scalars(select(Client.id).where(Client.ref == ref)).first() is not None:
+        raise Conflict(
+            f"A client with the reference “{ref}” already exists.", fields={"ref": "Already taken."}
+        )
+    client = Client(
+        ref=ref, name=name, billing_email=normalize_email(billing_email) if billing_email else None
+    )
+    db.session.add(client)
+    db.session.flush()
+    record(
+        actor, "client.created", "client", client.id, client_id=client.id, details={"ref": ref, "name": name}
+    )
+    return client
+
+
+def get_client_by_ref(ref: str) -> Client:
+    client = db.session.scalars(select(Client).where(Client.ref == ref.strip().lower())).first()
+    if client is None:
+        raise NotFound(f"No client with the reference “{ref}”.")
+    return client
+
+
+def _ensure_email_free(email: str) -> None:
+    if db.session.scalars(select(User.id).where(User.email == email)).first() is not None:
+        raise Conflict("A user with this e-mail address already exists.", fields={"email": "Already in use."})
+
+
+def create_user_with_password(
+    actor: Actor, email: str, name: str, role: Role, client: Client | None, password: str
+) -> User:
+    """Create a user who can log in at once (operators at the command line, demo data)."""
+    email = normalize_email(email)
+    if role.is_reseller != (client is None):
+        raise InvalidInput("Client roles need a client; reseller roles must not have one.")
+    _ensure_email_free(email)
+    user = User(email=email, name=name.strip() or email, role=role, client=client, session_version=0)
+    _set_password(user, password)
+    db.session.add(user)
+    db.session.flush()
+    record(
+        actor,
+        "user.created",
+        "user",
+        user.id,
+        client_id=client.id if client else None,
+        details={"email": email, "role": role.value},
+    )
+    return user
+
+
+def invite_user(actor: Actor, email: str, name: str, role: Role, client: Client | None) -> User:
+    """Create a user without a password and e-mail them a link to choose one."""
+    email = normalize_email(email)
+    if role.is_reseller != (client is None):
+        raise InvalidInput("Client roles need a client; reseller roles must not have one.")
+    _ensure_email_free(email)
+    user = User(email=email, name=name.strip() or email, role=role, client=client, session_version=0)
+    db.session.add(user)
+    db.session.flush()
+    raw = _issue_one_time_token(user, TokenPurpose.INVITATION, INVITATION_LIFETIME)
+    where = client.name if client else "the reseller console"
+    send_email_after_commit(
+        email,
+        f"You are invited to {where} on Seatmeter",
+        f"Hello {user.name},\n\n{actor.label} invited you to {where} on Seatmeter as {role.label.lower()}.\n"
+        f"Choose your password here (the link works once, for 7 days):\n\n"
+        f"{public_link('auth.accept_invitation', token=raw)}\n",
+    )
+    record(
+        actor,
+        "user.invited",
+        "user",
+        user.id,
+        client_id=client.id if client else None,
+        details={"email": email, "role": role.value},
+    )
+    return user
+
+
+def _issue_one_time_token(user: User, purpose: TokenPurpose, lifetime: timedelta) -> str:
+    raw = secrets.token_urlsafe(32)
+    db.session.add(
+        OneTimeToken(user=user, purpose=purpose, token_hash=_digest(raw), expires_at=utcnow() + lifetime)
+    )
+    db.session.flush()
+    return raw
+
+
+def find_one_time_token(raw: str, purpose: TokenPurpose) -> OneTimeToken:
+    token = db.session.scalars(
+        select(OneTimeToken).where(OneTimeToken.token_hash == _digest(raw), OneTimeToken.purpose == purpose)
+    ).first()
+    if token is None or token.used_at is not None or token.expires_at <= utcnow():
+        raise NotFound("This link is not valid any more. Links work once and expire; ask for a new one.")
+    return token
+
+
+def accept_invitation(raw_token: str, password: str) -> User:
+    token = find_one_time_token(raw_token, TokenPurpose.INVITATION)
+    user = token.user
+    _set_password(user, password)
+    token.used_at = utcnow()
+    db.session.flush()
+    record(Actor.for_user(user), "user.invitation_accepted", "user", user.id, client_id=user.client_id)
+    return user
+
+
+def request_password_reset(email: str) -> None:
+    """E-mail a reset link if the account exists; say nothing either way (no account probing)."""
+    user = db.session.scalars(select(User).where(User.email == normalize_email(email))).first()
+    if user is None or not user.active or user.password_hash is None:
+        return
+    raw = _issue_one_time_token(user, TokenPurpose.PASSWORD_RESET, PASSWORD_RESET_LIFETIME)
+    send_email_after_commit(
+        user.email,
+        "Reset your Seatmeter password",
+        f"Hello {user.name},\n\nSomeone (hopefully you) asked to reset your Seatmeter password.\n"
+        f"Choose a new one here (the link works once, for 1 hour):\n\n"
+        f"{public_link('auth.reset_password', token=raw)}\n\n"
+        "If you did not ask for this, ignore this e-mail; your password stays as it is.\n",
+    )
+    record(
+        Actor.system("password reset"),
+        "user.password_reset_requested",
+        "user",
+        user.id,
+        client_id=user.client_id,
+    )
+
+
+def reset_password(raw_token: str, password: str) -> User:
+    token = find_one_time_token(raw_token, TokenPurpose.PASSWORD_RESET)
+    user = token.user
+    _set_password(user, password)
+    token.used_at = utcnow()
+    db.session.flush()
+    record(Actor.for_user(user), "user.password_reset", "user", user.id, client_id=user.client_id)
+    return user
+
+
+def client_users(client: Client) -> list[User]:
+    return list(db.session.scalars(select(User).where(User.client_id == client.id).order_by(User.email)))
+
+
+# --- end users ----------------------------------------------------------------------------------
+
+
+def _end_user_exists(client: Client, condition: ColumnElement[bool]) -> bool:
+    query = select(EndUser.id).where(EndUser.client_id == client.id, condition)
+    return db.session.scalars(query).first() is not None
+
+
+def add_end_user(
+    actor: Actor, client: Client, name: str, email: str, extension: str | None = None
+) -> EndUser:
+    email = normalize_email(email)
+    extension = (extension or "").strip() or None
+    if extension is not None and not re.fullmatch(r"\d{2,8}", extension):
+        raise InvalidInput("Invalid extension.", fields={"extension": "Use 2 to 8 digits."})
+    if _end_user_exists(client, EndUser.email == email):
+        raise Conflict(
+            "Another end user already has this e-mail address.", fields={"email": "Already in use."}
+        )
+    if extension is not None and _end_user_exists(client, EndUser.extension == extension):
+        raise Conflict(
+            "Another end user already has this extension.", fields={"extension": "Already in use."}
+        )
+    end_user = EndUser(client=client, name=name.strip(), email=email, extension=extension)
+    db.session.add(end_user)
+    db.session.flush()
+    record(actor, "end_user.created", "end_user", end_user.id, client_id=client.id, details={"email": email})
+    return end_user
+
+
+# --- API tokens ---------------------------------------------------------------------------------
+
+
+def create_api_token(actor: Actor, name: str, role: Role, client: Client | None) -> tuple[ApiToken, str]:
+    """Create a token; the raw token is returned once and never stored."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("Give the token a name that says what uses it.", fields={"name": "Required."})
+    if role.is_reseller and client is not None:
+        raise InvalidInput("A reseller token acts for every client; do not give it a client.")
+    if not role.is_reseller and client is None:
+        raise InvalidInput(f"A {role.value} token needs the client it acts for.")
+    raw = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(name=name, role=role, client=client, token_hash=_digest(raw), token_prefix=raw[:10])
+    db.session.add(token)
+    db.session.flush()
+    record(
+        actor,
+        "api_token.created",
+        "api_token",
+        token.id,
+        client_id=client.id if client else None,
+        details={"name": name, "role": role.value},
+    )
+    return token, raw
+
+
+def authenticate_api_token(raw: str) -> ApiToken | None:
+    token = db.session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(raw.strip()))).first()
+    if token is None or token.revoked_at is not None:
+        return None
+    token.last_used_at = utcnow()
+    db.session.flush()
+    return token
+
+
+def revoke_api_token(actor: Actor, token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.flush()
+        record(actor, "api_token.revoked", "api_token", token.id, client_id=token.client_id)
+
+
+def ensure_can_manage_client_users(user: User, client: Client) -> None:
+    if user.role is not Role.CLIENT_ADMIN or user.client_id != client.id:
+        raise PermissionDenied("Only the client's administrators can manage its users.")

@@ -1,0 +1,107 @@
+"""Reseller: clients. Client administrators: their portal users and invitations."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import func, or_, select
+from werkzeug.wrappers import Response
+
+from portal.accounts.forms import InviteUserForm, NewClientForm
+from portal.accounts.models import Client, Role
+from portal.accounts.services import client_users, create_client, invite_user
+from portal.audit.services import Actor
+from portal.auth.access import RESELLER_ROLES, current_client, current_portal_user, roles_required
+from portal.db import db
+from portal.errors import ServiceError
+from portal.orders.models import Seat, SeatState
+
+bp = Blueprint("accounts", __name__)
+
+
+def apply_service_error(form: FlaskForm, error: ServiceError) -> None:
+    """Show a service's complaint next to the field it is about, or above the form."""
+    placed = False
+    for name, message in error.fields.items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = [*field.errors, message]
+            placed = True
+    if not placed:
+        form.form_errors.append(error.message)
+
+
+@bp.route("/reseller/clients", methods=["GET", "POST"])
+@roles_required(*RESELLER_ROLES)
+def clients() -> str | Response:
+    user = current_portal_user()
+    form = NewClientForm()
+    if request.method == "POST":
+        if user.role is not Role.RESELLER_ADMIN:
+            flash("Only reseller administrators can add clients.", "error")
+            return redirect(url_for("accounts.clients"))
+        if form.validate_on_submit():
+            actor = Actor.for_user(user)
+            try:
+                client = create_client(
+                    actor, form.ref.data or "", form.name.data or "", form.billing_email.data
+                )
+                form_email = form.admin_email.data or ""
+                invite_user(actor, form_email, form.admin_name.data or "", Role.CLIENT_ADMIN, client)
+            except ServiceError as error:
+                db.session.rollback()
+                apply_service_error(form, error)
+            else:
+                db.session.commit()
+                flash(
+                    f"Client {client.name} created; {form_email} is invited as its administrator.", "success"
+                )
+                return redirect(url_for("accounts.clients"))
+    search = request.args.get("q", "").strip()
+    active_seats = (
+        select(Seat.client_id, func.count(Seat.id).label("seats"))
+        .where(Seat.state == SeatState.ACTIVE)
+        .group_by(Seat.client_id)
+        .subquery()
+    )
+    query = (
+        select(Client, func.coalesce(active_seats.c.seats, 0))
+        .outerjoin(active_seats, active_seats.c.client_id == Client.id)
+        .order_by(Client.name)
+    )
+    if search:
+        pattern = f"%{search.lower()}%"
+        query = query.where(or_(func.lower(Client.name).like(pattern), Client.ref.like(pattern)))
+    rows = db.session.execute(query).all()
+    return render_template(
+        "accounts/clients.html",
+        rows=rows,
+        form=form,
+        search=search,
+        can_edit=user.role is Role.RESELLER_ADMIN,
+    )
+
+
+@bp.route("/client/users", methods=["GET", "POST"])
+@roles_required(Role.CLIENT_ADMIN)
+def client_users_page() -> str | Response:
+    client = current_client()
+    form = InviteUserForm()
+    if form.validate_on_submit():
+        user = current_portal_user()
+        try:
+            invite_user(
+                Actor.for_user(user),
+                form.email.data or "",
+                form.name.data or "",
+                Role(form.role.data),
+                client,
+            )
+        except ServiceError as error:
+            db.session.rollback()
+            apply_service_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"Invitation sent to {form.email.data}.", "success")
+            return redirect(url_for("accounts.client_users_page"))
+    return render_template("accounts/client_users.html", client=client, users=client_users(client), form=form)

@@ -1,0 +1,102 @@
+"""Logging in and out, forgotten passwords, and accepting an invitation."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from portal.accounts.models import TokenPurpose
+from portal.accounts.services import (
+    accept_invitation,
+    authenticate,
+    find_one_time_token,
+    request_password_reset,
+    reset_password,
+)
+from portal.auth.forms import ChoosePasswordForm, ForgotPasswordForm, LoginForm
+from portal.db import db
+from portal.errors import InvalidInput, NotFound
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only same-site paths: an open redirect after login is a phishing tool.
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response:
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(form.email.data or "", form.password.data or "")
+        if user is None:
+            form.password.errors.append("Wrong e-mail or password.")
+        else:
+            db.session.commit()
+            login_user(user, remember=bool(form.remember.data))
+            return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password() -> str | Response:
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        request_password_reset(form.email.data or "")
+        db.session.commit()
+        flash("If an account uses that address, we have e-mailed it a link to choose a new password.", "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot.html", form=form)
+
+
+def _choose_password(token: str, purpose: TokenPurpose, title: str, done_message: str) -> str | Response:
+    try:
+        one_time = find_one_time_token(token, purpose)
+    except NotFound as error:
+        return render_template("error.html", code=404, title="Link not valid", message=error.message), 404
+    form = ChoosePasswordForm()
+    if form.validate_on_submit():
+        action = accept_invitation if purpose is TokenPurpose.INVITATION else reset_password
+        try:
+            user = action(token, form.password.data or "")
+        except InvalidInput as error:
+            form.password.errors.append(error.fields.get("password", error.message))
+        else:
+            db.session.commit()
+            login_user(user)
+            flash(done_message, "success")
+            return redirect(url_for("home.index"))
+    return render_template("auth/choose_password.html", form=form, title=title, user=one_time.user)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"], endpoint="reset_password")
+def reset_password_page(token: str) -> str | Response:
+    return _choose_password(
+        token,
+        TokenPurpose.PASSWORD_RESET,
+        "Choose a new password",
+        "Your password is changed. Other sessions were logged out.",
+    )
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"], endpoint="accept_invitation")
+def accept_invitation_page(token: str) -> str | Response:
+    return _choose_password(token, TokenPurpose.INVITATION, "Welcome to Seatmeter", "Your account is ready.")

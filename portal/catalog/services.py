@@ -1,0 +1,208 @@
+"""The catalog: seeding the default products and licences, and the reseller's price changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from portal.audit.services import Actor, record
+from portal.catalog.models import LicenceSku, LicenceUnit, Product, ProductKind
+from portal.db import db
+from portal.errors import InvalidInput, NotFound
+
+
+@dataclass(frozen=True)
+class SkuSpec:
+    code: str
+    name: str
+    spla_cost_minor: int
+    unit: LicenceUnit = LicenceUnit.PER_USER
+
+
+@dataclass(frozen=True)
+class ProductSpec:
+    code: str
+    name: str
+    kind: ProductKind
+    price_minor: int
+    sku_codes: tuple[str, ...]
+    description: str
+
+
+# SPLA costs are typical list prices and only a starting point: every reseller's distributor price
+# differs, so the reseller edits them on the price book page.
+DEFAULT_SKUS = (
+    SkuSpec("WINRDS-SAL", "Windows Server Remote Desktop Services SAL", 520),
+    SkuSpec("OFFSTD-SAL", "Office Standard SAL", 1310),
+    SkuSpec("OFFPRO-SAL", "Office Professional Plus SAL", 2010),
+    SkuSpec("EXSTD-SAL", "Exchange Server Standard SAL", 420),
+    SkuSpec("EXSTDPLUS-SAL", "Exchange Server Standard Plus SAL", 760),
+)
+
+DEFAULT_PRODUCTS = (
+    ProductSpec(
+        "desktop",
+        "Hosted Desktop",
+        ProductKind.DESKTOP,
+        3900,
+        ("WINRDS-SAL", "OFFSTD-SAL"),
+        "A Windows desktop in the cloud with Office Standard.",
+    ),
+    ProductSpec(
+        "desktop-pro",
+        "Hosted Desktop Pro",
+        ProductKind.DESKTOP,
+        4900,
+        ("WINRDS-SAL", "OFFPRO-SAL"),
+        "A Windows desktop in the cloud with Office Professional Plus.",
+    ),
+    ProductSpec(
+        "exchange",
+        "Hosted Exchange Mailbox",
+        ProductKind.MAILBOX,
+        800,
+        ("EXSTD-SAL",),
+        "A business mailbox with calendar and contacts.",
+    ),
+    ProductSpec(
+        "exchange-plus",
+        "Hosted Exchange Mailbox with Outlook",
+        ProductKind.MAILBOX,
+        1200,
+        ("EXSTDPLUS-SAL",),
+        "A business mailbox with the Outlook desktop licence.",
+    ),
+    ProductSpec(
+        "voip",
+        "Hosted VoIP Seat",
+        ProductKind.VOIP,
+        2200,
+        (),
+        "A phone extension on the hosted phone system.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    created: list[str]
+    updated: list[str]
+
+
+def seed_catalog(actor: Actor) -> SeedResult:
+    """Create what is missing and refresh names and bills of licences; never touch prices or costs.
+
+    Running it again changes nothing, and a reseller's edited prices survive an upgrade.
+    """
+    created: list[str] = []
+    updated: list[str] = []
+    skus = {sku.code: sku for sku in db.session.scalars(select(LicenceSku))}
+    for spec in DEFAULT_SKUS:
+        sku = skus.get(spec.code)
+        if sku is None:
+            sku = LicenceSku(
+                code=spec.code, name=spec.name, unit=spec.unit, spla_cost_minor=spec.spla_cost_minor
+            )
+            db.session.add(sku)
+            skus[spec.code] = sku
+            created.append(f"SKU {spec.code}")
+        elif (sku.name, sku.unit) != (spec.name, spec.unit):
+            sku.name, sku.unit = spec.name, spec.unit
+            updated.append(f"SKU {spec.code}")
+
+    products = {
+        product.code: product
+        for product in db.session.scalars(select(Product).options(selectinload(Product.skus)))
+    }
+    for spec in DEFAULT_PRODUCTS:
+        wanted_skus = [skus[code] for code in spec.sku_codes]
+        product = products.get(spec.code)
+        if product is None:
+            product = Product(
+                code=spec.code,
+                name=spec.name,
+                kind=spec.kind,
+                price_minor=spec.price_minor,
+                description=spec.description,
+                skus=wanted_skus,
+            )
+            db.session.add(product)
+            created.append(f"product {spec.code}")
+        elif (product.name, product.kind, sorted(s.code for s in product.skus)) != (
+            spec.name,
+            spec.kind,
+            sorted(spec.sku_codes),
+        ):
+            product.name, product.kind, product.skus = spec.name, spec.kind, wanted_skus
+            updated.append(f"product {spec.code}")
+    db.session.flush()
+    if created or updated:
+        record(actor, "catalog.seeded", "catalog", details={"created": created, "updated": updated})
+    return SeedResult(created=created, updated=updated)
+
+
+def list_products(*, include_inactive: bool = False) -> list[Product]:
+    query = select(Product).options(selectinload(Product.skus)).order_by(Product.price_minor, Product.code)
+    if not include_inactive:
+        query = query.where(Product.active.is_(True))
+    return list(db.session.scalars(query))
+
+
+def list_skus() -> list[LicenceSku]:
+    return list(db.session.scalars(select(LicenceSku).order_by(LicenceSku.code)))
+
+
+def get_product(code: str) -> Product:
+    product = db.session.scalars(
+        select(Product).options(selectinload(Product.skus)).where(Product.code == code)
+    ).first()
+    if product is None:
+        raise NotFound(f"No product with the code “{code}”.")
+    return product
+
+
+def get_sku(code: str) -> LicenceSku:
+    sku = db.session.scalars(select(LicenceSku).where(LicenceSku.code == code)).first()
+    if sku is None:
+        raise NotFound(f"No licence SKU with the code “{code}”.")
+    return sku
+
+
+def _check_amount(amount_minor: int, field: str) -> None:
+    if amount_minor < 0:
+        raise InvalidInput("The amount must be zero or more.", fields={field: "Must be zero or more."})
+
+
+def set_product_price(actor: Actor, product: Product, price_minor: int) -> None:
+    """Change a monthly price. It applies to the months billed from now on."""
+    _check_amount(price_minor, "price")
+    if price_minor == product.price_minor:
+        return
+    old = product.price_minor
+    product.price_minor = price_minor
+    db.session.flush()
+    record(
+        actor,
+        "catalog.price_changed",
+        "product",
+        product.code,
+        details={"from_minor": old, "to_minor": price_minor, "currency": product.currency},
+    )
+
+
+def set_sku_cost(actor: Actor, sku: LicenceSku, cost_minor: int) -> None:
+    _check_amount(cost_minor, "cost")
+    if cost_minor == sku.spla_cost_minor:
+        return
+    old = sku.spla_cost_minor
+    sku.spla_cost_minor = cost_minor
+    db.session.flush()
+    record(
+        actor,
+        "catalog.sku_cost_changed",
+        "licence_sku",
+        sku.code,
+        details={"from_minor": old, "to_minor": cost_minor, "currency": sku.currency},
+    )

@@ -1,0 +1,49 @@
+"""The Celery application: tasks run inside a Flask app context, one commit per task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask
+
+# Modules that define tasks; each engine adds its own.
+TASK_MODULES: list[str] = []
+
+
+def celery_init_app(app: Flask) -> Celery:
+    class FlaskTask(Task):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    broker_url = app.config["CELERY_BROKER_URL"]
+    if broker_url.startswith("sqla+"):
+        # kombu's SQL transport polls once a second by default; a job would wait that long.
+        # (Passing polling_interval through broker_transport_options crashes the worker: kombu
+        # hands it to create_engine.)
+        from kombu.transport import sqlalchemy as kombu_sqlalchemy
+
+        kombu_sqlalchemy.Transport.polling_interval = 0.1
+
+    celery = Celery(app.import_name, task_cls=FlaskTask, include=TASK_MODULES)
+    celery.conf.update(
+        broker_url=broker_url,
+        broker_connection_retry_on_startup=True,
+        task_ignore_result=True,
+        # A task is acknowledged when it finishes, so a killed worker's task is delivered again;
+        # every task is idempotent for that reason.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=app.config.get("CELERY_DEFAULT_QUEUE", "seatmeter"),
+        timezone="UTC",
+        enable_utc=True,
+        beat_schedule=app.config.get("CELERY_BEAT_SCHEDULE", {}),
+        beat_schedule_filename=str(Path(app.instance_path) / "celerybeat-schedule"),
+        task_always_eager=app.config.get("CELERY_TASK_ALWAYS_EAGER", False),
+    )
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery

@@ -1,0 +1,202 @@
+"""Configuration read from the environment once, when the application is created.
+
+Every setting has a safe embedded default so that a fresh clone runs with nothing configured
+(SQLite database and SQLite Celery broker under ``instance/``). A setting that is present but
+malformed stops start-up with a message naming the variable, instead of failing later inside a
+request or a task.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class ConfigError(SystemExit):
+    """A setting is missing or malformed.
+
+    It is a SystemExit so that ``flask``, ``celery`` and gunicorn print the message and exit
+    with status 1 rather than dumping a traceback at the operator.
+    """
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        self.problem = problem
+        super().__init__(f"Seatmeter configuration error: {variable}: {problem}")
+
+    def __str__(self) -> str:
+        return f"Seatmeter configuration error: {self.variable}: {self.problem}"
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(name, f"expected one of true/false/1/0/yes/no, got {raw!r}")
+
+
+def _parse_int(name: str, raw: str, *, minimum: int, maximum: int) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(name, f"expected a whole number, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(name, f"expected a number from {minimum} to {maximum}, got {value}")
+    return value
+
+
+def _parse_http_url(name: str, raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(name, f"expected an http:// or https:// URL, got {raw!r}")
+    return raw.strip().rstrip("/")
+
+
+def _parse_database_url(name: str, raw: str) -> str:
+    try:
+        url = make_url(raw.strip())
+    except ArgumentError:
+        raise ConfigError(
+            name, f"cannot parse {raw!r} as a database URL (e.g. postgresql+psycopg://user@host/db)"
+        ) from None
+    backend = url.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(name, f"unsupported database {backend!r}: use sqlite or postgresql")
+    if backend == "postgresql" and url.drivername == "postgresql":
+        # psycopg 3 is the driver we install; plain postgresql:// would look for psycopg2.
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+def _parse_broker_url(name: str, raw: str) -> str:
+    value = raw.strip()
+    scheme = urlsplit(value).scheme
+    if scheme not in ("redis", "rediss", "sqla+sqlite", "sqla+postgresql", "amqp", "memory"):
+        raise ConfigError(name, f"unsupported broker URL {raw!r}: use redis://host:6379/0")
+    return value
+
+
+def _parse_timezone(name: str, raw: str) -> str:
+    try:
+        ZoneInfo(raw.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(name, f"{raw!r} is not an IANA time zone name such as Europe/London") from None
+    return raw.strip()
+
+
+def _parse_stripe_key(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not value.startswith(("sk_", "rk_")):
+        raise ConfigError(name, "expected a Stripe secret or restricted key (sk_… or rk_…)")
+    return value
+
+
+def _load_or_create_secret_key(instance_path: Path) -> str:
+    """A per-installation secret kept in instance/ so sessions survive restarts."""
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        key = key_file.read_text().strip()
+        if key:
+            return key
+    key = secrets.token_urlsafe(48)
+    instance_path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+# name -> (parser or None for plain text, default)
+_OPTIONAL_TEXT = (
+    "STRIPE_WEBHOOK_SECRET",
+    "MAIL_SERVER",
+    "MAIL_USERNAME",
+    "MAIL_PASSWORD",
+)
+
+
+def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
+    """Turn the environment into Flask config keys, validating each setting once."""
+
+    def get(name: str) -> str | None:
+        value = environ.get(name)
+        return value if value is not None and value.strip() != "" else None
+
+    config: dict[str, Any] = {}
+
+    secret_key = get("SECRET_KEY")
+    if secret_key is not None and len(secret_key) < 16:
+        raise ConfigError("SECRET_KEY", "must be at least 16 characters long")
+    config["SECRET_KEY"] = secret_key or _load_or_create_secret_key(instance_path)
+
+    database_url = get("DATABASE_URL")
+    config["DATABASE_URL"] = (
+        _parse_database_url("DATABASE_URL", database_url)
+        if database_url
+        else f"sqlite:///{instance_path / 'seatmeter.sqlite'}"
+    )
+
+    broker_url = get("CELERY_BROKER_URL")
+    config["CELERY_BROKER_URL"] = (
+        _parse_broker_url("CELERY_BROKER_URL", broker_url)
+        if broker_url
+        else f"sqla+sqlite:///{instance_path / 'broker.sqlite'}"
+    )
+
+    timezone = get("BILLING_TIMEZONE")
+    config["BILLING_TIMEZONE"] = _parse_timezone("BILLING_TIMEZONE", timezone) if timezone else "UTC"
+
+    public_url = get("PUBLIC_URL")
+    config["PUBLIC_URL"] = (
+        _parse_http_url("PUBLIC_URL", public_url) if public_url else "http://127.0.0.1:5000"
+    )
+
+    stripe_key = get("STRIPE_API_KEY")
+    config["STRIPE_API_KEY"] = _parse_stripe_key("STRIPE_API_KEY", stripe_key) if stripe_key else None
+    stripe_base = get("STRIPE_API_BASE")
+    config["STRIPE_API_BASE"] = _parse_http_url("STRIPE_API_BASE", stripe_base) if stripe_base else None
+
+    aws_endpoint = get("AWS_ENDPOINT_URL")
+    config["AWS_ENDPOINT_URL"] = _parse_http_url("AWS_ENDPOINT_URL", aws_endpoint) if aws_endpoint else None
+    config["AWS_REGION"] = get("AWS_REGION") or get("AWS_DEFAULT_REGION") or "us-east-1"
+
+    for name in _OPTIONAL_TEXT:
+        config[name] = get(name)
+    mail_port = get("MAIL_PORT")
+    config["MAIL_PORT"] = _parse_int("MAIL_PORT", mail_port, minimum=1, maximum=65535) if mail_port else 25
+    mail_tls = get("MAIL_USE_TLS")
+    config["MAIL_USE_TLS"] = _parse_bool("MAIL_USE_TLS", mail_tls) if mail_tls else False
+    config["MAIL_FROM"] = get("MAIL_FROM") or "Seatmeter <billing@localhost>"
+    if config["MAIL_USERNAME"] and not config["MAIL_SERVER"]:
+        raise ConfigError("MAIL_SERVER", "MAIL_USERNAME is set but MAIL_SERVER is not")
+
+    # Cookies are marked Secure whenever the portal is served over HTTPS. `make run` serves plain
+    # http://127.0.0.1 where a Secure cookie would never be sent back and nobody could log in.
+    https = config["PUBLIC_URL"].startswith("https://")
+    secure_override = get("SESSION_COOKIE_SECURE")
+    secure = _parse_bool("SESSION_COOKIE_SECURE", secure_override) if secure_override else https
+    config.update(
+        SESSION_COOKIE_SECURE=secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="seatmeter_session",
+        REMEMBER_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        PREFERRED_URL_SCHEME="https" if https else "http",
+    )
+    return config

@@ -1,0 +1,59 @@
+"""Outgoing e-mail: over SMTP when MAIL_SERVER is set, otherwise written to the log.
+
+E-mail is always sent after the transaction that caused it commits, so nobody receives a link to
+a token that was rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from email.message import EmailMessage
+from typing import Any
+
+from flask import current_app
+
+from portal.db import after_commit, db
+
+log = logging.getLogger("seatmeter.mail")
+
+
+def public_link(endpoint: str, **values: Any) -> str:
+    """An absolute link into the portal for an e-mail, valid outside any request."""
+    adapter = current_app.url_map.bind("localhost")
+    return current_app.config["PUBLIC_URL"] + adapter.build(endpoint, values)
+
+
+def send_email_now(to: str, subject: str, body: str) -> None:
+    config = current_app.config
+    message = EmailMessage()
+    message["From"] = config["MAIL_FROM"]
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(body)
+    if not config["MAIL_SERVER"]:
+        log.info("E-mail not sent (MAIL_SERVER is not set):\nTo: %s\nSubject: %s\n\n%s", to, subject, body)
+        return
+    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=15) as smtp:
+        if config["MAIL_USE_TLS"]:
+            smtp.starttls(context=ssl.create_default_context())
+        if config["MAIL_USERNAME"]:
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+        smtp.send_message(message)
+    log.info("E-mail sent to %s: %s", to, subject)
+
+
+def send_email_after_commit(to: str, subject: str, body: str) -> None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def _send() -> None:
+        with app.app_context():
+            try:
+                send_email_now(to, subject, body)
+            except (OSError, smtplib.SMTPException):
+                # The change itself is committed; a mail server outage must not turn it into an
+                # error page. The operator sees this in the log and the user can ask again.
+                log.exception("Could not send e-mail to %s (%s)", to, subject)
+
+    after_commit(db.session, _send)

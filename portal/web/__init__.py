@@ -1,0 +1,68 @@
+"""Wiring of the web side: sessions and login, CSRF, blueprints, error pages, template helpers."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from portal.accounts.services import load_user_for_session
+from portal.money import format_amount
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please log in to see that page."
+login_manager.login_message_category = "info"
+login_manager.session_protection = "strong"
+login_manager.user_loader(load_user_for_session)
+
+
+def init_web(app: Flask) -> None:
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from portal.accounts.views import bp as accounts_bp
+    from portal.audit.views import bp as audit_bp
+    from portal.auth.views import bp as auth_bp
+    from portal.catalog.views import bp as catalog_bp
+    from portal.web.views import bp as home_bp
+
+    for blueprint in (auth_bp, home_bp, accounts_bp, catalog_bp, audit_bp):
+        app.register_blueprint(blueprint)
+
+    app.jinja_env.filters["money"] = format_amount
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+
+    @app.after_request
+    def _security_headers(response):  # noqa: ANN001
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+def _csrf_error(error: CSRFError) -> tuple[str, int]:
+    return render_template(
+        "error.html",
+        code=400,
+        title="This form has expired",
+        message="The page was open too long or was sent from elsewhere. Go back, reload it and try again.",
+    ), 400
+
+
+_TITLES = {
+    400: ("Bad request", "The request could not be understood."),
+    403: ("Not allowed", "Your account cannot do this."),
+    404: ("Not found", "There is nothing here, or it is not yours to see."),
+    405: ("Not allowed", "That page cannot be used this way."),
+}
+
+
+def _http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
+    if request.path.startswith("/api/") or error.code is None or error.code < 400:
+        return error
+    title, message = _TITLES.get(error.code, (error.name, error.description or ""))
+    return render_template("error.html", code=error.code, title=title, message=message), error.code

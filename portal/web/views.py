@@ -1,0 +1,72 @@
+"""Home pages: each role lands on its own."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import login_required
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+from werkzeug.wrappers import Response
+
+from portal.accounts.models import Client, EndUser, Role
+from portal.audit.models import AuditEvent
+from portal.auth.access import (
+    CLIENT_ROLES,
+    RESELLER_ROLES,
+    current_client,
+    current_portal_user,
+    roles_required,
+)
+from portal.catalog.models import Product
+from portal.db import db
+from portal.orders.models import Seat
+
+bp = Blueprint("home", __name__)
+
+
+@bp.route("/")
+@login_required
+def index() -> Response:
+    if current_portal_user().is_reseller:
+        return redirect(url_for("home.reseller"))
+    return redirect(url_for("home.client"))
+
+
+@bp.route("/reseller/")
+@roles_required(*RESELLER_ROLES)
+def reseller() -> str:
+    seats_by_product = db.session.execute(
+        select(Product.name, Seat.state, func.count(Seat.id))
+        .join(Seat, Seat.product_id == Product.id)
+        .group_by(Product.name, Seat.state)
+        .order_by(Product.name, Seat.state)
+    ).all()
+    client_count = db.session.scalar(select(func.count(Client.id)))
+    recent = db.session.scalars(
+        select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(10)
+    )
+    return render_template(
+        "home/reseller.html",
+        seats_by_product=seats_by_product,
+        client_count=client_count,
+        recent=list(recent),
+    )
+
+
+@bp.route("/client/")
+@roles_required(*CLIENT_ROLES)
+def client() -> str:
+    user = current_portal_user()
+    tenant = current_client()
+    query = (
+        select(Seat)
+        .options(joinedload(Seat.product), joinedload(Seat.end_user))
+        .where(Seat.client_id == tenant.id)
+        .order_by(Seat.id)
+    )
+    if user.role is Role.CLIENT_USER:
+        # A client user sees only the seats assigned to them (matched by their e-mail / UPN).
+        query = query.join(EndUser, Seat.end_user_id == EndUser.id).where(EndUser.email == user.email)
+    seats = list(db.session.scalars(query))
+    end_user_count = db.session.scalar(select(func.count(EndUser.id)).where(EndUser.client_id == tenant.id))
+    return render_template("home/client.html", client=tenant, seats=seats, end_user_count=end_user_count)

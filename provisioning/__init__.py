@@ -1,0 +1,1 @@
+"""Provisioning engine: seat lifecycle state machine, Celery tasks and platform adapters (issue 4)."""

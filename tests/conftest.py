@@ -1,0 +1,171 @@
+"""Shared fixtures: the Flask tutorial's ``app``/``client``/``runner``, on a database built by the
+migrations, with every test inside one transaction that is rolled back (Warehouse's pattern).
+
+Runs on SQLite by default. With ``DATABASE_URL`` pointing at PostgreSQL, a scratch database is
+created on that server for the session and dropped at the end; with ``CELERY_BROKER_URL`` set,
+Celery uses that broker.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from portal import create_app
+from portal.accounts.models import Client, Role, User
+from portal.accounts.services import create_client, create_user_with_password
+from portal.audit.services import Actor
+from portal.catalog.services import seed_catalog
+from portal.cli import alembic_config
+from portal.db import build_engine, db
+
+pytest_plugins = ["tests.standins.aws", "tests.standins.stripe", "tests.standins.kamailio"]
+
+TEST_PASSWORD = "correct horse battery"
+TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
+
+
+class ScratchDatabases:
+    """Creates throw-away databases: SQLite files, or databases on the PostgreSQL server."""
+
+    def __init__(self, tmp_dir: Path) -> None:
+        self.tmp_dir = tmp_dir
+        self.server_url = os.environ.get("DATABASE_URL") or None
+        self.created: list[str] = []
+
+    @property
+    def backend(self) -> str:
+        return "postgresql" if self.server_url else "sqlite"
+
+    def create(self, label: str) -> str:
+        if self.server_url is None:
+            return f"sqlite:///{self.tmp_dir / f'{label}.sqlite'}"
+        name = f"seatmeter_test_{label}_{secrets.token_hex(4)}"
+        with self._admin_engine().connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        url = make_url(self.server_url).set(drivername="postgresql+psycopg", database=name)
+        return url.render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        if not self.created:
+            return
+        with self._admin_engine().connect() as connection:
+            for name in self.created:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    def _admin_engine(self) -> Engine:
+        url = make_url(self.server_url or "").set(drivername="postgresql+psycopg")
+        return create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def scratch_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchDatabases]:
+    scratch = ScratchDatabases(tmp_path_factory.mktemp("databases"))
+    yield scratch
+    scratch.drop_all()
+
+
+@pytest.fixture(scope="session")
+def database_url(scratch_databases: ScratchDatabases) -> str:
+    url = scratch_databases.create("main")
+    command.upgrade(alembic_config(url), "head")
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = build_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def app_overrides(database_url: str, instance_path: Path) -> dict[str, object]:
+    return {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "INSTANCE_PATH": str(instance_path),
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL") or "memory://",
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "MAIL_SERVER": "",
+    }
+
+
+@pytest.fixture
+def app(engine: Engine, database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(app_overrides(database_url, tmp_path / "instance"))
+    connection = engine.connect()
+    transaction = connection.begin()
+    app.extensions["seatmeter.db"].bind_to(connection)
+    with app.app_context():
+        yield app
+    transaction.rollback()
+    connection.close()
+    app.extensions["seatmeter.db"].engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def catalog(app: Flask) -> None:
+    seed_catalog(Actor.system("tests"))
+    db.session.commit()
+
+
+@pytest.fixture
+def make_client(app: Flask):
+    def _make(ref: str = "acme", name: str | None = None) -> Client:
+        client = create_client(Actor.system("tests"), ref, name or ref.title())
+        db.session.commit()
+        return client
+
+    return _make
+
+
+@pytest.fixture
+def make_user(app: Flask):
+    def _make(role: Role, client: Client | None = None, email: str | None = None) -> User:
+        email = email or f"{role.value}-{secrets.token_hex(3)}@example.com"
+        user = create_user_with_password(
+            Actor.system("tests"), email, email.split("@")[0], role, client, TEST_PASSWORD
+        )
+        db.session.commit()
+        return user
+
+    return _make
+
+
+@pytest.fixture
+def login(client: FlaskClient):
+    def _login(user: User, password: str = TEST_PASSWORD) -> None:
+        response = client.post("/login", data={"email": user.email, "password": password})
+        assert response.status_code == 302, "login failed"
+
+    return _login
+
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, "no CSRF token in the page"
+    return match.group(1)

@@ -1,0 +1,66 @@
+"""The price book page: admins edit prices and costs, staff only read."""
+
+from __future__ import annotations
+
+from portal.accounts.models import Role
+from portal.catalog.services import get_product, get_sku
+from portal.db import db
+
+
+def test_admin_changes_a_price(client, catalog, make_user, login):
+    login(make_user(Role.RESELLER_ADMIN))
+
+    response = client.post("/reseller/price-book/products/desktop", data={"price": "41.50"})
+
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert get_product("desktop").price_minor == 4150
+    page = client.get("/reseller/price-book/")
+    assert b"Hosted Desktop now costs $41.50 a month." in page.data
+
+
+def test_admin_changes_an_spla_cost_and_sees_the_margin(client, catalog, make_user, login):
+    login(make_user(Role.RESELLER_ADMIN))
+
+    client.post("/reseller/price-book/skus/EXSTD-SAL", data={"cost": "5.00"})
+
+    db.session.expire_all()
+    assert get_sku("EXSTD-SAL").spla_cost_minor == 500
+    page = client.get("/reseller/price-book/").get_data(as_text=True)
+    exchange_row = page.split('id="product-exchange"')[1].split("</tr>")[0]
+    assert "$3.00" in exchange_row  # 8.00 price less 5.00 SPLA cost
+
+
+def test_bad_amount_is_shown_next_to_the_field(client, catalog, make_user, login):
+    login(make_user(Role.RESELLER_ADMIN))
+
+    for bad, says in [("forty", "is not an amount"), ("-3", "zero or more"), ("1.999", "two decimal places")]:
+        response = client.post("/reseller/price-book/products/voip", data={"price": bad})
+        assert response.status_code == 422
+        assert says in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert get_product("voip").price_minor == 2200
+
+
+def test_unknown_product_is_404(client, catalog, make_user, login):
+    login(make_user(Role.RESELLER_ADMIN))
+
+    assert client.post("/reseller/price-book/products/nope", data={"price": "1"}).status_code == 404
+
+
+def test_staff_reads_the_price_book_but_cannot_change_it(client, catalog, make_user, login):
+    login(make_user(Role.RESELLER_STAFF))
+
+    page = client.get("/reseller/price-book/")
+    assert page.status_code == 200
+    assert b"$39.00" in page.data
+    assert b'action="/reseller/price-book/products/desktop"' not in page.data
+    assert client.post("/reseller/price-book/products/desktop", data={"price": "1.00"}).status_code == 403
+    db.session.expire_all()
+    assert get_product("desktop").price_minor == 3900
+
+
+def test_clients_cannot_see_the_price_book(client, catalog, make_user, make_client, login):
+    login(make_user(Role.CLIENT_ADMIN, make_client("acme")))
+
+    assert client.get("/reseller/price-book/").status_code == 403

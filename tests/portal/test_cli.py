@@ -1,0 +1,125 @@
+"""The command line that automation and docs rely on."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from portal.accounts.models import ApiToken, EndUser, Role, User
+from portal.accounts.services import authenticate, authenticate_api_token
+from portal.db import db
+from portal.orders.models import Seat
+
+
+def test_catalog_seed_is_idempotent(runner):
+    first = runner.invoke(args=["catalog", "seed"])
+    second = runner.invoke(args=["catalog", "seed"])
+
+    assert first.exit_code == 0, first.output
+    assert "created product desktop" in first.output
+    assert second.output.strip() == "Catalog already up to date."
+
+
+def test_catalog_set_price_checks_the_amount(runner):
+    runner.invoke(args=["catalog", "seed"])
+
+    bad = runner.invoke(args=["catalog", "set-price", "desktop", "lots"])
+    good = runner.invoke(args=["catalog", "set-price", "desktop", "42"])
+    unknown = runner.invoke(args=["catalog", "set-price", "nope", "1"])
+
+    assert bad.exit_code == 1 and "is not an amount" in bad.output
+    assert good.exit_code == 0 and "$42.00" in good.output
+    assert unknown.exit_code == 1 and "No product with the code" in unknown.output
+
+
+def test_create_admin_with_password_option(runner):
+    result = runner.invoke(
+        args=["users", "create-admin", "--email", "Nora@MSP.example", "--password", "a strong password"]
+    )
+
+    assert result.exit_code == 0, result.output
+    user = authenticate("nora@msp.example", "a strong password")
+    assert user is not None and user.role is Role.RESELLER_ADMIN
+
+
+def test_create_admin_prompts_for_the_password(runner):
+    result = runner.invoke(
+        args=["users", "create-admin", "--email", "ops@msp.example"],
+        input="prompted password\nprompted password\n",
+    )
+
+    assert result.exit_code == 0, result.output
+    assert authenticate("ops@msp.example", "prompted password") is not None
+
+
+def test_create_admin_refuses_weak_password_and_duplicates(runner):
+    weak = runner.invoke(args=["users", "create-admin", "--email", "a@msp.example", "--password", "short"])
+    runner.invoke(args=["users", "create-admin", "--email", "b@msp.example", "--password", "long enough pw"])
+    duplicate = runner.invoke(
+        args=["users", "create-admin", "--email", "b@msp.example", "--password", "long enough pw"]
+    )
+
+    assert weak.exit_code == 1 and "at least 10 characters" in weak.output
+    assert duplicate.exit_code == 1 and "already exists" in duplicate.output
+    assert "Traceback" not in weak.output + duplicate.output
+
+
+def test_token_is_printed_alone_on_the_last_line_and_works(runner, make_client):
+    make_client("acme")
+
+    result = runner.invoke(
+        args=["tokens", "create", "--role", "client_admin", "--client", "acme", "--name", "RMM"]
+    )
+
+    assert result.exit_code == 0, result.output
+    raw = result.output.rstrip("\n").splitlines()[-1]
+    token = authenticate_api_token(raw)
+    assert token is not None
+    assert (token.role, token.client.ref, token.name) == (Role.CLIENT_ADMIN, "acme", "RMM")
+
+
+def test_token_errors_are_plain_messages(runner):
+    no_client = runner.invoke(args=["tokens", "create", "--role", "client_user", "--name", "x"])
+    unknown = runner.invoke(
+        args=["tokens", "create", "--role", "client_user", "--client", "ghost", "--name", "x"]
+    )
+    bad_role = runner.invoke(args=["tokens", "create", "--role", "god", "--name", "x"])
+
+    assert no_client.exit_code == 1 and "needs the client" in no_client.output
+    assert unknown.exit_code == 1 and "No client with the reference “ghost”" in unknown.output
+    assert bad_role.exit_code == 2 and "Invalid value for '--role'" in bad_role.output
+    assert db.session.scalar(select(func.count(ApiToken.id))) == 0
+
+
+def test_tokens_list_and_revoke(runner):
+    runner.invoke(args=["tokens", "create", "--role", "reseller_admin", "--name", "PSA"])
+    token_id = db.session.scalars(select(ApiToken.id)).one()
+
+    listed = runner.invoke(args=["tokens", "list"])
+    revoked = runner.invoke(args=["tokens", "revoke", str(token_id)])
+    missing = runner.invoke(args=["tokens", "revoke", "999"])
+
+    assert "PSA" in listed.output and "active" in listed.output
+    assert revoked.exit_code == 0
+    assert missing.exit_code == 1 and "No API token #999" in missing.output
+
+
+def test_demo_loads_once_and_prints_the_logins(runner):
+    first = runner.invoke(args=["demo"])
+    counts = _counts()
+    second = runner.invoke(args=["demo"])
+
+    assert first.exit_code == 0, first.output
+    assert "admin@northwind-it.example" in first.output
+    assert "grace@acme.example" in first.output
+    assert counts == _counts()
+    assert counts["users"] == 4 and counts["seats"] > 0 and counts["end_users"] == 6
+    assert second.exit_code == 0
+    assert authenticate("grace@acme.example", "seatmeter-demo") is not None
+
+
+def _counts() -> dict[str, int]:
+    return {
+        "users": db.session.scalar(select(func.count(User.id))),
+        "end_users": db.session.scalar(select(func.count(EndUser.id))),
+        "seats": db.session.scalar(select(func.count(Seat.id))),
+    }

@@ -1,0 +1,104 @@
+"""Configuration: safe defaults with nothing set, and clear errors for bad settings."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from portal import ConfigError, create_app
+from portal.config import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_nothing_configured_runs_on_sqlite_under_instance(tmp_path):
+    config = load_config({}, tmp_path)
+
+    assert config["DATABASE_URL"] == f"sqlite:///{tmp_path / 'seatmeter.sqlite'}"
+    assert config["CELERY_BROKER_URL"] == f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}"
+    assert config["BILLING_TIMEZONE"] == "UTC"
+    assert config["STRIPE_API_KEY"] is None
+
+
+def test_generated_secret_key_is_private_and_kept(tmp_path):
+    first = load_config({}, tmp_path)["SECRET_KEY"]
+    second = load_config({}, tmp_path)["SECRET_KEY"]
+
+    key_file = tmp_path / "secret_key"
+    assert first == second
+    assert len(first) >= 32
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("DATABASE_URL", "not a url", "cannot parse"),
+        ("DATABASE_URL", "mysql://root@localhost/x", "unsupported database"),
+        ("CELERY_BROKER_URL", "kafka://x", "unsupported broker"),
+        ("BILLING_TIMEZONE", "Mars/Olympus", "IANA time zone"),
+        ("MAIL_PORT", "twenty-five", "whole number"),
+        ("MAIL_PORT", "70000", "from 1 to 65535"),
+        ("MAIL_USE_TLS", "maybe", "true/false"),
+        ("STRIPE_API_KEY", "pk_test_123", "secret or restricted key"),
+        ("STRIPE_API_BASE", "localhost:12111", "http:// or https://"),
+        ("AWS_ENDPOINT_URL", "ftp://moto", "http:// or https://"),
+        ("SECRET_KEY", "short", "at least 16"),
+    ],
+)
+def test_malformed_setting_names_the_variable(tmp_path, variable, value, says):
+    with pytest.raises(ConfigError) as raised:
+        load_config({variable: value}, tmp_path)
+
+    assert raised.value.variable == variable
+    assert variable in str(raised.value)
+    assert says in str(raised.value)
+
+
+def test_mail_username_without_server_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="MAIL_SERVER"):
+        load_config({"MAIL_USERNAME": "billing"}, tmp_path)
+
+
+def test_plain_postgresql_url_uses_the_installed_driver(tmp_path):
+    config = load_config({"DATABASE_URL": "postgresql://postgres@127.0.0.1/seatmeter"}, tmp_path)
+
+    assert config["DATABASE_URL"].startswith("postgresql+psycopg://")
+
+
+def test_cookies_are_secure_when_served_over_https(tmp_path):
+    http = load_config({}, tmp_path)
+    https = load_config({"PUBLIC_URL": "https://portal.msp.example"}, tmp_path)
+
+    assert http["SESSION_COOKIE_SECURE"] is False
+    assert https["SESSION_COOKIE_SECURE"] is True
+    assert https["REMEMBER_COOKIE_SECURE"] is True
+    for config in (http, https):
+        assert config["SESSION_COOKIE_HTTPONLY"] is True
+        assert config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_create_app_validates_overrides_like_the_environment(tmp_path):
+    with pytest.raises(ConfigError, match="BILLING_TIMEZONE"):
+        create_app({"BILLING_TIMEZONE": "Nowhere/Special", "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_operator_sees_one_clear_line_not_a_traceback(tmp_path):
+    env = {**os.environ, "DATABASE_URL": "nonsense", "SECRET_KEY": "x" * 32}
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "current"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 1
+    assert "Seatmeter configuration error: DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,153 @@
+"""Pytest plugin: Stripe stand-in (localstripe in its own process on 127.0.0.1).
+
+* ``localstripe`` (session) yields ``LocalStripe(api_base, api_key)``.  Point the real ``stripe``
+  library at it with ``stripe.StripeClient(api_key, base_addresses={"api": api_base})`` or with the
+  module globals ``stripe.api_key`` / ``stripe.api_base`` (both work with stripe 16).
+* ``stripe_env`` (function) empties localstripe (data AND webhooks) and sets those module globals.
+* ``register_webhook`` registers a receiver through localstripe's ``/_config/webhooks/<id>``.
+
+The launcher (``python -m tests.standins.stripe --port N``) does not use the ``localstripe`` CLI:
+that binds every interface and pickles its store into one fixed /tmp file shared by all instances.
+It also adjusts localstripe in two documented ways, see ``_patch_localstripe``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stripe
+
+from tests.standins.ports import LOOPBACK, free_port, start_server, stop_process
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+API_KEY = "sk_test_seatmeter_standin"  # localstripe accepts any sk_test_ key
+
+
+@dataclass(frozen=True)
+class LocalStripe:
+    api_base: str
+    api_key: str = API_KEY
+
+
+def _request(method: str, url: str, form: list[tuple[str, str]] | None = None) -> None:
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    with urllib.request.urlopen(req, timeout=10):
+        pass
+
+
+def register_webhook(
+    server: LocalStripe, url: str, secret: str, events: Iterable[str] | None = None, webhook_id: str = "test"
+) -> None:
+    """Send localstripe's events to ``url``, signed with ``secret`` (Stripe-Signature header).
+
+    ``events`` limits the event types; None means all.  Delivery happens about 1 s after the event.
+    localstripe has no WebhookEndpoint API, so product code cannot register endpoints itself.
+    """
+    form = [("url", url), ("secret", secret)]
+    form += [("events[]", e) for e in events or ()]
+    _request("POST", f"{server.api_base}/_config/webhooks/{webhook_id}", form)
+
+
+@pytest.fixture(scope="session")
+def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("localstripe") / "localstripe.log"
+    argv = [sys.executable, "-m", "tests.standins.stripe", "--port", str(port)]
+    try:
+        proc = start_server(argv, port, log, cwd=REPO_ROOT)
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield LocalStripe(api_base=f"http://{LOOPBACK}:{port}")
+    finally:
+        stop_process(proc)
+
+
+@pytest.fixture
+def stripe_env(localstripe: LocalStripe, monkeypatch: pytest.MonkeyPatch) -> LocalStripe:
+    """Empty localstripe and point the ``stripe`` module globals at it for this test."""
+    _request("DELETE", f"{localstripe.api_base}/_config/data")
+    # localstripe's own reset keeps registered webhooks; our launcher adds this route to drop them.
+    _request("DELETE", f"{localstripe.api_base}/_config/webhooks")
+    monkeypatch.setattr(stripe, "api_key", localstripe.api_key)
+    monkeypatch.setattr(stripe, "api_base", localstripe.api_base)
+    return localstripe
+
+
+# -- launcher (runs in the child process) -----------------------------------------------------------
+
+
+def _patch_localstripe() -> None:
+    """Make localstripe safe for parallel test runs and closer to real Stripe where we depend on it."""
+    from aiohttp import web
+    from localstripe import server
+    from localstripe.errors import UserError
+    from localstripe.resources import Customer, Invoice
+    from localstripe.webhooks import _webhooks
+
+    # 1. Never write /tmp/localstripe.pickle (shared by every instance on the machine).
+    server.store.dump_to_disk = lambda: None
+
+    # 2. DELETE /_config/data keeps webhooks; add a route that forgets them between tests.
+    async def clear_webhooks(request: web.Request) -> web.Response:
+        _webhooks.clear()
+        return web.Response()
+
+    server.app.router.add_delete("/_config/webhooks", clear_webhooks)
+
+    # 3. localstripe 1.15 only creates invoices for customers WITH a subscription (404 "No upcoming
+    # invoices for customer" otherwise), while real Stripe creates one-off invoices.  Allow them, but
+    # only with pending_invoice_items_behavior=include: since API 2022-08-01 real Stripe defaults to
+    # "exclude" and would create an EMPTY invoice, a trap we want product code to fail on here.
+    original_create = Invoice._api_create
+
+    def create_invoice(
+        customer: Any = None,
+        subscription: Any = None,
+        pending_invoice_items_behavior: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        one_off = subscription is None and isinstance(customer, str) and customer.startswith("cus_")
+        if one_off and not Customer._api_retrieve(customer).subscriptions._list:
+            if pending_invoice_items_behavior != "include":
+                raise UserError(
+                    400,
+                    "stand-in: pass pending_invoice_items_behavior=include; real Stripe"
+                    " (API >= 2022-08-01) would create an empty invoice without it",
+                )
+            return Invoice(customer=customer, **kwargs)
+        return original_create(
+            customer=customer,
+            subscription=subscription,
+            pending_invoice_items_behavior=pending_invoice_items_behavior,
+            **kwargs,
+        )
+
+    Invoice._api_create = staticmethod(create_invoice)
+
+
+def serve(port: int) -> None:
+    from aiohttp import web
+    from localstripe import server
+
+    _patch_localstripe()
+    # Access log + localstripe's "webhook delivered/failed" lines end up in the fixture's log file.
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(name)s %(message)s")
+    print(f"localstripe stand-in listening on {LOOPBACK}:{port}", flush=True)
+    web.run_app(server.app, host=LOOPBACK, port=port, print=None)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="localstripe on 127.0.0.1 without the pickle file")
+    parser.add_argument("--port", type=int, required=True)
+    serve(parser.parse_args().port)
