@@ -4,6 +4,7 @@ Alembic's env.py and the application factory import this module; feature code im
 feature modules directly.
 """
 
+from metering.ledger.models import LedgerInterval
 from portal.accounts.models import ApiToken, Client, EndUser, OneTimeToken, Reseller, User
 from portal.audit.models import AuditEvent
 from portal.catalog.models import LicenceSku, Product, product_licences
@@ -16,6 +17,7 @@ __all__ = [
     "Base",
     "Client",
     "EndUser",
+    "LedgerInterval",
     "LicenceSku",
     "OneTimeToken",
     "Order",

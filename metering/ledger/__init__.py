@@ -1,0 +1,1 @@
+"""The licence ledger: who held which product, from when to when."""

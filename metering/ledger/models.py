@@ -1,0 +1,58 @@
+"""The licence ledger: half-open intervals [start_at, stop_at) of (client, end user, product).
+
+The SKUs a user held follow from the product's bill of licences. Provisioning opens and closes the
+intervals of seats in the same transaction as the seat's state change; usage events from outside
+systems and true-ups add intervals of their own sources.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.accounts.models import Client, EndUser, str_enum
+from portal.catalog.models import Product
+from portal.db import Base, utcnow
+
+
+class IntervalSource(enum.StrEnum):
+    SEAT = "seat"  # a seat that was active and assigned
+    USAGE = "usage"  # start/stop usage events from an RMM, a PSA or an import
+    TRUEUP = "trueup"  # an account found on a platform and adopted by a true-up
+
+
+class LedgerInterval(Base):
+    __tablename__ = "licence_intervals"
+    __table_args__ = (
+        CheckConstraint("stop_at IS NULL OR stop_at > start_at", name="stop_after_start"),
+        Index("ix_licence_intervals_client_start", "client_id", "start_at"),
+        Index("ix_licence_intervals_start_stop", "start_at", "stop_at"),
+        # A seat has at most one open interval: opening twice (a retried task) is a no-op.
+        Index(
+            "uq_licence_intervals_open_seat",
+            "seat_id",
+            unique=True,
+            sqlite_where=text("stop_at IS NULL"),
+            postgresql_where=text("stop_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    # The person, as SPLA counts them: their e-mail / UPN, lower-cased. A person counts once per
+    # SKU however many seats, products or sources give it to them.
+    user_key: Mapped[str] = mapped_column(String(254))
+    end_user_id: Mapped[int | None] = mapped_column(ForeignKey("end_users.id", ondelete="SET NULL"))
+    seat_id: Mapped[int | None] = mapped_column(ForeignKey("seats.id", ondelete="SET NULL"))
+    source: Mapped[IntervalSource] = mapped_column(str_enum(IntervalSource))
+    start_at: Mapped[datetime]
+    stop_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    client: Mapped[Client] = relationship()
+    product: Mapped[Product] = relationship()
+    end_user: Mapped[EndUser | None] = relationship()

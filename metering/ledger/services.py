@@ -1,0 +1,78 @@
+"""Opening and closing ledger intervals, and reading them for a billing period."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select
+
+from metering.counting import LicenceInterval
+from metering.ledger.models import IntervalSource, LedgerInterval
+from portal.accounts.models import Client
+from portal.catalog.models import Product
+from portal.db import db
+from portal.orders.models import Seat
+
+
+def open_seat_interval(seat: Seat, at: datetime) -> LedgerInterval | None:
+    """The seat's end user starts holding its product at ``at``. Idempotent; None if unassigned."""
+    if seat.end_user is None:
+        return None
+    current = open_seat_interval_of(seat)
+    if current is not None:
+        return current
+    interval = LedgerInterval(
+        client_id=seat.client_id,
+        product_id=seat.product_id,
+        user_key=seat.end_user.email.strip().lower(),
+        end_user_id=seat.end_user_id,
+        seat_id=seat.id,
+        source=IntervalSource.SEAT,
+        start_at=at,
+    )
+    db.session.add(interval)
+    db.session.flush()
+    return interval
+
+
+def close_seat_interval(seat: Seat, at: datetime) -> LedgerInterval | None:
+    """The seat's end user stops holding its product at ``at``. Idempotent."""
+    interval = open_seat_interval_of(seat)
+    if interval is None:
+        return None
+    if at <= interval.start_at:
+        # Opened and closed within the same instant: it never granted anything.
+        db.session.execute(delete(LedgerInterval).where(LedgerInterval.id == interval.id))
+        db.session.flush()
+        return None
+    interval.stop_at = at
+    db.session.flush()
+    return interval
+
+
+def open_seat_interval_of(seat: Seat) -> LedgerInterval | None:
+    return db.session.scalars(
+        select(LedgerInterval).where(LedgerInterval.seat_id == seat.id, LedgerInterval.stop_at.is_(None))
+    ).first()
+
+
+def intervals_overlapping(
+    start: datetime, stop: datetime, client_id: int | None = None
+) -> Iterator[LicenceInterval]:
+    """Every ledger interval that overlaps [start, stop), as the pure counting module wants them."""
+    query = (
+        select(
+            Client.ref, LedgerInterval.user_key, Product.code, LedgerInterval.start_at, LedgerInterval.stop_at
+        )
+        .join(Client, Client.id == LedgerInterval.client_id)
+        .join(Product, Product.id == LedgerInterval.product_id)
+        .where(
+            LedgerInterval.start_at < stop,
+            or_(LedgerInterval.stop_at.is_(None), LedgerInterval.stop_at > start),
+        )
+    )
+    if client_id is not None:
+        query = query.where(LedgerInterval.client_id == client_id)
+    for ref, user_key, product, start_at, stop_at in db.session.execute(query).yield_per(10_000):
+        yield LicenceInterval(client=ref, end_user=user_key, product=product, start=start_at, stop=stop_at)
