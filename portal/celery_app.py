@@ -9,7 +9,14 @@ from celery import Celery, Task
 from flask import Flask
 
 # Modules that define tasks; each engine adds its own.
-TASK_MODULES: list[str] = []
+TASK_MODULES: list[str] = ["provisioning.tasks", "metering.billing.tasks"]
+
+# Periodic tasks run by beat: entry name -> (task name, config key of its interval in seconds).
+BEAT_TASKS: dict[str, tuple[str, str]] = {
+    "provisioning-sweep": ("provisioning.sweep", "PROVISIONING_SWEEP_INTERVAL"),
+    "billing-push-sweep": ("metering.push_sweep", "BILLING_PUSH_SWEEP_INTERVAL"),
+    "billing-dunning": ("metering.dunning", "BILLING_DUNNING_INTERVAL"),
+}
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -40,7 +47,15 @@ def celery_init_app(app: Flask) -> Celery:
         task_default_queue=app.config.get("CELERY_DEFAULT_QUEUE", "seatmeter"),
         timezone="UTC",
         enable_utc=True,
-        beat_schedule=app.config.get("CELERY_BEAT_SCHEDULE", {}),
+        beat_schedule={
+            **{
+                entry: {"task": task, "schedule": float(app.config.get(interval_key, 60))}
+                for entry, (task, interval_key) in BEAT_TASKS.items()
+            },
+            **app.config.get("CELERY_BEAT_SCHEDULE", {}),
+        },
+        # Provisioning has its own queue setting, so its workers can be scaled separately.
+        task_routes={"provisioning.*": {"queue": app.config.get("PROVISIONING_QUEUE", "seatmeter")}},
         beat_schedule_filename=str(Path(app.instance_path) / "celerybeat-schedule"),
         task_always_eager=app.config.get("CELERY_TASK_ALWAYS_EAGER", False),
     )

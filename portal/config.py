@@ -9,8 +9,9 @@ request or a task.
 from __future__ import annotations
 
 import os
+import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -105,6 +106,67 @@ def _parse_stripe_key(name: str, raw: str) -> str:
     return value
 
 
+# Provisioning: which adapter serves each product kind ("none": the kind is not offered here).
+_ADAPTER_CHOICES = {
+    "desktop": ("workspaces", "none"),
+    "mailbox": ("workmail", "none"),
+    "voip": ("kamailio", "none"),
+}
+_DEFAULT_ADAPTERS = "desktop=workspaces,mailbox=workmail,voip=kamailio"
+_PATTERNS = {
+    "WORKSPACES_DIRECTORY_ID": (r"d-[0-9a-f]{8,63}", "a directory id such as d-906732325d"),
+    "WORKSPACES_BUNDLE_ID": (r"wsb-[0-9a-z]{8,63}", "a bundle id such as wsb-bh8rsxt14"),
+    "WORKMAIL_ORGANIZATION_ID": (r"m-[0-9a-f]{32}", "an organization id: m- and 32 hex digits"),
+    "WORKMAIL_MAIL_DOMAIN": (r"([a-z0-9-]+\.)+[a-z]{2,}", "a mail domain such as example.awsapps.com"),
+    "SIP_DOMAIN": (r"([a-z0-9-]+\.)*[a-z0-9-]+", "a domain such as voip.example-msp.com"),
+}
+
+
+def _parse_adapters(name: str, raw: str) -> dict[str, str]:
+    adapters = dict(item.split("=", 1) for item in _DEFAULT_ADAPTERS.split(","))
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        kind, _, adapter = (text.strip().lower() for text in item.partition("="))
+        if kind not in _ADAPTER_CHOICES or adapter not in _ADAPTER_CHOICES[kind]:
+            choices = "; ".join(f"{k}={'|'.join(v)}" for k, v in _ADAPTER_CHOICES.items())
+            raise ConfigError(name, f"cannot use {item!r}; expected kind=adapter from: {choices}")
+        adapters[kind] = adapter
+    return adapters
+
+
+def _provisioning_settings(get: Callable[[str], str | None], instance_path: Path) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    raw_adapters = get("PROVISIONING_ADAPTERS")
+    config["PROVISIONING_ADAPTERS"] = _parse_adapters("PROVISIONING_ADAPTERS", raw_adapters or "")
+    for name, (pattern, example) in _PATTERNS.items():
+        value = get(name)
+        if value is not None and not re.fullmatch(pattern, value.strip().lower()):
+            raise ConfigError(name, f"expected {example}, got {value!r}")
+        config[name] = value.strip().lower() if value is not None else None
+    config["SIP_DOMAIN"] = config["SIP_DOMAIN"] or "voip.localhost"
+    for name in ("WORKSPACES_ENDPOINT_URL", "WORKMAIL_ENDPOINT_URL"):
+        value = get(name)
+        config[name] = _parse_http_url(name, value) if value else None
+    kamailio_db = get("KAMAILIO_DB_URL")
+    config["KAMAILIO_DB_URL"] = (
+        _parse_database_url("KAMAILIO_DB_URL", kamailio_db)
+        if kamailio_db
+        else f"sqlite:///{instance_path / 'kamailio.sqlite'}"
+    )
+    config["PROVISIONING_QUEUE"] = get("PROVISIONING_QUEUE") or "seatmeter"
+    if not re.fullmatch(r"[\w.-]+", config["PROVISIONING_QUEUE"]):
+        raise ConfigError("PROVISIONING_QUEUE", "use letters, digits, dots, dashes or underscores")
+    for name, default, maximum in (
+        ("PROVISIONING_SWEEP_SECONDS", 300, 86400),  # lagging this long: the sweep re-queues it
+        ("PROVISIONING_SWEEP_INTERVAL", 60, 3600),  # how often beat runs the sweep
+        ("PROVISIONING_LEASE_SECONDS", 120, 3600),  # a worker's claim on a seat (> any API call)
+        ("PROVISIONING_MAX_ATTEMPTS", 8, 100),  # retryable failures before a seat is failed
+        ("PROVISIONING_RETRY_BASE_SECONDS", 5, 3600),  # first backoff; doubles with each retry
+    ):
+        value = get(name)
+        config[name] = _parse_int(name, value, minimum=1, maximum=maximum) if value else default
+    return config
+
+
 def _load_or_create_secret_key(instance_path: Path) -> str:
     """A per-installation secret kept in instance/ so sessions survive restarts."""
     key_file = instance_path / "secret_key"
@@ -159,6 +221,11 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
 
     timezone = get("BILLING_TIMEZONE")
     config["BILLING_TIMEZONE"] = _parse_timezone("BILLING_TIMEZONE", timezone) if timezone else "UTC"
+    # Days an invoice may stay overdue before dunning suspends the client's seats.
+    grace_days = get("BILLING_GRACE_DAYS")
+    config["BILLING_GRACE_DAYS"] = (
+        _parse_int("BILLING_GRACE_DAYS", grace_days, minimum=0, maximum=365) if grace_days else 14
+    )
 
     public_url = get("PUBLIC_URL")
     config["PUBLIC_URL"] = (
@@ -183,6 +250,8 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
     config["MAIL_FROM"] = get("MAIL_FROM") or "Seatmeter <billing@localhost>"
     if config["MAIL_USERNAME"] and not config["MAIL_SERVER"]:
         raise ConfigError("MAIL_SERVER", "MAIL_USERNAME is set but MAIL_SERVER is not")
+
+    config.update(_provisioning_settings(get, instance_path))
 
     # Cookies are marked Secure whenever the portal is served over HTTPS. `make run` serves plain
     # http://127.0.0.1 where a Secure cookie would never be sent back and nobody could log in.

@@ -76,7 +76,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front. A deferred transaction that reads and then
+        # writes fails at once with "database is locked" when another writer got in between
+        # (busy_timeout cannot help there); waiting for the lock at BEGIN always succeeds.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def build_engine(url: str) -> Engine:

@@ -4,26 +4,48 @@ Alembic's env.py and the application factory import this module; feature code im
 feature modules directly.
 """
 
+from metering.billing.models import (
+    BillingAccount,
+    BillingPeriodState,
+    Invoice,
+    InvoiceLine,
+    StripeEvent,
+)
 from metering.ledger.models import LedgerInterval
+from metering.spla.models import LicensedHost
+from metering.usage.models import UsageEvent
 from portal.accounts.models import ApiToken, Client, EndUser, OneTimeToken, Reseller, User
+from portal.api.models import IdempotencyKey
 from portal.audit.models import AuditEvent
 from portal.catalog.models import LicenceSku, Product, product_licences
 from portal.db import Base
 from portal.orders.models import Order, Seat
+from portal.reseller.models import SplaSubmission
+from provisioning.models import ProvisioningAttempt
 
 __all__ = [
     "ApiToken",
     "AuditEvent",
     "Base",
+    "BillingAccount",
+    "BillingPeriodState",
     "Client",
     "EndUser",
+    "IdempotencyKey",
+    "Invoice",
+    "InvoiceLine",
     "LedgerInterval",
     "LicenceSku",
+    "LicensedHost",
     "OneTimeToken",
     "Order",
     "Product",
+    "ProvisioningAttempt",
     "Reseller",
     "Seat",
+    "SplaSubmission",
+    "StripeEvent",
+    "UsageEvent",
     "User",
     "product_licences",
 ]

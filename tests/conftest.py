@@ -12,13 +12,14 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from alembic import command
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from portal import create_app
@@ -29,7 +30,12 @@ from portal.catalog.services import seed_catalog
 from portal.cli import alembic_config
 from portal.db import build_engine, db
 
-pytest_plugins = ["tests.standins.aws", "tests.standins.stripe", "tests.standins.kamailio"]
+pytest_plugins = [
+    "tests.standins.aws",
+    "tests.standins.stripe",
+    "tests.standins.kamailio",
+    "tests.standins.directory",
+]
 
 TEST_PASSWORD = "correct horse battery"
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
@@ -113,6 +119,27 @@ def app(engine: Engine, database_url: str, tmp_path: Path) -> Iterator[Flask]:
     transaction.rollback()
     connection.close()
     app.extensions["seatmeter.db"].engine.dispose()
+
+
+@pytest.fixture
+def count_queries(engine: Engine):
+    """``with count_queries() as statements:`` collects every SQL statement run inside the block."""
+
+    @contextmanager
+    def _count() -> Iterator[list[str]]:
+        statements: list[str] = []
+
+        def _record(conn, cursor, statement, parameters, context, executemany) -> None:
+            if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
+                statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", _record)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", _record)
+
+    return _count
 
 
 @pytest.fixture

@@ -30,6 +30,10 @@ class LedgerInterval(Base):
         CheckConstraint("stop_at IS NULL OR stop_at > start_at", name="stop_after_start"),
         Index("ix_licence_intervals_client_start", "client_id", "start_at"),
         Index("ix_licence_intervals_start_stop", "start_at", "stop_at"),
+        # Month close looks for intervals written or changed after a month was invoiced (late
+        # changes become adjustment lines on the next invoice).
+        Index("ix_licence_intervals_created_at", "created_at"),
+        Index("ix_licence_intervals_updated_at", "updated_at"),
         # A seat has at most one open interval: opening twice (a retried task) is a no-op.
         Index(
             "uq_licence_intervals_open_seat",
@@ -52,6 +56,8 @@ class LedgerInterval(Base):
     start_at: Mapped[datetime]
     stop_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the row changes after it was written (a seat interval being closed).
+    updated_at: Mapped[datetime | None] = mapped_column(onupdate=utcnow)
 
     client: Mapped[Client] = relationship()
     product: Mapped[Product] = relationship()

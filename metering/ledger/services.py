@@ -76,3 +76,30 @@ def intervals_overlapping(
         query = query.where(LedgerInterval.client_id == client_id)
     for ref, user_key, product, start_at, stop_at in db.session.execute(query).yield_per(10_000):
         yield LicenceInterval(client=ref, end_user=user_key, product=product, start=start_at, stop=stop_at)
+
+
+def intervals_by_client(start: datetime, stop: datetime) -> dict[int, list[LicenceInterval]]:
+    """Every interval overlapping [start, stop), grouped by client id, in one pass for month close."""
+    query = (
+        select(
+            LedgerInterval.client_id,
+            Client.ref,
+            LedgerInterval.user_key,
+            Product.code,
+            LedgerInterval.start_at,
+            LedgerInterval.stop_at,
+        )
+        .join(Client, Client.id == LedgerInterval.client_id)
+        .join(Product, Product.id == LedgerInterval.product_id)
+        .where(
+            LedgerInterval.start_at < stop,
+            or_(LedgerInterval.stop_at.is_(None), LedgerInterval.stop_at > start),
+        )
+    )
+    grouped: dict[int, list[LicenceInterval]] = {}
+    for client_id, ref, user_key, product, start_at, stop_at in db.session.execute(query).yield_per(10_000):
+        interval = LicenceInterval(
+            client=ref, end_user=user_key, product=product, start=start_at, stop=stop_at
+        )
+        grouped.setdefault(client_id, []).append(interval)
+    return grouped

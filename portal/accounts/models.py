@@ -22,6 +22,15 @@ def str_enum(enum_class: type[enum.Enum], length: int = 32) -> Enum:
     )
 
 
+def _role_matches_client() -> CheckConstraint:
+    """Reseller roles have no client; client roles have exactly one."""
+    return CheckConstraint(
+        "(role IN ('reseller_admin', 'reseller_staff') AND client_id IS NULL)"
+        " OR (role IN ('client_admin', 'client_user') AND client_id IS NOT NULL)",
+        name="role_matches_client",
+    )
+
+
 class Role(enum.StrEnum):
     RESELLER_ADMIN = "reseller_admin"
     RESELLER_STAFF = "reseller_staff"
@@ -74,13 +83,7 @@ class User(Base):
     """Someone who logs in to the portal: reseller staff or a client's administrator or user."""
 
     __tablename__ = "users"
-    __table_args__ = (
-        CheckConstraint(
-            "(role IN ('reseller_admin', 'reseller_staff') AND client_id IS NULL)"
-            " OR (role IN ('client_admin', 'client_user') AND client_id IS NOT NULL)",
-            name="role_matches_client",
-        ),
-    )
+    __table_args__ = (_role_matches_client(),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -141,13 +144,7 @@ class ApiToken(Base):
     """A bearer token for the JSON API. Only a SHA-256 of the token is stored."""
 
     __tablename__ = "api_tokens"
-    __table_args__ = (
-        CheckConstraint(
-            "(role IN ('reseller_admin', 'reseller_staff') AND client_id IS NULL)"
-            " OR (role IN ('client_admin', 'client_user') AND client_id IS NOT NULL)",
-            name="role_matches_client",
-        ),
-    )
+    __table_args__ = (_role_matches_client(),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))

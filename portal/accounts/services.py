@@ -12,6 +12,8 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError
+from email_validator.syntax import validate_email_local_part
 from sqlalchemy import ColumnElement, select
 
 from portal.accounts.models import (
@@ -28,6 +30,7 @@ from portal.audit.services import Actor, record
 from portal.db import db, utcnow
 from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from portal.notifications.services import public_link, send_email_after_commit
+from portal.orders.models import DesiredState, Seat, SeatState
 
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so a login takes as long whether or not the
@@ -156,55 +159,52 @@ def _ensure_email_free(email: str) -> None:
         raise Conflict("A user with this e-mail address already exists.", fields={"email": "Already in use."})
 
 
-def create_user_with_password(
-    actor: Actor, email: str, name: str, role: Role, client: Client | None, password: str
-) -> User:
-    """Create a user who can log in at once (operators at the command line, demo data)."""
+def _new_user(email: str, name: str, role: Role, client: Client | None) -> User:
     email = normalize_email(email)
     if role.is_reseller != (client is None):
         raise InvalidInput("Client roles need a client; reseller roles must not have one.")
     _ensure_email_free(email)
-    user = User(email=email, name=name.strip() or email, role=role, client=client, session_version=0)
+    return User(email=email, name=name.strip() or email, role=role, client=client, session_version=0)
+
+
+def _record_user(actor: Actor, action: str, user: User) -> None:
+    record(
+        actor,
+        action,
+        "user",
+        user.id,
+        client_id=user.client_id,
+        details={"email": user.email, "role": user.role.value},
+    )
+
+
+def create_user_with_password(
+    actor: Actor, email: str, name: str, role: Role, client: Client | None, password: str
+) -> User:
+    """Create a user who can log in at once (operators at the command line, demo data)."""
+    user = _new_user(email, name, role, client)
     _set_password(user, password)
     db.session.add(user)
     db.session.flush()
-    record(
-        actor,
-        "user.created",
-        "user",
-        user.id,
-        client_id=client.id if client else None,
-        details={"email": email, "role": role.value},
-    )
+    _record_user(actor, "user.created", user)
     return user
 
 
 def invite_user(actor: Actor, email: str, name: str, role: Role, client: Client | None) -> User:
     """Create a user without a password and e-mail them a link to choose one."""
-    email = normalize_email(email)
-    if role.is_reseller != (client is None):
-        raise InvalidInput("Client roles need a client; reseller roles must not have one.")
-    _ensure_email_free(email)
-    user = User(email=email, name=name.strip() or email, role=role, client=client, session_version=0)
+    user = _new_user(email, name, role, client)
     db.session.add(user)
     db.session.flush()
     raw = _issue_one_time_token(user, TokenPurpose.INVITATION, INVITATION_LIFETIME)
     where = client.name if client else "the reseller console"
     send_email_after_commit(
-        email,
+        user.email,
         f"You are invited to {where} on Seatmeter",
         f"Hello {user.name},\n\n{actor.label} invited you to {where} on Seatmeter as {role.label.lower()}.\n"
         f"Choose your password here (the link works once, for 7 days):\n\n"
         f"{public_link('auth.accept_invitation', token=raw)}\n",
     )
-    record(
-        actor,
-        "user.invited",
-        "user",
-        user.id,
-        client_id=client.id if client else None,
-        details={"email": email, "role": role.value},
-    )
+    _record_user(actor, "user.invited", user)
     return user
 
 
@@ -226,14 +226,20 @@ def find_one_time_token(raw: str, purpose: TokenPurpose) -> OneTimeToken:
     return token
 
 
-def accept_invitation(raw_token: str, password: str) -> User:
-    token = find_one_time_token(raw_token, TokenPurpose.INVITATION)
+def _choose_password_with_token(raw_token: str, purpose: TokenPurpose, password: str, action: str) -> User:
+    token = find_one_time_token(raw_token, purpose)
     user = token.user
     _set_password(user, password)
     token.used_at = utcnow()
     db.session.flush()
-    record(Actor.for_user(user), "user.invitation_accepted", "user", user.id, client_id=user.client_id)
+    record(Actor.for_user(user), action, "user", user.id, client_id=user.client_id)
     return user
+
+
+def accept_invitation(raw_token: str, password: str) -> User:
+    return _choose_password_with_token(
+        raw_token, TokenPurpose.INVITATION, password, "user.invitation_accepted"
+    )
 
 
 def request_password_reset(email: str) -> None:
@@ -260,13 +266,9 @@ def request_password_reset(email: str) -> None:
 
 
 def reset_password(raw_token: str, password: str) -> User:
-    token = find_one_time_token(raw_token, TokenPurpose.PASSWORD_RESET)
-    user = token.user
-    _set_password(user, password)
-    token.used_at = utcnow()
-    db.session.flush()
-    record(Actor.for_user(user), "user.password_reset", "user", user.id, client_id=user.client_id)
-    return user
+    return _choose_password_with_token(
+        raw_token, TokenPurpose.PASSWORD_RESET, password, "user.password_reset"
+    )
 
 
 def client_users(client: Client) -> list[User]:
@@ -301,6 +303,149 @@ def add_end_user(
     db.session.flush()
     record(actor, "end_user.created", "end_user", end_user.id, client_id=client.id, details={"email": email})
     return end_user
+
+
+# One DNS label: letters, digits and inner hyphens, at most 63 characters.
+_DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_UPN_SUFFIX = re.compile(rf"(?=.{{1,253}}\Z){_DNS_LABEL}(?:\.{_DNS_LABEL})*", re.IGNORECASE)
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def end_user_field_problems(name: str, email: str, extension: str | None) -> dict[str, str]:
+    """What is wrong with an end user's name, sign-in name (e-mail or UPN) and extension, by field.
+
+    The sign-in name may be a user principal name on an internal domain (``alice@corp.local``),
+    because that is what the colo's directory and the platforms sign people in with.
+    """
+    problems: dict[str, str] = {}
+    name = name.strip()
+    if not name:
+        problems["name"] = "Give the person's name."
+    elif len(name) > 200 or _CONTROL_CHARACTERS.search(name):
+        problems["name"] = "Use at most 200 characters on one line."
+    local, at, suffix = email.strip().rpartition("@")
+    if len(email.strip()) > 254 or not at or not local or not _UPN_SUFFIX.fullmatch(suffix):
+        problems["email"] = "Write it as name@domain, e.g. alice@acme.com or alice@corp.local."
+    else:
+        try:
+            validate_email_local_part(local, allow_smtputf8=False)
+        except EmailNotValidError as error:
+            problems["email"] = f"Not a valid e-mail address or UPN: {error}"
+    if extension is not None and extension.strip() and not re.fullmatch(r"[0-9]{2,8}", extension.strip()):
+        problems["extension"] = "Use 2 to 8 digits."
+    return problems
+
+
+def _live_seat_ids(end_user: EndUser) -> list[int]:
+    """Seats this person holds that are not cancelled."""
+    return list(
+        db.session.scalars(
+            select(Seat.id)
+            .where(Seat.end_user_id == end_user.id, Seat.desired_state != DesiredState.TERMINATED)
+            .order_by(Seat.id)
+        )
+    )
+
+
+def _seat_list(seat_ids: list[int]) -> str:
+    return ", ".join(f"#{seat_id}" for seat_id in seat_ids)
+
+
+def update_end_user(
+    actor: Actor, end_user: EndUser, *, name: str, email: str, extension: str | None
+) -> EndUser:
+    """Change a person's name, sign-in name and extension (all three given; "" or None clears the
+    extension).
+
+    The sign-in name and the extension are what the platforms know the person by (the WorkMail
+    mailbox, the SIP account), so they can only change while the person holds no seat: unassign
+    or cancel the seats first. The name can always change.
+    """
+    problems = end_user_field_problems(name, email, extension)
+    if problems:
+        raise InvalidInput("The end user could not be saved.", fields=problems)
+    name = name.strip()
+    email = normalize_email(email)
+    extension = (extension or "").strip() or None
+    client = end_user.client
+    changed = {
+        field: {"from": old, "to": new}
+        for field, old, new in (
+            ("name", end_user.name, name),
+            ("email", end_user.email, email),
+            ("extension", end_user.extension, extension),
+        )
+        if old != new
+    }
+    if not changed:
+        return end_user
+    if "email" in changed or "extension" in changed:
+        live = _live_seat_ids(end_user)
+        if live:
+            fields = {key: "Cannot change while the person holds seats." for key in changed if key != "name"}
+            raise Conflict(
+                f"{end_user.name} holds seats {_seat_list(live)}; their e-mail and extension are how the "
+                "platforms know them. Unassign or cancel those seats first.",
+                fields=fields,
+            )
+    others = EndUser.id != end_user.id
+    if "email" in changed and _end_user_exists(client, (EndUser.email == email) & others):
+        raise Conflict(
+            "Another end user already has this e-mail address.", fields={"email": "Already in use."}
+        )
+    if (
+        "extension" in changed
+        and extension is not None
+        and _end_user_exists(client, (EndUser.extension == extension) & others)
+    ):
+        raise Conflict(
+            "Another end user already has this extension.", fields={"extension": "Already in use."}
+        )
+    end_user.name, end_user.email, end_user.extension = name, email, extension
+    db.session.flush()
+    record(actor, "end_user.updated", "end_user", end_user.id, client_id=client.id, details=changed)
+    return end_user
+
+
+def remove_end_user(actor: Actor, end_user: EndUser) -> None:
+    """Delete a person who holds no seat; refused (Conflict) while they hold one.
+
+    Removing someone is refused rather than unassigning their seats on the fly: taking a seat away
+    is a change on the platforms that the client should ask for knowingly, seat by seat. Cancelled
+    seats that finished terminating forget the person (the licence ledger keeps their sign-in name
+    for billing); seats still terminating hold the removal back until they are done.
+    """
+    live = _live_seat_ids(end_user)
+    if live:
+        raise Conflict(
+            f"{end_user.name} still holds seats {_seat_list(live)}. Unassign or cancel them first."
+        )
+    held = list(db.session.scalars(select(Seat).where(Seat.end_user_id == end_user.id).order_by(Seat.id)))
+    # A platform account made for the person may outlive the assignment until a worker removes it.
+    still_theirs = db.session.scalars(
+        select(Seat.id).where(Seat.account_end_user_id == end_user.id).order_by(Seat.id)
+    ).all()
+    terminating = sorted(
+        {seat.id for seat in held if seat.state is not SeatState.TERMINATED} | set(still_theirs)
+    )
+    if terminating:
+        raise Conflict(
+            f"{end_user.name}'s accounts on seats {_seat_list(terminating)} are still being removed "
+            "from the platforms. Try again in a minute."
+        )
+    for seat in held:
+        seat.end_user = None
+    client_id, email = end_user.client_id, end_user.email
+    db.session.delete(end_user)
+    db.session.flush()
+    record(
+        actor,
+        "end_user.removed",
+        "end_user",
+        end_user.id,
+        client_id=client_id,
+        details={"email": email, "detached_seats": [seat.id for seat in held]},
+    )
 
 
 # --- API tokens ---------------------------------------------------------------------------------

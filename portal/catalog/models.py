@@ -20,6 +20,13 @@ class ProductKind(enum.StrEnum):
     VOIP = "voip"
 
 
+class ProductBilling(enum.StrEnum):
+    """How a product is billed: per distinct user in the month, or per metered unit (e.g. minutes)."""
+
+    PER_USER = "per_user"
+    METERED = "metered"
+
+
 class LicenceUnit(enum.StrEnum):
     PER_USER = "per_user"  # a SAL: one per distinct authorized user per month
     PER_CORE_PACK = "per_core_pack"  # two-core packs per host per month
@@ -61,6 +68,14 @@ class Product(Base):
     kind: Mapped[ProductKind] = mapped_column(str_enum(ProductKind))
     price_minor: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3), default="USD")
+    # Per-user products are counted from the licence ledger; metered ones are summed from usage
+    # events, and ``price_minor`` is then the price of one ``unit`` (e.g. one minute).
+    billing: Mapped[ProductBilling] = mapped_column(
+        str_enum(ProductBilling),
+        default=ProductBilling.PER_USER,
+        server_default=ProductBilling.PER_USER.value,
+    )
+    unit: Mapped[str] = mapped_column(String(32), default="user", server_default="user")
     active: Mapped[bool] = mapped_column(default=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

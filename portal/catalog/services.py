@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal.audit.services import Actor, record
-from portal.catalog.models import LicenceSku, LicenceUnit, Product, ProductKind
+from portal.catalog.models import LicenceSku, LicenceUnit, Product, ProductBilling, ProductKind
 from portal.db import db
 from portal.errors import InvalidInput, NotFound
 
@@ -29,6 +29,8 @@ class ProductSpec:
     price_minor: int
     sku_codes: tuple[str, ...]
     description: str
+    billing: ProductBilling = ProductBilling.PER_USER
+    unit: str = "user"
 
 
 # SPLA costs are typical list prices and only a starting point: every reseller's distributor price
@@ -39,6 +41,9 @@ DEFAULT_SKUS = (
     SkuSpec("OFFPRO-SAL", "Office Professional Plus SAL", 2010),
     SkuSpec("EXSTD-SAL", "Exchange Server Standard SAL", 420),
     SkuSpec("EXSTDPLUS-SAL", "Exchange Server Standard Plus SAL", 760),
+    # Per-core licences for the reseller's own hosts (`flask --app wsgi billing hosts add`).
+    SkuSpec("WINSTD-2CORE", "Windows Server Standard 2-core pack", 110, LicenceUnit.PER_CORE_PACK),
+    SkuSpec("WINDC-2CORE", "Windows Server Datacenter 2-core pack", 1330, LicenceUnit.PER_CORE_PACK),
 )
 
 DEFAULT_PRODUCTS = (
@@ -81,6 +86,16 @@ DEFAULT_PRODUCTS = (
         2200,
         (),
         "A phone extension on the hosted phone system.",
+    ),
+    ProductSpec(
+        "voip-minutes",
+        "VoIP call minutes",
+        ProductKind.VOIP,
+        2,
+        (),
+        "Outbound call minutes, billed per minute as reported by the phone system.",
+        billing=ProductBilling.METERED,
+        unit="minute",
     ),
 )
 
@@ -127,6 +142,8 @@ def seed_catalog(actor: Actor) -> SeedResult:
                 price_minor=spec.price_minor,
                 description=spec.description,
                 skus=wanted_skus,
+                billing=spec.billing,
+                unit=spec.unit,
             )
             db.session.add(product)
             created.append(f"product {spec.code}")

@@ -6,10 +6,12 @@ from sqlalchemy import select
 
 from portal.accounts.models import Client, ClientStatus, EndUser
 from portal.audit.services import Actor, record
-from portal.catalog.models import Product
+from portal.catalog.models import Product, ProductBilling
 from portal.db import db
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.orders.models import DesiredState, Order, Seat, SeatState
+from provisioning.lifecycle import NAMED_USER_KINDS, reopen, request_state
+from provisioning.scheduling import schedule
 
 MAX_SEATS_PER_ORDER = 500
 
@@ -30,9 +32,16 @@ def place_order(
         raise InvalidInput("A person appears twice.", fields={"end_users": "Each person once."})
     if any(user.client_id != client.id for user in end_users):
         raise InvalidInput("Unknown end user.", fields={"end_users": "Unknown end user."})
+    for user in end_users:
+        _check_no_other_seat(product, user, None, field="end_users")
     if not product.active:
         raise InvalidInput(
             f"{product.name} cannot be ordered any more.", fields={"product": "Not available."}
+        )
+    if product.billing is not ProductBilling.PER_USER:
+        raise InvalidInput(
+            f"{product.name} is billed by use; it is not ordered as seats.",
+            fields={"product": "Billed by use, not ordered."},
         )
     if client.status is ClientStatus.SUSPENDED:
         raise Conflict(f"{client.name} is suspended; orders are paused until it is resumed.")
@@ -58,6 +67,9 @@ def place_order(
             )
         )
     db.session.flush()
+    for seat in order.seats:
+        # VoIP seats and assigned seats are created by the workers once this order commits.
+        schedule(seat)
     record(
         actor,
         "order.placed",
@@ -93,3 +105,159 @@ def get_end_user_for_client(client: Client, end_user_id: int) -> EndUser:
     if end_user is None:
         raise NotFound(f"No end user #{end_user_id}.")
     return end_user
+
+
+# --- Seat operations (the provisioning engine carries them out on the platforms) ---------------
+#
+# Each one records what is wanted (desired state, end user, a new revision), moves the observed
+# state to the step to come and writes the licence ledger in the same transaction, then queues the
+# work for after the commit. Illegal in the seat's state: Conflict.
+
+
+def assign_seat(actor: Actor, seat: Seat, end_user: EndUser) -> Seat:
+    """Assign the seat to ``end_user``, or reassign it from its current holder."""
+    if end_user.client_id != seat.client_id:
+        raise NotFound(f"No end user #{end_user.id}.", fields={"end_user": "Unknown end user."})
+    _require_not_cancelled(seat)
+    if seat.desired_state is DesiredState.SUSPENDED:
+        raise Conflict(f"Seat #{seat.id} is suspended; it can be assigned once it is resumed.")
+    if seat.end_user_id == end_user.id:
+        return seat
+    _check_no_other_seat(seat.product, end_user, seat, field="end_user")
+    previous = seat.end_user
+    seat.end_user = end_user
+    seat.revision += 1
+    db.session.flush()  # end_user_id follows the relationship only when flushed
+    request_state(seat)
+    schedule(seat)
+    db.session.flush()
+    record(
+        actor,
+        "seat.reassigned" if previous else "seat.assigned",
+        "seat",
+        seat.id,
+        client_id=seat.client_id,
+        details={"to": end_user.email, **({"from": previous.email} if previous else {})},
+    )
+    return seat
+
+
+def unassign_seat(actor: Actor, seat: Seat) -> Seat:
+    """Take the seat away from its end user; a desktop or mailbox account is removed."""
+    _require_not_cancelled(seat)
+    if seat.end_user is None:
+        raise Conflict(f"Seat #{seat.id} is not assigned to anyone.")
+    previous = seat.end_user
+    seat.end_user = None
+    seat.revision += 1
+    db.session.flush()  # end_user_id follows the relationship only when flushed
+    request_state(seat)
+    schedule(seat)
+    db.session.flush()
+    record(
+        actor, "seat.unassigned", "seat", seat.id, client_id=seat.client_id, details={"from": previous.email}
+    )
+    return seat
+
+
+def cancel_seat(actor: Actor, seat: Seat) -> Seat:
+    """Cancel the seat: its account is removed from the platform and billing stops."""
+    _require_not_cancelled(seat)
+    seat.desired_state = DesiredState.TERMINATED
+    seat.revision += 1
+    if seat.state is SeatState.FAILED:
+        reopen(seat)
+    else:
+        request_state(seat)
+    schedule(seat)
+    db.session.flush()
+    record(actor, "seat.cancelled", "seat", seat.id, client_id=seat.client_id, details={})
+    return seat
+
+
+def retry_seat(actor: Actor, seat: Seat) -> Seat:
+    """A seat whose provisioning failed tries again (a new revision, so new idempotency keys)."""
+    if seat.state is not SeatState.FAILED:
+        raise Conflict(f"Seat #{seat.id} has not failed; there is nothing to retry.")
+    reason = seat.last_error
+    seat.revision += 1
+    reopen(seat)
+    schedule(seat)
+    db.session.flush()
+    record(actor, "seat.retried", "seat", seat.id, client_id=seat.client_id, details={"reason": reason})
+    return seat
+
+
+def suspend_client(actor: Actor, client: Client, reason: str) -> None:
+    """Suspend every live seat of the client (dunning, or the reseller's decision). Idempotent."""
+    client.status = ClientStatus.SUSPENDED
+    changed = []
+    for seat in _live_seats(client):
+        if seat.desired_state is DesiredState.ACTIVE:
+            seat.desired_state = DesiredState.SUSPENDED
+            seat.revision += 1
+            request_state(seat)
+            schedule(seat)
+            changed.append(seat.id)
+    db.session.flush()
+    record(
+        actor,
+        "client.suspended",
+        "client",
+        client.id,
+        client_id=client.id,
+        details={"reason": reason, "seats": changed},
+    )
+
+
+def resume_client(actor: Actor, client: Client) -> None:
+    """Lift a suspension: every suspended seat of the client becomes active again. Idempotent."""
+    client.status = ClientStatus.ACTIVE
+    changed = []
+    for seat in _live_seats(client):
+        if seat.desired_state is DesiredState.SUSPENDED:
+            seat.desired_state = DesiredState.ACTIVE
+            seat.revision += 1
+            request_state(seat)
+            schedule(seat)
+            changed.append(seat.id)
+    db.session.flush()
+    record(actor, "client.resumed", "client", client.id, client_id=client.id, details={"seats": changed})
+
+
+def _live_seats(client: Client) -> list[Seat]:
+    return list(
+        db.session.scalars(
+            select(Seat)
+            .where(Seat.client_id == client.id, Seat.desired_state != DesiredState.TERMINATED)
+            .order_by(Seat.id)
+        )
+    )
+
+
+def _require_not_cancelled(seat: Seat) -> None:
+    if seat.state is SeatState.TERMINATED or seat.desired_state is DesiredState.TERMINATED:
+        raise Conflict(f"Seat #{seat.id} is cancelled.")
+
+
+def _check_no_other_seat(product: Product, end_user: EndUser, seat: Seat | None, *, field: str) -> None:
+    """One desktop and one mailbox per person: the platform account is named after them."""
+    if product.kind not in NAMED_USER_KINDS:
+        return
+    query = (
+        select(Seat.id)
+        .join(Product, Product.id == Seat.product_id)
+        .where(
+            Seat.end_user_id == end_user.id,
+            Product.kind == product.kind,
+            Seat.desired_state != DesiredState.TERMINATED,
+        )
+    )
+    if seat is not None:
+        query = query.where(Seat.id != seat.id)
+    other = db.session.scalars(query).first()
+    if other is not None:
+        raise Conflict(
+            f"{end_user.name} already has a {product.kind.value} seat (#{other}).",
+            fields={field: "Already has one of these."},
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, Response, render_template, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -31,6 +31,28 @@ def init_web(app: Flask) -> None:
 
     for blueprint in (auth_bp, home_bp, accounts_bp, catalog_bp, audit_bp):
         app.register_blueprint(blueprint)
+
+    from portal.accounts.end_user_views import bp as end_users_bp
+    from portal.orders.seat_views import bp as seats_bp
+    from portal.orders.views import bp as orders_bp
+
+    for blueprint in (orders_bp, seats_bp, end_users_bp):
+        app.register_blueprint(blueprint)
+
+    from provisioning.views import bp as provisioning_bp
+
+    app.register_blueprint(provisioning_bp)
+
+    from portal.api import bp as api_bp
+
+    # The API authenticates with Bearer tokens, never cookies, so there is no CSRF to guard against.
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
+
+    from metering.web import init_metering
+
+    # Billing pages, Stripe's webhook (CSRF-exempt), and the billing/usage commands.
+    init_metering(app, csrf)
 
     app.jinja_env.filters["money"] = format_amount
     app.register_error_handler(CSRFError, _csrf_error)
@@ -61,8 +83,13 @@ _TITLES = {
 }
 
 
-def _http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
-    if request.path.startswith("/api/") or error.code is None or error.code < 400:
+def _http_error(error: HTTPException) -> tuple[str, int] | HTTPException | Response:
+    if error.code is None or error.code < 400:
         return error
+    if request.path.startswith("/api/"):
+        # Unknown API paths and wrong methods never reach the API blueprint's own handlers.
+        from portal.api.errors import http_error_response
+
+        return http_error_response(error)
     title, message = _TITLES.get(error.code, (error.name, error.description or ""))
     return render_template("error.html", code=error.code, title=title, message=message), error.code

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import login_required
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
 from portal.accounts.models import Client, EndUser, Role
@@ -20,6 +19,8 @@ from portal.auth.access import (
 from portal.catalog.models import Product
 from portal.db import db
 from portal.orders.models import Seat
+from portal.orders.queries import seat_counts_by_product, visible_seats
+from portal.web.dashboard import month_so_far, recent_activity
 
 bp = Blueprint("home", __name__)
 
@@ -58,15 +59,18 @@ def reseller() -> str:
 def client() -> str:
     user = current_portal_user()
     tenant = current_client()
-    query = (
-        select(Seat)
-        .options(joinedload(Seat.product), joinedload(Seat.end_user))
-        .where(Seat.client_id == tenant.id)
-        .order_by(Seat.id)
-    )
-    if user.role is Role.CLIENT_USER:
-        # A client user sees only the seats assigned to them (matched by their e-mail / UPN).
-        query = query.join(EndUser, Seat.end_user_id == EndUser.id).where(EndUser.email == user.email)
-    seats = list(db.session.scalars(query))
+    # A client user sees only the seats assigned to them (matched by their e-mail / UPN).
+    seats = visible_seats(user, tenant, include_cancelled=False)
+    if user.role is not Role.CLIENT_ADMIN:
+        return render_template("home/client.html", client=tenant, seats=seats, is_admin=False)
     end_user_count = db.session.scalar(select(func.count(EndUser.id)).where(EndUser.client_id == tenant.id))
-    return render_template("home/client.html", client=tenant, seats=seats, end_user_count=end_user_count)
+    return render_template(
+        "home/client.html",
+        client=tenant,
+        seats=seats,
+        is_admin=True,
+        counts=seat_counts_by_product(tenant),
+        end_user_count=end_user_count,
+        month=month_so_far(tenant),
+        recent=recent_activity(tenant),
+    )

@@ -51,3 +51,42 @@ def test_after_commit_is_dropped_on_rollback(app):
     db.session.commit()
 
     assert ran == []
+
+
+def test_concurrent_read_then_write_transactions_wait_instead_of_failing_on_sqlite(tmp_path):
+    """Two requests that each read then write must both succeed on SQLite (no "database is locked")."""
+    import contextlib
+    import threading
+
+    from sqlalchemy import text
+
+    from portal.db import build_engine
+
+    engine = build_engine(f"sqlite:///{tmp_path / 'locks.sqlite'}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE counter (n INTEGER)"))
+        connection.execute(text("INSERT INTO counter VALUES (0)"))
+    errors: list[BaseException] = []
+    both_read = threading.Barrier(2, timeout=5)
+
+    def read_then_write() -> None:
+        try:
+            with engine.begin() as connection:
+                n = connection.execute(text("SELECT n FROM counter")).scalar_one()
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    both_read.wait(timeout=0.5)  # with a deferred BEGIN both would read here first
+                connection.execute(text("UPDATE counter SET n = :n"), {"n": n + 1})
+        except BaseException as error:  # collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=read_then_write) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    with engine.connect() as connection:
+        final = connection.execute(text("SELECT n FROM counter")).scalar_one()
+    engine.dispose()
+    assert errors == []
+    assert final == 2  # neither update was lost

@@ -25,6 +25,7 @@ def test_seed_creates_the_products_with_their_bills_of_licences(app):
         "exchange": ("Hosted Exchange Mailbox", 800, "USD", ["EXSTD-SAL"]),
         "exchange-plus": ("Hosted Exchange Mailbox with Outlook", 1200, "USD", ["EXSTDPLUS-SAL"]),
         "voip": ("Hosted VoIP Seat", 2200, "USD", []),
+        "voip-minutes": ("VoIP call minutes", 2, "USD", []),
     }
     sku_names = dict(db.session.execute(select(LicenceSku.code, LicenceSku.name)).all())
     assert sku_names["WINRDS-SAL"] == "Windows Server Remote Desktop Services SAL"
@@ -39,7 +40,7 @@ def test_seed_twice_changes_nothing_and_keeps_edited_prices(app):
     second = seed_catalog(ACTOR)
 
     assert second.created == [] and second.updated == []
-    assert db.session.scalar(select(func.count(Product.id))) == 5
+    assert db.session.scalar(select(func.count(Product.id))) == 6
     assert get_product("desktop").price_minor == 4150
 
 

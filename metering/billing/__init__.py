@@ -1,0 +1,11 @@
+"""Month close, invoices, Stripe and dunning.
+
+What the web pages and the API use (import from the modules named):
+
+* ``metering.billing.queries``: ``list_invoices``, ``get_invoice_for_client``, ``get_invoice``,
+  ``invoice_json``, ``parse_period``, ``billing_account_of``;
+* ``metering.billing.pdf.invoice_pdf``;
+* ``metering.billing.runs``: ``run_close``, ``run_finalize`` (edges: they commit);
+* ``metering.billing.finalize.finalize_invoice`` for one reviewed draft (flushes only);
+* ``metering.billing.cards``: ``start_card_setup``, ``adopt_card``.
+"""

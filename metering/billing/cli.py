@@ -1,0 +1,134 @@
+"""``flask --app wsgi billing …``: month close, finalize, the SPLA report, and per-core hosts."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+from tqdm import tqdm
+
+from metering.billing.queries import parse_period
+from metering.billing.runs import run_close, run_finalize
+from metering.counting import core_license_packs
+from metering.settings import billing_timezone
+from metering.spla.services import add_host, get_host, list_hosts, retire_host, spla_report, spla_report_csv
+from portal.accounts.services import get_client_by_ref
+from portal.audit.services import Actor
+from portal.catalog.services import get_sku
+from portal.cli import unit_of_work
+from portal.db import utcnow
+from portal.errors import InvalidInput
+
+billing_cli = AppGroup("billing", help="Month close, invoices and the SPLA report.")
+hosts_cli = AppGroup("hosts", help="The reseller's hosts licensed per core (SPLA per-core SKUs).")
+billing_cli.add_command(hosts_cli)
+
+ACTOR = Actor.system("command line")
+
+
+def _progress(items: Iterable[int]) -> Iterable[int]:
+    return tqdm(list(items), unit="client", desc="Closing", file=sys.stderr, dynamic_ncols=True)
+
+
+@billing_cli.command("close")
+@click.argument("period")
+@unit_of_work
+def close_command(period: str) -> None:
+    """Build (or rebuild) the draft invoice of every client with usage in PERIOD (YYYY-MM)."""
+    month = parse_period(period)
+    summary = run_close(ACTOR, month, billing_timezone(), utcnow(), _progress)
+    counts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(summary.outcomes.items()))
+    click.echo(f"{month.label}: {summary.clients} clients visited ({counts or 'nothing to bill'}).")
+    if summary.failures:
+        for ref, problem in sorted(summary.failures.items()):
+            click.echo(f"  {ref}: {problem}", err=True)
+        raise click.ClickException(
+            f"{len(summary.failures)} clients failed; fix them and run the close again (drafts are rebuilt)."
+        )
+
+
+@billing_cli.command("finalize")
+@click.argument("period")
+@unit_of_work
+def finalize_command(period: str) -> None:
+    """Finalize every draft of PERIOD: the invoices are frozen and sent to Stripe for payment."""
+    month = parse_period(period)
+    count = run_finalize(ACTOR, month, billing_timezone(), utcnow())
+    click.echo(f"{month.label}: {count} invoices finalized.")
+
+
+@billing_cli.command("spla-report")
+@click.argument("period")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="CSV file (default: stdout)."
+)
+@unit_of_work
+def spla_report_command(period: str, output: Path | None) -> None:
+    """Export PERIOD's SPLA report as CSV for the distributor (period, SKU, quantity, cost, customer)."""
+    report = spla_report(parse_period(period), billing_timezone())
+    text = spla_report_csv(report)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8", newline="")
+    click.echo(f"{len(report.lines)} lines written to {output}.", err=True)
+
+
+def _parse_instant(value: str | None, option: str) -> datetime:
+    if value is None:
+        return utcnow()
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{option}: write a date like 2026-10-01 or 2026-10-01T00:00:00+02:00") from None
+    if parsed.tzinfo is None:
+        # A bare date or time is read in the billing time zone, like the months themselves.
+        parsed = parsed.replace(tzinfo=billing_timezone())
+    return parsed.astimezone(UTC)
+
+
+@hosts_cli.command("add")
+@click.argument("name")
+@click.option("--cores", type=int, required=True, help="Physical cores of the host.")
+@click.option("--processors", type=int, required=True, help="Physical processors (sockets).")
+@click.option("--sku", required=True, help="Per-core SKU code, e.g. WINDC-2CORE.")
+@click.option("--client", "client_ref", help="The client the host is dedicated to, if any.")
+@click.option("--from", "from_", help="In service since (default: now), e.g. 2026-10-01.")
+@unit_of_work
+def hosts_add(
+    name: str, cores: int, processors: int, sku: str, client_ref: str | None, from_: str | None
+) -> None:
+    """Add a host licensed per core."""
+    client = get_client_by_ref(client_ref) if client_ref else None
+    host = add_host(ACTOR, name, cores, processors, get_sku(sku), _parse_instant(from_, "--from"), client)
+    click.echo(
+        f"{host.name}: {core_license_packs(cores, processors)} two-core packs of {host.sku.code} a month."
+    )
+
+
+@hosts_cli.command("list")
+@unit_of_work
+def hosts_list() -> None:
+    """Show the hosts, their packs and whether they are in service."""
+    for host in list_hosts():
+        packs = core_license_packs(host.physical_cores, host.processors)
+        until = f"retired {host.retired_at:%Y-%m-%d}" if host.retired_at else "in service"
+        owner = host.client.ref if host.client else "shared"
+        click.echo(
+            f"{host.name:<20} {host.physical_cores:>3} cores {host.processors} CPU"
+            f"  {packs:>3} x {host.sku.code:<14} {owner:<12} since {host.in_service_from:%Y-%m-%d}, {until}"
+        )
+
+
+@hosts_cli.command("retire")
+@click.argument("name")
+@click.option("--at", help="Out of service from (default: now).")
+@unit_of_work
+def hosts_retire(name: str, at: str | None) -> None:
+    """Take a host out of service; months after it owe no packs for it."""
+    host = retire_host(ACTOR, get_host(name), _parse_instant(at, "--at"))
+    click.echo(f"{host.name} retired at {host.retired_at:%Y-%m-%d %H:%M} UTC.")

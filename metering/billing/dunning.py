@@ -1,0 +1,163 @@
+"""Payment outcomes and dunning: paid, overdue with an e-mail, suspension after the grace period, resume.
+
+Both the Stripe push (the answer to "pay") and Stripe's webhooks report outcomes; each transition
+happens once, so whichever arrives second changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from metering.billing.models import BillingAccount, Invoice, InvoiceStatus
+from metering.periods import BillingPeriod
+from portal.accounts.models import Client, ClientStatus, Role, User
+from portal.audit.services import Actor, record
+from portal.db import db
+from portal.money import format_amount
+from portal.notifications.services import public_link, send_email_after_commit
+
+log = logging.getLogger("seatmeter.billing")
+DUNNING_ACTOR = Actor.system("billing (dunning)")
+
+
+def billing_account(client_id: int) -> BillingAccount:
+    account = db.session.scalars(select(BillingAccount).where(BillingAccount.client_id == client_id)).first()
+    if account is None:
+        account = BillingAccount(client_id=client_id)
+        db.session.add(account)
+        db.session.flush()
+    return account
+
+
+def billing_contacts(client: Client) -> list[str]:
+    """Who hears about the client's bills: its billing e-mail, else its administrators."""
+    if client.billing_email:
+        return [client.billing_email]
+    return list(
+        db.session.scalars(
+            select(User.email).where(
+                User.client_id == client.id, User.role == Role.CLIENT_ADMIN, User.active.is_(True)
+            )
+        )
+    )
+
+
+def mark_paid(actor: Actor, invoice: Invoice, now: datetime) -> bool:
+    """The invoice is paid. Resumes the client if dunning suspended it and nothing else is overdue."""
+    if invoice.status is InvoiceStatus.PAID or invoice.status is InvoiceStatus.DRAFT:
+        return False
+    invoice.status = InvoiceStatus.PAID
+    invoice.paid_at = now
+    invoice.payment_error = None
+    db.session.flush()
+    record(
+        actor,
+        "invoice.paid",
+        "invoice",
+        invoice.id,
+        client_id=invoice.client_id,
+        details={"total_minor": invoice.total_minor, "currency": invoice.currency},
+    )
+    _resume_if_settled(actor, invoice.client)
+    return True
+
+
+def mark_payment_failed(actor: Actor, invoice: Invoice, reason: str, now: datetime) -> bool:
+    """A payment attempt failed: the invoice is overdue and the client's billing contact is told once."""
+    if invoice.status is not InvoiceStatus.FINALIZED:
+        if invoice.status is InvoiceStatus.OVERDUE:
+            invoice.payment_error = reason
+            db.session.flush()
+        return False
+    invoice.status = InvoiceStatus.OVERDUE
+    invoice.overdue_since = now
+    invoice.payment_error = reason
+    db.session.flush()
+    record(
+        actor,
+        "invoice.payment_failed",
+        "invoice",
+        invoice.id,
+        client_id=invoice.client_id,
+        details={"reason": reason, "total_minor": invoice.total_minor},
+    )
+    client = invoice.client
+    amount = format_amount(invoice.total_minor, invoice.currency)
+    month = BillingPeriod.parse(invoice.period).label
+    body = (
+        f"Hello,\n\nWe could not collect {amount} for your {month} invoice {invoice.number}: {reason}\n\n"
+        f"Please add or update your card: {public_link('billing.index')}\n\n"
+        "If the invoice stays unpaid, your services will be suspended until it is paid.\n"
+    )
+    for address in billing_contacts(client):
+        send_email_after_commit(address, f"Payment failed for invoice {invoice.number}", body)
+    return True
+
+
+def _resume_if_settled(actor: Actor, client: Client) -> None:
+    from portal.orders.services import resume_client
+
+    account = db.session.scalars(select(BillingAccount).where(BillingAccount.client_id == client.id)).first()
+    if account is None or account.suspended_for_nonpayment_at is None:
+        return
+    if overdue_count(client.id):
+        return
+    resume_client(actor, client)
+    account.suspended_for_nonpayment_at = None
+    db.session.flush()
+
+
+def overdue_count(client_id: int) -> int:
+    return (
+        db.session.scalar(
+            select(func.count(Invoice.id)).where(
+                Invoice.client_id == client_id, Invoice.status == InvoiceStatus.OVERDUE
+            )
+        )
+        or 0
+    )
+
+
+def clients_past_grace(now: datetime, grace: timedelta) -> list[int]:
+    """Active clients with an invoice overdue for longer than ``grace``."""
+    return list(
+        db.session.scalars(
+            select(Invoice.client_id)
+            .join(Client, Client.id == Invoice.client_id)
+            .where(
+                Invoice.status == InvoiceStatus.OVERDUE,
+                Invoice.overdue_since <= now - grace,
+                Client.status == ClientStatus.ACTIVE,
+            )
+            .group_by(Invoice.client_id)
+            .order_by(Invoice.client_id)
+        )
+    )
+
+
+def suspend_for_nonpayment(client_id: int, now: datetime, grace: timedelta) -> bool:
+    """Suspend the client's seats through provisioning if it is still past the grace period."""
+    from portal.orders.services import suspend_client
+
+    client = db.session.get(Client, client_id, with_for_update=True)
+    if (
+        client is None
+        or client.status is not ClientStatus.ACTIVE
+        or client_id not in clients_past_grace(now, grace)
+    ):
+        return False
+    oldest = db.session.scalars(
+        select(Invoice)
+        .where(Invoice.client_id == client_id, Invoice.status == InvoiceStatus.OVERDUE)
+        .order_by(Invoice.overdue_since)
+    ).first()
+    assert oldest is not None
+    reason = f"Invoice {oldest.number} unpaid since {oldest.overdue_since:%Y-%m-%d}"
+    suspend_client(DUNNING_ACTOR, client, reason)
+    billing_account(client_id).suspended_for_nonpayment_at = now
+    db.session.flush()
+    log.info("client %s suspended for non-payment: %s", client.ref, reason)
+    return True

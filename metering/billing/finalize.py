@@ -1,0 +1,105 @@
+"""Finalizing drafts: from here on an invoice's lines and total never change, and it goes to Stripe."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+
+from metering.billing.close import check_period_over, period_state
+from metering.billing.models import BillingPeriodState, Invoice, InvoiceStatus
+from metering.periods import BillingPeriod
+from portal.audit.services import Actor, record
+from portal.db import after_commit, db
+from portal.errors import Conflict
+
+log = logging.getLogger("seatmeter.billing")
+
+
+def _finalize(actor: Actor, invoice: Invoice, now: datetime) -> None:
+    invoice.status = InvoiceStatus.FINALIZED
+    invoice.finalized_at = now
+    if invoice.total_minor == 0:
+        # Nothing to collect (e.g. an adjustment that cancels out): settled as it is issued.
+        invoice.status = InvoiceStatus.PAID
+        invoice.paid_at = now
+    record(
+        actor,
+        "invoice.finalized",
+        "invoice",
+        invoice.id,
+        client_id=invoice.client_id,
+        details={"period": invoice.period, "total_minor": invoice.total_minor, "currency": invoice.currency},
+    )
+
+
+def finalize_period(actor: Actor, period: BillingPeriod, tz: ZoneInfo, now: datetime) -> list[Invoice]:
+    """Finalize every draft of the month and freeze the month. Running it again changes nothing."""
+    check_period_over(period, tz, now)
+    state = period_state(period)
+    if state is None or state.closed_at is None:
+        raise Conflict(
+            f"{period.label} has not been closed yet: run the month close first.",
+            fields={"period": "Not closed yet."},
+        )
+    drafts = list(
+        db.session.scalars(
+            select(Invoice)
+            .where(Invoice.period == str(period), Invoice.status == InvoiceStatus.DRAFT)
+            .order_by(Invoice.id)
+            .with_for_update()
+        )
+    )
+    for invoice in drafts:
+        _finalize(actor, invoice, now)
+    if state.finalized_at is None:
+        state.finalized_at = now
+        record(
+            actor,
+            "billing.period_finalized",
+            "billing_period",
+            str(period),
+            details={"invoices": len(drafts)},
+        )
+    db.session.flush()
+    schedule_push(invoice.id for invoice in drafts if invoice.status is InvoiceStatus.FINALIZED)
+    return drafts
+
+
+def finalize_invoice(actor: Actor, invoice: Invoice, tz: ZoneInfo, now: datetime) -> Invoice:
+    """Finalize one reviewed draft (the reseller's review pages)."""
+    if invoice.status is not InvoiceStatus.DRAFT:
+        raise Conflict(f"Invoice {invoice.number} is already finalized.")
+    check_period_over(BillingPeriod.parse(invoice.period), tz, now)
+    _finalize(actor, invoice, now)
+    db.session.flush()
+    if invoice.status is InvoiceStatus.FINALIZED:
+        schedule_push([invoice.id])
+    return invoice
+
+
+def period_is_finalized(period: BillingPeriod) -> bool:
+    state = db.session.get(BillingPeriodState, str(period))
+    return state is not None and state.finalized_at is not None
+
+
+def schedule_push(invoice_ids: Iterable[int]) -> None:
+    """Send these invoices to Stripe once the transaction commits (never inside it)."""
+    ids = list(invoice_ids)
+    if not ids:
+        return
+    if not current_app.config.get("STRIPE_API_KEY"):
+        log.info("STRIPE_API_KEY is not set: %d finalized invoices are not sent to Stripe", len(ids))
+        return
+
+    def _enqueue() -> None:
+        from metering.billing.tasks import push_invoice
+
+        for invoice_id in ids:
+            push_invoice.delay(invoice_id)
+
+    after_commit(db.session, _enqueue)

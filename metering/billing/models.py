@@ -1,0 +1,188 @@
+"""Invoices and their lines, the month-close bookkeeping, and each client's Stripe billing account.
+
+An invoice is a ``draft`` while its month is being closed (a re-run rebuilds it), then ``finalized``
+(its lines and total never change again), then ``paid`` or ``overdue`` as Stripe reports. There is at
+most one invoice per client and period; late usage for a finalized month becomes an ``adjustment``
+line on a later invoice, and every line says which ``period`` it bills.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, event, inspect
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from portal.accounts.models import Client, str_enum
+from portal.catalog.models import Product
+from portal.db import Base, utcnow
+
+
+class InvoiceStatus(enum.StrEnum):
+    DRAFT = "draft"
+    FINALIZED = "finalized"  # sent for payment, not paid yet
+    PAID = "paid"
+    OVERDUE = "overdue"  # a payment attempt failed
+
+    @property
+    def is_final(self) -> bool:
+        return self is not InvoiceStatus.DRAFT
+
+
+class LineKind(enum.StrEnum):
+    REGULAR = "regular"  # the invoice's own month
+    ADJUSTMENT = "adjustment"  # a correction for an earlier, finalized month
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("client_id", "period"),
+        Index("ix_invoices_period_status", "period", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    period: Mapped[str] = mapped_column(String(7))  # "YYYY-MM"
+    status: Mapped[InvoiceStatus] = mapped_column(str_enum(InvoiceStatus), default=InvoiceStatus.DRAFT)
+    currency: Mapped[str] = mapped_column(String(3))
+    total_minor: Mapped[int]
+    # The month's bounds in the billing time zone when it was built, as UTC instants.
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    # The ledger as of this instant is what the lines count; later changes become adjustments.
+    built_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finalized_at: Mapped[datetime | None]
+    paid_at: Mapped[datetime | None]
+    overdue_since: Mapped[datetime | None]
+    payment_error: Mapped[str | None] = mapped_column(Text)
+    # Set while the reseller holds the draft back from approval (the reseller console's review);
+    # who held it and when is in the audit log.
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    # Stripe bookkeeping (delivery state, not content).
+    stripe_invoice_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    payment_attempts: Mapped[int] = mapped_column(default=0)
+    push_lease_until: Mapped[datetime | None]
+
+    client: Mapped[Client] = relationship()
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position"
+    )
+
+    @property
+    def number(self) -> str:
+        return f"{self.period}-{self.id:05d}"
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_lines"
+    __table_args__ = (
+        CheckConstraint("amount_minor = quantity * unit_amount_minor", name="amount_is_quantity_times_unit"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int]
+    kind: Mapped[LineKind] = mapped_column(str_enum(LineKind), default=LineKind.REGULAR)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    period: Mapped[str] = mapped_column(String(7))  # the month this line bills
+    # Negative on an adjustment that gives money back.
+    quantity: Mapped[int]
+    unit_amount_minor: Mapped[int]
+    amount_minor: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    description: Mapped[str] = mapped_column(Text)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+    product: Mapped[Product] = relationship()
+
+
+class BillingPeriodState(Base):
+    """When a month was last fully closed and when it was finalized, reseller-wide."""
+
+    __tablename__ = "billing_periods"
+
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    # Start of the last close run that went through every client: the ledger snapshot it billed.
+    closed_at: Mapped[datetime | None]
+    finalized_at: Mapped[datetime | None]
+
+
+class BillingAccount(Base):
+    """A client's side of Stripe: its Customer, its card, and whether dunning suspended it."""
+
+    __tablename__ = "billing_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), unique=True)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    payment_method_id: Mapped[str | None] = mapped_column(String(255))
+    card_brand: Mapped[str | None] = mapped_column(String(32))
+    card_last4: Mapped[str | None] = mapped_column(String(4))
+    suspended_for_nonpayment_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    client: Mapped[Client] = relationship()
+
+
+class StripeEvent(Base):
+    """A Stripe webhook event that was applied; a second delivery of the same id changes nothing."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    object_id: Mapped[str | None] = mapped_column(String(255))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FinalizedInvoiceChanged(RuntimeError):
+    """A programming error: something tried to change a finalized invoice's content."""
+
+
+_FROZEN_INVOICE_COLUMNS = (
+    "client_id",
+    "period",
+    "currency",
+    "total_minor",
+    "starts_at",
+    "ends_at",
+    "built_at",
+)
+
+
+def _original(obj: Any, attribute: str) -> Any:
+    history = inspect(obj).attrs[attribute].history
+    if history.deleted:
+        return history.deleted[0]
+    return getattr(obj, attribute)
+
+
+def _status_before(invoice: Invoice) -> InvoiceStatus:
+    return InvoiceStatus(_original(invoice, "status"))
+
+
+@event.listens_for(Session, "before_flush")
+def _finalized_invoices_never_change(session: Session, _context: Any, _instances: Any) -> None:
+    """Refuse any flush that edits, adds or removes a line of a finalized invoice, or edits its total.
+
+    Services never try; this guard makes a mistake fail loudly instead of silently rewriting a bill
+    the client already received.
+    """
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, Invoice) and inspect(obj).persistent and _status_before(obj).is_final:
+            changed = [name for name in _FROZEN_INVOICE_COLUMNS if inspect(obj).attrs[name].history.deleted]
+            if changed or obj in session.deleted:
+                raise FinalizedInvoiceChanged(f"invoice {obj.id} is finalized; cannot change {changed}")
+        if isinstance(obj, InvoiceLine) and inspect(obj).persistent:
+            invoice_id = _original(obj, "invoice_id")
+            invoice = session.get(Invoice, invoice_id)
+            if invoice is not None and _status_before(invoice).is_final:
+                raise FinalizedInvoiceChanged(f"line {obj.id} belongs to finalized invoice {invoice_id}")
+    for obj in session.new:
+        invoice = obj.invoice if isinstance(obj, InvoiceLine) else None
+        if invoice is not None and inspect(invoice).persistent and _status_before(invoice).is_final:
+            raise FinalizedInvoiceChanged(f"cannot add a line to finalized invoice {obj.invoice.id}")

@@ -1,0 +1,90 @@
+"""Reading invoices: a client sees its own finalized invoices, the reseller sees every invoice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from metering.billing.models import BillingAccount, Invoice, InvoiceLine, InvoiceStatus
+from metering.periods import BillingPeriod
+from portal.accounts.models import Client
+from portal.db import db
+from portal.errors import InvalidInput, NotFound
+
+
+def parse_period(text: str | None, field: str = "period") -> BillingPeriod:
+    """A ``YYYY-MM`` period from a request or a command line, with a message for a person."""
+    try:
+        return BillingPeriod.parse((text or "").strip())
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            f"“{text or ''}” is not a month: write it as YYYY-MM, e.g. 2026-10.",
+            fields={field: "Use YYYY-MM."},
+        ) from None
+
+
+def _with_lines(query: Any) -> Any:
+    return query.options(
+        selectinload(Invoice.lines).joinedload(InvoiceLine.product), selectinload(Invoice.client)
+    )
+
+
+def list_invoices(
+    *, client: Client | None = None, period: BillingPeriod | None = None, include_drafts: bool = False
+) -> list[Invoice]:
+    """Invoices, newest month first. ``client`` None means every client (the reseller's view)."""
+    query = _with_lines(select(Invoice)).order_by(Invoice.period.desc(), Invoice.client_id, Invoice.id)
+    if client is not None:
+        query = query.where(Invoice.client_id == client.id)
+    if period is not None:
+        query = query.where(Invoice.period == str(period))
+    if not include_drafts:
+        query = query.where(Invoice.status != InvoiceStatus.DRAFT)
+    return list(db.session.scalars(query))
+
+
+def get_invoice_for_client(client: Client, invoice_id: int) -> Invoice:
+    """One of the client's issued invoices; a draft or another client's invoice is "not found"."""
+    invoice = db.session.scalars(
+        _with_lines(select(Invoice)).where(
+            Invoice.id == invoice_id, Invoice.client_id == client.id, Invoice.status != InvoiceStatus.DRAFT
+        )
+    ).first()
+    if invoice is None:
+        raise NotFound(f"No invoice #{invoice_id}.")
+    return invoice
+
+
+def get_invoice(invoice_id: int) -> Invoice:
+    invoice = db.session.scalars(_with_lines(select(Invoice)).where(Invoice.id == invoice_id)).first()
+    if invoice is None:
+        raise NotFound(f"No invoice #{invoice_id}.")
+    return invoice
+
+
+def billing_account_of(client: Client) -> BillingAccount | None:
+    return db.session.scalars(select(BillingAccount).where(BillingAccount.client_id == client.id)).first()
+
+
+def invoice_json(invoice: Invoice) -> dict[str, Any]:
+    """The API's representation of an invoice, exactly the documented fields."""
+    return {
+        "id": invoice.id,
+        "client": invoice.client.ref,
+        "period": invoice.period,
+        "status": invoice.status.value,
+        "currency": invoice.currency,
+        "total_minor": invoice.total_minor,
+        "lines": [
+            {
+                "product": line.product.code,
+                "period": line.period,
+                "quantity": line.quantity,
+                "unit_amount_minor": line.unit_amount_minor,
+                "amount_minor": line.amount_minor,
+            }
+            for line in invoice.lines
+        ],
+    }

@@ -1,0 +1,122 @@
+"""The client's billing pages: invoices (list, detail, PDF) and the card Stripe charges."""
+
+from __future__ import annotations
+
+import stripe
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from metering.billing.cards import adopt_card, start_card_setup
+from metering.billing.pdf import invoice_pdf
+from metering.billing.queries import billing_account_of, get_invoice_for_client, list_invoices
+from metering.billing.stripe_push import StripeNotConfigured
+from metering.periods import BillingPeriod
+from portal.accounts.models import Role
+from portal.accounts.services import get_reseller
+from portal.audit.services import Actor
+from portal.auth.access import current_client, current_portal_user, roles_required
+from portal.db import db
+from portal.errors import InvalidInput, NotFound
+
+bp = Blueprint("billing", __name__, url_prefix="/billing")
+
+
+def _not_found() -> tuple[str, int]:
+    return render_template("error.html", code=404, title="Not found", message="No such invoice."), 404
+
+
+@bp.route("/")
+@roles_required(Role.CLIENT_ADMIN)
+def index() -> str:
+    client = current_client()
+    return render_template(
+        "billing/index.html",
+        client=client,
+        invoices=list_invoices(client=client),
+        account=billing_account_of(client),
+        stripe_ready=bool(current_app.config.get("STRIPE_API_KEY")),
+        period_label=lambda text: BillingPeriod.parse(text).label,
+    )
+
+
+@bp.route("/invoices/<int:invoice_id>")
+@roles_required(Role.CLIENT_ADMIN)
+def invoice(invoice_id: int) -> str | tuple[str, int]:
+    try:
+        found = get_invoice_for_client(current_client(), invoice_id)
+    except NotFound:
+        return _not_found()
+    return render_template(
+        "billing/invoice.html",
+        invoice=found,
+        month=BillingPeriod.parse(found.period),
+        parse=BillingPeriod.parse,
+    )
+
+
+@bp.route("/invoices/<int:invoice_id>.pdf")
+@roles_required(Role.CLIENT_ADMIN)
+def invoice_pdf_download(invoice_id: int) -> Response | tuple[str, int]:
+    try:
+        found = get_invoice_for_client(current_client(), invoice_id)
+    except NotFound:
+        return _not_found()
+    response = Response(invoice_pdf(found, get_reseller()), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="invoice-{found.number}.pdf"'
+    return response
+
+
+@bp.route("/card", methods=["POST"])
+@roles_required(Role.CLIENT_ADMIN)
+def add_card() -> Response:
+    """Off to Stripe's page to enter a card; Stripe sends the person back to :func:`card_return`."""
+    try:
+        url = start_card_setup(
+            current_client(),
+            success_url=url_for("billing.card_return", _external=True),
+            cancel_url=url_for("billing.index", _external=True),
+        )
+        db.session.commit()  # keep the Stripe Customer id even if the person never comes back
+    except StripeNotConfigured:
+        flash("Card payments are not set up yet; your provider will tell you how to pay.", "error")
+        return redirect(url_for("billing.index"))
+    except stripe.StripeError as error:
+        db.session.rollback()
+        current_app.logger.error("Stripe refused to start a card setup: %s", error)
+        flash("Stripe could not be reached. Please try again in a few minutes.", "error")
+        return redirect(url_for("billing.index"))
+    return redirect(url, code=303)
+
+
+@bp.route("/card/return")
+@roles_required(Role.CLIENT_ADMIN)
+def card_return() -> Response | tuple[str, int]:
+    """Back from Stripe: ``?session_id=`` from Checkout, or ``?setup_intent=`` from Stripe.js."""
+    try:
+        account = adopt_card(
+            Actor.for_user(current_portal_user()),
+            current_client(),
+            session_id=request.args.get("session_id") or None,
+            setup_intent_id=request.args.get("setup_intent") or None,
+        )
+        db.session.commit()
+    except NotFound:
+        db.session.rollback()
+        return render_template(
+            "error.html",
+            code=404,
+            title="Not found",
+            message="That card setup is not yours or does not exist.",
+        ), 404
+    except (InvalidInput, StripeNotConfigured) as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("billing.index"))
+    except stripe.StripeError as error:
+        db.session.rollback()
+        current_app.logger.error("Stripe refused the card: %s", error)
+        flash("Stripe could not confirm the card. Please try again.", "error")
+        return redirect(url_for("billing.index"))
+    card = f"{(account.card_brand or 'card').capitalize()} ending {account.card_last4 or '????'}"
+    flash(f"{card} will be charged for your invoices from now on.", "success")
+    return redirect(url_for("billing.index"))

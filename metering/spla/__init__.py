@@ -1,0 +1,1 @@
+"""The SPLA report the reseller files with its distributor every month, and its per-core hosts."""

@@ -1,0 +1,39 @@
+"""The reseller's own hosts that need per-core server licences (e.g. the RDS session hosts)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.accounts.models import Client
+from portal.catalog.models import LicenceSku
+from portal.db import Base, utcnow
+
+
+class LicensedHost(Base):
+    """A physical host licensed per core: ceil(max(cores, 8 x processors) / 2) two-core packs a month.
+
+    It is owed for every month in which it was in service at any instant of ``[in_service_from,
+    retired_at)``. ``client`` is set for a host dedicated to one client; shared hosts have none.
+    """
+
+    __tablename__ = "licensed_hosts"
+    __table_args__ = (
+        CheckConstraint("physical_cores > 0 AND processors > 0", name="positive_counts"),
+        CheckConstraint("retired_at IS NULL OR retired_at > in_service_from", name="retired_after_start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    physical_cores: Mapped[int]
+    processors: Mapped[int]
+    sku_id: Mapped[int] = mapped_column(ForeignKey("licence_skus.id"))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"))
+    in_service_from: Mapped[datetime]
+    retired_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    sku: Mapped[LicenceSku] = relationship()
+    client: Mapped[Client | None] = relationship()

@@ -1,0 +1,200 @@
+"""The monthly SPLA report: distinct users per client and SKU, plus two-core packs of per-core hosts.
+
+Computed from the ledger when asked, so it always reflects the usage known now. A month with no usage
+gives an empty report, which is still a report: the distributor expects one every month.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
+
+from metering.billing.catalog import catalog_snapshot
+from metering.counting import core_license_packs, count_sku_users
+from metering.ledger.services import intervals_overlapping
+from metering.periods import BillingPeriod
+from metering.spla.models import LicensedHost
+from portal.accounts.models import Client
+from portal.audit.services import Actor, record
+from portal.catalog.models import LicenceSku, LicenceUnit
+from portal.db import db
+from portal.errors import Conflict, InvalidInput, NotFound
+from portal.money import amount_as_decimal_text
+
+
+@dataclass(frozen=True)
+class SplaLine:
+    client: str | None  # the client's ref; None for the reseller's shared hosts
+    client_name: str | None
+    sku: str
+    sku_name: str
+    quantity: int
+    unit_cost_minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class SplaReport:
+    period: BillingPeriod
+    lines: list[SplaLine]
+
+
+def spla_report(period: BillingPeriod, tz: ZoneInfo) -> SplaReport:
+    start, stop = period.bounds(tz)
+    catalog = catalog_snapshot()
+    sku_users = count_sku_users(intervals_overlapping(start, stop), catalog.bill_of_licences, start, stop)
+    quantities: dict[tuple[str | None, str], int] = {
+        key: len(users) for key, users in sku_users.items() if users
+    }
+    for host in hosts_in_service(start, stop):
+        key = (host.client.ref if host.client else None, host.sku.code)
+        quantities[key] = quantities.get(key, 0) + core_license_packs(host.physical_cores, host.processors)
+
+    skus = {sku.code: sku for sku in db.session.scalars(select(LicenceSku))}
+    names = {key: value for key, value in db.session.execute(select(Client.ref, Client.name))}
+    lines = [
+        SplaLine(
+            client=client,
+            client_name=names.get(client) if client else None,
+            sku=code,
+            sku_name=skus[code].name,
+            quantity=quantity,
+            unit_cost_minor=skus[code].spla_cost_minor,
+            currency=skus[code].currency,
+        )
+        for (client, code), quantity in sorted(
+            quantities.items(), key=lambda item: (item[0][0] or "", item[0][1])
+        )
+        if quantity > 0
+    ]
+    return SplaReport(period=period, lines=lines)
+
+
+CSV_COLUMNS = ("period", "sku", "sku_name", "quantity", "unit_cost", "currency", "end_customer")
+
+
+def spla_report_csv(report: SplaReport) -> str:
+    """The distributor's file: one row per client and SKU; shared hosts have no end customer."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for line in report.lines:
+        writer.writerow(
+            (
+                str(report.period),
+                line.sku,
+                line.sku_name,
+                line.quantity,
+                amount_as_decimal_text(line.unit_cost_minor),
+                line.currency,
+                line.client_name or "",
+            )
+        )
+    return buffer.getvalue()
+
+
+# --- the reseller's per-core hosts ---------------------------------------------------------------
+
+
+def hosts_in_service(start: datetime, stop: datetime) -> list[LicensedHost]:
+    return list(
+        db.session.scalars(
+            select(LicensedHost)
+            .options(joinedload(LicensedHost.sku), joinedload(LicensedHost.client))
+            .where(
+                LicensedHost.in_service_from < stop,
+                or_(LicensedHost.retired_at.is_(None), LicensedHost.retired_at > start),
+            )
+            .order_by(LicensedHost.name)
+        )
+    )
+
+
+def list_hosts() -> list[LicensedHost]:
+    return list(
+        db.session.scalars(
+            select(LicensedHost)
+            .options(joinedload(LicensedHost.sku), joinedload(LicensedHost.client))
+            .order_by(LicensedHost.name)
+        )
+    )
+
+
+def get_host(name: str) -> LicensedHost:
+    host = db.session.scalars(select(LicensedHost).where(LicensedHost.name == name)).first()
+    if host is None:
+        raise NotFound(f"No host named “{name}”.")
+    return host
+
+
+def add_host(
+    actor: Actor,
+    name: str,
+    physical_cores: int,
+    processors: int,
+    sku: LicenceSku,
+    in_service_from: datetime,
+    client: Client | None = None,
+) -> LicensedHost:
+    name = name.strip()
+    problems = {}
+    if not name or len(name) > 100:
+        problems["name"] = "Give the host a name of at most 100 characters."
+    if physical_cores < 1:
+        problems["cores"] = "At least one core."
+    if processors < 1:
+        problems["processors"] = "At least one processor."
+    if sku.unit is not LicenceUnit.PER_CORE_PACK:
+        problems["sku"] = f"{sku.code} is licensed per user, not per core."
+    if problems:
+        raise InvalidInput(" ".join(problems.values()), fields=problems)
+    if db.session.scalars(select(LicensedHost.id).where(LicensedHost.name == name)).first() is not None:
+        raise Conflict(f"A host named “{name}” already exists.", fields={"name": "Already in use."})
+    host = LicensedHost(
+        name=name,
+        physical_cores=physical_cores,
+        processors=processors,
+        sku=sku,
+        client=client,
+        in_service_from=in_service_from,
+    )
+    db.session.add(host)
+    db.session.flush()
+    record(
+        actor,
+        "spla.host_added",
+        "licensed_host",
+        host.id,
+        client_id=client.id if client else None,
+        details={
+            "name": name,
+            "cores": physical_cores,
+            "processors": processors,
+            "sku": sku.code,
+            "packs": core_license_packs(physical_cores, processors),
+        },
+    )
+    return host
+
+
+def retire_host(actor: Actor, host: LicensedHost, at: datetime) -> LicensedHost:
+    if host.retired_at is not None:
+        raise Conflict(f"{host.name} was already retired.")
+    if at <= host.in_service_from:
+        raise InvalidInput("A host retires after it entered service.", fields={"at": "Too early."})
+    host.retired_at = at
+    db.session.flush()
+    record(
+        actor,
+        "spla.host_retired",
+        "licensed_host",
+        host.id,
+        details={"name": host.name, "at": at.isoformat()},
+    )
+    return host

@@ -1,0 +1,45 @@
+"""``POST /webhooks/stripe``: Stripe-signed events (no session, no CSRF: the signature is the proof)."""
+
+from __future__ import annotations
+
+import json
+
+import stripe
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response
+
+from metering.webhooks.services import apply_stripe_event
+from portal.db import db
+
+bp = Blueprint("stripe_webhooks", __name__)
+
+
+def _answer(status: int, **body: object) -> tuple[Response, int]:
+    return jsonify(body), status
+
+
+@bp.route("/webhooks/stripe", methods=["POST"])
+def stripe_webhook() -> tuple[Response, int]:
+    secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
+    if not secret:
+        current_app.logger.error("Stripe webhook received but STRIPE_WEBHOOK_SECRET is not set")
+        return _answer(503, error="webhooks are not configured")
+    payload = request.get_data(as_text=True)
+    try:
+        stripe.Webhook.construct_event(payload, request.headers.get("Stripe-Signature", ""), secret)
+        event = json.loads(payload)
+    except stripe.SignatureVerificationError:
+        return _answer(400, error="bad signature")
+    except ValueError:
+        return _answer(400, error="not a Stripe event")
+    if not isinstance(event, dict):
+        return _answer(400, error="not a Stripe event")
+    try:
+        result = apply_stripe_event(event)
+        db.session.commit()
+    except IntegrityError:
+        # The same event, delivered twice at once: the other delivery applied it.
+        db.session.rollback()
+        result = "duplicate"
+    return _answer(200, received=True, result=result)

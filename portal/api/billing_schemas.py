@@ -1,0 +1,110 @@
+"""OpenAPI shapes of the billing API: invoices, month close and finalize results, the SPLA report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metering.billing.models import InvoiceStatus
+from portal.api.openapi import add_schema, ref
+
+PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+PERIOD = {"type": "string", "pattern": PERIOD_PATTERN, "description": "A calendar month, YYYY-MM."}
+
+
+def object_schema(properties: dict[str, Any], description: str = "") -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": list(properties),
+        "properties": properties,
+    }
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def period_parameter(required: bool, description: str) -> dict[str, Any]:
+    return {
+        "name": "period",
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": {"type": "string", "pattern": PERIOD_PATTERN},
+    }
+
+
+add_schema(
+    "InvoiceLine",
+    object_schema(
+        {
+            "product": {"type": "string", "description": "The product's code."},
+            "period": {
+                **PERIOD,
+                "description": "The month this line bills (an adjustment bills an earlier one).",
+            },
+            "quantity": {"type": "integer", "description": "Users or units; negative on a credit."},
+            "unit_amount_minor": {"type": "integer", "description": "Price of one, in minor units."},
+            "amount_minor": {"type": "integer", "description": "quantity x unit_amount_minor."},
+        }
+    ),
+)
+add_schema(
+    "Invoice",
+    object_schema(
+        {
+            "id": {"type": "integer"},
+            "client": {"type": "string", "description": "The client's reference."},
+            "period": PERIOD,
+            "status": {"type": "string", "enum": [status.value for status in InvoiceStatus]},
+            "currency": {"type": "string", "description": "ISO 4217, e.g. USD."},
+            "total_minor": {"type": "integer", "description": "Sum of the lines, in minor units."},
+            "lines": {"type": "array", "items": ref("InvoiceLine")},
+        }
+    ),
+)
+add_schema("InvoiceList", object_schema({"invoices": {"type": "array", "items": ref("Invoice")}}))
+add_schema(
+    "MonthClosed",
+    object_schema(
+        {
+            "period": PERIOD,
+            "clients": {"type": "integer", "minimum": 0, "description": "Clients visited."},
+            "outcomes": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "How many drafts were created, rebuilt, unchanged or removed.",
+            },
+            "failed": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "Clients whose draft could not be built, and why; run the close again.",
+            },
+        }
+    ),
+)
+add_schema(
+    "MonthFinalized",
+    object_schema(
+        {
+            "period": PERIOD,
+            "finalized": {"type": "integer", "minimum": 0, "description": "Invoices finalized."},
+        }
+    ),
+)
+add_schema(
+    "SplaLine",
+    object_schema(
+        {
+            "client": {
+                "type": ["string", "null"],
+                "description": "The client's reference; null for the reseller's shared per-core hosts.",
+            },
+            "sku": {"type": "string"},
+            "quantity": {"type": "integer", "minimum": 1},
+        }
+    ),
+)
+add_schema(
+    "SplaReport",
+    object_schema({"period": PERIOD, "lines": {"type": "array", "items": ref("SplaLine")}}),
+)

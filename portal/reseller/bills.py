@@ -1,0 +1,283 @@
+"""Gathering a month's bills for review: each invoice with its lines, who changed since last month (by
+name), what looks unusual, and, for one bill, who held each line's product on which days.
+
+A fixed number of queries for the whole month, however many clients, people and lines: the ledger is
+read as distinct (client, product, person, source) rows for this month and the last, and the helpers
+in :mod:`portal.reseller.review` do the rest in memory.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+
+from metering.billing.models import BillingAccount, BillingPeriodState, Invoice, InvoiceLine, InvoiceStatus
+from metering.billing.queries import list_invoices
+from metering.counting import LicenceInterval
+from metering.ledger.models import IntervalSource, LedgerInterval
+from metering.periods import BillingPeriod
+from portal.accounts.models import Client, EndUser
+from portal.catalog.models import Product
+from portal.db import db
+from portal.reseller.review import Holding, holdings, unusual, user_changes
+
+# client id -> product code -> person key -> the ledger sources that gave it to them that month
+PeopleByProduct = dict[int, dict[str, dict[str, set[IntervalSource]]]]
+
+
+@dataclass(frozen=True)
+class Person:
+    key: str  # the e-mail / UPN the ledger counts
+    name: str | None  # the end user's name, when the client has an end user with that e-mail
+
+    @property
+    def display(self) -> str:
+        return f"{self.name} <{self.key}>" if self.name else self.key
+
+
+@dataclass(frozen=True)
+class ProductChange:
+    code: str
+    name: str
+    now: int
+    before: int
+    added: tuple[Person, ...]
+    removed: tuple[Person, ...]
+
+
+@dataclass
+class Bill:
+    invoice: Invoice
+    has_payment_method: bool
+    changes: list[ProductChange] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def client(self) -> Client:
+        return self.invoice.client
+
+    @property
+    def is_draft(self) -> bool:
+        return self.invoice.status is InvoiceStatus.DRAFT
+
+    @property
+    def held(self) -> bool:
+        return self.is_draft and self.invoice.hold_reason is not None
+
+
+@dataclass
+class MonthReview:
+    period: BillingPeriod
+    closed_at: datetime | None
+    finalized_at: datetime | None
+    bills: list[Bill]
+
+    @property
+    def drafts(self) -> list[Bill]:
+        return [bill for bill in self.bills if bill.is_draft]
+
+    @property
+    def approvable(self) -> int:
+        return sum(1 for bill in self.drafts if not bill.held)
+
+    @property
+    def held(self) -> int:
+        return sum(1 for bill in self.bills if bill.held)
+
+    @property
+    def flagged(self) -> int:
+        return sum(1 for bill in self.bills if bill.flags)
+
+    def draft_totals(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for bill in self.drafts:
+            totals[bill.invoice.currency] = totals.get(bill.invoice.currency, 0) + bill.invoice.total_minor
+        return totals
+
+
+def people_by_product(
+    start: datetime, stop: datetime, client_ids: list[int] | None = None
+) -> PeopleByProduct:
+    """Who held which product in [start, stop), per client, and through which ledger sources."""
+    query = (
+        select(LedgerInterval.client_id, Product.code, LedgerInterval.user_key, LedgerInterval.source)
+        .join(Product, Product.id == LedgerInterval.product_id)
+        .where(
+            LedgerInterval.start_at < stop,
+            or_(LedgerInterval.stop_at.is_(None), LedgerInterval.stop_at > start),
+        )
+        .distinct()
+    )
+    if client_ids is not None:
+        query = query.where(LedgerInterval.client_id.in_(client_ids))
+    people: PeopleByProduct = defaultdict(lambda: defaultdict(lambda: defaultdict(set)))
+    for client_id, code, key, source in db.session.execute(query):
+        people[client_id][code][key].add(source)
+    return people
+
+
+def end_user_names(client_ids: list[int] | None = None, period: BillingPeriod | None = None) -> dict[tuple[int, str], str]:
+    """(client id, lower-cased e-mail) -> name, for the clients invoiced in ``period`` or those given."""
+    query = select(EndUser.client_id, EndUser.email, EndUser.name)
+    if client_ids is not None:
+        query = query.where(EndUser.client_id.in_(client_ids))
+    elif period is not None:
+        query = query.where(EndUser.client_id.in_(select(Invoice.client_id).where(Invoice.period == str(period))))
+    return {(client_id, email.strip().lower()): name for client_id, email, name in db.session.execute(query)}
+
+
+def _product_names() -> dict[str, str]:
+    return dict(db.session.execute(select(Product.code, Product.name)).all())
+
+
+def _with_payment_method(client_ids: list[int] | None) -> set[int]:
+    query = select(BillingAccount.client_id).where(BillingAccount.payment_method_id.is_not(None))
+    if client_ids is not None:
+        query = query.where(BillingAccount.client_id.in_(client_ids))
+    return set(db.session.scalars(query))
+
+
+def _changes_and_flags(
+    bill: Bill,
+    now: dict[str, dict[str, set[IntervalSource]]],
+    before: dict[str, dict[str, set[IntervalSource]]],
+    names: dict[tuple[int, str], str],
+    product_names: dict[str, str],
+) -> None:
+    client_id = bill.invoice.client_id
+
+    def person(key: str) -> Person:
+        return Person(key, names.get((client_id, key)))
+
+    for code in sorted(set(now) | set(before), key=lambda c: product_names.get(c, c)):
+        change = user_changes(now.get(code, {}), before.get(code, {}))
+        bill.changes.append(
+            ProductChange(
+                code=code,
+                name=product_names.get(code, code),
+                now=len(now.get(code, {})),
+                before=len(before.get(code, {})),
+                added=tuple(person(key) for key in change.added),
+                removed=tuple(person(key) for key in change.removed),
+            )
+        )
+    # Reported by an outside system (RMM, PSA, import) for someone with no seat of that product.
+    without_seat = sorted(
+        {
+            person(key).display
+            for by_person in now.values()
+            for key, sources in by_person.items()
+            if IntervalSource.USAGE in sources and IntervalSource.SEAT not in sources
+        }
+    )
+    bill.flags = unusual(
+        quantities={code: len(people) for code, people in now.items()},
+        previous_quantities={code: len(people) for code, people in before.items()},
+        users_without_seat=without_seat,
+        has_payment_method=bill.has_payment_method,
+        product_names=product_names,
+    )
+
+
+def month_review(period: BillingPeriod, tz: ZoneInfo, client: Client | None = None) -> MonthReview:
+    """Every invoice of the month (or one client's) with its changes and flags. About ten queries."""
+    invoices = list_invoices(period=period, client=client, include_drafts=True)
+    invoices.sort(key=lambda invoice: (invoice.client.name.lower(), invoice.id))
+    client_ids = [client.id] if client is not None else None
+    start, stop = period.bounds(tz)
+    before_start, before_stop = period.previous().bounds(tz)
+    now_people = people_by_product(start, stop, client_ids)
+    before_people = people_by_product(before_start, before_stop, client_ids)
+    names = end_user_names(client_ids, period)
+    product_names = _product_names()
+    paying = _with_payment_method(client_ids)
+    bills = []
+    for invoice in invoices:
+        bill = Bill(invoice=invoice, has_payment_method=invoice.client_id in paying)
+        _changes_and_flags(
+            bill, now_people.get(invoice.client_id, {}), before_people.get(invoice.client_id, {}), names, product_names
+        )
+        bills.append(bill)
+    state = db.session.get(BillingPeriodState, str(period))
+    return MonthReview(
+        period=period,
+        closed_at=state.closed_at if state else None,
+        finalized_at=state.finalized_at if state else None,
+        bills=bills,
+    )
+
+
+# --- one bill in detail: who held each line's product, and on which days ----------------------------
+
+
+@dataclass(frozen=True)
+class HolderRow:
+    person: Person
+    holding: Holding
+    sources: frozenset[IntervalSource]
+
+    @property
+    def without_seat(self) -> bool:
+        return IntervalSource.SEAT not in self.sources
+
+
+@dataclass(frozen=True)
+class LineDetail:
+    line: InvoiceLine
+    holders: list[HolderRow]  # empty for metered lines (minutes): nobody "holds" those
+
+
+def line_details(invoice: Invoice, tz: ZoneInfo) -> list[LineDetail]:
+    """Each line of the invoice with the people who held its product in the month it bills.
+
+    One ledger query per month the lines bill (one, plus one per earlier month corrected by an
+    adjustment line), and one for the client's end users' names.
+    """
+    client = invoice.client
+    names = end_user_names([client.id])
+    by_period: dict[str, tuple[list[LicenceInterval], dict[tuple[str, str], set[IntervalSource]]]] = {}
+    for month in sorted({line.period for line in invoice.lines}):
+        start, stop = BillingPeriod.parse(month).bounds(tz)
+        rows = db.session.execute(
+            select(
+                LedgerInterval.user_key,
+                Product.code,
+                LedgerInterval.source,
+                LedgerInterval.start_at,
+                LedgerInterval.stop_at,
+            )
+            .join(Product, Product.id == LedgerInterval.product_id)
+            .where(
+                LedgerInterval.client_id == client.id,
+                LedgerInterval.start_at < stop,
+                or_(LedgerInterval.stop_at.is_(None), LedgerInterval.stop_at > start),
+            )
+        ).all()
+        intervals = [
+            LicenceInterval(client=client.ref, end_user=key, product=code, start=begin, stop=end)
+            for key, code, _source, begin, end in rows
+        ]
+        sources: dict[tuple[str, str], set[IntervalSource]] = defaultdict(set)
+        for key, code, source, _begin, _end in rows:
+            sources[(code, key)].add(source)
+        by_period[month] = (intervals, sources)
+
+    details = []
+    for line in invoice.lines:
+        intervals, sources = by_period[line.period]
+        start, stop = BillingPeriod.parse(line.period).bounds(tz)
+        code = line.product.code
+        holders = [
+            HolderRow(
+                person=Person(held.user, names.get((client.id, held.user))),
+                holding=held,
+                sources=frozenset(sources[(code, held.user)]),
+            )
+            for held in holdings(intervals, client.ref, code, start, stop, tz)
+        ]
+        details.append(LineDetail(line=line, holders=holders))
+    return details

@@ -1,0 +1,271 @@
+"""The reseller's business at a glance: run rate, seats, revenue against licence cost, what needs doing.
+
+Every figure is one aggregate query whatever the number of clients, seats or invoices, so the home
+page costs the same with five clients or five hundred.
+
+- Revenue of a month is the sum of every invoice line billing that month (``InvoiceLine.period``,
+  so a late adjustment counts towards the month it corrects), drafts under review included.
+- Licence cost of a month is what the SPLA report for it counts (distinct people per client and SKU,
+  plus the two-core packs of per-core hosts) times each SKU's SPLA cost in the price book today.
+- Seats of a month are the people billed per product: distinct (client, person, product).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Subquery, and_, func, literal, or_, select, union_all
+from sqlalchemy.types import String
+
+from metering.billing.models import Invoice, InvoiceLine, InvoiceStatus
+from metering.counting import core_license_packs
+from metering.ledger.models import LedgerInterval
+from metering.periods import BillingPeriod
+from metering.spla.models import LicensedHost
+from portal.accounts.models import Client
+from portal.audit.models import AuditEvent
+from portal.catalog.models import LicenceSku, Product, ProductBilling, product_licences
+from portal.db import UTCDateTime, db
+from portal.orders.models import Seat, SeatState
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    period: BillingPeriod
+    revenue_minor: int
+    cost_minor: int
+    seats: int
+
+    @property
+    def margin_minor(self) -> int:
+        return self.revenue_minor - self.cost_minor
+
+    @property
+    def margin_percent(self) -> int | None:
+        if self.revenue_minor <= 0:
+            return None
+        return round(100 * self.margin_minor / self.revenue_minor)
+
+
+def last_months(last: BillingPeriod, count: int) -> list[BillingPeriod]:
+    months = [last]
+    while len(months) < count:
+        months.append(months[-1].previous())
+    return months[::-1]
+
+
+def _windows(months: list[BillingPeriod], tz: ZoneInfo) -> Subquery:
+    """The months as rows (period, start_at, stop_at), to join the ledger against in one query."""
+    rows = []
+    for month in months:
+        start, stop = month.bounds(tz)
+        rows.append(
+            select(
+                literal(str(month), String(7)).label("period"),
+                literal(start, UTCDateTime()).label("start_at"),
+                literal(stop, UTCDateTime()).label("stop_at"),
+            )
+        )
+    return union_all(*rows).subquery("windows")
+
+
+def _overlapping(windows: Subquery) -> object:
+    return and_(
+        LedgerInterval.start_at < windows.c.stop_at,
+        or_(LedgerInterval.stop_at.is_(None), LedgerInterval.stop_at > windows.c.start_at),
+    )
+
+
+def monthly_figures(months: list[BillingPeriod], tz: ZoneInfo, currency: str) -> list[MonthFigures]:
+    """Revenue, licence cost and seats of each month, in ``currency``. Five queries in all."""
+    periods = [str(month) for month in months]
+    revenue = dict(
+        db.session.execute(
+            select(InvoiceLine.period, func.sum(InvoiceLine.amount_minor))
+            .where(InvoiceLine.period.in_(periods), InvoiceLine.currency == currency)
+            .group_by(InvoiceLine.period)
+        ).all()
+    )
+
+    windows = _windows(months, tz)
+    held = (
+        select(windows.c.period, LedgerInterval.client_id, LedgerInterval.product_id, LedgerInterval.user_key)
+        .join(LedgerInterval, _overlapping(windows))
+        .distinct()
+        .subquery()
+    )
+    seats = dict(db.session.execute(select(held.c.period, func.count()).group_by(held.c.period)).all())
+
+    # As the SPLA report counts: a person holding a SKU through two products counts once.
+    licensed = (
+        select(windows.c.period, LedgerInterval.client_id, product_licences.c.sku_id, LedgerInterval.user_key)
+        .join(LedgerInterval, _overlapping(windows))
+        .join(product_licences, product_licences.c.product_id == LedgerInterval.product_id)
+        .distinct()
+        .subquery()
+    )
+    sku_counts = db.session.execute(
+        select(licensed.c.period, licensed.c.sku_id, func.count()).group_by(licensed.c.period, licensed.c.sku_id)
+    ).all()
+    skus = {sku.id: sku for sku in db.session.scalars(select(LicenceSku))}
+    cost: dict[str, int] = {}
+    for period, sku_id, count in sku_counts:
+        sku = skus[sku_id]
+        if sku.currency == currency:
+            cost[period] = cost.get(period, 0) + count * sku.spla_cost_minor
+
+    first_start, last_stop = months[0].bounds(tz)[0], months[-1].bounds(tz)[1]
+    hosts = db.session.execute(
+        select(LicensedHost, LicenceSku)
+        .join(LicenceSku, LicenceSku.id == LicensedHost.sku_id)
+        .where(
+            LicensedHost.in_service_from < last_stop,
+            or_(LicensedHost.retired_at.is_(None), LicensedHost.retired_at > first_start),
+        )
+    ).all()
+    for month in months:
+        start, stop = month.bounds(tz)
+        for host, sku in hosts:
+            in_service = host.in_service_from < stop and (host.retired_at is None or host.retired_at > start)
+            if in_service and sku.currency == currency:
+                packs = core_license_packs(host.physical_cores, host.processors)
+                cost[str(month)] = cost.get(str(month), 0) + packs * sku.spla_cost_minor
+
+    return [
+        MonthFigures(
+            period=month,
+            revenue_minor=int(revenue.get(str(month)) or 0),
+            cost_minor=cost.get(str(month), 0),
+            seats=int(seats.get(str(month)) or 0),
+        )
+        for month in months
+    ]
+
+
+@dataclass(frozen=True)
+class RunRate:
+    """What the licences held right now bill per month at today's prices (monthly recurring revenue)."""
+
+    total_minor: int
+    currency: str
+    users_by_product: list[tuple[Product, int, int]]  # product, people holding it now, monthly amount
+
+
+def run_rate(now: datetime, currency: str) -> RunRate:
+    holding = (
+        select(LedgerInterval.client_id, LedgerInterval.product_id, LedgerInterval.user_key)
+        .where(
+            LedgerInterval.start_at <= now,
+            or_(LedgerInterval.stop_at.is_(None), LedgerInterval.stop_at > now),
+        )
+        .distinct()
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(Product, func.count())
+        .join(holding, holding.c.product_id == Product.id)
+        .where(Product.billing == ProductBilling.PER_USER, Product.currency == currency)
+        .group_by(Product.id)
+        .order_by(Product.price_minor, Product.code)
+    ).all()
+    by_product = [(product, count, count * product.price_minor) for product, count in rows]
+    return RunRate(
+        total_minor=sum(amount for _product, _count, amount in by_product),
+        currency=currency,
+        users_by_product=by_product,
+    )
+
+
+@dataclass(frozen=True)
+class SeatMatrix:
+    states: list[SeatState]
+    rows: list[tuple[Product, dict[SeatState, int]]]
+
+    def total(self, state: SeatState) -> int:
+        return sum(counts.get(state, 0) for _product, counts in self.rows)
+
+
+def seat_matrix() -> SeatMatrix:
+    """Seats by product and observed state; cancelled (terminated) seats are history, not counted."""
+    counts: dict[int, dict[SeatState, int]] = {}
+    for product_id, state, count in db.session.execute(
+        select(Seat.product_id, Seat.state, func.count(Seat.id))
+        .where(Seat.state != SeatState.TERMINATED)
+        .group_by(Seat.product_id, Seat.state)
+    ):
+        counts.setdefault(product_id, {})[state] = count
+    products = (
+        db.session.scalars(select(Product).where(Product.id.in_(counts)).order_by(Product.price_minor, Product.code))
+        if counts
+        else []
+    )
+    present = {state for by_state in counts.values() for state in by_state}
+    return SeatMatrix(
+        states=[state for state in SeatState if state in present],
+        rows=[(product, counts[product.id]) for product in products],
+    )
+
+
+@dataclass(frozen=True)
+class OverdueClient:
+    client: Client
+    invoices: int
+    amount_minor: int
+    currency: str
+    since: datetime | None
+
+
+def overdue_clients(limit: int = 50) -> list[OverdueClient]:
+    """Clients with overdue invoices, longest overdue first."""
+    rows = db.session.execute(
+        select(
+            Client,
+            func.count(Invoice.id),
+            func.sum(Invoice.total_minor),
+            Invoice.currency,
+            func.min(Invoice.overdue_since),
+        )
+        .join(Invoice, Invoice.client_id == Client.id)
+        .where(Invoice.status == InvoiceStatus.OVERDUE)
+        .group_by(Client.id, Invoice.currency)
+        .order_by(func.min(Invoice.overdue_since), Client.name)
+        .limit(limit)
+    ).all()
+    return [
+        OverdueClient(client=client, invoices=count, amount_minor=int(total), currency=currency, since=since)
+        for client, count, total, currency, since in rows
+    ]
+
+
+def failed_seat_count() -> int:
+    return db.session.scalar(select(func.count(Seat.id)).where(Seat.state == SeatState.FAILED)) or 0
+
+
+@dataclass(frozen=True)
+class DraftsToReview:
+    period: BillingPeriod
+    drafts: int
+    held: int
+
+
+def drafts_to_review() -> list[DraftsToReview]:
+    """Months with drafts still waiting for approval, oldest first."""
+    rows = db.session.execute(
+        select(Invoice.period, func.count(Invoice.id), func.count(Invoice.hold_reason))
+        .where(Invoice.status == InvoiceStatus.DRAFT)
+        .group_by(Invoice.period)
+        .order_by(Invoice.period)
+    ).all()
+    return [DraftsToReview(BillingPeriod.parse(period), drafts, held) for period, drafts, held in rows]
+
+
+def client_count() -> int:
+    return db.session.scalar(select(func.count(Client.id))) or 0
+
+
+def recent_events(limit: int = 10) -> list[AuditEvent]:
+    return list(
+        db.session.scalars(select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit))
+    )

@@ -1,0 +1,107 @@
+"""Where the monthly SPLA report stands: due by the 10th of the following month, filed or not.
+
+The distributor expects a report for every month, even one with no usage, so a month that ended and
+was never marked submitted is something to act on.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from metering.periods import BillingPeriod
+from metering.spla.services import SplaReport
+from portal.db import db
+from portal.reseller.models import SplaSubmission
+
+DUE_DAY = 10
+
+
+class FilingState(enum.StrEnum):
+    OPEN = "open"  # the month is not over yet
+    DUE = "due"
+    OVERDUE = "overdue"
+    SUBMITTED = "submitted"
+
+
+def due_date(period: BillingPeriod) -> date:
+    """The report for a month is due on the 10th of the month after it."""
+    following = period.next()
+    return date(following.year, following.month, DUE_DAY)
+
+
+@dataclass(frozen=True)
+class FilingStatus:
+    period: BillingPeriod
+    due: date
+    state: FilingState
+    submission: SplaSubmission | None
+
+    @property
+    def label(self) -> str:
+        if self.submission is not None:
+            return (
+                f"Submitted by {self.submission.submitted_by} on {self.submission.submitted_at:%Y-%m-%d %H:%M} UTC"
+            )
+        if self.state is FilingState.OPEN:
+            return f"{self.period.label} is not over yet; the report is due {self.due:%B} {self.due.day}."
+        if self.state is FilingState.OVERDUE:
+            return f"Overdue: it was due {self.due:%B} {self.due.day}, {self.due.year}."
+        return f"Due {self.due:%B} {self.due.day}, {self.due.year}."
+
+
+def _state(period: BillingPeriod, submission: SplaSubmission | None, tz: ZoneInfo, now: datetime) -> FilingState:
+    if submission is not None:
+        return FilingState.SUBMITTED
+    if now < period.bounds(tz)[1]:
+        return FilingState.OPEN
+    # The 10th itself is still on time, in the reseller's own time zone.
+    return FilingState.OVERDUE if now.astimezone(tz).date() > due_date(period) else FilingState.DUE
+
+
+def filing_status(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> FilingStatus:
+    submission = db.session.get(SplaSubmission, str(period))
+    return FilingStatus(period, due_date(period), _state(period, submission, tz, now), submission)
+
+
+def unfiled_periods(first: BillingPeriod, last: BillingPeriod) -> list[BillingPeriod]:
+    """Months from ``first`` to ``last`` (both included) with no report marked submitted. One query."""
+    if last < first:
+        return []
+    filed = set(
+        db.session.scalars(
+            select(SplaSubmission.period).where(
+                SplaSubmission.period >= str(first), SplaSubmission.period <= str(last)
+            )
+        )
+    )
+    months = []
+    month = first
+    while month <= last:
+        if str(month) not in filed:
+            months.append(month)
+        month = month.next()
+    return months
+
+
+@dataclass(frozen=True)
+class FiledDifference:
+    client: str | None
+    sku: str
+    filed: int
+    now: int
+
+
+def differences_since_filing(submission: SplaSubmission, report: SplaReport) -> list[FiledDifference]:
+    """Lines whose quantity changed since the report was filed (late usage): a correction to send."""
+    filed = {(row.get("client"), str(row["sku"])): int(row["quantity"]) for row in submission.report}
+    current = {(line.client, line.sku): line.quantity for line in report.lines}
+    return [
+        FiledDifference(client, sku, filed.get((client, sku), 0), current.get((client, sku), 0))
+        for client, sku in sorted(set(filed) | set(current), key=lambda key: (key[0] or "", key[1]))
+        if filed.get((client, sku), 0) != current.get((client, sku), 0)
+    ]

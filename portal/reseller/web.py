@@ -1,0 +1,80 @@
+"""Wiring and small helpers shared by the reseller console's pages.
+
+Who may do what (see the README, "Reseller console"): both reseller roles see every page, review
+bills, hold, release and approve them, file the SPLA report and download exports; only a
+``reseller_admin`` suspends or resumes a client (and, elsewhere, changes prices, clients and users).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, abort, current_app, render_template
+from werkzeug.wrappers import Response
+
+from metering.billing.queries import parse_period
+from metering.periods import BillingPeriod
+from portal.accounts.models import Role
+from portal.accounts.services import get_reseller
+from portal.audit.services import Actor
+from portal.auth.access import current_portal_user
+from portal.errors import ServiceError
+
+DEFAULT_CURRENCY = "USD"
+
+
+def init_reseller(app: Flask) -> None:
+    from portal.reseller.filing_views import bp as filing_bp
+    from portal.reseller.review_views import bp as review_bp
+    from portal.reseller.views import bp as reseller_bp
+
+    for blueprint in (reseller_bp, review_bp, filing_bp):
+        app.register_blueprint(blueprint)
+
+
+def period_from_url(text: str) -> BillingPeriod:
+    """The month named in a URL; anything else is a page that does not exist."""
+    try:
+        return parse_period(text)
+    except ServiceError:
+        abort(404)
+
+
+def actor() -> Actor:
+    return Actor.for_user(current_portal_user())
+
+
+def is_admin() -> bool:
+    return current_portal_user().role is Role.RESELLER_ADMIN
+
+
+def reseller_currency() -> str:
+    reseller = get_reseller()
+    return reseller.currency if reseller is not None else DEFAULT_CURRENCY
+
+
+def stripe_configured() -> bool:
+    return bool(current_app.config.get("STRIPE_API_KEY"))
+
+
+def sent_for_payment_note(count: int) -> str:
+    """What happens next to approved invoices, in plain words."""
+    if count == 0:
+        return ""
+    if stripe_configured():
+        return (
+            " They are being sent to Stripe for payment in the background; each one turns paid or "
+            "overdue as Stripe answers."
+        )
+    return (
+        " Stripe is not configured (STRIPE_API_KEY is not set), so they were NOT sent for payment: "
+        "collect them another way, e.g. from the QuickBooks export."
+    )
+
+
+def download(body: str, filename: str, mimetype: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def error_page(code: int, title: str, message: str) -> tuple[str, int]:
+    return render_template("error.html", code=code, title=title, message=message), code

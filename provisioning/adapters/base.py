@@ -1,0 +1,100 @@
+"""The one interface every platform adapter implements, with typed values in and out.
+
+Every operation is safe to repeat: a worker may die after the platform acted and before Seatmeter
+recorded it, and the step then runs again with the same idempotency key. Creating looks the account
+up by its deterministic name first; removing something already gone succeeds.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class AdapterError(Exception):
+    """A platform call failed. ``retryable``: throttling, 5xx, timeouts, lost connections.
+
+    Anything else (bad request, quota, a name taken by someone else) is permanent: retrying the
+    same request cannot help, a person has to look. ``message`` is plain words for that person.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.code = code
+
+
+class NotConfigured(AdapterError):
+    """The platform for this product is not set up on this installation."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False, code="NotConfigured")
+
+
+class AccountState(enum.StrEnum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    PENDING = "pending"  # the platform is still building it
+
+
+@dataclass(frozen=True)
+class SeatUser:
+    """The person a seat is for, as the platform needs them."""
+
+    email: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class SeatRequest:
+    """What a step asks of the platform, snapshotted when the step was claimed."""
+
+    seat_id: int
+    client_ref: str
+    product_code: str
+    idempotency_key: str
+    # The account as far as Seatmeter knows it: its id (None if never recorded) and whose it is.
+    external_id: str | None = None
+    account_user: str | None = None
+    # The person the account should be for after the step (None: nobody, or a VoIP seat).
+    user: SeatUser | None = None
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account on the platform."""
+
+    external_id: str
+    state: AccountState
+    # E-mail of the person it is for (None for a VoIP extension, which belongs to the seat).
+    user: str | None = None
+    # The platform's own name for it (WorkSpaces user name, WorkMail name, SIP user@domain).
+    name: str = ""
+    # The seat it was made for, when the platform keeps that (WorkSpaces tags); for true-ups.
+    seat_id: int | None = None
+    # A secret generated for the person (the SIP password); returned by create only.
+    secret: str | None = field(default=None, repr=False)
+
+
+class Adapter(Protocol):
+    """One platform. ``name`` appears in the attempt log and in PROVISIONING_ADAPTERS."""
+
+    name: str
+
+    def create(self, request: SeatRequest) -> Account: ...
+
+    def assign(self, request: SeatRequest) -> Account: ...
+
+    def unassign(self, request: SeatRequest) -> Account | None: ...
+
+    def suspend(self, request: SeatRequest) -> Account: ...
+
+    def resume(self, request: SeatRequest) -> Account: ...
+
+    def terminate(self, request: SeatRequest) -> None: ...
+
+    def describe(self, request: SeatRequest) -> Account | None: ...
+
+    def list_accounts(self) -> list[Account]: ...

@@ -1,0 +1,283 @@
+"""One step of one seat, in three phases: claim (commit), platform call (no transaction), finish.
+
+The task around these functions commits between the phases. The claim takes a lease on the seat so
+that two workers never act on it at once, records the attempt and shows the in-progress state; the
+platform call runs outside any transaction; the finish records the outcome, the new observed state
+and the ledger together. A worker that dies in between leaves a RUNNING attempt and a lease that
+lapses; the sweep then queues the seat again and the repeated call finds what the first one made.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import selectinload
+
+from portal.audit.services import Actor, record
+from portal.db import db, utcnow
+from portal.orders.models import Seat, SeatState
+from provisioning.adapters import adapter_name_for, get_adapter
+from provisioning.adapters.base import (
+    Account,
+    AccountState,
+    AdapterError,
+    NotConfigured,
+    SeatRequest,
+    SeatUser,
+)
+from provisioning.lifecycle import IN_PROGRESS, Action, move, plan, result_state, wanted_user
+from provisioning.models import AttemptOutcome, ProvisioningAttempt
+from provisioning.redaction import redact
+from provisioning.scheduling import schedule
+from provisioning.sealing import seal
+
+SYSTEM = Actor.system("provisioning")
+MAX_BACKOFF_SECONDS = 900
+PENDING_POLL_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Claim:
+    seat_id: int
+    attempt_id: int
+    lease_owner: str
+    action: Action
+    kind: str
+    request: SeatRequest
+
+
+@dataclass(frozen=True)
+class Outcome:
+    account: Account | None = None
+    error: AdapterError | None = None
+
+
+def idempotency_key(seat: Seat, action: Action) -> str:
+    return f"seatmeter-seat-{seat.id}-{action.value}-r{seat.revision}"
+
+
+def claim(seat_id: int, task_id: str | None = None) -> Claim | None:
+    """Take the seat's lease and start its next step; None if another worker holds it or all is done."""
+    now = utcnow()
+    config = current_app.config
+    owner = f"{(task_id or 'direct')[:40]}:{secrets.token_hex(6)}"
+    lease_until = now + timedelta(seconds=config["PROVISIONING_LEASE_SECONDS"])
+    taken = db.session.execute(
+        update(Seat)
+        .where(Seat.id == seat_id, or_(Seat.lease_expires_at.is_(None), Seat.lease_expires_at < now))
+        .values(lease_owner=owner, lease_expires_at=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:
+        return None
+    seat = db.session.get(Seat, seat_id, populate_existing=True)
+    assert seat is not None
+    action = plan(seat)
+    if action is None:
+        _release(seat)
+        seat.sweep_after = None
+        db.session.flush()
+        return None
+    db.session.execute(
+        update(ProvisioningAttempt)
+        .where(ProvisioningAttempt.seat_id == seat.id, ProvisioningAttempt.outcome == AttemptOutcome.RUNNING)
+        .values(
+            outcome=AttemptOutcome.ABANDONED,
+            finished_at=now,
+            error="The worker stopped before this attempt finished; a later attempt took it over.",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if action is Action.CREATE and wanted_user(seat) is not None:
+        # From now on the account may exist for this person, so a crash is recovered by name.
+        seat.account_end_user_id = seat.end_user_id
+        seat.platform_user = wanted_user(seat)
+    move(seat, IN_PROGRESS[action], now)
+    # Should this worker die, the sweep takes the seat up again once the lease has lapsed.
+    seat.sweep_after = lease_until + timedelta(seconds=1)
+    key = idempotency_key(seat, action)
+    attempt = ProvisioningAttempt(
+        seat_id=seat.id,
+        client_id=seat.client_id,
+        action=action.value,
+        revision=seat.revision,
+        idempotency_key=key,
+        adapter=adapter_name_for(seat.product.kind),
+        task_id=task_id,
+        started_at=now,
+    )
+    db.session.add(attempt)
+    db.session.flush()
+    user = None
+    if seat.end_user is not None and action is Action.CREATE and wanted_user(seat) is not None:
+        user = SeatUser(email=seat.platform_user or "", display_name=seat.end_user.name)
+    request = SeatRequest(
+        seat_id=seat.id,
+        client_ref=seat.client.ref,
+        product_code=seat.product.code,
+        idempotency_key=key,
+        external_id=seat.external_id,
+        account_user=seat.platform_user,
+        user=user,
+    )
+    return Claim(seat.id, attempt.id, owner, action, seat.product.kind.value, request)
+
+
+def perform(claim: Claim) -> Outcome:
+    """The platform call. No database transaction is open while it runs."""
+    try:
+        adapter = get_adapter(claim.kind)
+        request = claim.request
+        if claim.action is Action.CREATE:
+            return Outcome(account=adapter.create(request))
+        if claim.action is Action.UNASSIGN:
+            return Outcome(account=adapter.unassign(request))
+        if claim.action is Action.SUSPEND:
+            return Outcome(account=adapter.suspend(request))
+        if claim.action is Action.RESUME:
+            return Outcome(account=adapter.resume(request))
+        adapter.terminate(request)
+        return Outcome()
+    except NotConfigured as error:
+        if claim.action in (Action.TERMINATE, Action.UNASSIGN) and claim.request.external_id is None:
+            # Nothing was ever made on a platform that is not set up: nothing to remove.
+            return Outcome()
+        return Outcome(error=error)
+    except AdapterError as error:
+        return Outcome(error=error)
+
+
+def finish(claim: Claim, outcome: Outcome) -> float | None:
+    """Record the step's outcome; the backoff in seconds when it should be retried, else None."""
+    db.session.expire_all()
+    seat = db.session.get(Seat, claim.seat_id)
+    attempt = db.session.get(ProvisioningAttempt, claim.attempt_id)
+    assert seat is not None and attempt is not None
+    now = utcnow()
+    attempt.finished_at = now
+    if seat.lease_owner != claim.lease_owner:
+        # This call outlived its lease and another worker took the seat over; its result counts.
+        attempt.outcome = AttemptOutcome.ABANDONED
+        attempt.error = "The call took longer than the lease; another attempt took the seat over."
+        db.session.flush()
+        return None
+    _release(seat)
+    if outcome.account is not None and outcome.account.state is AccountState.PENDING:
+        # Made, but the platform is still building it (a real WorkSpace takes minutes): look again
+        # later without counting it as a failure.
+        seat.external_id = outcome.account.external_id
+        attempt.outcome = AttemptOutcome.RETRYING
+        attempt.error = "The platform is still building the account; checking again shortly."
+        seat.next_attempt_at = now + timedelta(seconds=PENDING_POLL_SECONDS)
+        seat.sweep_after = seat.next_attempt_at + timedelta(
+            seconds=current_app.config["PROVISIONING_SWEEP_SECONDS"]
+        )
+        db.session.flush()
+        return PENDING_POLL_SECONDS
+    if outcome.error is None:
+        _succeeded(seat, attempt, claim.action, outcome.account)
+        return None
+    error = outcome.error
+    text = redact(f"{error.code}: {error.message}" if error.code else error.message)
+    attempt.error = text
+    max_attempts = current_app.config["PROVISIONING_MAX_ATTEMPTS"]
+    if error.retryable and seat.attempt_count + 1 < max_attempts:
+        seat.attempt_count += 1
+        delay = backoff(seat.attempt_count)
+        seat.next_attempt_at = now + timedelta(seconds=delay)
+        seat.sweep_after = seat.next_attempt_at + timedelta(
+            seconds=current_app.config["PROVISIONING_SWEEP_SECONDS"]
+        )
+        attempt.outcome = AttemptOutcome.RETRYING
+        db.session.flush()
+        return delay
+    reason = redact(error.message)
+    if error.retryable:
+        reason = f"Gave up after {seat.attempt_count + 1} attempts: {reason}"
+    attempt.outcome = AttemptOutcome.FAILED
+    previous = seat.state
+    move(seat, SeatState.FAILED, now)
+    seat.last_error = reason
+    seat.sweep_after = None
+    seat.attempt_count = 0
+    seat.next_attempt_at = None
+    db.session.flush()
+    record(
+        SYSTEM,
+        "seat.failed",
+        "seat",
+        seat.id,
+        client_id=seat.client_id,
+        details={"action": claim.action.value, "from": previous.value, "reason": reason},
+    )
+    return None
+
+
+def _succeeded(seat: Seat, attempt: ProvisioningAttempt, action: Action, account: Account | None) -> None:
+    attempt.outcome = AttemptOutcome.SUCCEEDED
+    if action in (Action.UNASSIGN, Action.TERMINATE):
+        seat.external_id = None
+        seat.platform_user = None
+        seat.account_end_user_id = None
+    elif account is not None:
+        if action is Action.CREATE and account.secret and seat.external_id is None:
+            seat.secret_ciphertext = seal(account.secret)
+        seat.external_id = account.external_id
+    seat.attempt_count = 0
+    seat.next_attempt_at = None
+    seat.last_error = None
+    previous = seat.state
+    target = result_state(seat, action)
+    move(seat, target)
+    schedule(seat)  # the next step, if the client changed its mind meanwhile
+    db.session.flush()
+    if target is not previous:
+        record(
+            SYSTEM,
+            f"seat.{target.value}",
+            "seat",
+            seat.id,
+            client_id=seat.client_id,
+            details={"action": action.value, "from": previous.value, "external_id": seat.external_id},
+        )
+
+
+def _release(seat: Seat) -> None:
+    seat.lease_owner = None
+    seat.lease_expires_at = None
+
+
+def backoff(attempt: int) -> float:
+    """Exponential backoff with jitter: about base·2^(n-1) seconds, spread over its upper half."""
+    base = current_app.config["PROVISIONING_RETRY_BASE_SECONDS"]
+    ceiling = min(MAX_BACKOFF_SECONDS, base * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def sweep(limit: int = 1000) -> list[int]:
+    """Queue again every seat whose step is overdue (lost message, killed worker). Their ids."""
+    now = utcnow()
+    due = db.session.scalars(
+        select(Seat)
+        .where(
+            Seat.sweep_after.is_not(None),
+            Seat.sweep_after <= now,
+            Seat.state.not_in((SeatState.TERMINATED, SeatState.FAILED)),
+        )
+        .options(selectinload(Seat.product), selectinload(Seat.end_user))
+        .order_by(Seat.sweep_after)
+        .limit(limit)
+    )
+    queued = []
+    for seat in due:
+        if seat.lease_expires_at is not None and seat.lease_expires_at > now:
+            seat.sweep_after = seat.lease_expires_at + timedelta(seconds=1)
+        elif schedule(seat):
+            queued.append(seat.id)
+    db.session.flush()
+    return queued

@@ -1,0 +1,206 @@
+"""The seat lifecycle: which observed-state moves are legal, what the next step is, and the ledger.
+
+A seat carries a desired state (what the client asked for) and an observed state (what the platform
+is known to have). :func:`plan` looks at both and names the one platform action that brings them
+closer; a worker performs it and :func:`move` records the new observed state. Every move re-derives
+the licence ledger from the seat (active AND assigned grants the product), in the same transaction.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from metering.ledger.services import close_seat_interval, open_seat_interval, open_seat_interval_of
+from portal.catalog.models import ProductKind
+from portal.db import utcnow
+from portal.errors import Conflict
+from portal.orders.models import DesiredState, Seat, SeatState
+
+
+class Action(enum.StrEnum):
+    CREATE = "create"
+    UNASSIGN = "unassign"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    TERMINATE = "terminate"
+
+
+S = SeatState
+
+# Legal moves of the observed state. PROVISIONING covers every change that creates, re-creates or
+# removes the platform account (a first create, a reassignment, an unassignment).
+TRANSITIONS: dict[SeatState, frozenset[SeatState]] = {
+    S.ORDERED: frozenset({S.PROVISIONING, S.TERMINATING, S.TERMINATED, S.FAILED}),
+    S.PROVISIONING: frozenset({S.ACTIVE, S.ORDERED, S.SUSPENDING, S.TERMINATING, S.TERMINATED, S.FAILED}),
+    S.ACTIVE: frozenset({S.PROVISIONING, S.SUSPENDING, S.TERMINATING, S.FAILED}),
+    S.SUSPENDING: frozenset({S.SUSPENDED, S.RESUMING, S.PROVISIONING, S.TERMINATING, S.FAILED}),
+    S.SUSPENDED: frozenset({S.RESUMING, S.PROVISIONING, S.TERMINATING, S.FAILED}),
+    S.RESUMING: frozenset({S.ACTIVE, S.SUSPENDING, S.PROVISIONING, S.TERMINATING, S.FAILED}),
+    S.TERMINATING: frozenset({S.TERMINATED, S.FAILED}),
+    S.TERMINATED: frozenset(),
+    S.FAILED: frozenset({S.ORDERED, S.PROVISIONING, S.SUSPENDING, S.RESUMING, S.TERMINATING, S.TERMINATED}),
+}
+
+# The observed state while a worker performs an action, and the state it ends in.
+IN_PROGRESS: dict[Action, SeatState] = {
+    Action.CREATE: S.PROVISIONING,
+    Action.UNASSIGN: S.PROVISIONING,
+    Action.SUSPEND: S.SUSPENDING,
+    Action.RESUME: S.RESUMING,
+    Action.TERMINATE: S.TERMINATING,
+}
+
+# Kinds whose platform account belongs to a named person: the seat waits in `ordered` until it is
+# assigned, and a reassignment changes the account. A VoIP seat is an extension from the start.
+NAMED_USER_KINDS = frozenset({ProductKind.DESKTOP, ProductKind.MAILBOX})
+
+SETTLED = frozenset({S.TERMINATED, S.FAILED})
+
+
+class IllegalTransition(Conflict):
+    """The seat cannot move from its current state to the one asked for."""
+
+
+def needs_named_user(seat: Seat) -> bool:
+    return seat.product.kind in NAMED_USER_KINDS
+
+
+def wanted_user(seat: Seat) -> str | None:
+    """Whose account the platform should hold for this seat (lower-cased e-mail), if anyone's."""
+    if seat.end_user is None or not needs_named_user(seat):
+        return None
+    return seat.end_user.email.strip().lower()
+
+
+def may_have_account(seat: Seat) -> bool:
+    """True unless the seat certainly has nothing on the platform.
+
+    A seat that ever left `ordered` may have an account even without an external id: a worker can
+    die after the platform created it and before the id was stored. Steps then look it up by name.
+    """
+    if seat.external_id is not None:
+        return True
+    return seat.state not in (S.ORDERED, S.TERMINATED)
+
+
+def grants(seat: Seat) -> bool:
+    """A seat grants its product's licences to its end user only while active and assigned."""
+    return seat.state is S.ACTIVE and seat.end_user_id is not None
+
+
+def sync_ledger(seat: Seat, at: datetime | None = None) -> None:
+    """Make the seat's open ledger interval match :func:`grants` (idempotent)."""
+    at = at or utcnow()
+    current = open_seat_interval_of(seat)
+    if current is not None and (not grants(seat) or current.end_user_id != seat.end_user_id):
+        close_seat_interval(seat, at)
+    if grants(seat):
+        open_seat_interval(seat, at)
+
+
+def move(seat: Seat, to: SeatState, at: datetime | None = None) -> None:
+    """Change the observed state (raising IllegalTransition) and bring the ledger in line."""
+    at = at or utcnow()
+    if to is not seat.state:
+        if to not in TRANSITIONS[seat.state]:
+            raise IllegalTransition(
+                f"Seat #{seat.id} cannot go from {seat.state.value} to {to.value}.",
+            )
+        seat.state = to
+        seat.state_changed_at = at
+        if to is S.ACTIVE and seat.activated_at is None:
+            seat.activated_at = at
+        if to is S.TERMINATED:
+            seat.terminated_at = at
+            seat.sweep_after = None
+    sync_ledger(seat, at)
+
+
+def plan(seat: Seat, *, reopening: bool = False) -> Action | None:
+    """The next platform action for this seat, or None when it is at rest (or waits for a person).
+
+    A failed seat waits for a person; ``reopening`` asks what a retry would do.
+    """
+    if seat.state is S.TERMINATED or (seat.state is S.FAILED and not reopening):
+        return None
+    account = may_have_account(seat)
+    if seat.desired_state is DesiredState.TERMINATED:
+        return Action.TERMINATE if account else None
+    if needs_named_user(seat):
+        user = wanted_user(seat)
+        if user is None:
+            return Action.UNASSIGN if account else None
+        if not account:
+            return Action.CREATE if seat.desired_state is DesiredState.ACTIVE else None
+        if seat.account_end_user_id is not None and seat.account_end_user_id != seat.end_user_id:
+            return Action.UNASSIGN  # then CREATE for the new person
+        if seat.account_end_user_id is None:
+            # Whatever is there is found by name, or created for this person.
+            return Action.CREATE if seat.desired_state is DesiredState.ACTIVE else None
+    elif not account:
+        return Action.CREATE if seat.desired_state is DesiredState.ACTIVE else None
+    if seat.desired_state is DesiredState.SUSPENDED:
+        return None if seat.state is S.SUSPENDED else Action.SUSPEND
+    if seat.state is S.ACTIVE:
+        return None
+    if seat.state in (S.SUSPENDED, S.SUSPENDING, S.RESUMING):
+        return Action.RESUME
+    return Action.CREATE  # ordered/provisioning with an account: make sure it exists and is enabled
+
+
+def result_state(seat: Seat, action: Action) -> SeatState:
+    """Where a seat stands once ``action`` succeeded on the platform."""
+    if action is Action.TERMINATE:
+        return S.TERMINATED
+    if action is Action.UNASSIGN:
+        if seat.desired_state is DesiredState.TERMINATED:
+            return S.TERMINATED
+        if seat.end_user_id is not None and seat.desired_state is DesiredState.ACTIVE:
+            return S.PROVISIONING  # the new person's account comes next
+        return S.ORDERED
+    if action is Action.SUSPEND:
+        return S.SUSPENDED
+    # CREATE / RESUME leave the account enabled. If the client changed its mind meanwhile
+    # (suspend, cancel, another person), the seat stays in progress and the next step follows; it
+    # never shows (or bills) as active for a moment in between.
+    if seat.desired_state is not DesiredState.ACTIVE or (
+        needs_named_user(seat) and seat.account_end_user_id != seat.end_user_id
+    ):
+        return IN_PROGRESS[action]
+    return S.ACTIVE
+
+
+def request_state(seat: Seat) -> None:
+    """After a person changed what is wanted: show the step to come, and settle what needs no call.
+
+    Called by the seat services in the same transaction. A seat with nothing on the platform is
+    cancelled at once; otherwise the observed state becomes the in-progress state of the next
+    action, which closes ledger intervals at once (suspend, cancel, reassign stop the grant now).
+    """
+    if seat.state in SETTLED:
+        return
+    if seat.desired_state is DesiredState.TERMINATED and not may_have_account(seat):
+        move(seat, S.TERMINATED)
+        return
+    action = plan(seat)
+    if action is None or (action is Action.CREATE and seat.state is S.ORDERED):
+        sync_ledger(seat)
+        return
+    move(seat, IN_PROGRESS[action])
+
+
+def reopen(seat: Seat) -> None:
+    """A failed seat tries again from where it stands (a retry or a cancel from the failed queue)."""
+    if seat.state is not S.FAILED:
+        raise IllegalTransition(f"Seat #{seat.id} has not failed; there is nothing to retry.")
+    seat.last_error = None
+    seat.attempt_count = 0
+    seat.next_attempt_at = None
+    action = plan(seat, reopening=True)
+    if action is not None:
+        move(seat, IN_PROGRESS[action])
+    elif seat.desired_state is DesiredState.TERMINATED:
+        move(seat, S.TERMINATED)
+    else:
+        move(seat, S.ORDERED)

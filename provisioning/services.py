@@ -1,0 +1,69 @@
+"""What people read from provisioning: the failed queue, the attempt log, a seat's one-time secret."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from portal.audit.services import Actor, record
+from portal.db import db
+from portal.orders.models import Seat, SeatState
+from provisioning.models import ProvisioningAttempt
+from provisioning.sealing import unseal
+
+
+def failed_seats(limit: int = 500) -> list[Seat]:
+    """The reseller's failed-provisioning queue, oldest failure first."""
+    return list(
+        db.session.scalars(
+            select(Seat)
+            .where(Seat.state == SeatState.FAILED)
+            .options(selectinload(Seat.client), selectinload(Seat.product), selectinload(Seat.end_user))
+            .order_by(Seat.state_changed_at, Seat.id)
+            .limit(limit)
+        )
+    )
+
+
+def attempts_of(seat: Seat, limit: int = 100) -> list[ProvisioningAttempt]:
+    """A seat's attempts, newest first."""
+    return list(
+        db.session.scalars(
+            select(ProvisioningAttempt)
+            .where(ProvisioningAttempt.seat_id == seat.id)
+            .order_by(ProvisioningAttempt.started_at.desc(), ProvisioningAttempt.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def recent_attempts(limit: int = 200, client_id: int | None = None) -> list[ProvisioningAttempt]:
+    """The newest attempts across all seats (or one client's), for the reseller's log."""
+    query = select(ProvisioningAttempt).options(
+        selectinload(ProvisioningAttempt.seat).selectinload(Seat.client),
+        selectinload(ProvisioningAttempt.seat).selectinload(Seat.product),
+    )
+    if client_id is not None:
+        query = query.where(ProvisioningAttempt.client_id == client_id)
+    query = query.order_by(ProvisioningAttempt.started_at.desc(), ProvisioningAttempt.id.desc()).limit(limit)
+    return list(db.session.scalars(query))
+
+
+def has_secret(seat: Seat) -> bool:
+    """True while the seat's generated password (VoIP) is waiting to be shown."""
+    return seat.secret_ciphertext is not None
+
+
+def reveal_seat_secret(actor: Actor, seat: Seat) -> str | None:
+    """The seat's generated password, once: it is deleted from Seatmeter as it is returned.
+
+    For the client admin's page. None when there is none (not yet provisioned, or already shown).
+    The caller commits; the audit log records who saw it (never the value).
+    """
+    if seat.secret_ciphertext is None:
+        return None
+    secret = unseal(seat.secret_ciphertext)
+    seat.secret_ciphertext = None
+    db.session.flush()
+    record(actor, "seat.secret_shown", "seat", seat.id, client_id=seat.client_id, details={})
+    return secret

@@ -1,0 +1,74 @@
+"""The reseller's provisioning console: the failed-provisioning queue and the attempt log."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from portal.audit.services import Actor
+from portal.auth.access import RESELLER_ROLES, current_portal_user, roles_required
+from portal.db import db
+from portal.errors import ServiceError
+from portal.orders.models import Seat
+from portal.orders.services import cancel_seat, retry_seat
+from provisioning.services import attempts_of, failed_seats, recent_attempts
+
+bp = Blueprint("provisioning", __name__, url_prefix="/reseller/provisioning")
+
+
+@bp.route("/")
+@roles_required(*RESELLER_ROLES)
+def index() -> str:
+    return render_template(
+        "provisioning/index.html", failed=failed_seats(), attempts=recent_attempts(limit=100)
+    )
+
+
+@bp.route("/seats/<int:seat_id>")
+@roles_required(*RESELLER_ROLES)
+def seat(seat_id: int) -> str:
+    found = _seat(seat_id)
+    return render_template("provisioning/seat.html", seat=found, attempts=attempts_of(found))
+
+
+@bp.route("/seats/<int:seat_id>/retry", methods=["POST"])
+@roles_required(*RESELLER_ROLES)
+def retry(seat_id: int) -> Response:
+    found = _seat(seat_id)
+    try:
+        retry_seat(Actor.for_user(current_portal_user()), found)
+        db.session.commit()
+        flash(f"Seat #{found.id} is being provisioned again.", "success")
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    return redirect(_back())
+
+
+@bp.route("/seats/<int:seat_id>/cancel", methods=["POST"])
+@roles_required(*RESELLER_ROLES)
+def cancel(seat_id: int) -> Response:
+    found = _seat(seat_id)
+    try:
+        cancel_seat(Actor.for_user(current_portal_user()), found)
+        db.session.commit()
+        flash(f"Seat #{found.id} is cancelled; anything made on the platform is being removed.", "success")
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    return redirect(_back())
+
+
+def _seat(seat_id: int) -> Seat:
+    found = db.session.get(Seat, seat_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _back() -> str:
+    # Only our own pages: the form posts its page's path, never a full URL.
+    target = request.form.get("next", "")
+    if target.startswith("/reseller/provisioning") and "//" not in target:
+        return target
+    return url_for("provisioning.index")

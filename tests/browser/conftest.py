@@ -1,0 +1,272 @@
+"""The real portal for browser tests: its own database, the web server and a Celery worker as separate
+processes, AWS WorkSpaces played by ``moto_server``, and Debian's chromium driven by Playwright.
+
+Nothing here is shared with the in-process ``app`` fixture: the processes get their own scratch
+database (SQLite file, or a database on the PostgreSQL server of ``DATABASE_URL``), their own broker
+queue, and read their configuration from the environment like a production install.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from alembic import command
+
+from portal import create_app
+from portal.accounts.models import Role
+from portal.accounts.services import create_client, create_user_with_password, ensure_reseller
+from portal.audit.services import Actor
+from portal.catalog.services import seed_catalog
+from portal.cli import alembic_config
+from portal.db import db
+from tests.conftest import TEST_PASSWORD, ScratchDatabases
+from tests.standins.aws import DUMMY_KEY_ID, DUMMY_SECRET, REGION, MotoServer, make_workspaces_directory
+from tests.standins.ports import LOOPBACK, free_port, start_server, stop_process
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ADMIN_EMAIL = "grace@acme.example"
+
+
+def _missing(reason: str) -> None:
+    # CI installs chromium (.ci/system-packages); there a missing browser is a failure, not a skip.
+    if os.environ.get("SEATMETER_REQUIRE_STANDINS"):
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def _bin(name: str) -> str:
+    # The console scripts of the interpreter running pytest, not whatever is first on PATH.
+    return str(Path(sys.executable).parent / name)
+
+
+@dataclass(frozen=True)
+class Portal:
+    url: str
+    admin_email: str
+    admin_password: str
+    database_url: str
+    log_dir: Path
+
+    def logs(self) -> str:
+        """The end of the web server's and the worker's logs, to read when a step did not happen."""
+        parts = []
+        for name in ("web.log", "worker.log"):
+            text = (self.log_dir / name).read_text(errors="replace")
+            parts.append(f"--- {name} (last 4000 characters) ---\n{text[-4000:]}")
+        return "\n".join(parts)
+
+
+def _portal_environment(
+    database_url: str, broker_url: str, queue: str, moto: MotoServer, directory_id: str, work: Path, port: int
+) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AWS_", "WORKSPACES_", "WORKMAIL_", "KAMAILIO_", "PROVISIONING_", "STRIPE_"))
+    }
+    env.update(
+        DATABASE_URL=database_url,
+        CELERY_BROKER_URL=broker_url,
+        SECRET_KEY=secrets.token_urlsafe(32),
+        PUBLIC_URL=f"http://{LOOPBACK}:{port}",
+        BILLING_TIMEZONE="UTC",
+        MAIL_SERVER="",
+        # Its own queue: other tests on the same Redis never feed this worker seats it does not know.
+        PROVISIONING_QUEUE=queue,
+        PROVISIONING_ADAPTERS="desktop=workspaces,mailbox=none,voip=none",
+        WORKSPACES_ENDPOINT_URL=moto.endpoint_url,
+        WORKSPACES_DIRECTORY_ID=directory_id,
+        WORKSPACES_BUNDLE_ID="wsb-browsertest",
+        AWS_ENDPOINT_URL=moto.endpoint_url,
+        AWS_REGION=REGION,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_ACCESS_KEY_ID=DUMMY_KEY_ID,
+        AWS_SECRET_ACCESS_KEY=DUMMY_SECRET,
+        AWS_CONFIG_FILE="/nonexistent/aws-config",
+        AWS_SHARED_CREDENTIALS_FILE="/nonexistent/aws-credentials",
+        KAMAILIO_DB_URL=f"sqlite:///{work / 'kamailio.sqlite'}",
+        FLASK_DEBUG="0",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _set_up_database(env: dict[str, str], work: Path) -> None:
+    """Schema, catalog, a client and its administrator: what an operator does before the first login."""
+    command.upgrade(alembic_config(env["DATABASE_URL"]), "head")
+    app = create_app(
+        {
+            "DATABASE_URL": env["DATABASE_URL"],
+            "SECRET_KEY": env["SECRET_KEY"],
+            "CELERY_BROKER_URL": "memory://",
+            "INSTANCE_PATH": str(work / "setup-instance"),
+        }
+    )
+    with app.app_context():
+        actor = Actor.system("browser test setup")
+        ensure_reseller("Browser Test MSP")
+        seed_catalog(actor)
+        acme = create_client(actor, "acme", "Acme Law LLP")
+        create_user_with_password(actor, ADMIN_EMAIL, "Grace Hopper", Role.CLIENT_ADMIN, acme, TEST_PASSWORD)
+        db.session.commit()
+    app.extensions["seatmeter.db"].engine.dispose()
+
+
+def _start_worker(env: dict[str, str], queue: str, log_path: Path) -> subprocess.Popen[bytes]:
+    """Start the worker without waiting for it; :func:`_wait_until_ready` does that."""
+    argv = [
+        _bin("celery"),
+        "-A",
+        "portal.worker:celery",
+        "worker",
+        "--queues",
+        queue,
+        "--concurrency",
+        "1",
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "--hostname",
+        f"{queue}@%h",
+    ]
+    with log_path.open("wb") as log:
+        # A session of its own, so that stopping it can reach its pool processes too.
+        return subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env, start_new_session=True
+        )
+
+
+def _wait_until_ready(proc: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the Celery worker exited:\n{log_path.read_text(errors='replace')}")
+        if " ready." in log_path.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    _stop_worker(proc)
+    raise RuntimeError(f"the Celery worker did not start:\n{log_path.read_text(errors='replace')}")
+
+
+def _stop_worker(proc: subprocess.Popen[bytes]) -> None:
+    """Cold shutdown (SIGQUIT), then the whole process group: pool children must not outlive it.
+
+    The test is over and nothing is in flight; a polite shutdown would wait seconds for the pool.
+    """
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGQUIT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Path:
+    """Checked before anything is started: without a browser there is nothing to test."""
+    if not CHROMIUM.exists():
+        _missing(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/system-packages does it)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _missing("playwright is not installed (pip install -e '.[dev]')")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def portal(
+    chromium: Path,
+    scratch_databases: ScratchDatabases,
+    moto_server: MotoServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Portal]:
+    work = tmp_path_factory.mktemp("portal")
+    queue = f"browser-{secrets.token_hex(4)}"
+    broker = os.environ.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{work / 'broker.sqlite'}"
+    database_url = scratch_databases.create("browser")
+    port = free_port()
+    directory_id = make_workspaces_directory(moto_server.endpoint_url)
+    env = _portal_environment(database_url, broker, queue, moto_server, directory_id, work, port)
+
+    _set_up_database(env, work)
+
+    # The worker starts while the web server does; both take a few seconds to import everything.
+    worker = _start_worker(env, queue, work / "worker.log")
+    try:
+        web = start_server(
+            [_bin("flask"), "--app", "wsgi", "run", "--host", LOOPBACK, "--port", str(port), "--no-reload"],
+            port,
+            work / "web.log",
+            cwd=REPO_ROOT,
+            env=env,
+            timeout=30,
+        )
+    except BaseException:
+        _stop_worker(worker)
+        raise
+    try:
+        _wait_until_ready(worker, work / "worker.log")
+    except BaseException:
+        stop_process(web)
+        _stop_worker(worker)
+        raise
+    try:
+        yield Portal(
+            url=f"http://{LOOPBACK}:{port}",
+            admin_email=ADMIN_EMAIL,
+            admin_password=TEST_PASSWORD,
+            database_url=database_url,
+            log_dir=work,
+        )
+    finally:
+        _stop_worker(worker)
+        stop_process(web)
+
+
+@pytest.fixture
+def browser_page(chromium: Path) -> Iterator[object]:
+    """A page of a fresh chromium profile (Debian's chromium; Playwright downloads nothing)."""
+    from playwright.sync_api import sync_playwright
+
+    with (
+        tempfile.TemporaryDirectory(prefix="seatmeter-chromium-") as profile,
+        sync_playwright() as playwright,
+    ):
+        context = playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=str(chromium),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900},
+        )
+        context.set_default_timeout(15_000)
+        try:
+            yield context.pages[0] if context.pages else context.new_page()
+        finally:
+            context.close()

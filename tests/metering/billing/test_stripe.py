@@ -1,0 +1,184 @@
+"""Finalized invoices go to Stripe (localstripe here), get paid or go overdue, and dunning follows.
+
+Stripe calls happen in the push task, after the finalize committed; these tests run the task's body
+directly. localstripe ignores idempotency keys, so "a retry never charges twice" is shown here by the
+push resuming from what it recorded and what is pending on the Customer.
+"""
+
+from __future__ import annotations
+
+import pytest
+import stripe
+from sqlalchemy import select
+
+from metering.billing import tasks
+from metering.billing.cards import adopt_card
+from metering.billing.finalize import finalize_period
+from metering.billing.models import BillingAccount, Invoice, InvoiceStatus
+from metering.billing.queries import parse_period
+from metering.billing.stripe_push import ensure_client_customer, stripe_client
+from metering.billing.tasks import enforce_dunning, push_invoice_now, push_sweep
+from metering.settings import billing_timezone
+from portal.accounts.models import ClientStatus
+from portal.db import db, utcnow
+from portal.errors import NotFound
+from tests.metering.months import TESTS, event
+
+
+@pytest.fixture
+def stripe_app(app, stripe_env):
+    app.config.update(STRIPE_API_KEY=stripe_env.api_key, STRIPE_API_BASE=stripe_env.api_base)
+    return stripe_env
+
+
+@pytest.fixture
+def acme(make_client, month, stripe_app):
+    client = make_client("acme", "Acme Law LLP")
+    client.billing_email = "billing@acme.example"
+    db.session.commit()
+    return client
+
+
+def add_card(client, payment_method: str = "pm_card_visa") -> BillingAccount:
+    """What the client does on Stripe's page, then the portal's return step."""
+    api = stripe_client()
+    customer_id = ensure_client_customer(api, client)
+    db.session.commit()
+    intent = api.v1.setup_intents.create(params={"customer": customer_id, "payment_method_types": ["card"]})
+    api.v1.setup_intents.confirm(intent.id, params={"payment_method": payment_method})
+    account = adopt_card(TESTS, client, setup_intent_id=intent.id)
+    db.session.commit()
+    return account
+
+
+def finalized_october(month, travel) -> Invoice:
+    month.events(
+        event("e1", "acme", "alice@acme.example", "desktop", "start", "2026-10-03T09:00:00Z"),
+        event("e2", "acme", "bob@acme.example", "exchange", "start", "2026-10-04T09:00:00Z"),
+        event("e3", "acme", None, "voip-minutes", "usage", "2026-10-05T09:00:00Z", quantity=61),
+    )
+    travel("2026-11-02T12:00:00Z")
+    month.close("2026-10")
+    month.finalize("2026-10")
+    return db.session.scalars(select(Invoice)).one()
+
+
+def test_a_finalized_invoice_is_charged_to_the_card_on_file(acme, month, travel):
+    account = add_card(acme)
+    assert (account.card_brand, account.card_last4) == ("visa", "4242")
+    invoice = finalized_october(month, travel)
+
+    assert push_invoice_now(invoice.id) == "paid"
+
+    db.session.refresh(invoice)
+    assert invoice.status is InvoiceStatus.PAID and invoice.paid_at is not None
+    remote = stripe_client().v1.invoices.retrieve(invoice.stripe_invoice_id)
+    assert (remote.status, remote.amount_paid, remote.currency) == ("paid", 3900 + 800 + 122, "usd")
+    assert remote.customer == account.stripe_customer_id
+    assert remote.metadata["seatmeter_invoice"] == str(invoice.id)
+    assert sorted(line.description for line in remote.lines.data) == sorted(
+        line.description for line in invoice.lines
+    )
+    # Pushing again (a duplicate task, the sweep) does nothing.
+    assert push_invoice_now(invoice.id) == "nothing to do"
+    assert push_sweep() == {"queued": 0}
+
+
+def test_a_push_that_stopped_half_way_resumes_without_billing_a_line_twice(acme, month, travel):
+    add_card(acme)
+    invoice = finalized_october(month, travel)
+    api = stripe_client()
+    customer_id = ensure_client_customer(api, acme)
+    first = invoice.lines[0]
+    # The previous attempt created the first item, then the worker died.
+    api.v1.invoice_items.create(
+        params={
+            "customer": customer_id,
+            "amount": first.amount_minor,
+            "currency": "usd",
+            "description": first.description,
+            "metadata": {"seatmeter_invoice": str(invoice.id), "seatmeter_line": str(first.id)},
+        }
+    )
+
+    assert push_invoice_now(invoice.id) == "paid"
+
+    remote = api.v1.invoices.retrieve(invoice.stripe_invoice_id)
+    assert len(remote.lines.data) == len(invoice.lines) == 3
+    assert remote.amount_paid == invoice.total_minor
+
+
+def test_no_card_overdue_then_suspended_after_grace_then_resumed_when_paid(acme, month, travel, caplog):
+    invoice = finalized_october(month, travel)
+
+    with caplog.at_level("INFO", logger="seatmeter.mail"):
+        outcome = push_invoice_now(invoice.id)
+
+    assert outcome.startswith("payment failed")
+    db.session.refresh(invoice)
+    assert invoice.status is InvoiceStatus.OVERDUE
+    assert "To: billing@acme.example" in caplog.text
+    assert f"Payment failed for invoice {invoice.number}" in caplog.text
+
+    # Within the grace period (14 days by default) nothing happens; after it, seats are suspended.
+    travel("2026-11-10T12:00:00Z")
+    assert enforce_dunning() == {"suspended": 0}
+    travel("2026-11-20T12:00:00Z")
+    assert enforce_dunning() == {"suspended": 1}
+    db.session.refresh(acme)
+    assert acme.status is ClientStatus.SUSPENDED
+    assert enforce_dunning() == {"suspended": 0}  # once
+
+    # The client adds a card; the overdue invoice is collected and the client resumed.
+    add_card(acme)
+    assert push_invoice_now(invoice.id) == "paid"
+    db.session.refresh(acme)
+    db.session.refresh(invoice)
+    assert invoice.status is InvoiceStatus.PAID
+    assert acme.status is ClientStatus.ACTIVE
+    account = db.session.scalars(select(BillingAccount)).one()
+    assert account.suspended_for_nonpayment_at is None
+
+
+def test_a_card_that_fails_to_charge_makes_the_invoice_overdue(acme, month, travel):
+    add_card(acme, "pm_card_chargeCustomerFail")
+    invoice = finalized_october(month, travel)
+
+    assert push_invoice_now(invoice.id).startswith("payment failed")
+
+    db.session.refresh(invoice)
+    assert invoice.status is InvoiceStatus.OVERDUE and invoice.payment_attempts == 1
+
+
+def test_a_declined_card_is_refused_when_it_is_added(acme):
+    with pytest.raises(stripe.CardError):
+        add_card(acme, "pm_card_visa_chargeDeclined")
+    db.session.rollback()
+
+
+def test_someone_elses_setup_intent_is_not_found(acme, make_client):
+    other = make_client("bright")
+    api = stripe_client()
+    ensure_client_customer(api, acme)
+    other_customer = ensure_client_customer(api, other)
+    db.session.commit()
+    intent = api.v1.setup_intents.create(params={"customer": other_customer})
+    api.v1.setup_intents.confirm(intent.id, params={"payment_method": "pm_card_visa"})
+
+    with pytest.raises(NotFound):
+        adopt_card(TESTS, acme, setup_intent_id=intent.id)
+    db.session.rollback()
+
+
+def test_finalize_enqueues_the_push_only_after_its_commit(acme, month, travel, monkeypatch):
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.push_invoice, "delay", queued.append)
+    month.events(event("e1", "acme", "alice@acme.example", "desktop", "start", "2026-10-03T09:00:00Z"))
+    travel("2026-11-02T12:00:00Z")
+    month.close("2026-10")
+    finalize_period(TESTS, parse_period("2026-10"), billing_timezone(), utcnow())
+    assert queued == []  # not before the commit
+    db.session.commit()
+
+    invoice = db.session.scalars(select(Invoice)).one()
+    assert queued == [invoice.id]

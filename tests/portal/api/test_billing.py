@@ -1,0 +1,197 @@
+"""The billing API: usage events, month close and finalize, invoices (JSON, PDF), the SPLA report."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+
+from metering.spla.services import add_host
+from portal.accounts.models import Role
+from portal.audit.services import Actor
+from portal.catalog.services import get_sku
+from portal.db import db
+from tests.portal.api.conftest import error_of
+
+OCTOBER_EVENTS = [
+    {"id": "e-1", "client": "acme", "user": "alice@acme.example", "product": "desktop", "action": "start",
+     "at": "2026-10-03T09:00:00Z"},
+    {"id": "e-2", "client": "acme", "user": "bob@acme.example", "product": "exchange", "action": "start",
+     "at": "2026-10-10T09:00:00+02:00"},
+    {"id": "e-3", "client": "bright", "user": "dana@bright.example", "product": "desktop-pro",
+     "action": "start", "at": "2026-10-20T09:00:00Z"},
+    {"id": "e-4", "client": "acme", "product": "voip-minutes", "action": "usage", "quantity": 250,
+     "at": "2026-10-21T09:00:00Z"},
+]  # fmt: skip
+
+
+@pytest.fixture
+def after_october():
+    with time_machine.travel("2026-11-02T12:00:00Z", tick=True):
+        yield
+
+
+@pytest.fixture
+def october(reseller_api, acme, bright):
+    response = reseller_api.post("/usage-events", {"events": OCTOBER_EVENTS})
+    assert response.status_code == 202, response.get_json()
+    return response
+
+
+def test_usage_events_are_accepted_once(october, reseller_api):
+    assert october.get_json() == {"accepted": 4, "duplicates": 0}
+
+    again = reseller_api.post("/usage-events", {"events": OCTOBER_EVENTS[:2]})
+
+    assert again.status_code == 202
+    assert again.get_json() == {"accepted": 0, "duplicates": 2}
+
+
+def test_a_bad_batch_is_422_with_an_error_per_bad_event_and_applies_nothing(reseller_api, acme):
+    batch = [
+        {"id": "ok-1", "client": "acme", "user": "a@acme.example", "product": "desktop", "action": "start",
+         "at": "2026-10-03T09:00:00Z"},
+        {"id": "bad-1", "client": "acme", "user": "a@acme.example", "product": "desktop", "action": "start",
+         "at": "2026-10-03T09:00:00"},
+        {"id": "bad-2", "client": "acme", "user": "b@acme.example", "product": "desktop", "action": "stop",
+         "at": "2026-10-04T09:00:00Z"},
+    ]  # fmt: skip
+
+    response = reseller_api.post("/usage-events", {"events": batch})
+
+    assert response.status_code == 422
+    error = error_of(response)
+    assert set(error["fields"]) == {"events[1]", "events[2]"}
+    assert "offset" in error["fields"]["events[1]"]
+    assert "no earlier start" in error["fields"]["events[2]"]
+    # Nothing was applied: the good event is still new.
+    retry = reseller_api.post("/usage-events", {"events": batch[:1]})
+    assert retry.get_json() == {"accepted": 1, "duplicates": 0}
+
+
+def test_usage_events_need_a_reseller_admin_token(acme_api, make_token, api_as):
+    assert acme_api.post("/usage-events", {"events": []}).status_code == 403
+    staff = api_as(make_token(Role.RESELLER_STAFF))
+    assert staff.post("/usage-events", {"events": []}).status_code == 403
+    assert api_as(None).post("/usage-events", {"events": []}).status_code == 401
+
+
+def test_events_must_be_a_list(reseller_api):
+    response = reseller_api.post("/usage-events", {"events": {"id": "x"}})
+
+    assert response.status_code == 400
+    assert "events" in error_of(response)["fields"]
+
+
+def test_close_finalize_and_read_invoices(october, reseller_api, acme_api, after_october):
+    closed = reseller_api.post("/billing/close", {"period": "2026-10"})
+    assert closed.status_code == 200
+    assert closed.get_json() == {"period": "2026-10", "clients": 2, "outcomes": {"created": 2}, "failed": {}}
+
+    # Drafts: the reseller sees them, the client does not yet.
+    assert len(reseller_api.get("/invoices?period=2026-10").get_json()["invoices"]) == 2
+    assert acme_api.get("/invoices").get_json() == {"invoices": []}
+
+    finalized = reseller_api.post("/billing/finalize", {"period": "2026-10"})
+    assert finalized.get_json() == {"period": "2026-10", "finalized": 2}
+
+    (invoice,) = acme_api.get("/invoices?period=2026-10").get_json()["invoices"]
+    assert invoice == {
+        "id": invoice["id"],
+        "client": "acme",
+        "period": "2026-10",
+        "status": "finalized",
+        "currency": "USD",
+        "total_minor": 3900 + 800 + 500,
+        "lines": [
+            {"product": "desktop", "period": "2026-10", "quantity": 1, "unit_amount_minor": 3900,
+             "amount_minor": 3900},
+            {"product": "exchange", "period": "2026-10", "quantity": 1, "unit_amount_minor": 800,
+             "amount_minor": 800},
+            {"product": "voip-minutes", "period": "2026-10", "quantity": 250, "unit_amount_minor": 2,
+             "amount_minor": 500},
+        ],
+    }  # fmt: skip
+    assert acme_api.get(f"/invoices/{invoice['id']}").get_json() == invoice
+    pdf = acme_api.get(f"/invoices/{invoice['id']}/pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert pdf.data.startswith(b"%PDF")
+
+    # Tenancy: bright's invoice does not exist for acme; the reseller narrows with ?client=.
+    (bright_invoice,) = reseller_api.get("/invoices?client=bright").get_json()["invoices"]
+    assert bright_invoice["total_minor"] == 4900
+    assert acme_api.get(f"/invoices/{bright_invoice['id']}").status_code == 404
+    assert acme_api.get(f"/invoices/{bright_invoice['id']}/pdf").status_code == 404
+    assert acme_api.get("/invoices?client=bright").status_code == 404
+
+
+def test_closing_twice_rebuilds_and_finalized_months_refuse_a_close(october, reseller_api, after_october):
+    reseller_api.post("/billing/close", {"period": "2026-10"})
+    again = reseller_api.post("/billing/close", {"period": "2026-10"})
+    assert again.get_json()["outcomes"] == {"unchanged": 2}
+
+    reseller_api.post("/billing/finalize", {"period": "2026-10"})
+    refused = reseller_api.post("/billing/close", {"period": "2026-10"})
+    assert refused.status_code == 409
+    assert "finalized" in error_of(refused)["message"]
+
+
+def test_close_of_a_month_that_is_not_over_is_a_conflict(reseller_api):
+    with time_machine.travel("2026-10-31T12:00:00Z", tick=True):
+        response = reseller_api.post("/billing/close", {"period": "2026-10"})
+
+    assert response.status_code == 409
+    assert "not over" in error_of(response)["message"]
+
+
+def test_bad_periods_are_422(reseller_api):
+    assert reseller_api.post("/billing/close", {"period": "2026-13"}).status_code == 422
+    assert reseller_api.get("/invoices?period=October").status_code == 422
+    assert reseller_api.get("/spla-report").status_code == 422
+
+
+def test_spla_report_json_and_csv(october, reseller_api, acme, after_october):
+    add_host(Actor.system("tests"), "rds-01", 12, 2, get_sku("WINDC-2CORE"), datetime(2026, 1, 1, tzinfo=UTC))
+    db.session.commit()
+
+    report = reseller_api.get("/spla-report?period=2026-10").get_json()
+
+    assert report == {
+        "period": "2026-10",
+        "lines": [
+            {"client": None, "sku": "WINDC-2CORE", "quantity": 8},  # max(12, 8 x 2) / 2
+            {"client": "acme", "sku": "EXSTD-SAL", "quantity": 1},
+            {"client": "acme", "sku": "OFFSTD-SAL", "quantity": 1},
+            {"client": "acme", "sku": "WINRDS-SAL", "quantity": 1},
+            {"client": "bright", "sku": "OFFPRO-SAL", "quantity": 1},
+            {"client": "bright", "sku": "WINRDS-SAL", "quantity": 1},
+        ],
+    }
+    exported = reseller_api.get("/spla-report.csv?period=2026-10")
+    assert exported.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert rows[0] == {
+        "period": "2026-10",
+        "sku": "WINDC-2CORE",
+        "sku_name": "Windows Server Datacenter 2-core pack",
+        "quantity": "8",
+        "unit_cost": "13.30",
+        "currency": "USD",
+        "end_customer": "",
+    }
+    assert rows[1]["end_customer"] == "Acme Law LLP" and rows[1]["unit_cost"] == "4.20"
+
+
+def test_an_empty_month_is_still_a_report(reseller_api):
+    assert reseller_api.get("/spla-report?period=2026-10").get_json() == {"period": "2026-10", "lines": []}
+    exported = reseller_api.get("/spla-report.csv?period=2026-10").get_data(as_text=True)
+    assert exported == "period,sku,sku_name,quantity,unit_cost,currency,end_customer\r\n"
+
+
+def test_the_spla_report_is_the_resellers(acme_api):
+    assert acme_api.get("/spla-report?period=2026-10").status_code == 403
+    assert acme_api.get("/spla-report.csv?period=2026-10").status_code == 403
+    assert acme_api.post("/billing/close", {"period": "2026-10"}).status_code == 403

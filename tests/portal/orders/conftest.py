@@ -1,0 +1,62 @@
+"""Fixtures for the client's order and seat pages: two clients, their people, a logged-in admin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from argon2 import PasswordHasher
+
+from portal.accounts import services as account_services
+from portal.accounts.models import Client, EndUser, Role, User
+from portal.accounts.services import add_end_user
+from portal.audit.services import Actor
+from portal.db import db
+
+TESTS = Actor.system("tests")
+
+
+@dataclass
+class Tenant:
+    client: Client
+    admin: User | None
+    alice: EndUser
+    bob: EndUser
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Passwords are not what these tests are about: argon2 with its cheapest parameters.
+
+    The default parameters cost about 0.1 s per hash and per login, most of these tests' time.
+    """
+    monkeypatch.setattr(
+        account_services, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
+
+
+@pytest.fixture
+def acme(catalog, make_client, make_user) -> Tenant:
+    client = make_client("acme", "Acme Law LLP")
+    admin = make_user(Role.CLIENT_ADMIN, client, email="grace@acme.example")
+    alice = add_end_user(TESTS, client, "Alice Ward", "alice@acme.example", "201")
+    bob = add_end_user(TESTS, client, "Bob Stone", "bob@acme.example", "202")
+    db.session.commit()
+    return Tenant(client, admin, alice, bob)
+
+
+@pytest.fixture
+def other(catalog, make_client) -> Tenant:
+    client = make_client("other", "Other Dental")
+    # Nobody of this client logs in; its administrator would only cost a password hash.
+    admin = None
+    mallory = add_end_user(TESTS, client, "Mallory Secret", "mallory@other.example", "301")
+    trent = add_end_user(TESTS, client, "Trent Hidden", "trent@other.example", "302")
+    db.session.commit()
+    return Tenant(client, admin, mallory, trent)
+
+
+@pytest.fixture
+def as_acme_admin(acme, login) -> Tenant:
+    login(acme.admin)
+    return acme

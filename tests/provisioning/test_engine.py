@@ -1,0 +1,110 @@
+"""The engine in-process: leases, abandoned attempts, backoff and giving up, the sweep."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portal.db import db, utcnow
+from portal.orders.models import SeatState
+from provisioning import engine
+from provisioning.models import AttemptOutcome, ProvisioningAttempt
+from tests.provisioning.conftest import order, run_steps
+
+
+def attempts(seat):
+    rows = db.session.scalars(
+        select(ProvisioningAttempt)
+        .where(ProvisioningAttempt.seat_id == seat.id)
+        .order_by(ProvisioningAttempt.id)
+    )
+    return [(a.action, a.outcome, a.error) for a in rows]
+
+
+def test_a_leased_seat_is_left_alone_and_a_dead_workers_attempt_is_taken_over(app, acme, local_kamailio):
+    seat = order(acme, "voip").seats[0]
+    first = engine.claim(seat.id, "task-1")
+    db.session.commit()
+    assert first is not None and seat.state is SeatState.PROVISIONING
+
+    assert engine.claim(seat.id, "task-2") is None  # another worker holds the lease
+
+    # The first worker dies; its lease lapses.
+    seat.lease_expires_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    second = engine.claim(seat.id, "task-3")
+    db.session.commit()
+    assert second is not None and second.request.idempotency_key == first.request.idempotency_key
+    engine.finish(second, engine.perform(second))
+    db.session.commit()
+
+    assert seat.state is SeatState.ACTIVE
+    assert [(action, outcome) for action, outcome, _ in attempts(seat)] == [
+        ("create", AttemptOutcome.ABANDONED),
+        ("create", AttemptOutcome.SUCCEEDED),
+    ]
+    # The dead worker's late answer changes nothing.
+    assert engine.finish(first, engine.perform(first)) is None
+    db.session.commit()
+    assert attempts(seat)[0][1] is AttemptOutcome.ABANDONED
+
+
+def test_retryable_errors_back_off_then_give_up(app, acme, tmp_path):
+    # A Kamailio database that cannot be opened: a retryable error, every time.
+    app.config["KAMAILIO_DB_URL"] = f"sqlite:///{tmp_path / 'missing' / 'kamailio.sqlite'}"
+    app.config["PROVISIONING_MAX_ATTEMPTS"] = 3
+    app.config["PROVISIONING_RETRY_BASE_SECONDS"] = 4
+    app.extensions.pop("seatmeter.adapters", None)
+    seat = order(acme, "voip").seats[0]
+
+    delays = []
+    for _ in range(3):
+        claim = engine.claim(seat.id, "t")
+        db.session.commit()
+        delays.append(engine.finish(claim, engine.perform(claim)))
+        db.session.commit()
+        seat.next_attempt_at = None
+
+    assert 2 <= delays[0] <= 4 and 4 <= delays[1] <= 8 and delays[2] is None
+    assert seat.state is SeatState.FAILED
+    assert seat.last_error.startswith("Gave up after 3 attempts: Kamailio database unavailable")
+    assert [outcome for _, outcome, _ in attempts(seat)] == [
+        AttemptOutcome.RETRYING,
+        AttemptOutcome.RETRYING,
+        AttemptOutcome.FAILED,
+    ]
+
+
+def test_sweep_requeues_overdue_seats_only(app, acme, local_kamailio):
+    overdue, fresh, leased = order(acme, "voip", 3).seats
+    now = utcnow()
+    overdue.sweep_after = now - timedelta(seconds=1)
+    leased.sweep_after = now - timedelta(seconds=1)
+    leased.lease_expires_at = now + timedelta(seconds=30)
+    db.session.commit()
+
+    assert engine.sweep() == [overdue.id]
+    db.session.commit()
+    assert overdue.sweep_after > now  # not queued again at the next sweep
+    assert leased.sweep_after > leased.lease_expires_at  # looked at again once the lease lapses
+    assert fresh.sweep_after > now
+
+
+def test_nothing_to_do_clears_the_sweep_deadline(app, acme, local_kamailio):
+    seat = order(acme, "voip").seats[0]
+    run_steps(seat)
+    seat.sweep_after = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert engine.sweep() == []
+    db.session.commit()
+    assert seat.sweep_after is None
+
+
+@pytest.mark.parametrize("attempt", [1, 3, 10, 30])
+def test_backoff_grows_with_jitter_and_a_ceiling(app, attempt):
+    app.config["PROVISIONING_RETRY_BASE_SECONDS"] = 5
+    ceiling = min(engine.MAX_BACKOFF_SECONDS, 5 * 2 ** (attempt - 1))
+    delays = {engine.backoff(attempt) for _ in range(20)}
+    assert all(ceiling / 2 <= d <= ceiling for d in delays) and len(delays) > 1

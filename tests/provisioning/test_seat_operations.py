@@ -1,0 +1,158 @@
+"""The seat operations of portal.orders.services: what is wanted, the state shown, the ledger."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from metering.ledger.models import LedgerInterval
+from portal.db import db
+from portal.errors import Conflict, NotFound
+from portal.orders.models import DesiredState, SeatState
+from portal.orders.services import (
+    assign_seat,
+    cancel_seat,
+    resume_client,
+    retry_seat,
+    suspend_client,
+    unassign_seat,
+)
+from provisioning.lifecycle import IllegalTransition, move
+from tests.provisioning.conftest import ACTOR, order, run_steps
+
+
+def intervals(seat):
+    return list(
+        db.session.scalars(
+            select(LedgerInterval).where(LedgerInterval.seat_id == seat.id).order_by(LedgerInterval.id)
+        )
+    )
+
+
+def test_new_voip_seat_is_queued_at_once_but_an_unassigned_desktop_waits(acme):
+    voip = order(acme, "voip").seats[0]
+    desktop = order(acme, "desktop").seats[0]
+
+    assert voip.state is SeatState.ORDERED and voip.sweep_after is not None
+    assert desktop.state is SeatState.ORDERED and desktop.sweep_after is None
+
+
+def test_voip_seat_becomes_an_extension_then_bills_once_assigned(acme, person, local_kamailio):
+    seat = order(acme, "voip").seats[0]
+
+    assert run_steps(seat) == ["create"]
+    assert seat.state is SeatState.ACTIVE
+    assert seat.external_id == f"{1000 + seat.id}@acme.seats.test"
+    assert intervals(seat) == []  # active but nobody holds it: no licence
+
+    alice = person("alice")
+    assign_seat(ACTOR, seat, alice)
+    db.session.commit()
+    assert [(i.user_key, i.stop_at) for i in intervals(seat)] == [("alice@acme.example", None)]
+    assert run_steps(seat) == []  # the binding is Seatmeter's: nothing to do at the registrar
+
+    bob = person("bob")
+    assign_seat(ACTOR, seat, bob)
+    db.session.commit()
+    rows = intervals(seat)
+    assert [i.user_key for i in rows] == ["alice@acme.example", "bob@acme.example"]
+    assert rows[0].stop_at is not None and rows[1].stop_at is None
+
+
+def test_desktop_reassignment_closes_the_old_interval_in_the_same_transaction(acme, person):
+    alice, bob = person("alice"), person("bob")
+    seat = order(acme, "desktop", 1, [alice]).seats[0]
+    # As if a worker had made the WorkSpace for Alice.
+    seat.account_end_user_id, seat.platform_user, seat.external_id = alice.id, alice.email, "ws-1"
+    move(seat, SeatState.PROVISIONING)
+    move(seat, SeatState.ACTIVE)
+    db.session.commit()
+    assert [i.user_key for i in intervals(seat)] == ["alice@acme.example"]
+
+    assign_seat(ACTOR, seat, bob)
+    db.session.commit()
+
+    assert seat.state is SeatState.PROVISIONING  # Alice's WorkSpace goes, Bob's comes
+    (closed,) = intervals(seat)
+    assert closed.stop_at is not None  # Bob is only billed once his desktop is active
+
+
+def test_suspend_and_resume_client(acme, person, local_kamailio):
+    alice = person("alice")
+    seat = order(acme, "voip", 1, [alice]).seats[0]
+    run_steps(seat)
+    assert seat.state is SeatState.ACTIVE and intervals(seat)[0].stop_at is None
+
+    suspend_client(ACTOR, acme, "unpaid invoice")
+    db.session.commit()
+    assert (seat.desired_state, seat.state) == (DesiredState.SUSPENDED, SeatState.SUSPENDING)
+    assert intervals(seat)[0].stop_at is not None
+    assert run_steps(seat) == ["suspend"]
+    assert seat.state is SeatState.SUSPENDED
+    with pytest.raises(Conflict):
+        assign_seat(ACTOR, seat, person("bob"))
+
+    resume_client(ACTOR, acme)
+    db.session.commit()
+    assert run_steps(seat) == ["resume"]
+    assert seat.state is SeatState.ACTIVE
+    assert [i.stop_at is None for i in intervals(seat)] == [False, True]
+
+
+def test_cancel_an_unprovisioned_seat_needs_no_worker(acme):
+    seat = order(acme, "desktop").seats[0]
+    cancel_seat(ACTOR, seat)
+    db.session.commit()
+    assert seat.state is SeatState.TERMINATED and seat.sweep_after is None
+    with pytest.raises(Conflict):
+        cancel_seat(ACTOR, seat)
+    with pytest.raises(Conflict):
+        assign_seat(ACTOR, seat, seat.client.end_users[0]) if seat.client.end_users else cancel_seat(
+            ACTOR, seat
+        )
+
+
+def test_unconfigured_desktops_fail_with_a_plain_reason_and_can_be_cancelled(acme, person):
+    seat = order(acme, "desktop", 1, [person("alice")]).seats[0]
+
+    assert run_steps(seat) == ["create"]
+    assert seat.state is SeatState.FAILED
+    assert "not configured" in seat.last_error and "WORKSPACES_DIRECTORY_ID" in seat.last_error
+    assert intervals(seat) == []
+
+    retry_seat(ACTOR, seat)
+    db.session.commit()
+    assert seat.state is SeatState.PROVISIONING and seat.last_error is None
+    run_steps(seat)
+    assert seat.state is SeatState.FAILED
+
+    cancel_seat(ACTOR, seat)
+    db.session.commit()
+    assert run_steps(seat) == ["terminate"]
+    assert seat.state is SeatState.TERMINATED
+
+
+def test_other_clients_end_user_is_not_found(acme, make_client, person):
+    other = make_client("other")
+    stranger = person("eve", other)
+    seat = order(acme, "voip").seats[0]
+    with pytest.raises(NotFound):
+        assign_seat(ACTOR, seat, stranger)
+
+
+def test_one_desktop_per_person(acme, person):
+    alice = person("alice")
+    order(acme, "desktop", 1, [alice])
+    seat = order(acme, "desktop-pro").seats[0]
+    with pytest.raises(Conflict, match="already has a desktop seat"):
+        assign_seat(ACTOR, seat, alice)
+
+
+def test_illegal_operations_conflict(acme, person):
+    seat = order(acme, "desktop").seats[0]
+    with pytest.raises(Conflict):
+        unassign_seat(ACTOR, seat)  # nobody holds it
+    with pytest.raises(Conflict):
+        retry_seat(ACTOR, seat)  # it has not failed
+    with pytest.raises(IllegalTransition):
+        move(seat, SeatState.SUSPENDED)
