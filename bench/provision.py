@@ -13,8 +13,10 @@ second and the time from the order's commit to the last seat active.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -83,6 +85,11 @@ def main() -> None:
                 "WORKSPACES_BUNDLE_ID": "wsb-12345678",
                 "WORKSPACES_ENDPOINT_URL": endpoint,
                 "KAMAILIO_DB_URL": f"sqlite:///{tmp / 'kamailio.sqlite'}",
+                # A seat whose worker gave up on a busy database is healed by the sweep within
+                # seconds, not the production defaults' minutes.
+                "PROVISIONING_LEASE_SECONDS": "20",
+                "PROVISIONING_SWEEP_INTERVAL": "5",
+                "PROVISIONING_SWEEP_SECONDS": "10",
             }
             app = create_app({**env, "INSTANCE_PATH": str(tmp / "instance")})
             app.config.update(load_config({**os.environ, **env}, tmp / "instance"))
@@ -94,7 +101,8 @@ def main() -> None:
                     add_end_user(ACTOR, client, f"Person {i}", f"person{i}@bench.example")
                 db.session.commit()
             for n in range(args.workers):
-                workers.append(start_worker(env, args.concurrency, tmp / f"worker-{n}.log"))
+                # The first worker also runs beat (the sweep), as `make run` does.
+                workers.append(start_worker(env, args.concurrency, tmp / f"worker-{n}.log", beat=n == 0))
             started = time.monotonic()
             for first in range(0, args.seats, MAX_SEATS_PER_ORDER):
                 place_batch(app, first, min(MAX_SEATS_PER_ORDER, args.seats - first))
@@ -109,7 +117,8 @@ def main() -> None:
                     failed = db.session.scalar(
                         select(func.count()).select_from(Seat).where(Seat.state == SeatState.FAILED)
                     )
-                print(f"\r{active}/{args.seats} active, {failed} failed", end="", flush=True)
+                if sys.stdout.isatty():
+                    print(f"\r{active}/{args.seats} active, {failed} failed", end="", flush=True)
             elapsed = time.monotonic() - started
             print()
             processes = args.workers * args.concurrency
@@ -122,12 +131,14 @@ def main() -> None:
             app.extensions["seatmeter.db"].engine.dispose()
         finally:
             for worker in workers:
-                worker.terminate()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(worker.pid, signal.SIGTERM)
             for worker in workers:
                 try:
                     worker.wait(timeout=10)
                 except subprocess.TimeoutExpired:
-                    worker.kill()
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(worker.pid, signal.SIGKILL)
                     worker.wait()
             stop_process(moto)
 
@@ -166,7 +177,7 @@ def place_batch(app: Flask, offset: int, count: int) -> None:
         time.sleep(0.2 * attempt)
 
 
-def start_worker(env: dict[str, str], concurrency: int, log: Path) -> subprocess.Popen[bytes]:
+def start_worker(env: dict[str, str], concurrency: int, log: Path, beat: bool) -> subprocess.Popen[bytes]:
     argv = [
         str(Path(sys.executable).parent / "celery"),
         "-A",
@@ -185,7 +196,12 @@ def start_worker(env: dict[str, str], concurrency: int, log: Path) -> subprocess
     ]
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=ROOT
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+            cwd=ROOT,
+            start_new_session=True,  # its own process group: stopping it stops its pool too
         )
     return proc
 

@@ -32,14 +32,21 @@ def rate_adjustments(
     price_book: Mapping[str, Price],
     product_names: Mapping[str, str] | None = None,
     units: Mapping[str, str] | None = None,
+    commitments: Mapping[str, int] | None = None,
 ) -> list[InvoiceLineDraft]:
     """One line per product whose count for ``period`` differs from what was billed for it.
 
     The quantity is the difference (negative gives money back) at the unit price that month was billed
     at, or at today's price for a product that month did not bill at all. Ordered by product.
+    ``commitments`` (product -> committed seats that month): such a product owes at least that many.
     """
     names = product_names or {}
     unit_names = units or {}
+    if commitments:
+        counted = {
+            product: max(counted.get(product, 0), commitments.get(product, 0))
+            for product in set(counted) | set(commitments)
+        }
     lines: list[InvoiceLineDraft] = []
     for product in sorted(set(counted) | set(billed)):
         already = billed.get(product)

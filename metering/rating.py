@@ -118,14 +118,50 @@ def rate_seat_products(
     price_book: Mapping[str, Price],
     period: BillingPeriod,
     product_names: Mapping[str, str] | None = None,
+    commitments: Mapping[tuple[str, str], int] | None = None,
 ) -> list[InvoiceLineDraft]:
     """One line per ``(client, product)``: quantity = distinct users, amount = quantity x monthly price.
 
     No proration. Zero-quantity lines are omitted. Lines are ordered by (client, product). Raises
     KeyError naming the product if it has no price.
+
+    ``commitments`` maps ``(client, product)`` to the seats the client committed to for the month.
+    Such a product bills max(commitment, users): a line for the committed seats (even with no user),
+    then, when more users held it, a true-up line for the users above the commitment.
     """
     quantities = {key: len(set(users)) for key, users in product_users.items()}
-    return _rate(quantities, price_book, period, product_names, ("user", "users"))
+    commitments = commitments or {}
+    uncommitted = {key: quantity for key, quantity in quantities.items() if key not in commitments}
+    lines = _rate(uncommitted, price_book, period, product_names, ("user", "users"))
+    if not commitments:
+        return lines
+    names = product_names or {}
+    for (client, product), committed in commitments.items():
+        _check_int(committed, f"commitment to {product!r} of {client!r}")
+        if committed <= 0:
+            raise ValueError(f"commitment to {product!r} of {client!r} must be positive, got {committed}")
+        price = _price_for(price_book, product)
+        name = names.get(product, product)
+        above = quantities.get((client, product), 0) - committed
+        parts = [(committed, f"{name} — {_plural(committed, 'user', 'users')} committed, {period.label}")]
+        if above > 0:
+            extra = f"{_plural(above, 'user', 'users')} above the commitment"
+            parts.append((above, f"{name} — true-up: {extra}, {period.label}"))
+        lines += [
+            InvoiceLineDraft(
+                client=client,
+                product=product,
+                period=str(period),
+                quantity=quantity,
+                unit_amount_minor=price.amount_minor,
+                amount_minor=quantity * price.amount_minor,
+                currency=price.currency,
+                description=description,
+            )
+            for quantity, description in parts
+        ]
+    # Stable: a product's committed line stays before its true-up line.
+    return sorted(lines, key=lambda line: (line.client, line.product))
 
 
 def rate_metered_usage(

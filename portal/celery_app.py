@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
+from celery.schedules import crontab
 from flask import Flask
 
 # Modules that define tasks; each engine adds its own.
-TASK_MODULES: list[str] = ["provisioning.tasks", "metering.billing.tasks"]
+TASK_MODULES: list[str] = ["provisioning.tasks", "metering.billing.tasks", "provisioning.trueup.tasks"]
 
 # Periodic tasks run by beat: entry name -> (task name, config key of its interval in seconds).
 BEAT_TASKS: dict[str, tuple[str, str]] = {
@@ -51,6 +52,11 @@ def celery_init_app(app: Flask) -> Celery:
             **{
                 entry: {"task": task, "schedule": float(app.config.get(interval_key, 60))}
                 for entry, (task, interval_key) in BEAT_TASKS.items()
+            },
+            # The true-up's discovery run, nightly at TRUEUP_HOUR (UTC).
+            "trueup-nightly": {
+                "task": "trueup.run",
+                "schedule": crontab(minute=0, hour=app.config.get("TRUEUP_HOUR", 2)),
             },
             **app.config.get("CELERY_BEAT_SCHEDULE", {}),
         },

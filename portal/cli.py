@@ -98,7 +98,8 @@ def init_cli(app: Flask) -> None:
     from portal.accounts.cli import tokens_cli, users_cli
     from portal.catalog.cli import catalog_cli
     from portal.demo.cli import demo_command
+    from provisioning.trueup.cli import trueup_cli
 
-    for group in (db_cli, users_cli, tokens_cli, catalog_cli):
+    for group in (db_cli, users_cli, tokens_cli, catalog_cli, trueup_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo_command)

@@ -108,7 +108,7 @@ def _parse_stripe_key(name: str, raw: str) -> str:
 
 # Provisioning: which adapter serves each product kind ("none": the kind is not offered here).
 _ADAPTER_CHOICES = {
-    "desktop": ("workspaces", "none"),
+    "desktop": ("workspaces", "active_directory", "none"),
     "mailbox": ("workmail", "none"),
     "voip": ("kamailio", "none"),
 }
@@ -164,6 +164,35 @@ def _provisioning_settings(get: Callable[[str], str | None], instance_path: Path
     ):
         value = get(name)
         config[name] = _parse_int(name, value, minimum=1, maximum=maximum) if value else default
+    config.update(_directory_settings(get))
+    return config
+
+
+def _directory_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
+    """Active Directory for colo desktops (PROVISIONING_ADAPTERS desktop=active_directory), true-ups."""
+    config: dict[str, Any] = {}
+    url = get("AD_LDAP_URL")
+    if url is not None and not re.fullmatch(r"ldaps://[^/\s:]+(:\d{1,5})?/?", url.strip()):
+        raise ConfigError("AD_LDAP_URL", f"expected ldaps://host[:port] (passwords need TLS), got {url!r}")
+    config["AD_LDAP_URL"] = url.strip().rstrip("/") if url else None
+    for name in ("AD_BIND_DN", "AD_BIND_PASSWORD", "AD_TLS_SERVER_NAME"):
+        config[name] = get(name)
+    clients_ou = get("AD_CLIENTS_OU")
+    if clients_ou is not None and not re.search(r"(^|,)\s*DC=", clients_ou, re.IGNORECASE):
+        raise ConfigError(
+            "AD_CLIENTS_OU", f"expected a DN such as OU=Clients,DC=corp,DC=example, got {clients_ou!r}"
+        )
+    config["AD_CLIENTS_OU"] = clients_ou.strip() if clients_ou else None
+    ca_file = get("AD_TLS_CA_FILE")
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise ConfigError("AD_TLS_CA_FILE", f"no such file: {ca_file}")
+    config["AD_TLS_CA_FILE"] = ca_file
+    group = get("AD_RDS_GROUP") or "{ref}-rds-users"
+    if "{ref}" not in group:
+        raise ConfigError("AD_RDS_GROUP", "the group name must contain {ref} (one group per client)")
+    config["AD_RDS_GROUP"] = group
+    hour = get("TRUEUP_HOUR")  # the nightly true-up run, at this hour (UTC)
+    config["TRUEUP_HOUR"] = _parse_int("TRUEUP_HOUR", hour, minimum=0, maximum=23) if hour else 2
     return config
 
 

@@ -22,6 +22,8 @@ from portal.db import Base
 from portal.orders.models import Order, Seat
 from portal.reseller.models import SplaSubmission
 from provisioning.models import ProvisioningAttempt
+from provisioning.trueup.commitments import Commitment
+from provisioning.trueup.models import Finding, TrueupPolicy, TrueupRun
 
 __all__ = [
     "ApiToken",
@@ -30,7 +32,9 @@ __all__ = [
     "BillingAccount",
     "BillingPeriodState",
     "Client",
+    "Commitment",
     "EndUser",
+    "Finding",
     "IdempotencyKey",
     "Invoice",
     "InvoiceLine",
@@ -45,6 +49,8 @@ __all__ = [
     "Seat",
     "SplaSubmission",
     "StripeEvent",
+    "TrueupPolicy",
+    "TrueupRun",
     "UsageEvent",
     "User",
     "product_licences",

@@ -154,6 +154,15 @@ def perform(claim: Claim) -> Outcome:
 
 def finish(claim: Claim, outcome: Outcome) -> float | None:
     """Record the step's outcome; the backoff in seconds when it should be retried, else None."""
+    # Write first: on PostgreSQL this locks the seat's row until the commit (a person's change to the
+    # seat waits, and is then planned on top of this outcome); on SQLite it takes the write lock
+    # before anything is read, so the transaction cannot lose its snapshot to another writer.
+    db.session.execute(
+        update(Seat)
+        .where(Seat.id == claim.seat_id)
+        .values(lease_owner=Seat.lease_owner)
+        .execution_options(synchronize_session=False)
+    )
     db.session.expire_all()
     seat = db.session.get(Seat, claim.seat_id)
     attempt = db.session.get(ProvisioningAttempt, claim.attempt_id)
@@ -232,7 +241,9 @@ def _succeeded(seat: Seat, attempt: ProvisioningAttempt, action: Action, account
     seat.next_attempt_at = None
     seat.last_error = None
     previous = seat.state
-    target = result_state(seat, action)
+    # If a person changed what is wanted while the call ran, the state already shows the step that
+    # follows: it stays, and that step is queued below.
+    target = result_state(seat, action) if seat.state is IN_PROGRESS[action] else seat.state
     move(seat, target)
     schedule(seat)  # the next step, if the client changed its mind meanwhile
     db.session.flush()

@@ -22,7 +22,7 @@ from provisioning import engine
 
 log = logging.getLogger("seatmeter.provisioning")
 T = TypeVar("T")
-DB_ATTEMPTS = 6
+DB_ATTEMPTS = 10
 
 
 @shared_task(bind=True, name="provisioning.reconcile_seat", max_retries=None, acks_late=True)
@@ -65,7 +65,7 @@ def _committed(work: Callable[[], T]) -> T:
             if attempt == DB_ATTEMPTS:
                 raise
             log.info("database busy (%s); trying again", error.orig)
-            time.sleep(random.uniform(0.05, 0.2) * attempt)
+            time.sleep(random.uniform(0.02, 0.1) * attempt)
         except Exception:
             db.session.rollback()
             raise

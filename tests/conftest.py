@@ -17,12 +17,14 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from portal import create_app
+from portal.accounts import services as accounts_services
 from portal.accounts.models import Client, Role, User
 from portal.accounts.services import create_client, create_user_with_password
 from portal.audit.services import Actor
@@ -73,6 +75,15 @@ class ScratchDatabases:
     def _admin_engine(self) -> Engine:
         url = make_url(self.server_url or "").set(drivername="postgresql+psycopg")
         return create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 with its cheapest parameters: the default costs about 0.1 s a hash and a login,
+    which would be most of the suite's time. Hashes are still argon2id and verify the same way."""
+    monkeypatch.setattr(
+        accounts_services, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
 
 
 @pytest.fixture(scope="session")

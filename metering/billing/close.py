@@ -31,6 +31,7 @@ from portal.audit.services import Actor, record
 from portal.catalog.models import Product
 from portal.db import db
 from portal.errors import Conflict
+from provisioning.trueup.commitments import committed_quantities
 
 
 class CloseOutcome(enum.StrEnum):
@@ -54,6 +55,8 @@ class ClosePlan:
     intervals: dict[int, list[LicenceInterval]]
     usage: dict[int, dict[str, int]]
     restate_from: dict[int, datetime]
+    # Committed seats per client and product code this month (billed even when nobody used them).
+    commitments: dict[int, dict[str, int]] = field(default_factory=dict)
     client_ids: list[int] = field(default_factory=list)
     # Clients that had an invoice for the month when the plan was made (any status).
     invoiced: set[int] = field(default_factory=set)
@@ -95,6 +98,7 @@ def prepare_close(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> ClosePl
         intervals=intervals_by_client(start, stop),
         usage=_metered_usage(start, stop),
         restate_from=restatement_starts(period),
+        commitments=committed_quantities(period),
     )
     drafts = set(
         db.session.scalars(
@@ -110,7 +114,9 @@ def prepare_close(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> ClosePl
             )
         )
     )
-    candidates = set(plan.intervals) | set(plan.usage) | set(plan.restate_from) | drafts
+    candidates = (
+        set(plan.intervals) | set(plan.usage) | set(plan.restate_from) | set(plan.commitments) | drafts
+    )
     plan.client_ids = sorted(candidates - finalized)
     plan.invoiced = drafts | finalized
     return plan
@@ -136,9 +142,10 @@ def rate_client(
     ref = plan.refs[client_id]
     catalog = plan.catalog
     users = count_product_users(plan.intervals.get(client_id, ()), plan.start, plan.stop)
+    committed = {(ref, code): quantity for code, quantity in plan.commitments.get(client_id, {}).items()}
     lines = [
         (LineKind.REGULAR, line)
-        for line in rate_seat_products(users, catalog.prices, plan.period, catalog.names)
+        for line in rate_seat_products(users, catalog.prices, plan.period, catalog.names, committed)
     ]
     usage = {(ref, code): quantity for code, quantity in plan.usage.get(client_id, {}).items()}
     lines += [

@@ -28,6 +28,7 @@ from metering.rating import InvoiceLineDraft
 from metering.usage.models import UsageAction, UsageEvent
 from portal.catalog.models import Product
 from portal.db import db
+from provisioning.trueup.commitments import committed_quantities_for
 
 
 def _latest_frozen_close(current: str) -> datetime | None:
@@ -178,6 +179,7 @@ def adjustment_lines(
                 catalog.prices,
                 catalog.names,
                 catalog.units,
+                committed_quantities_for(client_id, frozen),
             )
         )
     return lines

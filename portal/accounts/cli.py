@@ -6,12 +6,13 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from portal.accounts.models import ApiToken, Role
+from portal.accounts.models import ApiToken, Role, User
 from portal.accounts.services import (
     create_api_token,
     create_user_with_password,
     ensure_reseller,
     get_client_by_ref,
+    normalize_email,
     revoke_api_token,
 )
 from portal.audit.services import Actor
@@ -49,11 +50,21 @@ def create_admin(email: str, name: str, password: str) -> None:
 )
 @click.option("--client", "client_ref", help="The client's reference (client roles only).")
 @click.option("--name", required=True, help="What uses the token, e.g. 'RMM nightly sync'.")
+@click.option(
+    "--user", "user_email", help="The portal user it belongs to (a client_user token sees their seats)."
+)
 @unit_of_work
-def create_token(role: str, client_ref: str | None, name: str) -> None:
+def create_token(role: str, client_ref: str | None, name: str, user_email: str | None) -> None:
     """Create an API token; the token is printed once, alone on the last line."""
     client = get_client_by_ref(client_ref) if client_ref else None
-    token, raw = create_api_token(CLI_ACTOR, name, Role(role), client)
+    owner = None
+    if user_email:
+        owner = db.session.scalars(select(User).where(User.email == normalize_email(user_email))).first()
+        if owner is None:
+            raise NotFound(f"No portal user with the e-mail {user_email}.")
+    token, raw = create_api_token(CLI_ACTOR, name, Role(role), client, owner)
+    if token.role is Role.CLIENT_USER and owner is None:
+        click.echo("Note: this client_user token has no --user, so it sees no seats.", err=True)
     scope = f"client {client.ref}" if client else "all clients"
     click.echo(f"Created API token #{token.id} “{token.name}” ({role}, {scope}). It is shown only once:")
     click.echo(raw)

@@ -286,10 +286,11 @@ def _end_user_exists(client: Client, condition: ColumnElement[bool]) -> bool:
 def add_end_user(
     actor: Actor, client: Client, name: str, email: str, extension: str | None = None
 ) -> EndUser:
+    problems = end_user_field_problems(name, email, extension)
+    if problems:
+        raise InvalidInput("The end user could not be added.", fields=problems)
     email = normalize_email(email)
     extension = (extension or "").strip() or None
-    if extension is not None and not re.fullmatch(r"\d{2,8}", extension):
-        raise InvalidInput("Invalid extension.", fields={"extension": "Use 2 to 8 digits."})
     if _end_user_exists(client, EndUser.email == email):
         raise Conflict(
             "Another end user already has this e-mail address.", fields={"email": "Already in use."}
@@ -311,6 +312,20 @@ _UPN_SUFFIX = re.compile(rf"(?=.{{1,253}}\Z){_DNS_LABEL}(?:\.{_DNS_LABEL})*", re
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def upn_problem(value: str) -> str | None:
+    """Why ``value`` is not an e-mail address or user principal name (``alice@corp.local``), if it is not."""
+    local, at, suffix = value.strip().rpartition("@")
+    if len(value.strip()) > 254 or not at or not local:
+        return "Write it as name@domain, e.g. alice@acme.com or alice@corp.local."
+    if not _UPN_SUFFIX.fullmatch(suffix):
+        return "The part after the @ must be a domain name of letters, digits, hyphens and dots."
+    try:
+        validate_email_local_part(local, allow_smtputf8=False)
+    except EmailNotValidError as error:
+        return f"Not a valid e-mail address or UPN: {error}"
+    return None
+
+
 def end_user_field_problems(name: str, email: str, extension: str | None) -> dict[str, str]:
     """What is wrong with an end user's name, sign-in name (e-mail or UPN) and extension, by field.
 
@@ -323,14 +338,9 @@ def end_user_field_problems(name: str, email: str, extension: str | None) -> dic
         problems["name"] = "Give the person's name."
     elif len(name) > 200 or _CONTROL_CHARACTERS.search(name):
         problems["name"] = "Use at most 200 characters on one line."
-    local, at, suffix = email.strip().rpartition("@")
-    if len(email.strip()) > 254 or not at or not local or not _UPN_SUFFIX.fullmatch(suffix):
-        problems["email"] = "Write it as name@domain, e.g. alice@acme.com or alice@corp.local."
-    else:
-        try:
-            validate_email_local_part(local, allow_smtputf8=False)
-        except EmailNotValidError as error:
-            problems["email"] = f"Not a valid e-mail address or UPN: {error}"
+    email_problem = upn_problem(email)
+    if email_problem:
+        problems["email"] = email_problem
     if extension is not None and extension.strip() and not re.fullmatch(r"[0-9]{2,8}", extension.strip()):
         problems["extension"] = "Use 2 to 8 digits."
     return problems
@@ -451,8 +461,13 @@ def remove_end_user(actor: Actor, end_user: EndUser) -> None:
 # --- API tokens ---------------------------------------------------------------------------------
 
 
-def create_api_token(actor: Actor, name: str, role: Role, client: Client | None) -> tuple[ApiToken, str]:
-    """Create a token; the raw token is returned once and never stored."""
+def create_api_token(
+    actor: Actor, name: str, role: Role, client: Client | None, owner: User | None = None
+) -> tuple[ApiToken, str]:
+    """Create a token; the raw token is returned once and never stored.
+
+    ``owner`` is the portal user the token belongs to; a client_user token sees that person's seats.
+    """
     name = name.strip()
     if not name:
         raise InvalidInput("Give the token a name that says what uses it.", fields={"name": "Required."})
@@ -460,8 +475,19 @@ def create_api_token(actor: Actor, name: str, role: Role, client: Client | None)
         raise InvalidInput("A reseller token acts for every client; do not give it a client.")
     if not role.is_reseller and client is None:
         raise InvalidInput(f"A {role.value} token needs the client it acts for.")
+    if owner is not None and owner.client_id != (client.id if client else None):
+        raise InvalidInput(
+            f"{owner.email} does not belong to the token's client.", fields={"user": "Wrong client."}
+        )
     raw = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(name=name, role=role, client=client, token_hash=_digest(raw), token_prefix=raw[:10])
+    token = ApiToken(
+        name=name,
+        role=role,
+        client=client,
+        token_hash=_digest(raw),
+        token_prefix=raw[:10],
+        created_by_id=owner.id if owner else actor.user_id,
+    )
     db.session.add(token)
     db.session.flush()
     record(

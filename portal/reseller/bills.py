@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, cast, or_, select
 
 from metering.billing.models import BillingAccount, BillingPeriodState, Invoice, InvoiceLine, InvoiceStatus
 from metering.billing.queries import list_invoices
@@ -23,10 +23,14 @@ from metering.periods import BillingPeriod
 from portal.accounts.models import Client, EndUser
 from portal.catalog.models import Product
 from portal.db import db
+from portal.reseller.ledger_months import month_bits, overlapping_any
 from portal.reseller.review import Holding, holdings, unusual, user_changes
 
-# client id -> product code -> person key -> the ledger sources that gave it to them that month
-PeopleByProduct = dict[int, dict[str, dict[str, set[IntervalSource]]]]
+# client id -> product code -> person key -> the ledger sources that gave it to them that month, as
+# bits of SOURCE_BITS (a few bits per person are much cheaper than tens of thousands of sets)
+PeopleByProduct = dict[int, dict[str, dict[str, int]]]
+SOURCE_BITS = {IntervalSource.SEAT.value: 1, IntervalSource.USAGE.value: 2, IntervalSource.TRUEUP.value: 4}
+_SOURCE_WIDTH = 3
 
 
 @dataclass(frozen=True)
@@ -99,34 +103,56 @@ class MonthReview:
         return totals
 
 
-def people_by_product(
-    start: datetime, stop: datetime, client_ids: list[int] | None = None
-) -> PeopleByProduct:
-    """Who held which product in [start, stop), per client, and through which ledger sources."""
-    query = (
-        select(LedgerInterval.client_id, Product.code, LedgerInterval.user_key, LedgerInterval.source)
-        .join(Product, Product.id == LedgerInterval.product_id)
-        .where(
-            LedgerInterval.start_at < stop,
-            or_(LedgerInterval.stop_at.is_(None), LedgerInterval.stop_at > start),
-        )
-        .distinct()
-    )
+def people_by_month(
+    months: list[BillingPeriod], tz: ZoneInfo, client_ids: list[int] | None = None
+) -> list[PeopleByProduct]:
+    """For each month: who held which product, per client, and through which ledger sources. One query."""
+    codes = dict(db.session.execute(select(Product.id, Product.code)).all())
+    query = select(
+        LedgerInterval.client_id,
+        LedgerInterval.product_id,
+        LedgerInterval.user_key,
+        # As text: converting tens of thousands of enum values costs more than the whole query.
+        cast(LedgerInterval.source, String(16)),
+        month_bits(months, tz),
+    ).where(overlapping_any(months, tz))
     if client_ids is not None:
         query = query.where(LedgerInterval.client_id.in_(client_ids))
-    people: PeopleByProduct = defaultdict(lambda: defaultdict(lambda: defaultdict(set)))
-    for client_id, code, key, source in db.session.execute(query):
-        people[client_id][code][key].add(source)
+    # One pass over the rows: each person's sources per month, packed side by side in one integer.
+    packed: dict[tuple[int, int, str], int] = {}
+    get = packed.get
+    for client_id, product_id, key, source, mask in db.session.execute(query):
+        bit = SOURCE_BITS[source]
+        spread, index = 0, 0
+        while mask:
+            if mask & 1:
+                spread |= bit << (_SOURCE_WIDTH * index)
+            mask >>= 1
+            index += 1
+        person = (client_id, product_id, key)
+        packed[person] = get(person, 0) | spread
+    people: list[PeopleByProduct] = [{} for _month in months]
+    every_source = (1 << _SOURCE_WIDTH) - 1
+    for (client_id, product_id, key), spread in packed.items():
+        code = codes[product_id]
+        for index, by_client in enumerate(people):
+            bits = spread >> (_SOURCE_WIDTH * index) & every_source
+            if bits:
+                by_client.setdefault(client_id, {}).setdefault(code, {})[key] = bits
     return people
 
 
-def end_user_names(client_ids: list[int] | None = None, period: BillingPeriod | None = None) -> dict[tuple[int, str], str]:
+def end_user_names(
+    client_ids: list[int] | None = None, period: BillingPeriod | None = None
+) -> dict[tuple[int, str], str]:
     """(client id, lower-cased e-mail) -> name, for the clients invoiced in ``period`` or those given."""
     query = select(EndUser.client_id, EndUser.email, EndUser.name)
     if client_ids is not None:
         query = query.where(EndUser.client_id.in_(client_ids))
     elif period is not None:
-        query = query.where(EndUser.client_id.in_(select(Invoice.client_id).where(Invoice.period == str(period))))
+        query = query.where(
+            EndUser.client_id.in_(select(Invoice.client_id).where(Invoice.period == str(period)))
+        )
     return {(client_id, email.strip().lower()): name for client_id, email, name in db.session.execute(query)}
 
 
@@ -143,8 +169,8 @@ def _with_payment_method(client_ids: list[int] | None) -> set[int]:
 
 def _changes_and_flags(
     bill: Bill,
-    now: dict[str, dict[str, set[IntervalSource]]],
-    before: dict[str, dict[str, set[IntervalSource]]],
+    now: dict[str, dict[str, int]],
+    before: dict[str, dict[str, int]],
     names: dict[tuple[int, str], str],
     product_names: dict[str, str],
 ) -> None:
@@ -171,7 +197,7 @@ def _changes_and_flags(
             person(key).display
             for by_person in now.values()
             for key, sources in by_person.items()
-            if IntervalSource.USAGE in sources and IntervalSource.SEAT not in sources
+            if sources & SOURCE_BITS["usage"] and not sources & SOURCE_BITS["seat"]
         }
     )
     bill.flags = unusual(
@@ -188,10 +214,7 @@ def month_review(period: BillingPeriod, tz: ZoneInfo, client: Client | None = No
     invoices = list_invoices(period=period, client=client, include_drafts=True)
     invoices.sort(key=lambda invoice: (invoice.client.name.lower(), invoice.id))
     client_ids = [client.id] if client is not None else None
-    start, stop = period.bounds(tz)
-    before_start, before_stop = period.previous().bounds(tz)
-    now_people = people_by_product(start, stop, client_ids)
-    before_people = people_by_product(before_start, before_stop, client_ids)
+    before_people, now_people = people_by_month([period.previous(), period], tz, client_ids)
     names = end_user_names(client_ids, period)
     product_names = _product_names()
     paying = _with_payment_method(client_ids)
@@ -199,7 +222,11 @@ def month_review(period: BillingPeriod, tz: ZoneInfo, client: Client | None = No
     for invoice in invoices:
         bill = Bill(invoice=invoice, has_payment_method=invoice.client_id in paying)
         _changes_and_flags(
-            bill, now_people.get(invoice.client_id, {}), before_people.get(invoice.client_id, {}), names, product_names
+            bill,
+            now_people.get(invoice.client_id, {}),
+            before_people.get(invoice.client_id, {}),
+            names,
+            product_names,
         )
         bills.append(bill)
     state = db.session.get(BillingPeriodState, str(period))

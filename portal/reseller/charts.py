@@ -43,7 +43,7 @@ def line_chart(
 ) -> Markup:
     if any(len(s.values) != len(labels) for s in series):
         raise ValueError("every series needs one value per label")
-    left, right, top, bottom = 56, 16, 34, 40
+    left, right, top, bottom = 56, 28, 34, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for s in series for v in s.values]
     top_value = nice_ceiling(max(values, default=0))
@@ -68,16 +68,20 @@ def line_chart(
     for value in gridlines:
         gy = y(value)
         stroke = "#9aa4b2" if value == 0 else "#dde2ea"
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{gy:.1f}" y2="{gy:.1f}" stroke="{stroke}"/>')
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{gy:.1f}" y2="{gy:.1f}" stroke="{stroke}"/>'
+        )
         parts.append(
             f'<text x="{left - 6}" y="{gy + 4:.1f}" text-anchor="end" fill="#5b6575">'
             f"{escape(format_value(round(value)))}</text>"
         )
     for index, label in enumerate(labels):
-        parts.append(
-            f'<text x="{x(index):.1f}" y="{height - bottom + 16}" text-anchor="middle" fill="#5b6575">'
-            f"{escape(label)}</text>"
-        )
+        # A label may have a second line ("Jan\n2026"): the year only where it changes.
+        for line_number, text in enumerate(label.split("\n")):
+            parts.append(
+                f'<text x="{x(index):.1f}" y="{height - bottom + 16 + 13 * line_number}" '
+                f'text-anchor="middle" fill="#5b6575">{escape(text)}</text>'
+            )
     for number, one in enumerate(series):
         color = PALETTE[number % len(PALETTE)]
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(one.values))

@@ -12,12 +12,13 @@ page costs the same with five clients or five hundred.
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Subquery, and_, func, literal, or_, select, union_all
-from sqlalchemy.types import String
+from sqlalchemy import func, or_, select
 
 from metering.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from metering.counting import core_license_packs
@@ -27,8 +28,9 @@ from metering.spla.models import LicensedHost
 from portal.accounts.models import Client
 from portal.audit.models import AuditEvent
 from portal.catalog.models import LicenceSku, Product, ProductBilling, product_licences
-from portal.db import UTCDateTime, db
+from portal.db import db
 from portal.orders.models import Seat, SeatState
+from portal.reseller.ledger_months import month_bits, overlapping_any
 
 
 @dataclass(frozen=True)
@@ -56,26 +58,33 @@ def last_months(last: BillingPeriod, count: int) -> list[BillingPeriod]:
     return months[::-1]
 
 
-def _windows(months: list[BillingPeriod], tz: ZoneInfo) -> Subquery:
-    """The months as rows (period, start_at, stop_at), to join the ledger against in one query."""
-    rows = []
-    for month in months:
-        start, stop = month.bounds(tz)
-        rows.append(
-            select(
-                literal(str(month), String(7)).label("period"),
-                literal(start, UTCDateTime()).label("start_at"),
-                literal(stop, UTCDateTime()).label("stop_at"),
-            )
-        )
-    return union_all(*rows).subquery("windows")
+def held_months(months: list[BillingPeriod], tz: ZoneInfo) -> dict[tuple[int, int, str], int]:
+    """(client id, product id, person) -> the months they held the product, as bits (bit i: months[i]).
 
-
-def _overlapping(windows: Subquery) -> object:
-    return and_(
-        LedgerInterval.start_at < windows.c.stop_at,
-        or_(LedgerInterval.stop_at.is_(None), LedgerInterval.stop_at > windows.c.start_at),
+    One query; a person's intervals are OR-ed together here.
+    """
+    rows = db.session.execute(
+        select(
+            LedgerInterval.client_id,
+            LedgerInterval.product_id,
+            LedgerInterval.user_key,
+            month_bits(months, tz),
+        ).where(overlapping_any(months, tz))
     )
+    held: dict[tuple[int, int, str], int] = defaultdict(int)
+    for client_id, product_id, user_key, mask in rows:
+        held[(client_id, product_id, user_key)] |= mask
+    return held
+
+
+def _per_month(masks: Iterable[int], months: int) -> list[int]:
+    """How many of the masks have each month's bit set. Most people share a few masks: count those."""
+    counts = [0] * months
+    for mask, people in Counter(masks).items():
+        for index in range(months):
+            if mask >> index & 1:
+                counts[index] += people
+    return counts
 
 
 def monthly_figures(months: list[BillingPeriod], tz: ZoneInfo, currency: str) -> list[MonthFigures]:
@@ -89,32 +98,30 @@ def monthly_figures(months: list[BillingPeriod], tz: ZoneInfo, currency: str) ->
         ).all()
     )
 
-    windows = _windows(months, tz)
-    held = (
-        select(windows.c.period, LedgerInterval.client_id, LedgerInterval.product_id, LedgerInterval.user_key)
-        .join(LedgerInterval, _overlapping(windows))
-        .distinct()
-        .subquery()
-    )
-    seats = dict(db.session.execute(select(held.c.period, func.count()).group_by(held.c.period)).all())
+    held = held_months(months, tz)
+    seats = _per_month(held.values(), len(months))
 
     # As the SPLA report counts: a person holding a SKU through two products counts once.
-    licensed = (
-        select(windows.c.period, LedgerInterval.client_id, product_licences.c.sku_id, LedgerInterval.user_key)
-        .join(LedgerInterval, _overlapping(windows))
-        .join(product_licences, product_licences.c.product_id == LedgerInterval.product_id)
-        .distinct()
-        .subquery()
-    )
-    sku_counts = db.session.execute(
-        select(licensed.c.period, licensed.c.sku_id, func.count()).group_by(licensed.c.period, licensed.c.sku_id)
-    ).all()
+    bill: dict[int, list[int]] = defaultdict(list)
+    for product_id, sku_id in db.session.execute(
+        select(product_licences.c.product_id, product_licences.c.sku_id)
+    ):
+        bill[product_id].append(sku_id)
+    licensed: dict[tuple[int, int, str], int] = defaultdict(int)
+    for (client_id, product_id, user_key), mask in held.items():
+        for sku_id in bill.get(product_id, ()):
+            licensed[(client_id, sku_id, user_key)] |= mask
+    by_sku: dict[int, list[int]] = defaultdict(list)
+    for (_client_id, sku_id, _user_key), mask in licensed.items():
+        by_sku[sku_id].append(mask)
     skus = {sku.id: sku for sku in db.session.scalars(select(LicenceSku))}
     cost: dict[str, int] = {}
-    for period, sku_id, count in sku_counts:
+    for sku_id, masks in by_sku.items():
         sku = skus[sku_id]
-        if sku.currency == currency:
-            cost[period] = cost.get(period, 0) + count * sku.spla_cost_minor
+        if sku.currency != currency:
+            continue
+        for month, count in zip(periods, _per_month(masks, len(months)), strict=True):
+            cost[month] = cost.get(month, 0) + count * sku.spla_cost_minor
 
     first_start, last_stop = months[0].bounds(tz)[0], months[-1].bounds(tz)[1]
     hosts = db.session.execute(
@@ -138,9 +145,9 @@ def monthly_figures(months: list[BillingPeriod], tz: ZoneInfo, currency: str) ->
             period=month,
             revenue_minor=int(revenue.get(str(month)) or 0),
             cost_minor=cost.get(str(month), 0),
-            seats=int(seats.get(str(month)) or 0),
+            seats=seats[index],
         )
-        for month in months
+        for index, month in enumerate(months)
     ]
 
 
@@ -197,7 +204,9 @@ def seat_matrix() -> SeatMatrix:
     ):
         counts.setdefault(product_id, {})[state] = count
     products = (
-        db.session.scalars(select(Product).where(Product.id.in_(counts)).order_by(Product.price_minor, Product.code))
+        db.session.scalars(
+            select(Product).where(Product.id.in_(counts)).order_by(Product.price_minor, Product.code)
+        )
         if counts
         else []
     )
@@ -267,5 +276,7 @@ def client_count() -> int:
 
 def recent_events(limit: int = 10) -> list[AuditEvent]:
     return list(
-        db.session.scalars(select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit))
+        db.session.scalars(
+            select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
+        )
     )

@@ -44,9 +44,8 @@ class FilingStatus:
     @property
     def label(self) -> str:
         if self.submission is not None:
-            return (
-                f"Submitted by {self.submission.submitted_by} on {self.submission.submitted_at:%Y-%m-%d %H:%M} UTC"
-            )
+            filed = self.submission
+            return f"Submitted by {filed.submitted_by} on {filed.submitted_at:%Y-%m-%d %H:%M} UTC."
         if self.state is FilingState.OPEN:
             return f"{self.period.label} is not over yet; the report is due {self.due:%B} {self.due.day}."
         if self.state is FilingState.OVERDUE:
@@ -54,7 +53,9 @@ class FilingStatus:
         return f"Due {self.due:%B} {self.due.day}, {self.due.year}."
 
 
-def _state(period: BillingPeriod, submission: SplaSubmission | None, tz: ZoneInfo, now: datetime) -> FilingState:
+def _state(
+    period: BillingPeriod, submission: SplaSubmission | None, tz: ZoneInfo, now: datetime
+) -> FilingState:
     if submission is not None:
         return FilingState.SUBMITTED
     if now < period.bounds(tz)[1]:

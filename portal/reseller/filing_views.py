@@ -28,7 +28,7 @@ def _last_month() -> BillingPeriod:
     return BillingPeriod.containing(utcnow(), billing_timezone()).previous()
 
 
-def _pick(endpoint: str, default: BillingPeriod) -> Response | tuple[str, int]:
+def _pick(endpoint: str, title: str, default: BillingPeriod) -> Response | tuple[str, int]:
     """``?period=`` from the month picker, checked; without it, ``default``."""
     if "period" not in request.args:
         return redirect(url_for(endpoint, period=str(default)))
@@ -44,7 +44,7 @@ def _pick(endpoint: str, default: BillingPeriod) -> Response | tuple[str, int]:
 @bp.route("/spla/")
 @roles_required(*RESELLER_ROLES)
 def spla_index() -> Response | tuple[str, int]:
-    return _pick("filing.spla", _last_month())
+    return _pick("filing.spla", "SPLA report", _last_month())
 
 
 def _sku_totals(report: SplaReport) -> list[tuple[str, str, int, int, str]]:
@@ -52,11 +52,18 @@ def _sku_totals(report: SplaReport) -> list[tuple[str, str, int, int, str]]:
     totals: dict[str, tuple[str, int, int, str]] = {}
     for line in report.lines:
         name, quantity, cost, currency = totals.get(line.sku, (line.sku_name, 0, 0, line.currency))
-        totals[line.sku] = (name, quantity + line.quantity, cost + line.quantity * line.unit_cost_minor, currency)
+        totals[line.sku] = (
+            name,
+            quantity + line.quantity,
+            cost + line.quantity * line.unit_cost_minor,
+            currency,
+        )
     return [(sku, *values) for sku, values in sorted(totals.items())]
 
 
-def _render_spla(period: BillingPeriod, form: SplaSubmittedForm | None = None, status: int = 200) -> tuple[str, int]:
+def _render_spla(
+    period: BillingPeriod, form: SplaSubmittedForm | None = None, status: int = 200
+) -> tuple[str, int]:
     tz = billing_timezone()
     report = spla_report(period, tz)
     filing = filing_status(period, tz, utcnow())
@@ -117,7 +124,7 @@ def spla_submitted(period: str) -> Response | tuple[str, int]:
 @roles_required(*RESELLER_ROLES)
 def exports_index() -> Response | tuple[str, int]:
     newest = db.session.scalar(select(func.max(Invoice.period)).where(Invoice.status != InvoiceStatus.DRAFT))
-    return _pick("filing.exports", BillingPeriod.parse(newest) if newest else _last_month())
+    return _pick("filing.exports", "Exports", BillingPeriod.parse(newest) if newest else _last_month())
 
 
 @bp.route("/exports/<period>")
@@ -129,7 +136,9 @@ def exports(period: str) -> str:
     for invoice in invoices:
         totals[invoice.currency] = totals.get(invoice.currency, 0) + invoice.total_minor
     drafts = db.session.scalar(
-        select(func.count(Invoice.id)).where(Invoice.period == str(month), Invoice.status == InvoiceStatus.DRAFT)
+        select(func.count(Invoice.id)).where(
+            Invoice.period == str(month), Invoice.status == InvoiceStatus.DRAFT
+        )
     )
     return render_template(
         "reseller/exports.html",

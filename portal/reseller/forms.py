@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import Field, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from metering.periods import BillingPeriod
@@ -29,13 +30,13 @@ class PeriodForm(GetForm):
     submit = SubmitField("Show")
 
 
-REVIEW_FILTERS = (
-    ("all", "Every bill"),
-    ("drafts", "Drafts to approve"),
-    ("flagged", "Flagged"),
-    ("held", "Held"),
-    ("issued", "Approved"),
-)
+REVIEW_FILTERS = [
+    SelectChoice("all", "Every bill"),
+    SelectChoice("drafts", "Drafts to approve"),
+    SelectChoice("flagged", "Flagged"),
+    SelectChoice("held", "Held"),
+    SelectChoice("issued", "Approved"),
+]
 
 
 class ReviewFilterForm(GetForm):

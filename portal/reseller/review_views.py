@@ -115,7 +115,9 @@ def bill(period: str, invoice_id: int) -> tuple[str, int]:
     return _render_bill(month_, invoice)
 
 
-def _render_bill(month_: BillingPeriod, invoice: Invoice, hold_form: HoldForm | None = None, status: int = 200):
+def _render_bill(
+    month_: BillingPeriod, invoice: Invoice, hold_form: HoldForm | None = None, status: int = 200
+):
     tz = billing_timezone()
     review = month_review(month_, tz, client=invoice.client)
     (summary,) = [bill for bill in review.bills if bill.invoice.id == invoice.id]
@@ -164,7 +166,9 @@ def hold(period: str, invoice_id: int) -> Response | tuple[str, int]:
         flash(error.message, "error")
     else:
         db.session.commit()
-        flash(f"{invoice.client.name}'s bill is held: “approve all” skips it until it is released.", "success")
+        flash(
+            f"{invoice.client.name}'s bill is held: “approve all” skips it until it is released.", "success"
+        )
     return _back(month_, invoice_id)
 
 

@@ -24,6 +24,7 @@ from metering.spla.services import SplaReport
 from portal.audit.services import Actor, record
 from portal.db import db
 from portal.errors import Conflict, InvalidInput, NotFound
+from portal.orders.queries import is_possible_id
 from portal.reseller.models import SplaSubmission
 
 MAX_REASON = 500
@@ -32,6 +33,8 @@ MAX_REFERENCE = 100
 
 def get_period_invoice(period: BillingPeriod, invoice_id: int, *, lock: bool = False) -> Invoice:
     """An invoice of this month; any other id (or another month's invoice) is "not found"."""
+    if not is_possible_id(invoice_id):
+        raise NotFound(f"No invoice #{invoice_id} for {period.label}.")
     query = select(Invoice).where(Invoice.id == invoice_id, Invoice.period == str(period))
     if lock:
         query = query.with_for_update()
@@ -43,14 +46,18 @@ def get_period_invoice(period: BillingPeriod, invoice_id: int, *, lock: bool = F
 
 def _require_draft(invoice: Invoice, doing: str) -> None:
     if invoice.status is not InvoiceStatus.DRAFT:
-        raise Conflict(f"Invoice {invoice.number} is already {invoice.status.value}; only a draft can be {doing}.")
+        raise Conflict(
+            f"Invoice {invoice.number} is already {invoice.status.value}; only a draft can be {doing}."
+        )
 
 
 def hold_invoice(actor: Actor, invoice: Invoice, reason: str) -> Invoice:
     """Keep a draft out of approval (and out of "approve all") until someone releases it."""
     reason = " ".join(reason.split())
     if not reason:
-        raise InvalidInput("Say why the bill is held.", fields={"reason": "Say why, for whoever releases it."})
+        raise InvalidInput(
+            "Say why the bill is held.", fields={"reason": "Say why, for whoever releases it."}
+        )
     if len(reason) > MAX_REASON:
         raise InvalidInput("The reason is too long.", fields={"reason": f"At most {MAX_REASON} characters."})
     _require_draft(invoice, "held")

@@ -43,8 +43,14 @@ CHART_MONTHS = 12
 _SHORT_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def _short(month: BillingPeriod) -> str:
-    return f"{_SHORT_MONTHS[month.month - 1]} ’{month.year % 100:02d}"
+def _chart_labels(months: list[BillingPeriod]) -> list[str]:
+    """ "Nov" under each point, and the year under the first month and every January."""
+    return [
+        f"{_SHORT_MONTHS[m.month - 1]}\n{m.year}"
+        if index == 0 or m.month == 1
+        else _SHORT_MONTHS[m.month - 1]
+        for index, m in enumerate(months)
+    ]
 
 
 def render_home() -> str:
@@ -55,7 +61,7 @@ def render_home() -> str:
     last = BillingPeriod.containing(now, tz).previous()
     months = last_months(last, CHART_MONTHS)
     figures = monthly_figures(months, tz, currency)
-    labels = [_short(month) for month in months]
+    labels = _chart_labels(months)
     money = compact_money(currency)
     charts = {
         "revenue": line_chart(
@@ -99,7 +105,9 @@ def _client(ref: str) -> Client | None:
         return None
 
 
-def _render_client(client: Client, suspend_form: SuspendForm | None = None, status: int = 200) -> tuple[str, int]:
+def _render_client(
+    client: Client, suspend_form: SuspendForm | None = None, status: int = 200
+) -> tuple[str, int]:
     seats = list(
         db.session.scalars(
             select(Seat)

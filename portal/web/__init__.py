@@ -43,6 +43,16 @@ def init_web(app: Flask) -> None:
 
     app.register_blueprint(provisioning_bp)
 
+    from provisioning.trueup.views import bp as trueup_bp
+
+    # True-ups: accounts the platforms have that nobody bills, and committed-seat contracts.
+    app.register_blueprint(trueup_bp)
+
+    from portal.reseller.web import init_reseller
+
+    # The reseller console: client pages, the monthly bill review, the SPLA report and exports.
+    init_reseller(app)
+
     from portal.api import bp as api_bp
 
     # The API authenticates with Bearer tokens, never cookies, so there is no CSRF to guard against.

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 from email_validator import EmailNotValidError, validate_email
-from email_validator.syntax import validate_email_local_part
 from flask_wtf import FlaskForm
 from wtforms import Field
 from wtforms.validators import ValidationError
+
+from portal.accounts.services import upn_problem
 
 
 class EmailAddress:
@@ -28,11 +27,6 @@ class EmailAddress:
             raise ValidationError(f"Not a valid e-mail address: {error}") from None
 
 
-# One DNS label: letters, digits and inner hyphens, at most 63 characters.
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_UPN_SUFFIX = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})*", re.IGNORECASE)
-
-
 class UserPrincipalName:
     """An e-mail address or an Active Directory user principal name (``alice@corp.local``).
 
@@ -44,14 +38,6 @@ class UserPrincipalName:
     def __call__(self, form: FlaskForm, field: Field) -> None:
         if not field.data:
             return
-        local, at, suffix = field.data.strip().rpartition("@")
-        if not at or not local:
-            raise ValidationError("Write it as name@domain, e.g. alice@acme.com or alice@corp.local.")
-        try:
-            validate_email_local_part(local, allow_smtputf8=False)
-        except EmailNotValidError as error:
-            raise ValidationError(f"Not a valid e-mail address or UPN: {error}") from None
-        if not _UPN_SUFFIX.fullmatch(suffix):
-            raise ValidationError(
-                "The part after the @ must be a domain name of letters, digits, hyphens and dots."
-            )
+        problem = upn_problem(field.data)
+        if problem:
+            raise ValidationError(problem)

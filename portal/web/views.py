@@ -7,8 +7,7 @@ from flask_login import login_required
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from portal.accounts.models import Client, EndUser, Role
-from portal.audit.models import AuditEvent
+from portal.accounts.models import EndUser, Role
 from portal.auth.access import (
     CLIENT_ROLES,
     RESELLER_ROLES,
@@ -16,9 +15,7 @@ from portal.auth.access import (
     current_portal_user,
     roles_required,
 )
-from portal.catalog.models import Product
 from portal.db import db
-from portal.orders.models import Seat
 from portal.orders.queries import seat_counts_by_product, visible_seats
 from portal.web.dashboard import month_so_far, recent_activity
 
@@ -36,22 +33,9 @@ def index() -> Response:
 @bp.route("/reseller/")
 @roles_required(*RESELLER_ROLES)
 def reseller() -> str:
-    seats_by_product = db.session.execute(
-        select(Product.name, Seat.state, func.count(Seat.id))
-        .join(Seat, Seat.product_id == Product.id)
-        .group_by(Product.name, Seat.state)
-        .order_by(Product.name, Seat.state)
-    ).all()
-    client_count = db.session.scalar(select(func.count(Client.id)))
-    recent = db.session.scalars(
-        select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(10)
-    )
-    return render_template(
-        "home/reseller.html",
-        seats_by_product=seats_by_product,
-        client_count=client_count,
-        recent=list(recent),
-    )
+    from portal.reseller.views import render_home
+
+    return render_home()
 
 
 @bp.route("/client/")

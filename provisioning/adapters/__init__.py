@@ -63,4 +63,8 @@ def build_adapter(name: str, kind: str, config: Mapping[str, Any]) -> Adapter:
         from provisioning.adapters.kamailio import KamailioAdapter
 
         return KamailioAdapter.from_config(config)
+    if name == "active_directory":
+        from provisioning.adapters.active_directory import ActiveDirectoryAdapter
+
+        return ActiveDirectoryAdapter.from_config(config)
     raise NotConfigured(f"{label} are not offered on this installation (PROVISIONING_ADAPTERS: {kind}=none).")

@@ -74,6 +74,9 @@ def aws_errors(platform: str, operation: str) -> Iterator[None]:
         code = error_code(error)
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         message = str(error.response.get("Error", {}).get("Message") or error)
+        if message.lstrip().startswith("<"):
+            # An HTML error page (a proxy, or an operation the endpoint does not implement).
+            message = f"the service answered HTTP {status or code}"
         retryable = code in RETRYABLE_CODES or status >= 500
         raise AdapterError(f"{platform} {operation}: {message}", retryable=retryable, code=code) from None
     except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError) as error:

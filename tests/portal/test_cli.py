@@ -123,3 +123,44 @@ def _counts() -> dict[str, int]:
         "end_users": db.session.scalar(select(func.count(EndUser.id))),
         "seats": db.session.scalar(select(func.count(Seat.id))),
     }
+
+
+def test_client_user_token_belongs_to_the_named_user(runner, make_client, make_user):
+    acme = make_client("acme")
+    pat = make_user(Role.CLIENT_USER, acme, email="pat@acme.example")
+    make_client("other")
+
+    result = runner.invoke(
+        args=[
+            "tokens",
+            "create",
+            "--role",
+            "client_user",
+            "--client",
+            "acme",
+            "--user",
+            "PAT@acme.example",
+            "--name",
+            "Pat's script",
+        ]
+    )
+    wrong_client = runner.invoke(
+        args=[
+            "tokens",
+            "create",
+            "--role",
+            "client_user",
+            "--client",
+            "other",
+            "--user",
+            "pat@acme.example",
+            "--name",
+            "x",
+        ]
+    )
+
+    assert result.exit_code == 0, result.output
+    token = authenticate_api_token(result.output.rstrip("\n").splitlines()[-1])
+    assert token.created_by_id == pat.id
+    assert wrong_client.exit_code == 1
+    assert "does not belong to the token's client" in wrong_client.output

@@ -7,11 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from metering.ledger.models import LedgerInterval
 from portal.db import db, utcnow
 from portal.orders.models import SeatState
+from portal.orders.services import cancel_seat
 from provisioning import engine
 from provisioning.models import AttemptOutcome, ProvisioningAttempt
-from tests.provisioning.conftest import order, run_steps
+from tests.provisioning.conftest import ACTOR, order, run_steps
 
 
 def attempts(seat):
@@ -108,3 +110,21 @@ def test_backoff_grows_with_jitter_and_a_ceiling(app, attempt):
     ceiling = min(engine.MAX_BACKOFF_SECONDS, 5 * 2 ** (attempt - 1))
     delays = {engine.backoff(attempt) for _ in range(20)}
     assert all(ceiling / 2 <= d <= ceiling for d in delays) and len(delays) > 1
+
+
+def test_cancel_while_the_create_call_runs(app, acme, person, local_kamailio):
+    seat = order(acme, "voip", 1, [person("alice")]).seats[0]
+    claim = engine.claim(seat.id, "t")
+    db.session.commit()
+    outcome = engine.perform(claim)  # the extension now exists at the registrar
+
+    cancel_seat(ACTOR, seat)  # meanwhile, the client cancels
+    db.session.commit()
+    assert seat.state is SeatState.TERMINATING
+    engine.finish(claim, outcome)
+    db.session.commit()
+    assert seat.state is SeatState.TERMINATING and seat.external_id  # never shown (or billed) active
+
+    assert run_steps(seat) == ["terminate"]
+    assert seat.state is SeatState.TERMINATED
+    assert db.session.scalars(select(LedgerInterval).where(LedgerInterval.seat_id == seat.id)).all() == []

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from portal.accounts import services as account_services
 from portal.accounts.models import EndUser, Role
 from portal.accounts.services import add_end_user
 from portal.audit.services import Actor
@@ -15,14 +13,6 @@ from portal.db import db
 from portal.orders.services import cancel_seat, place_order
 
 TESTS = Actor.system("tests")
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Passwords are not what these tests are about: argon2 with its cheapest parameters."""
-    monkeypatch.setattr(
-        account_services, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
 
 
 @pytest.fixture

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from argon2 import PasswordHasher
 
-from portal.accounts import services as account_services
 from portal.accounts.models import Client, EndUser, Role, User
 from portal.accounts.services import add_end_user
 from portal.audit.services import Actor
@@ -22,17 +20,6 @@ class Tenant:
     admin: User | None
     alice: EndUser
     bob: EndUser
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Passwords are not what these tests are about: argon2 with its cheapest parameters.
-
-    The default parameters cost about 0.1 s per hash and per login, most of these tests' time.
-    """
-    monkeypatch.setattr(
-        account_services, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
 
 
 @pytest.fixture

@@ -1,0 +1,192 @@
+"""The reseller reviews last month's bills in a real browser: the home page, the review, a drill-down
+into one client's bill, a hold, "approve all", and the SPLA report downloaded as CSV.
+
+The portal runs as its own process (``flask run``) on a scratch database filled through the services
+(clients, people, seats moved through provisioning's lifecycle, usage from an RMM) and closed with
+``flask --app wsgi billing close``, exactly as an operator would. No Stripe key is configured, so
+approval must say plainly that nothing was sent for payment.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from metering.periods import BillingPeriod
+from portal import create_app
+from portal.accounts.models import Role
+from portal.accounts.services import create_user_with_password
+from portal.db import db, utcnow
+from tests.browser.conftest import (
+    ARTIFACTS,
+    REPO_ROOT,
+    _bin,
+    _portal_environment,
+    _set_up_database,
+)
+from tests.conftest import TEST_PASSWORD, ScratchDatabases
+from tests.portal.reseller.world import SETUP, UTC_ZONE, build_business
+from tests.standins.aws import MotoServer
+from tests.standins.ports import LOOPBACK, free_port, start_server, stop_process
+
+pytestmark = pytest.mark.slow
+
+RESELLER_EMAIL = "ada@northwind-it.example"
+
+
+@dataclass(frozen=True)
+class ReviewPortal:
+    url: str
+    period: BillingPeriod
+    log: Path
+
+
+def _fill(env: dict[str, str], work: Path, period: BillingPeriod) -> None:
+    """Three clients with seats and ledger intervals over the last three months, and a reseller admin."""
+    app = create_app(
+        {
+            "DATABASE_URL": env["DATABASE_URL"],
+            "SECRET_KEY": env["SECRET_KEY"],
+            "CELERY_BROKER_URL": "memory://",
+            "INSTANCE_PATH": str(work / "fill-instance"),
+        }
+    )
+    with app.app_context():
+        build_business(period)
+        create_user_with_password(
+            SETUP, RESELLER_EMAIL, "Ada Lovelace", Role.RESELLER_ADMIN, None, TEST_PASSWORD
+        )
+        db.session.commit()
+    app.extensions["seatmeter.db"].engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def review_portal(
+    chromium: Path, scratch_databases: ScratchDatabases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ReviewPortal]:
+    work = tmp_path_factory.mktemp("reseller-portal")
+    port = free_port()
+    # No Celery worker runs here and nothing provisions, so no AWS endpoint is ever called.
+    unused_aws = MotoServer(endpoint_url=f"http://{LOOPBACK}:9")
+    env = _portal_environment(
+        scratch_databases.create("reseller"),
+        f"sqla+sqlite:///{work / 'broker.sqlite'}",
+        f"reseller-{secrets.token_hex(4)}",
+        unused_aws,
+        "d-0000000000",
+        work,
+        port,
+    )
+    period = BillingPeriod.containing(utcnow(), UTC_ZONE).previous()
+    _set_up_database(env, work)
+    _fill(env, work, period)
+    closed = subprocess.run(
+        [_bin("flask"), "--app", "wsgi", "billing", "close", str(period)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert closed.returncode == 0, closed.stderr
+    assert "3 created" in closed.stdout, closed.stdout
+    web = start_server(
+        [_bin("flask"), "--app", "wsgi", "run", "--host", LOOPBACK, "--port", str(port), "--no-reload"],
+        port,
+        work / "web.log",
+        cwd=REPO_ROOT,
+        env=env,
+        timeout=30,
+    )
+    try:
+        yield ReviewPortal(url=f"http://{LOOPBACK}:{port}", period=period, log=work / "web.log")
+    finally:
+        stop_process(web)
+
+
+def test_reseller_reviews_the_month_approves_all_and_downloads_the_spla_report(
+    review_portal: ReviewPortal, browser_page, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    month = review_portal.period.label
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    page.goto(f"{review_portal.url}/login")
+    page.get_by_label("E-mail", exact=True).fill(RESELLER_EMAIL)
+    page.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    # Home: the run rate, what is due, and the charts drawn from the data.
+    expect(page.get_by_role("heading", name="Home")).to_be_visible()
+    expect(page.locator("#mrr")).to_contain_text("$297.00")
+    expect(page.locator("#spla-status")).to_contain_text(f"SPLA report for {month}")
+    expect(page.locator(f"#drafts-{review_portal.period}")).to_contain_text("3 draft bills")
+    expect(page.locator("svg.chart")).to_have_count(3)
+    page.screenshot(path=str(ARTIFACTS / "reseller-home.png"), full_page=True)
+
+    # The review of the month: every client's draft, changes by name, flags.
+    page.locator("header nav").get_by_role("link", name="Bill review", exact=True).click()
+    expect(page.get_by_role("heading", name=f"Bill review: {month}")).to_be_visible()
+    acme = page.locator('[data-client="acme"]')
+    expect(acme).to_contain_text("Added: Carol Cruz")
+    expect(acme).to_contain_text("Removed: Bob Baker")
+    expect(acme).to_contain_text("Usage reported with no seat in the portal for: ghost@acme.example.")
+    expect(page.locator('[data-client="bright"]')).to_contain_text("No payment method on file")
+    page.screenshot(path=str(ARTIFACTS / "reseller-review.png"), full_page=True)
+
+    # Drill into one client's bill: who held each line's product, on which days.
+    acme.get_by_role("link", name="Details of Acme Law LLP").click()
+    expect(page.get_by_role("heading", name=f"Acme Law LLP: {month}")).to_be_visible()
+    carol = page.locator('tr[data-user="carol@acme.example"]')
+    expect(carol).to_contain_text("Carol Cruz")
+    expect(carol.locator("td.num")).to_have_text("27")  # from the 5th to the end of the month
+    expect(page.locator('tr[data-user="ghost@acme.example"]')).to_contain_text("no seat")
+    page.get_by_role("link", name=f"← Bill review: {month}").click()
+
+    # Hold one bill, then approve all: the held one is skipped, and Stripe's absence is said plainly.
+    bright = page.locator('[data-client="bright"]')
+    bright.get_by_text("Hold…").click()
+    bright.get_by_label("Why hold it").fill("Dr. Bright disputes the number of desktops")
+    bright.get_by_role("button", name="Hold").click()
+    expect(page.get_by_text("Bright Smile Dental's bill is held")).to_be_visible()
+    page.get_by_role("button", name="Approve all 2 drafts").click()
+    flash = page.locator(".flash-success")
+    expect(flash).to_contain_text(f"2 bills of {month} approved and finalized. 1 held bill was skipped.")
+    expect(flash).to_contain_text("Stripe is not configured (STRIPE_API_KEY is not set)")
+    expect(page.locator('[data-client="acme"]')).to_contain_text(
+        "not sent for payment: Stripe is not configured"
+    )
+    expect(page.locator('[data-client="bright"]')).to_contain_text("Held: Dr. Bright disputes")
+
+    # The SPLA report for the distributor, downloaded as CSV and read back.
+    page.locator("header nav").get_by_role("link", name="SPLA", exact=True).click()
+    expect(page.get_by_role("heading", name=f"SPLA report: {month}")).to_be_visible()
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download CSV").click()
+    download = download_info.value
+    assert download.suggested_filename == f"spla-{review_portal.period}.csv"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8"))))
+    assert [(r["end_customer"], r["sku"], r["quantity"]) for r in rows] == [
+        ("Acme Law LLP", "EXSTD-SAL", "1"),
+        ("Acme Law LLP", "OFFSTD-SAL", "3"),
+        ("Acme Law LLP", "WINRDS-SAL", "3"),
+        ("Bright Smile Dental", "OFFSTD-SAL", "4"),
+        ("Bright Smile Dental", "WINRDS-SAL", "4"),
+        ("Ledgerline Accountants", "EXSTD-SAL", "2"),
+    ]
+    assert {r["period"] for r in rows} == {str(review_portal.period)}
+
+    page.get_by_label("Distributor's reference").fill("PO-2026-7781")
+    page.get_by_role("button", name="Mark submitted").click()
+    expect(page.locator("#filing")).to_contain_text(f"Submitted by {RESELLER_EMAIL}")
