@@ -8,7 +8,7 @@ from provisioning.adapters.base import Account, AccountState, Adapter, AdapterEr
 from provisioning.lifecycle import Action, IllegalTransition, grants, plan
 from provisioning.models import AttemptOutcome, ProvisioningAttempt
 from provisioning.scheduling import schedule
-from provisioning.services import attempts_of, failed_seats, recent_attempts, reveal_seat_secret
+from provisioning.services import attempts_of, failed_seats, has_secret, recent_attempts, reveal_seat_secret
 
 __all__ = [
     "Account",
@@ -24,6 +24,7 @@ __all__ = [
     "attempts_of",
     "failed_seats",
     "grants",
+    "has_secret",
     "plan",
     "recent_attempts",
     "reveal_seat_secret",

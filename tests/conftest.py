@@ -20,6 +20,7 @@ from alembic import command
 from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from kombu import Connection
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
@@ -107,12 +108,28 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+# Jobs that unit tests enqueue (no worker consumes them) go to a queue of this session's own, which
+# is emptied at the end, so a real broker is not left holding them.
+TEST_QUEUE = f"tests-{secrets.token_hex(4)}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _empty_the_test_queue_at_the_end() -> Iterator[None]:
+    yield
+    broker_url = os.environ.get("CELERY_BROKER_URL")
+    if broker_url:
+        with Connection(broker_url) as connection:
+            connection.default_channel.queue_purge(TEST_QUEUE)
+
+
 def app_overrides(database_url: str, instance_path: Path) -> dict[str, object]:
     return {
         "DATABASE_URL": database_url,
         "SECRET_KEY": TEST_SECRET_KEY,
         "INSTANCE_PATH": str(instance_path),
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL") or "memory://",
+        "CELERY_DEFAULT_QUEUE": TEST_QUEUE,
+        "PROVISIONING_QUEUE": TEST_QUEUE,
         "TESTING": True,
         "WTF_CSRF_ENABLED": False,
         "MAIL_SERVER": "",

@@ -28,6 +28,7 @@ from portal.orders.services import (
     retry_seat,
     unassign_seat,
 )
+from provisioning import has_secret, reveal_seat_secret
 
 bp = Blueprint("seats", __name__, url_prefix="/client/seats")
 
@@ -75,6 +76,7 @@ def _detail_page(seat: Seat, assign_form: AssignSeatForm | None = None, status: 
         can_assign=seat.desired_state is not DesiredState.TERMINATED,
         can_cancel=seat.desired_state is not DesiredState.TERMINATED,
         can_retry=seat.state is SeatState.FAILED and seat.desired_state is not DesiredState.TERMINATED,
+        password_waiting=is_admin and has_secret(seat),
     ), status
 
 
@@ -135,6 +137,24 @@ def _seat_action(
     db.session.commit()
     flash(done.format(id=seat.id), "success")
     return redirect(url_for("seats.detail", seat_id=seat.id))
+
+
+@bp.route("/<int:seat_id>/phone-password", methods=["POST"])
+@roles_required(Role.CLIENT_ADMIN)
+def phone_password(seat_id: int) -> Response | tuple[str, int]:
+    """Show a VoIP seat's generated SIP password, once: Seatmeter forgets it as it shows it."""
+    seat = _admin_seat_or_404(seat_id)
+    if not SeatActionForm().validate_on_submit():
+        abort(400)
+    password = reveal_seat_secret(Actor.for_user(current_portal_user()), seat)
+    db.session.commit()
+    if password is None:
+        flash("The password was already shown once, or the phone is not set up yet.", "error")
+        return redirect(url_for("seats.detail", seat_id=seat.id))
+    response = Response(render_template("client/phone_password.html", seat=seat, password=password))
+    # The page holds a secret: never keep it in a cache or the browser's history.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/<int:seat_id>/unassign", methods=["POST"])

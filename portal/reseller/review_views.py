@@ -117,7 +117,7 @@ def bill(period: str, invoice_id: int) -> tuple[str, int]:
 
 def _render_bill(
     month_: BillingPeriod, invoice: Invoice, hold_form: HoldForm | None = None, status: int = 200
-):
+) -> tuple[str, int]:
     tz = billing_timezone()
     review = month_review(month_, tz, client=invoice.client)
     (summary,) = [bill for bill in review.bills if bill.invoice.id == invoice.id]

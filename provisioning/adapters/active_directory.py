@@ -243,8 +243,8 @@ class ActiveDirectoryAdapter:
         """Every member of every client's RDS group (nested groups expanded), client by client."""
         found: list[Membership] = []
         with self._session("list group members") as conn:
-            conn.search(self.clients_ou, "(objectClass=organizationalUnit)", ldap3.LEVEL, attributes=["ou"])
-            refs = sorted(str(first(entry["attributes"], "ou")) for entry in entries(conn.response))
+            ous = self._paged(conn, "(objectClass=organizationalUnit)", self.clients_ou, ldap3.LEVEL, ["ou"])
+            refs = sorted(str(first(entry["attributes"], "ou")) for entry in ous)
             for ref in refs:
                 group = self.group_dn(ref)
                 rule = f"(memberOf:{IN_CHAIN}:={escape_filter_chars(group)})"
@@ -264,7 +264,7 @@ class ActiveDirectoryAdapter:
     def _mine(self, conn: ldap3.Connection, request: SeatRequest) -> dict[str, Any] | None:
         """The seat's user: by its GUID when recorded, else by e-mail in the client's OU and mark."""
         if request.external_id:
-            entry = self._byguid(conn, request.external_id)
+            entry = self._by_guid(conn, request.external_id)
             if entry is not None:
                 return entry
         email = request.account_user or (request.user.email if request.user else None)
@@ -282,7 +282,7 @@ class ActiveDirectoryAdapter:
             )
         return entry
 
-    def _byguid(self, conn: ldap3.Connection, external_id: str) -> dict[str, Any] | None:
+    def _by_guid(self, conn: ldap3.Connection, external_id: str) -> dict[str, Any] | None:
         try:
             raw = uuid.UUID(external_id).bytes_le
         except ValueError:
@@ -313,13 +313,21 @@ class ActiveDirectoryAdapter:
         conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=_USER_ATTRIBUTES)
         return entries(conn.response)[0]
 
-    def _paged(self, conn: ldap3.Connection, search_filter: str) -> list[dict[str, Any]]:
+    def _paged(
+        self,
+        conn: ldap3.Connection,
+        search_filter: str,
+        base: str | None = None,
+        scope: str = ldap3.SUBTREE,
+        attributes: list[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every entry, page by page (AD stops a plain search at 1000); the whole domain by default."""
         return entries(
             conn.extend.standard.paged_search(
-                self.domain_dn,
+                base or self.domain_dn,
                 search_filter,
-                ldap3.SUBTREE,
-                attributes=_USER_ATTRIBUTES,
+                scope,
+                attributes=attributes or _USER_ATTRIBUTES,
                 paged_size=PAGE_SIZE,
                 generator=False,
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import secrets
 import subprocess
 from collections.abc import Iterator
@@ -77,7 +78,7 @@ def review_portal(
     unused_aws = MotoServer(endpoint_url=f"http://{LOOPBACK}:9")
     env = _portal_environment(
         scratch_databases.create("reseller"),
-        f"sqla+sqlite:///{work / 'broker.sqlite'}",
+        os.environ.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{work / 'broker.sqlite'}",
         f"reseller-{secrets.token_hex(4)}",
         unused_aws,
         "d-0000000000",
@@ -150,6 +151,7 @@ def test_reseller_reviews_the_month_approves_all_and_downloads_the_spla_report(
     expect(carol).to_contain_text("Carol Cruz")
     expect(carol.locator("td.num")).to_have_text("27")  # from the 5th to the end of the month
     expect(page.locator('tr[data-user="ghost@acme.example"]')).to_contain_text("no seat")
+    page.screenshot(path=str(ARTIFACTS / "reseller-bill.png"), full_page=True)
     page.get_by_role("link", name=f"← Bill review: {month}").click()
 
     # Hold one bill, then approve all: the held one is skipped, and Stripe's absence is said plainly.
@@ -190,3 +192,4 @@ def test_reseller_reviews_the_month_approves_all_and_downloads_the_spla_report(
     page.get_by_label("Distributor's reference").fill("PO-2026-7781")
     page.get_by_role("button", name="Mark submitted").click()
     expect(page.locator("#filing")).to_contain_text(f"Submitted by {RESELLER_EMAIL}")
+    page.screenshot(path=str(ARTIFACTS / "reseller-spla.png"), full_page=True)

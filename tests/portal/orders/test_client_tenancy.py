@@ -23,6 +23,7 @@ ID_ROUTES = {
     "/client/seats/<int:seat_id>/unassign": [("POST", "/client/seats/{seat}/unassign", {})],
     "/client/seats/<int:seat_id>/cancel": [("POST", "/client/seats/{seat}/cancel", {})],
     "/client/seats/<int:seat_id>/retry": [("POST", "/client/seats/{seat}/retry", {})],
+    "/client/seats/<int:seat_id>/phone-password": [("POST", "/client/seats/{seat}/phone-password", {})],
     "/client/orders/<int:order_id>": [("GET", "/client/orders/{order}", {})],
     "/client/end-users/<int:end_user_id>/edit": [
         ("GET", "/client/end-users/{person}/edit", {}),
