@@ -116,6 +116,7 @@ def get_end_user_for_client(client: Client, end_user_id: int) -> EndUser:
 
 def assign_seat(actor: Actor, seat: Seat, end_user: EndUser) -> Seat:
     """Assign the seat to ``end_user``, or reassign it from its current holder."""
+    _lock(seat)
     if end_user.client_id != seat.client_id:
         raise NotFound(f"No end user #{end_user.id}.", fields={"end_user": "Unknown end user."})
     _require_not_cancelled(seat)
@@ -144,6 +145,7 @@ def assign_seat(actor: Actor, seat: Seat, end_user: EndUser) -> Seat:
 
 def unassign_seat(actor: Actor, seat: Seat) -> Seat:
     """Take the seat away from its end user; a desktop or mailbox account is removed."""
+    _lock(seat)
     _require_not_cancelled(seat)
     if seat.end_user is None:
         raise Conflict(f"Seat #{seat.id} is not assigned to anyone.")
@@ -162,6 +164,7 @@ def unassign_seat(actor: Actor, seat: Seat) -> Seat:
 
 def cancel_seat(actor: Actor, seat: Seat) -> Seat:
     """Cancel the seat: its account is removed from the platform and billing stops."""
+    _lock(seat)
     _require_not_cancelled(seat)
     seat.desired_state = DesiredState.TERMINATED
     seat.revision += 1
@@ -177,6 +180,7 @@ def cancel_seat(actor: Actor, seat: Seat) -> Seat:
 
 def retry_seat(actor: Actor, seat: Seat) -> Seat:
     """A seat whose provisioning failed tries again (a new revision, so new idempotency keys)."""
+    _lock(seat)
     if seat.state is not SeatState.FAILED:
         raise Conflict(f"Seat #{seat.id} has not failed; there is nothing to retry.")
     reason = seat.last_error
@@ -233,6 +237,13 @@ def _live_seats(client: Client) -> list[Seat]:
             .order_by(Seat.id)
         )
     )
+
+
+def _lock(seat: Seat) -> None:
+    """Reload the seat and hold its row until commit (PostgreSQL), so two requests changing the same
+    seat at once take turns instead of both deciding from the same old state. SQLite's BEGIN
+    IMMEDIATE already serialises writers."""
+    db.session.refresh(seat, with_for_update=True)
 
 
 def _require_not_cancelled(seat: Seat) -> None:
