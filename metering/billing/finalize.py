@@ -46,7 +46,7 @@ def finalize_period(actor: Actor, period: BillingPeriod, tz: ZoneInfo, now: date
             f"{period.label} has not been closed yet: run the month close first.",
             fields={"period": "Not closed yet."},
         )
-    drafts = list(
+    all_drafts = list(
         db.session.scalars(
             select(Invoice)
             .where(Invoice.period == str(period), Invoice.status == InvoiceStatus.DRAFT)
@@ -54,9 +54,14 @@ def finalize_period(actor: Actor, period: BillingPeriod, tz: ZoneInfo, now: date
             .with_for_update()
         )
     )
+    # A draft the reseller put on hold waits for its review; the month freezes once none is left.
+    drafts = [invoice for invoice in all_drafts if invoice.hold_reason is None]
+    held = len(all_drafts) - len(drafts)
     for invoice in drafts:
         _finalize(actor, invoice, now)
-    if state.finalized_at is None:
+    if held:
+        log.info("%s: %d held drafts left for review; the month stays open", period, held)
+    elif state.finalized_at is None:
         state.finalized_at = now
         record(
             actor,
@@ -100,6 +105,11 @@ def schedule_push(invoice_ids: Iterable[int]) -> None:
         from metering.billing.tasks import push_invoice
 
         for invoice_id in ids:
-            push_invoice.delay(invoice_id)
+            try:
+                push_invoice.delay(invoice_id)
+            except Exception as error:  # any broker failure: the invoice is committed already
+                log.warning(
+                    "could not queue invoice #%s for Stripe (%s); the push sweep sends it", invoice_id, error
+                )
 
     after_commit(db.session, _enqueue)

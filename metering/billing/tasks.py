@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import stripe
 from celery import Task, shared_task
+from flask import current_app
 
 from metering.billing.dunning import clients_past_grace, suspend_for_nonpayment
 from metering.billing.stripe_push import (
@@ -61,7 +62,14 @@ def push_invoice_now(invoice_id: int) -> str:
         release_push(invoice)
         db.session.commit()
         raise
-    except (StripeNotConfigured, StripeMismatch, stripe.StripeError) as error:
+    except StripeNotConfigured:
+        # Not an error of this invoice: once the key is set, the sweep sends it.
+        db.session.rollback()
+        release_push(invoice)
+        db.session.commit()
+        log.info("invoice %s waits for Stripe to be configured (STRIPE_API_KEY)", invoice.number)
+        return "waiting: Stripe is not configured"
+    except (StripeMismatch, stripe.StripeError) as error:
         db.session.rollback()
         invoice.payment_error = str(error)[:1000]
         release_push(invoice)
@@ -82,7 +90,9 @@ def push_invoice(self: Task, invoice_id: int) -> str:
 
 @shared_task(name="metering.push_sweep")
 def push_sweep() -> dict[str, int]:
-    """Re-queue finalized invoices that never reached Stripe (lost message, dead worker)."""
+    """Re-queue finalized invoices that never reached Stripe (lost message, dead worker, no key yet)."""
+    if not current_app.config.get("STRIPE_API_KEY"):
+        return {"queued": 0}
     ids = invoices_to_push(utcnow(), SWEEP_AFTER)
     db.session.commit()
     for invoice_id in ids:

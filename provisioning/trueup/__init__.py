@@ -12,7 +12,14 @@ the committed seats, with the users above the commitment as a true-up line.
 """
 
 from provisioning.trueup.commitments import Commitment, add_commitment, committed_quantities, end_commitment
-from provisioning.trueup.models import Finding, FindingKind, FindingStatus, Settlement, TrueupPolicy, TrueupRun
+from provisioning.trueup.models import (
+    Finding,
+    FindingKind,
+    FindingStatus,
+    Settlement,
+    TrueupPolicy,
+    TrueupRun,
+)
 from provisioning.trueup.platforms import read_platforms
 from provisioning.trueup.services import get_finding, last_run, list_findings, run_discovery
 from provisioning.trueup.settlements import options_for, proposed, set_policy, settle

@@ -140,6 +140,10 @@ def settle(
     now = now or utcnow()
     if finding.status is not FindingStatus.OPEN:
         raise Conflict(f"Finding #{finding.id} is already {finding.status.value}.")
+    if finding.seat is not None and choice in (Settlement.REPROVISION, Settlement.ENFORCE):
+        # Decide from the seat as it is now and hold its row until the commit, as the seat services
+        # do, so a worker finishing a step on it meanwhile is not overwritten.
+        db.session.refresh(finding.seat, with_for_update=True)
     option = next((o for o in options_for(finding) if o.settlement is choice), None)
     if option is None:
         raise InvalidInput(

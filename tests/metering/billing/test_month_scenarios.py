@@ -274,3 +274,38 @@ def test_one_reviewed_draft_can_be_finalized_alone(month, clients, travel):
         "acme": "finalized",
         "bright": "draft",
     }
+
+
+def test_finalizing_the_month_leaves_held_drafts_for_review(month, clients, travel):
+    _acme, bright = clients
+    month.events(
+        event("h1", "acme", "alice@acme.example", "desktop", "start", "2026-10-03T09:00:00Z"),
+        event("h2", "bright", "beth@bright.example", "desktop", "start", "2026-10-03T09:00:00Z"),
+    )
+    travel("2026-11-02T12:00:00Z")
+    month.close("2026-10")
+    month.invoice_row(bright.id, "2026-10").hold_reason = "Client disputes a seat"
+    db.session.commit()
+
+    assert month.finalize("2026-10") == 1
+
+    assert month.invoice("acme", "2026-10")["status"] == "finalized"
+    assert month.invoice("bright", "2026-10")["status"] == "draft"
+    # The month is not frozen while a draft waits: a re-run close may still rebuild it.
+    assert month.close("2026-10").complete
+
+
+def test_without_a_stripe_key_approved_invoices_wait_instead_of_failing(app, month, clients, travel):
+    from metering.billing.tasks import push_invoice_now, push_sweep
+
+    app.config["STRIPE_API_KEY"] = None
+    month.events(event("s1", "acme", "alice@acme.example", "desktop", "start", "2026-10-03T09:00:00Z"))
+    travel("2026-11-02T12:00:00Z")
+    month.close("2026-10")
+    month.finalize("2026-10")
+    invoice = month.invoice_row(clients[0].id, "2026-10")
+
+    assert push_invoice_now(invoice.id) == "waiting: Stripe is not configured"
+    assert push_sweep() == {"queued": 0}
+    db.session.expire_all()
+    assert month.invoice_row(clients[0].id, "2026-10").payment_error is None

@@ -8,11 +8,15 @@ import pytest
 
 from portal import create_app
 from portal.accounts.models import Role
+from portal.catalog.services import get_product
 from portal.config import ConfigError, load_config
 from portal.db import db
-from provisioning.trueup.models import FindingStatus, Settlement
+from provisioning.adapters.base import AdapterError
+from provisioning.trueup.models import FindingKind, FindingStatus, Settlement, TrueupPolicy
+from provisioning.trueup.removal import remove_account_now
+from provisioning.trueup.settlements import settle
 from tests.conftest import csrf_token_from
-from tests.provisioning.trueup.conftest import discover, findings
+from tests.provisioning.trueup.conftest import TESTS, configure, discover, findings
 
 
 @pytest.fixture
@@ -68,6 +72,11 @@ def test_admin_dismisses_with_a_reason_and_the_form_is_protected(app, client, lo
 def test_policies_and_commitments_from_the_page(client, login, make_user, acme):
     login(make_user(Role.RESELLER_ADMIN))
     client.post("/reseller/trueups/policies", data={"product": "desktop", "auto": ["unbilled", "orphaned"]})
+    policy = db.session.get(TrueupPolicy, get_product("desktop").id)
+    assert [kind for kind in FindingKind if policy.applies_to(kind)] == [
+        FindingKind.UNBILLED,
+        FindingKind.ORPHANED,
+    ]
     page = client.post(
         "/reseller/trueups/commitments",
         data={"client": "acme", "product": "desktop", "quantity": "10", "starts": "2026-10"},
@@ -80,7 +89,7 @@ def test_policies_and_commitments_from_the_page(client, login, make_user, acme):
         follow_redirects=True,
     ).get_data(as_text=True)
     assert "whole number" in bad
-    assert 'value="unbilled" form="policy-form-desktop"' in page.replace("\n          ", " ")
+    assert 'value="unbilled" form="policy-form-desktop"' in page
 
 
 def test_run_now_queues_the_run(client, login, make_user, catalog, app, monkeypatch):
@@ -163,3 +172,30 @@ def test_directory_settings(tmp_path):
             load_config({**base, name: value}, tmp_path)
         assert caught.value.variable == name
     assert create_app({"SECRET_KEY": "x" * 32, "INSTANCE_PATH": str(tmp_path), "TRUEUP_HOUR": "3"})
+
+
+@pytest.mark.slow
+def test_a_removal_the_platform_refuses_opens_the_finding_again(
+    app, client, login, make_user, sip, stray, tmp_path
+):
+    settle(TESTS, stray, Settlement.ENFORCE)
+    db.session.commit()
+    configure(
+        app, KAMAILIO_DB_URL=f"sqlite:///{tmp_path}/gone/kamailio.sqlite"
+    )  # the registrar's database is away
+    with pytest.raises(AdapterError):
+        remove_account_now(stray.id, give_up=False)  # the task tries again later
+    assert remove_account_now(stray.id, give_up=True).startswith("failed: Kamailio database unavailable")
+    (finding,) = findings()
+    assert finding.status is FindingStatus.OPEN and "unavailable" in finding.action_error
+
+    configure(app, KAMAILIO_DB_URL=sip.db_url)
+    discover()
+    login(make_user(Role.RESELLER_STAFF))
+    assert "The platform refused: Kamailio database unavailable" in client.get("/reseller/trueups/").get_data(
+        as_text=True
+    )
+    settle(TESTS, finding, Settlement.ENFORCE)
+    db.session.commit()
+    assert remove_account_now(finding.id) == "removed"
+    assert discover().summary["accounts"] == 0
