@@ -6,21 +6,10 @@ from typing import Any
 
 from metering.billing.models import InvoiceStatus
 from portal.api.openapi import add_schema, ref
+from portal.api.representations import object_schema
 
 PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 PERIOD = {"type": "string", "pattern": PERIOD_PATTERN, "description": "A calendar month, YYYY-MM."}
-
-
-def object_schema(properties: dict[str, Any], description: str = "") -> dict[str, Any]:
-    schema: dict[str, Any] = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": list(properties),
-        "properties": properties,
-    }
-    if description:
-        schema["description"] = description
-    return schema
 
 
 def period_parameter(required: bool, description: str) -> dict[str, Any]:

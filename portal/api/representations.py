@@ -20,7 +20,7 @@ def timestamp(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _object(properties: dict[str, Any], description: str = "") -> dict[str, Any]:
+def object_schema(properties: dict[str, Any], description: str = "") -> dict[str, Any]:
     schema: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
@@ -36,7 +36,7 @@ def _object(properties: dict[str, Any], description: str = "") -> dict[str, Any]
 
 add_schema(
     "Product",
-    _object(
+    object_schema(
         {
             "code": {"type": "string", "description": "What to order it by, e.g. desktop."},
             "name": {"type": "string"},
@@ -58,12 +58,12 @@ add_schema(
             "skus": {
                 "type": "array",
                 "description": "The licences one seat gives its user.",
-                "items": _object({"code": {"type": "string"}, "name": {"type": "string"}}),
+                "items": object_schema({"code": {"type": "string"}, "name": {"type": "string"}}),
             },
         }
     ),
 )
-add_schema("Catalog", _object({"products": {"type": "array", "items": ref("Product")}}))
+add_schema("Catalog", object_schema({"products": {"type": "array", "items": ref("Product")}}))
 
 
 def product_json(product: Product) -> dict[str, Any]:
@@ -84,7 +84,7 @@ def product_json(product: Product) -> dict[str, Any]:
 
 add_schema(
     "Client",
-    _object(
+    object_schema(
         {
             "ref": {"type": "string", "description": "The client's reference, used as `client`."},
             "name": {"type": "string"},
@@ -94,7 +94,7 @@ add_schema(
         }
     ),
 )
-add_schema("ClientList", _object({"clients": {"type": "array", "items": ref("Client")}}))
+add_schema("ClientList", object_schema({"clients": {"type": "array", "items": ref("Client")}}))
 
 
 def client_json(client: Client) -> dict[str, Any]:
@@ -111,7 +111,7 @@ def client_json(client: Client) -> dict[str, Any]:
 
 add_schema(
     "EndUser",
-    _object(
+    object_schema(
         {
             "id": {"type": "integer"},
             "name": {"type": "string"},
@@ -122,7 +122,7 @@ add_schema(
         "A person at the client whom seats are assigned to.",
     ),
 )
-add_schema("EndUserList", _object({"end_users": {"type": "array", "items": ref("EndUser")}}))
+add_schema("EndUserList", object_schema({"end_users": {"type": "array", "items": ref("EndUser")}}))
 
 
 def end_user_json(end_user: EndUser) -> dict[str, Any]:
@@ -139,7 +139,7 @@ def end_user_json(end_user: EndUser) -> dict[str, Any]:
 
 add_schema(
     "Seat",
-    _object(
+    object_schema(
         {
             "id": {"type": "integer"},
             "product": {"type": "string", "description": "The product's code."},
@@ -173,10 +173,10 @@ add_schema(
         }
     ),
 )
-add_schema("SeatList", _object({"seats": {"type": "array", "items": ref("Seat")}}))
+add_schema("SeatList", object_schema({"seats": {"type": "array", "items": ref("Seat")}}))
 add_schema(
     "OrderPlaced",
-    _object(
+    object_schema(
         {
             "order": {"type": "integer", "description": "The order's id."},
             "seats": {"type": "array", "items": {"type": "integer"}, "description": "The new seats' ids."},

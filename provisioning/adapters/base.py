@@ -98,3 +98,16 @@ class Adapter(Protocol):
     def describe(self, request: SeatRequest) -> Account | None: ...
 
     def list_accounts(self) -> list[Account]: ...
+
+
+class ReplacedOnReassign:
+    """For platforms that know an account by its person (a WorkSpace, a mailbox): giving the seat to
+    someone else means removing the old person's account and creating the new person's."""
+
+    def assign(self: Adapter, request: SeatRequest) -> Account:
+        self.terminate(request)
+        return self.create(request)
+
+    def unassign(self: Adapter, request: SeatRequest) -> Account | None:
+        self.terminate(request)
+        return None

@@ -21,7 +21,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from provisioning.adapters.aws import aws_errors, error_code, make_client
-from provisioning.adapters.base import Account, AccountState, AdapterError, NotConfigured, SeatRequest
+from provisioning.adapters.base import (
+    Account,
+    AccountState,
+    AdapterError,
+    NotConfigured,
+    ReplacedOnReassign,
+    SeatRequest,
+)
 
 PLATFORM = "WorkMail"
 _STATES = {"ENABLED": AccountState.ENABLED, "DISABLED": AccountState.DISABLED}
@@ -34,7 +41,7 @@ def workmail_name(email: str) -> str:
     return f"{safe_local}@{domain}"[:64]
 
 
-class WorkMailAdapter:
+class WorkMailAdapter(ReplacedOnReassign):
     name = "workmail"
 
     def __init__(
@@ -87,15 +94,6 @@ class WorkMailAdapter:
             self._register(user["UserId"], self.address(request.user.email))
             user = {**user, "State": "ENABLED"}
         return self._account(user, request.user.email, request.seat_id)
-
-    def assign(self, request: SeatRequest) -> Account:
-        """Give the seat to request.user: remove the old mailbox, create the new person's."""
-        self.terminate(request)
-        return self.create(request)
-
-    def unassign(self, request: SeatRequest) -> Account | None:
-        self.terminate(request)
-        return None
 
     def suspend(self, request: SeatRequest) -> Account:
         user = self._require(request)

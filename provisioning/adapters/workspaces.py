@@ -16,7 +16,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from provisioning.adapters.aws import aws_errors, make_client
-from provisioning.adapters.base import Account, AccountState, AdapterError, NotConfigured, SeatRequest
+from provisioning.adapters.base import (
+    Account,
+    AccountState,
+    AdapterError,
+    NotConfigured,
+    ReplacedOnReassign,
+    SeatRequest,
+)
 
 PLATFORM = "WorkSpaces"
 SEAT_TAG = "seatmeter:seat"
@@ -37,7 +44,7 @@ def user_name(email: str) -> str:
     return email.split("@", 1)[0].strip().lower()[:63]
 
 
-class WorkSpacesAdapter:
+class WorkSpacesAdapter(ReplacedOnReassign):
     name = "workspaces"
 
     def __init__(self, directory_id: str, bundle_id: str, endpoint_url: str | None, region: str) -> None:
@@ -100,15 +107,6 @@ class WorkSpacesAdapter:
             )
         (pending,) = result["PendingRequests"]
         return self._account(pending, request.user.email, request.seat_id)
-
-    def assign(self, request: SeatRequest) -> Account:
-        """Give the seat to request.user: WorkSpaces can only remove the old one and create anew."""
-        self.terminate(request)
-        return self.create(request)
-
-    def unassign(self, request: SeatRequest) -> Account | None:
-        self.terminate(request)
-        return None
 
     def suspend(self, request: SeatRequest) -> Account:
         return self._set_state(request, "ADMIN_MAINTENANCE")
