@@ -11,6 +11,7 @@ from metering.billing.models import (
     InvoiceLine,
     StripeEvent,
 )
+from metering.commitments.models import Commitment
 from metering.ledger.models import LedgerInterval
 from metering.spla.models import LicensedHost
 from metering.usage.models import UsageEvent
@@ -22,7 +23,6 @@ from portal.db import Base
 from portal.orders.models import Order, Seat
 from portal.reseller.models import SplaSubmission
 from provisioning.models import ProvisioningAttempt
-from provisioning.trueup.commitments import Commitment
 from provisioning.trueup.models import Finding, TrueupPolicy, TrueupRun
 
 __all__ = [

@@ -21,6 +21,7 @@ from sqlalchemy import func, select, text
 from metering.billing.catalog import CatalogSnapshot, catalog_snapshot
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceLine, InvoiceStatus, LineKind
 from metering.billing.restatement import adjustment_lines, restatement_starts
+from metering.commitments.services import committed_quantities
 from metering.counting import LicenceInterval, count_product_users
 from metering.ledger.services import intervals_by_client
 from metering.periods import BillingPeriod
@@ -31,7 +32,6 @@ from portal.audit.services import Actor, record
 from portal.catalog.models import Product
 from portal.db import db
 from portal.errors import Conflict
-from provisioning.trueup.commitments import committed_quantities
 
 
 class CloseOutcome(enum.StrEnum):

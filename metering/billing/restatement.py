@@ -20,6 +20,7 @@ from sqlalchemy import func, or_, select
 from metering.adjustments import Billed, rate_adjustments
 from metering.billing.catalog import CatalogSnapshot
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceLine, InvoiceStatus
+from metering.commitments.services import committed_quantities_for
 from metering.counting import count_product_users
 from metering.ledger.models import LedgerInterval
 from metering.ledger.services import intervals_overlapping
@@ -28,7 +29,6 @@ from metering.rating import InvoiceLineDraft
 from metering.usage.models import UsageAction, UsageEvent
 from portal.catalog.models import Product
 from portal.db import db
-from provisioning.trueup.commitments import committed_quantities_for
 
 
 def _latest_frozen_close(current: str) -> datetime | None:

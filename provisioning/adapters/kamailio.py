@@ -70,6 +70,10 @@ class KamailioAdapter:
         return f"{client_ref}.{self.sip_domain}"
 
     def address(self, request: SeatRequest) -> tuple[str, str]:
+        # A recorded account wins: an extension adopted by a true-up keeps its own number.
+        if request.external_id and "@" in request.external_id:
+            username, _, domain = request.external_id.partition("@")
+            return username, domain
         return extension_for(request.seat_id), self.domain_for(request.client_ref)
 
     # -- the Adapter protocol ------------------------------------------------------------------------

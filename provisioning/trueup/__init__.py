@@ -7,11 +7,12 @@ reseller settles it (adopt, provision again, apply the portal's state, dismiss) 
 a per-product policy settles some kinds by itself. Everything is idempotent: a re-run never finds,
 adopts or bills the same thing twice.
 
-Committed-seat contracts (:mod:`provisioning.trueup.commitments`) make the month close bill at least
+Committed-seat contracts (:mod:`metering.commitments`) make the month close bill at least
 the committed seats, with the users above the commitment as a true-up line.
 """
 
-from provisioning.trueup.commitments import Commitment, add_commitment, committed_quantities, end_commitment
+from metering.commitments.models import Commitment
+from metering.commitments.services import add_commitment, committed_quantities, end_commitment
 from provisioning.trueup.models import (
     Finding,
     FindingKind,

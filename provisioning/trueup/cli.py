@@ -7,6 +7,8 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from metering.billing.queries import parse_period
+from metering.commitments.models import Commitment
+from metering.commitments.services import add_commitment, end_commitment, list_commitments
 from portal.accounts.models import EndUser
 from portal.accounts.services import get_client_by_ref
 from portal.audit.services import Actor
@@ -14,7 +16,6 @@ from portal.catalog.services import get_product
 from portal.cli import unit_of_work
 from portal.db import db
 from portal.errors import InvalidInput, NotFound
-from provisioning.trueup.commitments import Commitment, add_commitment, end_commitment, list_commitments
 from provisioning.trueup.models import FindingKind, FindingStatus, Settlement
 from provisioning.trueup.platforms import read_platforms
 from provisioning.trueup.services import get_finding, list_findings, run_discovery

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from metering.billing.queries import parse_period
+from metering.commitments.services import add_commitment, list_commitments
 from portal.accounts.models import EndUser, Role
 from portal.accounts.services import get_client_by_ref
 from portal.audit.services import Actor
@@ -20,7 +21,6 @@ from portal.catalog.models import Product, ProductBilling
 from portal.catalog.services import get_product
 from portal.db import after_commit, db
 from portal.errors import InvalidInput, ServiceError
-from provisioning.trueup.commitments import add_commitment, list_commitments
 from provisioning.trueup.models import Finding, FindingKind, FindingStatus, Settlement, TrueupPolicy
 from provisioning.trueup.services import get_finding, last_run, list_findings
 from provisioning.trueup.settlements import (

@@ -55,3 +55,29 @@ def test_clients_have_their_own_domains(adapter):
         ("1003@acme.seats.test", 3),
         ("1004@bright.seats.test", 4),
     ]
+
+
+def test_an_adopted_extension_keeps_its_own_number(adapter, clean_kamailio):
+    # A subscriber made by hand at the colo, later adopted as seat #7 by a true-up.
+    clean_kamailio.add_subscriber("2450", "Hand-Made-Pass-1", domain="acme.seats.test")
+    adopted = SeatRequest(
+        7, "acme", "voip", "seatmeter-seat-7-suspend-r2", external_id="2450@acme.seats.test"
+    )
+
+    assert adapter.describe(adopted).state is AccountState.ENABLED
+    adapter.suspend(adopted)
+    assert (
+        sip_client.register(
+            clean_kamailio.host, clean_kamailio.port, "2450", "acme.seats.test", "Hand-Made-Pass-1"
+        )
+        == 401
+    )
+    adapter.resume(adopted)
+    assert (
+        sip_client.register(
+            clean_kamailio.host, clean_kamailio.port, "2450", "acme.seats.test", "Hand-Made-Pass-1"
+        )
+        == 200
+    )
+    adapter.terminate(adopted)
+    assert adapter.describe(adopted) is None

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from metering.adjustments import Billed, rate_adjustments
+from metering.commitments.services import add_commitment, committed_quantities, end_commitment
 from metering.periods import BillingPeriod
 from metering.rating import Price, rate_seat_products
 from portal.catalog.services import get_product
 from portal.db import db
 from portal.errors import Conflict, InvalidInput
-from provisioning.trueup.commitments import add_commitment, committed_quantities, end_commitment
 from tests.metering.months import event, lines_of
 from tests.provisioning.trueup.conftest import TESTS
 

@@ -1,50 +1,21 @@
-"""Committed-seat contracts: a client commits to paying for at least N seats of a product each month.
-
-The month close bills max(commitment, counted users): the committed quantity on one line and the
-users above it on a "true-up" line (see ``metering.rating.rate_seat_products``). A commitment runs
-from its first month to its last (inclusive; open-ended without one). Two commitments of one client
-and product never overlap.
-"""
+"""Committed-seat contracts: adding, ending and reading the quantities the month close bills at least."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, or_, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
+from metering.commitments.models import Commitment
 from metering.periods import BillingPeriod
 from portal.accounts.models import Client
 from portal.audit.services import Actor, record
 from portal.catalog.models import Product, ProductBilling
-from portal.db import Base, db, utcnow
+from portal.db import db
 from portal.errors import Conflict, InvalidInput
 
 MAX_COMMITTED = 100_000
-
-
-class Commitment(Base):
-    __tablename__ = "seat_commitments"
-    __table_args__ = (
-        CheckConstraint("quantity > 0", name="quantity_positive"),
-        CheckConstraint("ends IS NULL OR ends >= starts", name="ends_after_starts"),
-        Index("ix_seat_commitments_client_product", "client_id", "product_id"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    quantity: Mapped[int]
-    starts: Mapped[str] = mapped_column(String(7))  # first month billed, "YYYY-MM"
-    ends: Mapped[str | None] = mapped_column(String(7))  # last month billed; None: until ended
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    client: Mapped[Client] = relationship()
-    product: Mapped[Product] = relationship()
-
-    def covers(self, period: BillingPeriod) -> bool:
-        return self.starts <= str(period) and (self.ends is None or str(period) <= self.ends)
 
 
 def _active_in(period: BillingPeriod) -> list[object]:
