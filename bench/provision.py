@@ -32,8 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from portal import create_app  # noqa: E402
+from portal.accounts.end_user_services import add_end_user  # noqa: E402
 from portal.accounts.models import EndUser  # noqa: E402
-from portal.accounts.services import add_end_user, create_client  # noqa: E402
+from portal.accounts.services import create_client  # noqa: E402
 from portal.audit.services import Actor  # noqa: E402
 from portal.catalog.services import get_product, seed_catalog  # noqa: E402
 from portal.cli import alembic_config  # noqa: E402

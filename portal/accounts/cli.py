@@ -8,13 +8,12 @@ from sqlalchemy import select
 
 from portal.accounts.models import ApiToken, Role, User
 from portal.accounts.services import (
-    create_api_token,
     create_user_with_password,
     ensure_reseller,
     get_client_by_ref,
     normalize_email,
-    revoke_api_token,
 )
+from portal.accounts.token_services import create_api_token, revoke_api_token
 from portal.audit.services import Actor
 from portal.cli import unit_of_work
 from portal.db import db

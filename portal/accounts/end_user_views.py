@@ -10,8 +10,8 @@ from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
 from portal.accounts.end_user_forms import EndUserForm, RemoveEndUserForm
+from portal.accounts.end_user_services import add_end_user, remove_end_user, update_end_user
 from portal.accounts.models import Client, EndUser, Role
-from portal.accounts.services import add_end_user, remove_end_user, update_end_user
 from portal.accounts.views import apply_service_error
 from portal.audit.services import Actor
 from portal.auth.access import current_client, current_portal_user, roles_required

@@ -12,14 +12,10 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from email_validator import EmailNotValidError
-from email_validator.syntax import validate_email_local_part
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 
 from portal.accounts.models import (
-    ApiToken,
     Client,
-    EndUser,
     OneTimeToken,
     Reseller,
     Role,
@@ -28,9 +24,8 @@ from portal.accounts.models import (
 )
 from portal.audit.services import Actor, record
 from portal.db import db, utcnow
-from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from portal.errors import Conflict, InvalidInput, NotFound
 from portal.notifications.services import public_link, send_email_after_commit
-from portal.orders.models import DesiredState, Seat, SeatState
 
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so a login takes as long whether or not the
@@ -41,14 +36,13 @@ CLIENT_REF_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$")
 MIN_PASSWORD_LENGTH = 10
 INVITATION_LIFETIME = timedelta(days=7)
 PASSWORD_RESET_LIFETIME = timedelta(hours=1)
-API_TOKEN_PREFIX = "smt_"
 
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _digest(raw_token: str) -> str:
+def digest_token(raw_token: str) -> str:
     # Tokens are 256 random bits, so a fast hash is enough; it lets us find a token by its hash.
     return hashlib.sha256(raw_token.encode()).hexdigest()
 
@@ -211,7 +205,7 @@ def invite_user(actor: Actor, email: str, name: str, role: Role, client: Client 
 def _issue_one_time_token(user: User, purpose: TokenPurpose, lifetime: timedelta) -> str:
     raw = secrets.token_urlsafe(32)
     db.session.add(
-        OneTimeToken(user=user, purpose=purpose, token_hash=_digest(raw), expires_at=utcnow() + lifetime)
+        OneTimeToken(user=user, purpose=purpose, token_hash=digest_token(raw), expires_at=utcnow() + lifetime)
     )
     db.session.flush()
     return raw
@@ -219,7 +213,9 @@ def _issue_one_time_token(user: User, purpose: TokenPurpose, lifetime: timedelta
 
 def find_one_time_token(raw: str, purpose: TokenPurpose) -> OneTimeToken:
     token = db.session.scalars(
-        select(OneTimeToken).where(OneTimeToken.token_hash == _digest(raw), OneTimeToken.purpose == purpose)
+        select(OneTimeToken).where(
+            OneTimeToken.token_hash == digest_token(raw), OneTimeToken.purpose == purpose
+        )
     ).first()
     if token is None or token.used_at is not None or token.expires_at <= utcnow():
         raise NotFound("This link is not valid any more. Links work once and expire; ask for a new one.")
@@ -273,250 +269,3 @@ def reset_password(raw_token: str, password: str) -> User:
 
 def client_users(client: Client) -> list[User]:
     return list(db.session.scalars(select(User).where(User.client_id == client.id).order_by(User.email)))
-
-
-# --- end users ----------------------------------------------------------------------------------
-
-
-def _end_user_exists(client: Client, condition: ColumnElement[bool]) -> bool:
-    query = select(EndUser.id).where(EndUser.client_id == client.id, condition)
-    return db.session.scalars(query).first() is not None
-
-
-def add_end_user(
-    actor: Actor, client: Client, name: str, email: str, extension: str | None = None
-) -> EndUser:
-    problems = end_user_field_problems(name, email, extension)
-    if problems:
-        raise InvalidInput("The end user could not be added.", fields=problems)
-    email = normalize_email(email)
-    extension = (extension or "").strip() or None
-    if _end_user_exists(client, EndUser.email == email):
-        raise Conflict(
-            "Another end user already has this e-mail address.", fields={"email": "Already in use."}
-        )
-    if extension is not None and _end_user_exists(client, EndUser.extension == extension):
-        raise Conflict(
-            "Another end user already has this extension.", fields={"extension": "Already in use."}
-        )
-    end_user = EndUser(client=client, name=name.strip(), email=email, extension=extension)
-    db.session.add(end_user)
-    db.session.flush()
-    record(actor, "end_user.created", "end_user", end_user.id, client_id=client.id, details={"email": email})
-    return end_user
-
-
-# One DNS label: letters, digits and inner hyphens, at most 63 characters.
-_DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_UPN_SUFFIX = re.compile(rf"(?=.{{1,253}}\Z){_DNS_LABEL}(?:\.{_DNS_LABEL})*", re.IGNORECASE)
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def upn_problem(value: str) -> str | None:
-    """Why ``value`` is not an e-mail address or user principal name (``alice@corp.local``), if it is not."""
-    local, at, suffix = value.strip().rpartition("@")
-    if len(value.strip()) > 254 or not at or not local:
-        return "Write it as name@domain, e.g. alice@acme.com or alice@corp.local."
-    if not _UPN_SUFFIX.fullmatch(suffix):
-        return "The part after the @ must be a domain name of letters, digits, hyphens and dots."
-    try:
-        validate_email_local_part(local, allow_smtputf8=False)
-    except EmailNotValidError as error:
-        return f"Not a valid e-mail address or UPN: {error}"
-    return None
-
-
-def end_user_field_problems(name: str, email: str, extension: str | None) -> dict[str, str]:
-    """What is wrong with an end user's name, sign-in name (e-mail or UPN) and extension, by field.
-
-    The sign-in name may be a user principal name on an internal domain (``alice@corp.local``),
-    because that is what the colo's directory and the platforms sign people in with.
-    """
-    problems: dict[str, str] = {}
-    name = name.strip()
-    if not name:
-        problems["name"] = "Give the person's name."
-    elif len(name) > 200 or _CONTROL_CHARACTERS.search(name):
-        problems["name"] = "Use at most 200 characters on one line."
-    email_problem = upn_problem(email)
-    if email_problem:
-        problems["email"] = email_problem
-    if extension is not None and extension.strip() and not re.fullmatch(r"[0-9]{2,8}", extension.strip()):
-        problems["extension"] = "Use 2 to 8 digits."
-    return problems
-
-
-def _live_seat_ids(end_user: EndUser) -> list[int]:
-    """Seats this person holds that are not cancelled."""
-    return list(
-        db.session.scalars(
-            select(Seat.id)
-            .where(Seat.end_user_id == end_user.id, Seat.desired_state != DesiredState.TERMINATED)
-            .order_by(Seat.id)
-        )
-    )
-
-
-def _seat_list(seat_ids: list[int]) -> str:
-    return ", ".join(f"#{seat_id}" for seat_id in seat_ids)
-
-
-def update_end_user(
-    actor: Actor, end_user: EndUser, *, name: str, email: str, extension: str | None
-) -> EndUser:
-    """Change a person's name, sign-in name and extension (all three given; "" or None clears the
-    extension).
-
-    The sign-in name and the extension are what the platforms know the person by (the WorkMail
-    mailbox, the SIP account), so they can only change while the person holds no seat: unassign
-    or cancel the seats first. The name can always change.
-    """
-    problems = end_user_field_problems(name, email, extension)
-    if problems:
-        raise InvalidInput("The end user could not be saved.", fields=problems)
-    name = name.strip()
-    email = normalize_email(email)
-    extension = (extension or "").strip() or None
-    client = end_user.client
-    changed = {
-        field: {"from": old, "to": new}
-        for field, old, new in (
-            ("name", end_user.name, name),
-            ("email", end_user.email, email),
-            ("extension", end_user.extension, extension),
-        )
-        if old != new
-    }
-    if not changed:
-        return end_user
-    if "email" in changed or "extension" in changed:
-        live = _live_seat_ids(end_user)
-        if live:
-            fields = {key: "Cannot change while the person holds seats." for key in changed if key != "name"}
-            raise Conflict(
-                f"{end_user.name} holds seats {_seat_list(live)}; their e-mail and extension are how the "
-                "platforms know them. Unassign or cancel those seats first.",
-                fields=fields,
-            )
-    others = EndUser.id != end_user.id
-    if "email" in changed and _end_user_exists(client, (EndUser.email == email) & others):
-        raise Conflict(
-            "Another end user already has this e-mail address.", fields={"email": "Already in use."}
-        )
-    if (
-        "extension" in changed
-        and extension is not None
-        and _end_user_exists(client, (EndUser.extension == extension) & others)
-    ):
-        raise Conflict(
-            "Another end user already has this extension.", fields={"extension": "Already in use."}
-        )
-    end_user.name, end_user.email, end_user.extension = name, email, extension
-    db.session.flush()
-    record(actor, "end_user.updated", "end_user", end_user.id, client_id=client.id, details=changed)
-    return end_user
-
-
-def remove_end_user(actor: Actor, end_user: EndUser) -> None:
-    """Delete a person who holds no seat; refused (Conflict) while they hold one.
-
-    Removing someone is refused rather than unassigning their seats on the fly: taking a seat away
-    is a change on the platforms that the client should ask for knowingly, seat by seat. Cancelled
-    seats that finished terminating forget the person (the licence ledger keeps their sign-in name
-    for billing); seats still terminating hold the removal back until they are done.
-    """
-    live = _live_seat_ids(end_user)
-    if live:
-        raise Conflict(
-            f"{end_user.name} still holds seats {_seat_list(live)}. Unassign or cancel them first."
-        )
-    held = list(db.session.scalars(select(Seat).where(Seat.end_user_id == end_user.id).order_by(Seat.id)))
-    # A platform account made for the person may outlive the assignment until a worker removes it.
-    still_theirs = db.session.scalars(
-        select(Seat.id).where(Seat.account_end_user_id == end_user.id).order_by(Seat.id)
-    ).all()
-    terminating = sorted(
-        {seat.id for seat in held if seat.state is not SeatState.TERMINATED} | set(still_theirs)
-    )
-    if terminating:
-        raise Conflict(
-            f"{end_user.name}'s accounts on seats {_seat_list(terminating)} are still being removed "
-            "from the platforms. Try again in a minute."
-        )
-    for seat in held:
-        seat.end_user = None
-    client_id, email = end_user.client_id, end_user.email
-    db.session.delete(end_user)
-    db.session.flush()
-    record(
-        actor,
-        "end_user.removed",
-        "end_user",
-        end_user.id,
-        client_id=client_id,
-        details={"email": email, "detached_seats": [seat.id for seat in held]},
-    )
-
-
-# --- API tokens ---------------------------------------------------------------------------------
-
-
-def create_api_token(
-    actor: Actor, name: str, role: Role, client: Client | None, owner: User | None = None
-) -> tuple[ApiToken, str]:
-    """Create a token; the raw token is returned once and never stored.
-
-    ``owner`` is the portal user the token belongs to; a client_user token sees that person's seats.
-    """
-    name = name.strip()
-    if not name:
-        raise InvalidInput("Give the token a name that says what uses it.", fields={"name": "Required."})
-    if role.is_reseller and client is not None:
-        raise InvalidInput("A reseller token acts for every client; do not give it a client.")
-    if not role.is_reseller and client is None:
-        raise InvalidInput(f"A {role.value} token needs the client it acts for.")
-    if owner is not None and owner.client_id != (client.id if client else None):
-        raise InvalidInput(
-            f"{owner.email} does not belong to the token's client.", fields={"user": "Wrong client."}
-        )
-    raw = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(
-        name=name,
-        role=role,
-        client=client,
-        token_hash=_digest(raw),
-        token_prefix=raw[:10],
-        created_by_id=owner.id if owner else actor.user_id,
-    )
-    db.session.add(token)
-    db.session.flush()
-    record(
-        actor,
-        "api_token.created",
-        "api_token",
-        token.id,
-        client_id=client.id if client else None,
-        details={"name": name, "role": role.value},
-    )
-    return token, raw
-
-
-def authenticate_api_token(raw: str) -> ApiToken | None:
-    token = db.session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(raw.strip()))).first()
-    if token is None or token.revoked_at is not None:
-        return None
-    token.last_used_at = utcnow()
-    db.session.flush()
-    return token
-
-
-def revoke_api_token(actor: Actor, token: ApiToken) -> None:
-    if token.revoked_at is None:
-        token.revoked_at = utcnow()
-        db.session.flush()
-        record(actor, "api_token.revoked", "api_token", token.id, client_id=token.client_id)
-
-
-def ensure_can_manage_client_users(user: User, client: Client) -> None:
-    if user.role is not Role.CLIENT_ADMIN or user.client_id != client.id:
-        raise PermissionDenied("Only the client's administrators can manage its users.")

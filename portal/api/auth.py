@@ -15,7 +15,8 @@ from flask import g, request
 from sqlalchemy import select
 
 from portal.accounts.models import ApiToken, Client, Role, User
-from portal.accounts.services import CLIENT_REF_PATTERN, authenticate_api_token, get_client_by_ref
+from portal.accounts.services import CLIENT_REF_PATTERN, get_client_by_ref
+from portal.accounts.token_services import authenticate_api_token
 from portal.api.errors import ApiError
 from portal.audit.services import Actor
 from portal.db import db

@@ -6,8 +6,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from portal.accounts.end_user_services import (
+    add_end_user,
+    end_user_field_problems,
+    remove_end_user,
+    update_end_user,
+)
 from portal.accounts.models import EndUser
-from portal.accounts.services import add_end_user, end_user_field_problems, remove_end_user, update_end_user
 from portal.api.auth import ACCOUNT_READERS, WRITERS, acting_client, api_actor
 from portal.api.bodies import Body, Text, client_field
 from portal.api.endpoints import endpoint

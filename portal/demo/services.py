@@ -9,13 +9,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from portal.accounts.end_user_services import add_end_user
 from portal.accounts.models import Client, EndUser, Role, User
-from portal.accounts.services import (
-    add_end_user,
-    create_client,
-    create_user_with_password,
-    ensure_reseller,
-)
+from portal.accounts.services import create_client, create_user_with_password, ensure_reseller
 from portal.audit.services import Actor
 from portal.catalog.services import get_product, seed_catalog
 from portal.db import db

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import Field
 from wtforms.validators import ValidationError
 
-from portal.accounts.services import upn_problem
+from portal.accounts.end_user_services import upn_problem
 
 
 class EmailAddress:

@@ -150,13 +150,14 @@ def external_counts(now: datetime) -> dict[str, Drift]:
         LedgerInterval.start_at < now,
         or_(LedgerInterval.stop_at.is_(None), LedgerInterval.stop_at > since),
     ]
-    explained = set(
-        db.session.execute(
+    explained = {
+        (client_id, product_id, user_key)
+        for client_id, product_id, user_key in db.session.execute(
             select(LedgerInterval.client_id, LedgerInterval.product_id, LedgerInterval.user_key).where(
                 LedgerInterval.source.in_((IntervalSource.SEAT, IntervalSource.TRUEUP)), *overlapping
             )
-        ).tuples()
-    )
+        )
+    }
     # Seats being provisioned for the person explain it too (their interval opens when active).
     explained |= {
         (client_id, product_id, email.lower())

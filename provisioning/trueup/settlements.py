@@ -21,8 +21,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from metering.ledger.models import IntervalSource, LedgerInterval
+from portal.accounts.end_user_services import add_end_user
 from portal.accounts.models import EndUser
-from portal.accounts.services import add_end_user
 from portal.audit.services import Actor, record
 from portal.catalog.models import Product, ProductBilling
 from portal.db import after_commit, db, utcnow

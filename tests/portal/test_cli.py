@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from portal.accounts.models import ApiToken, EndUser, Role, User
-from portal.accounts.services import authenticate, authenticate_api_token
+from portal.accounts.services import authenticate
+from portal.accounts.token_services import authenticate_api_token
 from portal.db import db
 from portal.orders.models import Seat
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from portal.accounts.end_user_services import add_end_user
 from portal.accounts.models import Client, EndUser
-from portal.accounts.services import add_end_user
 from portal.audit.services import Actor
 from portal.catalog.services import get_product
 from portal.db import db

@@ -17,8 +17,9 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from metering.ledger.models import LedgerInterval
+from portal.accounts.end_user_services import add_end_user
 from portal.accounts.models import Client, EndUser
-from portal.accounts.services import add_end_user, create_client
+from portal.accounts.services import create_client
 from portal.audit.services import Actor
 from portal.catalog.services import get_product, seed_catalog
 from portal.db import db

@@ -15,7 +15,7 @@ from metering.billing.finalize import finalize_invoice
 from metering.billing.models import BillingAccount, Invoice, InvoiceStatus
 from metering.ledger.services import close_seat_interval, open_seat_interval
 from metering.settings import billing_timezone
-from portal.accounts.services import add_end_user
+from portal.accounts.end_user_services import add_end_user
 from portal.catalog.services import get_product
 from portal.db import db, utcnow
 from portal.errors import Conflict

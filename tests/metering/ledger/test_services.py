@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from metering.ledger.models import LedgerInterval
 from metering.ledger.services import close_seat_interval, intervals_overlapping, open_seat_interval
-from portal.accounts.services import add_end_user
+from portal.accounts.end_user_services import add_end_user
 from portal.audit.services import Actor
 from portal.catalog.services import get_product
 from portal.db import db

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from metering.ledger.models import IntervalSource, LedgerInterval
 from metering.usage.models import UsageEvent
 from metering.usage.services import ingest_usage_events
-from portal.accounts.services import add_end_user
+from portal.accounts.end_user_services import add_end_user
 from portal.db import db
 from portal.errors import InvalidInput
 from tests.metering.months import TESTS, event

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from portal.accounts.end_user_services import add_end_user
 from portal.accounts.models import EndUser, Role
-from portal.accounts.services import add_end_user
 from portal.audit.services import Actor
 from portal.catalog.services import get_product
 from portal.db import db

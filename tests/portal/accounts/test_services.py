@@ -8,20 +8,18 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from portal.accounts.end_user_services import add_end_user
 from portal.accounts.models import ApiToken, OneTimeToken, Role, TokenPurpose
 from portal.accounts.services import (
     accept_invitation,
-    add_end_user,
     authenticate,
-    authenticate_api_token,
-    create_api_token,
     create_client,
     invite_user,
     load_user_for_session,
     request_password_reset,
     reset_password,
-    revoke_api_token,
 )
+from portal.accounts.token_services import authenticate_api_token, create_api_token, revoke_api_token
 from portal.audit.models import AuditEvent
 from portal.audit.services import Actor
 from portal.db import db, utcnow

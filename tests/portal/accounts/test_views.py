@@ -6,8 +6,8 @@ import re
 
 from sqlalchemy import select
 
+from portal.accounts.end_user_services import add_end_user
 from portal.accounts.models import Client, Role, User
-from portal.accounts.services import add_end_user
 from portal.audit.services import Actor
 from portal.catalog.services import get_product
 from portal.db import db

@@ -10,8 +10,9 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from portal.accounts.end_user_services import add_end_user
 from portal.accounts.models import Client, EndUser, Role, User
-from portal.accounts.services import add_end_user, create_api_token
+from portal.accounts.token_services import create_api_token
 from portal.audit.services import Actor
 from portal.catalog.services import get_product
 from portal.db import db

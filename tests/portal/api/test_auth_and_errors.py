@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portal.accounts.models import ApiToken, Role
-from portal.accounts.services import revoke_api_token
+from portal.accounts.token_services import revoke_api_token
 from portal.audit.services import Actor
 from portal.db import db
 from tests.portal.api.conftest import error_of

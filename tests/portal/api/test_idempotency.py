@@ -15,7 +15,8 @@ import portal.api.idempotency
 import portal.api.orders
 from portal import create_app
 from portal.accounts.models import Role
-from portal.accounts.services import create_api_token, create_client
+from portal.accounts.services import create_client
+from portal.accounts.token_services import create_api_token
 from portal.api.models import IdempotencyKey
 from portal.audit.services import Actor
 from portal.catalog.services import seed_catalog

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from portal.accounts.end_user_services import add_end_user
 from portal.accounts.models import Client, EndUser, Role, User
-from portal.accounts.services import add_end_user
 from portal.audit.services import Actor
 from portal.db import db
 

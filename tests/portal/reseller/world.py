@@ -16,8 +16,9 @@ from metering.billing.models import BillingAccount
 from metering.billing.runs import run_close
 from metering.periods import BillingPeriod
 from metering.usage.services import ingest_usage_events
+from portal.accounts.end_user_services import add_end_user
 from portal.accounts.models import Client, EndUser
-from portal.accounts.services import add_end_user, create_client, get_client_by_ref
+from portal.accounts.services import create_client, get_client_by_ref
 from portal.audit.services import Actor
 from portal.catalog.services import get_product
 from portal.db import db, utcnow

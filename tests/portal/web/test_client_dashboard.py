@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from metering.ledger.services import close_seat_interval, open_seat_interval
+from portal.accounts.end_user_services import add_end_user
 from portal.accounts.models import Role
-from portal.accounts.services import add_end_user
 from portal.audit.services import Actor
 from portal.catalog.services import get_product, set_product_price
 from portal.db import db, utcnow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ldap3
 import pytest
 
-from portal.accounts.services import add_end_user
+from portal.accounts.end_user_services import add_end_user
 from portal.catalog.services import get_product
 from portal.db import db
 from portal.errors import Conflict, InvalidInput

@@ -13,8 +13,8 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from portal.accounts.end_user_services import add_end_user
 from portal.accounts.models import Role
-from portal.accounts.services import add_end_user
 from portal.catalog.services import get_product
 from portal.db import db
 from portal.orders.models import Seat, SeatState

@@ -1,0 +1,73 @@
+"""API tokens for automation (RMM, PSA, scripts): created once, stored as a hash, revocable."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+
+from portal.accounts.models import ApiToken, Client, Role, User
+from portal.accounts.services import digest_token
+from portal.audit.services import Actor, record
+from portal.db import db, utcnow
+from portal.errors import InvalidInput
+
+API_TOKEN_PREFIX = "smt_"
+
+
+def create_api_token(
+    actor: Actor, name: str, role: Role, client: Client | None, owner: User | None = None
+) -> tuple[ApiToken, str]:
+    """Create a token; the raw token is returned once and never stored.
+
+    ``owner`` is the portal user the token belongs to; a client_user token sees that person's seats.
+    """
+    name = name.strip()
+    if not name:
+        raise InvalidInput("Give the token a name that says what uses it.", fields={"name": "Required."})
+    if role.is_reseller and client is not None:
+        raise InvalidInput("A reseller token acts for every client; do not give it a client.")
+    if not role.is_reseller and client is None:
+        raise InvalidInput(f"A {role.value} token needs the client it acts for.")
+    if owner is not None and owner.client_id != (client.id if client else None):
+        raise InvalidInput(
+            f"{owner.email} does not belong to the token's client.", fields={"user": "Wrong client."}
+        )
+    raw = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        name=name,
+        role=role,
+        client=client,
+        token_hash=digest_token(raw),
+        token_prefix=raw[:10],
+        created_by_id=owner.id if owner else actor.user_id,
+    )
+    db.session.add(token)
+    db.session.flush()
+    record(
+        actor,
+        "api_token.created",
+        "api_token",
+        token.id,
+        client_id=client.id if client else None,
+        details={"name": name, "role": role.value},
+    )
+    return token, raw
+
+
+def authenticate_api_token(raw: str) -> ApiToken | None:
+    token = db.session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == digest_token(raw.strip()))
+    ).first()
+    if token is None or token.revoked_at is not None:
+        return None
+    token.last_used_at = utcnow()
+    db.session.flush()
+    return token
+
+
+def revoke_api_token(actor: Actor, token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.flush()
+        record(actor, "api_token.revoked", "api_token", token.id, client_id=token.client_id)
