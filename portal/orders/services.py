@@ -195,15 +195,7 @@ def retry_seat(actor: Actor, seat: Seat) -> Seat:
 def suspend_client(actor: Actor, client: Client, reason: str) -> None:
     """Suspend every live seat of the client (dunning, or the reseller's decision). Idempotent."""
     client.status = ClientStatus.SUSPENDED
-    changed = []
-    for seat in _live_seats(client):
-        if seat.desired_state is DesiredState.ACTIVE:
-            seat.desired_state = DesiredState.SUSPENDED
-            seat.revision += 1
-            request_state(seat)
-            schedule(seat)
-            changed.append(seat.id)
-    db.session.flush()
+    changed = _want_for_live_seats(client, DesiredState.ACTIVE, DesiredState.SUSPENDED)
     record(
         actor,
         "client.suspended",
@@ -217,16 +209,22 @@ def suspend_client(actor: Actor, client: Client, reason: str) -> None:
 def resume_client(actor: Actor, client: Client) -> None:
     """Lift a suspension: every suspended seat of the client becomes active again. Idempotent."""
     client.status = ClientStatus.ACTIVE
+    changed = _want_for_live_seats(client, DesiredState.SUSPENDED, DesiredState.ACTIVE)
+    record(actor, "client.resumed", "client", client.id, client_id=client.id, details={"seats": changed})
+
+
+def _want_for_live_seats(client: Client, current: DesiredState, wanted: DesiredState) -> list[int]:
+    """Every live seat of the client that wants ``current`` now wants ``wanted``; their ids."""
     changed = []
     for seat in _live_seats(client):
-        if seat.desired_state is DesiredState.SUSPENDED:
-            seat.desired_state = DesiredState.ACTIVE
+        if seat.desired_state is current:
+            seat.desired_state = wanted
             seat.revision += 1
             request_state(seat)
             schedule(seat)
             changed.append(seat.id)
     db.session.flush()
-    record(actor, "client.resumed", "client", client.id, client_id=client.id, details={"seats": changed})
+    return changed
 
 
 def _live_seats(client: Client) -> list[Seat]:
