@@ -15,7 +15,7 @@ from metering.commitments.models import Commitment
 from metering.ledger.models import LedgerInterval
 from metering.spla.models import LicensedHost
 from metering.usage.models import UsageEvent
-from portal.accounts.models import ApiToken, Client, EndUser, OneTimeToken, Reseller, User
+from portal.accounts.models import ApiToken, Client, EndUser, FailedLogin, OneTimeToken, Reseller, User
 from portal.api.models import IdempotencyKey
 from portal.audit.models import AuditEvent
 from portal.catalog.models import LicenceSku, Product, product_licences
@@ -34,6 +34,7 @@ __all__ = [
     "Client",
     "Commitment",
     "EndUser",
+    "FailedLogin",
     "Finding",
     "IdempotencyKey",
     "Invoice",

@@ -12,10 +12,11 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from portal.accounts.models import (
     Client,
+    FailedLogin,
     OneTimeToken,
     Reseller,
     Role,
@@ -24,7 +25,7 @@ from portal.accounts.models import (
 )
 from portal.audit.services import Actor, record
 from portal.db import db, utcnow
-from portal.errors import Conflict, InvalidInput, NotFound
+from portal.errors import Conflict, InvalidInput, NotFound, ServiceError
 from portal.notifications.services import public_link, send_email_after_commit
 
 _hasher = PasswordHasher()
@@ -36,6 +37,8 @@ CLIENT_REF_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$")
 MIN_PASSWORD_LENGTH = 10
 INVITATION_LIFETIME = timedelta(days=7)
 PASSWORD_RESET_LIFETIME = timedelta(hours=1)
+MAX_FAILED_LOGINS = 5
+FAILED_LOGIN_WINDOW = timedelta(minutes=15)
 
 
 def normalize_email(email: str) -> str:
@@ -86,20 +89,65 @@ def _set_password(user: User, password: str) -> None:
 
 
 def authenticate(email: str, password: str) -> User | None:
-    """The active user with this e-mail and password, or None (without saying which was wrong)."""
-    user = db.session.scalars(select(User).where(User.email == normalize_email(email))).first()
+    """The active user with this e-mail and password, or None (without saying which was wrong).
+
+    After MAX_FAILED_LOGINS wrong passwords for an address within FAILED_LOGIN_WINDOW, that address
+    cannot log in until the window has passed (LoginThrottled), whatever the password: guessing
+    passwords online stops being practical, and the password-reset link still works.
+    """
+    email = normalize_email(email)
+    _check_not_throttled(email)
+    user = db.session.scalars(select(User).where(User.email == email)).first()
     stored_hash = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
     try:
         _hasher.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
+        _record_failed_login(email)
         return None
     if user is None or not user.is_active:
+        _record_failed_login(email)
         return None
+    db.session.execute(delete(FailedLogin).where(FailedLogin.email == email))
     if _hasher.check_needs_rehash(stored_hash):
         user.password_hash = _hasher.hash(password)
     user.last_login_at = utcnow()
     db.session.flush()
     return user
+
+
+class LoginThrottled(ServiceError):
+    code = "throttled"
+    http_status = 429
+
+
+def _check_not_throttled(email: str) -> None:
+    since = utcnow() - FAILED_LOGIN_WINDOW
+    failures = list(
+        db.session.scalars(
+            select(FailedLogin.at)
+            .where(FailedLogin.email == email, FailedLogin.at > since)
+            .order_by(FailedLogin.at.desc())
+            .limit(MAX_FAILED_LOGINS)
+        )
+    )
+    if len(failures) >= MAX_FAILED_LOGINS:
+        free_at = failures[-1] + FAILED_LOGIN_WINDOW
+        minutes = max(1, -(-int((free_at - utcnow()).total_seconds()) // 60))
+        raise LoginThrottled(
+            f"Too many wrong passwords for this address. Try again in {minutes} minutes, "
+            "or reset your password."
+        )
+
+
+def _record_failed_login(email: str) -> None:
+    # Old failures are dropped as new ones come in, so the table holds one window at most.
+    db.session.execute(
+        delete(FailedLogin).where(
+            FailedLogin.email == email, FailedLogin.at <= utcnow() - FAILED_LOGIN_WINDOW
+        )
+    )
+    db.session.add(FailedLogin(email=email[:254]))
+    db.session.flush()
 
 
 def load_user_for_session(session_id: str) -> User | None:

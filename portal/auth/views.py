@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from portal.accounts.models import TokenPurpose
 from portal.accounts.services import (
+    LoginThrottled,
     accept_invitation,
     authenticate,
     find_one_time_token,
@@ -34,13 +35,18 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response:
+def login() -> str | Response | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(form.email.data or "", form.password.data or "")
+        try:
+            user = authenticate(form.email.data or "", form.password.data or "")
+        except LoginThrottled as error:
+            form.password.errors.append(error.message)
+            return render_template("auth/login.html", form=form), 429
         if user is None:
+            db.session.commit()  # the failed attempt counts towards the throttle
             form.password.errors.append("Wrong e-mail or password.")
         else:
             db.session.commit()

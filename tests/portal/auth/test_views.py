@@ -237,3 +237,52 @@ def test_invitation_page_shows_who_is_invited(client, make_client, caplog):
 
     assert page.status_code == 200
     assert b"sam@acme.example" in page.data
+
+
+def test_five_wrong_passwords_lock_the_address_for_a_while(client, make_user):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from portal.accounts.models import FailedLogin
+
+    user = make_user(Role.RESELLER_ADMIN)
+    for _ in range(5):
+        wrong = client.post("/login", data={"email": user.email, "password": "guess guess guess"})
+        assert wrong.status_code == 200
+
+    # Even the right password is refused now, with a way out.
+    locked = client.post("/login", data={"email": user.email, "password": TEST_PASSWORD})
+    assert locked.status_code == 429
+    assert "Too many wrong passwords for this address. Try again in 15 minutes" in locked.get_data(
+        as_text=True
+    )
+
+    # Once the window has passed, the right password works and the count starts again.
+    for failure in db.session.scalars(select(FailedLogin)):
+        failure.at -= timedelta(minutes=16)
+    db.session.commit()
+    assert client.post("/login", data={"email": user.email, "password": TEST_PASSWORD}).status_code == 302
+
+
+def test_unknown_addresses_are_throttled_the_same_way(client):
+    for _ in range(5):
+        client.post("/login", data={"email": "nobody@example.com", "password": "guess guess guess"})
+
+    locked = client.post("/login", data={"email": "NOBODY@example.com", "password": "guess guess guess"})
+
+    assert locked.status_code == 429
+    assert "Too many wrong passwords" in locked.get_data(as_text=True)
+
+
+def test_a_successful_login_clears_earlier_failures(client, make_user):
+    user = make_user(Role.RESELLER_ADMIN)
+    for _ in range(4):
+        client.post("/login", data={"email": user.email, "password": "guess guess guess"})
+    assert client.post("/login", data={"email": user.email, "password": TEST_PASSWORD}).status_code == 302
+    client.post("/logout")
+
+    for _ in range(4):
+        client.post("/login", data={"email": user.email, "password": "guess guess guess"})
+
+    assert client.post("/login", data={"email": user.email, "password": TEST_PASSWORD}).status_code == 302
