@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
@@ -34,25 +36,23 @@ def seat(seat_id: int) -> str:
 @bp.route("/seats/<int:seat_id>/retry", methods=["POST"])
 @roles_required(*RESELLER_ROLES)
 def retry(seat_id: int) -> Response:
-    found = _seat(seat_id)
-    try:
-        retry_seat(Actor.for_user(current_portal_user()), found)
-        db.session.commit()
-        flash(f"Seat #{found.id} is being provisioned again.", "success")
-    except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    return redirect(_back())
+    return _act(seat_id, retry_seat, "Seat #{id} is being provisioned again.")
 
 
 @bp.route("/seats/<int:seat_id>/cancel", methods=["POST"])
 @roles_required(*RESELLER_ROLES)
 def cancel(seat_id: int) -> Response:
+    return _act(
+        seat_id, cancel_seat, "Seat #{id} is cancelled; anything made on the platform is being removed."
+    )
+
+
+def _act(seat_id: int, action: Callable[[Actor, Seat], Seat], done: str) -> Response:
     found = _seat(seat_id)
     try:
-        cancel_seat(Actor.for_user(current_portal_user()), found)
+        action(Actor.for_user(current_portal_user()), found)
         db.session.commit()
-        flash(f"Seat #{found.id} is cancelled; anything made on the platform is being removed.", "success")
+        flash(done.format(id=found.id), "success")
     except ServiceError as error:
         db.session.rollback()
         flash(error.message, "error")

@@ -187,39 +187,37 @@ def get_sku(code: str) -> LicenceSku:
     return sku
 
 
-def _check_amount(amount_minor: int, field: str) -> None:
-    if amount_minor < 0:
-        raise InvalidInput("The amount must be zero or more.", fields={field: "Must be zero or more."})
-
-
 def set_product_price(actor: Actor, product: Product, price_minor: int) -> None:
     """Change a monthly price. It applies to the months billed from now on."""
-    _check_amount(price_minor, "price")
-    if price_minor == product.price_minor:
-        return
-    old = product.price_minor
-    product.price_minor = price_minor
-    db.session.flush()
-    record(
-        actor,
-        "catalog.price_changed",
-        "product",
-        product.code,
-        details={"from_minor": old, "to_minor": price_minor, "currency": product.currency},
-    )
+    _change_amount(actor, product, "price_minor", price_minor, "price", "catalog.price_changed", "product")
 
 
 def set_sku_cost(actor: Actor, sku: LicenceSku, cost_minor: int) -> None:
-    _check_amount(cost_minor, "cost")
-    if cost_minor == sku.spla_cost_minor:
+    _change_amount(
+        actor, sku, "spla_cost_minor", cost_minor, "cost", "catalog.sku_cost_changed", "licence_sku"
+    )
+
+
+def _change_amount(
+    actor: Actor,
+    item: Product | LicenceSku,
+    attribute: str,
+    amount_minor: int,
+    field: str,
+    action: str,
+    object_type: str,
+) -> None:
+    if amount_minor < 0:
+        raise InvalidInput("The amount must be zero or more.", fields={field: "Must be zero or more."})
+    old = getattr(item, attribute)
+    if amount_minor == old:
         return
-    old = sku.spla_cost_minor
-    sku.spla_cost_minor = cost_minor
+    setattr(item, attribute, amount_minor)
     db.session.flush()
     record(
         actor,
-        "catalog.sku_cost_changed",
-        "licence_sku",
-        sku.code,
-        details={"from_minor": old, "to_minor": cost_minor, "currency": sku.currency},
+        action,
+        object_type,
+        item.code,
+        details={"from_minor": old, "to_minor": amount_minor, "currency": item.currency},
     )

@@ -85,10 +85,6 @@ def place_order(
     return order
 
 
-def seats_of(client: Client) -> list[Seat]:
-    return list(db.session.scalars(select(Seat).where(Seat.client_id == client.id).order_by(Seat.id)))
-
-
 def get_seat_for_client(client: Client, seat_id: int) -> Seat:
     """A seat of this client; another client's seat is "not found", never "forbidden"."""
     seat = db.session.scalars(select(Seat).where(Seat.id == seat_id, Seat.client_id == client.id)).first()
