@@ -5,6 +5,9 @@ The close is split so that the edge (the ``billing close`` command, the API) com
 * :func:`prepare_close` reads the whole month in a few aggregate queries (the ledger in one streaming
   pass, metered usage summed in SQL, late changes to earlier months) and decides which clients to visit;
 * :func:`close_client` counts and rates one client with the pure functions and writes its draft;
+* :func:`read_month` (the reading) and :func:`rate_client` (the rating) are shared with
+  ``metering.billing.estimate``, which reads one client's month in progress the same way, so what a
+  client is shown "so far" is what this close will bill for the month;
 * :func:`record_close_completed` notes, once every client went through, which ledger snapshot the
   month was billed from (late changes after it become adjustments once the month is finalized).
 """
@@ -21,9 +24,9 @@ from sqlalchemy import func, select, text
 from metering.billing.catalog import CatalogSnapshot, catalog_snapshot
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceLine, InvoiceStatus, LineKind
 from metering.billing.restatement import adjustment_lines, restatement_starts
-from metering.commitments.services import committed_quantities
+from metering.commitments.services import committed_quantities, committed_quantities_for
 from metering.counting import LicenceInterval, count_product_users
-from metering.ledger.services import intervals_by_client
+from metering.ledger.services import intervals_by_client, intervals_overlapping
 from metering.periods import BillingPeriod
 from metering.rating import InvoiceLineDraft, invoice_total, rate_metered_usage, rate_seat_products
 from metering.usage.models import UsageAction, UsageEvent
@@ -77,9 +80,47 @@ def check_period_over(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> tup
     return start, stop
 
 
+def read_month(period: BillingPeriod, tz: ZoneInfo, now: datetime, client: Client | None = None) -> ClosePlan:
+    """Everything rating reads for ``period``: for every client, or for ``client`` only.
+
+    Every client is read in a few aggregate queries (the close); one client is read with the same
+    queries narrowed to it, so estimating one client's month never walks everybody's ledger. One
+    client's reading leaves out corrections of finalized months (``restate_from`` stays empty): those
+    take queries per corrected month, and they belong to earlier months, not to this one.
+    ``client_ids`` is left empty: which clients to visit is the caller's business.
+    """
+    start, stop = period.bounds(tz)
+    restate_from: dict[int, datetime] = {}
+    if client is None:
+        refs = {key: value for key, value in db.session.execute(select(Client.id, Client.ref))}
+        intervals = intervals_by_client(start, stop)
+        commitments = committed_quantities(period)
+        restate_from = restatement_starts(period)
+    else:
+        refs = {client.id: client.ref}
+        # The same ledger rows intervals_by_client reads, narrowed to the client in SQL.
+        own = list(intervals_overlapping(start, stop, client_id=client.id))
+        intervals = {client.id: own} if own else {}
+        committed = committed_quantities_for(client.id, period)
+        commitments = {client.id: committed} if committed else {}
+    return ClosePlan(
+        period=period,
+        tz=tz,
+        start=start,
+        stop=stop,
+        built_at=now,
+        catalog=catalog_snapshot(),
+        refs=refs,
+        intervals=intervals,
+        usage=_metered_usage(start, stop, client.id if client is not None else None),
+        restate_from=restate_from,
+        commitments=commitments,
+    )
+
+
 def prepare_close(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> ClosePlan:
     """Read everything the month's invoices need and list the clients to visit, in id order."""
-    start, stop = check_period_over(period, tz, now)
+    check_period_over(period, tz, now)
     state = period_state(period)
     if state is not None and state.finalized_at is not None:
         raise Conflict(
@@ -87,19 +128,7 @@ def prepare_close(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> ClosePl
             "on the next month's invoices.",
             fields={"period": "Already finalized."},
         )
-    plan = ClosePlan(
-        period=period,
-        tz=tz,
-        start=start,
-        stop=stop,
-        built_at=now,
-        catalog=catalog_snapshot(),
-        refs={key: value for key, value in db.session.execute(select(Client.id, Client.ref))},
-        intervals=intervals_by_client(start, stop),
-        usage=_metered_usage(start, stop),
-        restate_from=restatement_starts(period),
-        commitments=committed_quantities(period),
-    )
+    plan = read_month(period, tz, now)
     drafts = set(
         db.session.scalars(
             select(Invoice.client_id).where(
@@ -122,16 +151,21 @@ def prepare_close(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> ClosePl
     return plan
 
 
-def _metered_usage(start: datetime, stop: datetime) -> dict[int, dict[str, int]]:
-    rows = db.session.execute(
+def _metered_usage(
+    start: datetime, stop: datetime, client_id: int | None = None
+) -> dict[int, dict[str, int]]:
+    query = (
         select(UsageEvent.client_id, Product.code, func.sum(UsageEvent.quantity))
         .join(Product, Product.id == UsageEvent.product_id)
         .where(UsageEvent.action == UsageAction.USAGE, UsageEvent.at >= start, UsageEvent.at < stop)
         .group_by(UsageEvent.client_id, Product.code)
     )
+    if client_id is not None:
+        query = query.where(UsageEvent.client_id == client_id)
+    rows = db.session.execute(query)
     usage: dict[int, dict[str, int]] = {}
-    for client_id, code, quantity in rows:
-        usage.setdefault(client_id, {})[code] = int(quantity)
+    for owner, code, quantity in rows:
+        usage.setdefault(owner, {})[code] = int(quantity)
     return usage
 
 
