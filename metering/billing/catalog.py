@@ -23,10 +23,15 @@ class CatalogSnapshot:
     bill_of_licences: dict[str, list[str]]
 
 
+def product_price(product: Product) -> Price:
+    """The price rating uses for one unit of ``product``: the close, the estimate and the order quote."""
+    return Price(product.price_minor, product.currency)
+
+
 def catalog_snapshot() -> CatalogSnapshot:
     products = list(db.session.scalars(select(Product).options(selectinload(Product.skus))))
     return CatalogSnapshot(
-        prices={p.code: Price(p.price_minor, p.currency) for p in products},
+        prices={p.code: product_price(p) for p in products},
         names={p.code: p.name for p in products},
         product_ids={p.code: p.id for p in products},
         metered=frozenset(p.code for p in products if p.billing is ProductBilling.METERED),

@@ -13,15 +13,18 @@ to the same invoice. They correct earlier months, and the reseller reviews them 
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from metering.billing.close import rate_client, read_month
 from metering.billing.models import LineKind
+from metering.counting import LicenceInterval
+from metering.ledger.services import end_user_key
 from metering.periods import BillingPeriod
 from metering.rating import InvoiceLineDraft, Price
-from portal.accounts.models import Client
+from portal.accounts.models import Client, EndUser
 
 __all__ = ["MonthEstimate", "estimate_month"]
 
@@ -51,14 +54,31 @@ class MonthEstimate:
         return not self.lines
 
 
-def estimate_month(client: Client, now: datetime, tz: ZoneInfo) -> MonthEstimate:
+def estimate_month(
+    client: Client,
+    now: datetime,
+    tz: ZoneInfo,
+    adding: Mapping[str, Collection[EndUser]] | None = None,
+) -> MonthEstimate:
     """What the close of the billing month containing ``now`` (cut in ``tz``) would bill ``client``.
 
     The whole month is counted, as the close counts it: the ledger holds nothing that starts after
     ``now``, so for the month in progress that is the month so far.
+
+    ``adding`` (product code -> people) counts those people as holding those products from ``now``
+    on, as an order about to be placed would: the order quote prices "your month with this order"
+    this way, so someone already counted this month, or a seat inside a commitment, adds nothing.
     """
     period = BillingPeriod.containing(now, tz)
     plan = read_month(period, tz, now, client=client)
+    if adding:
+        # Hypothetical intervals, open from now, go in with the real ones: rating stays the judge.
+        planned = [
+            LicenceInterval(client=client.ref, end_user=end_user_key(person), product=code, start=now)
+            for code, people in adding.items()
+            for person in people
+        ]
+        plan.intervals[client.id] = [*plan.intervals.get(client.id, ()), *planned]
     # No adjustments were read (see read_month), so no invoice of this client needs leaving out.
     rated = rate_client(plan, client.id, None)
     return MonthEstimate(

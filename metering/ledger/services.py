@@ -9,10 +9,15 @@ from sqlalchemy import delete, or_, select
 
 from metering.counting import LicenceInterval
 from metering.ledger.models import IntervalSource, LedgerInterval
-from portal.accounts.models import Client
+from portal.accounts.models import Client, EndUser
 from portal.catalog.models import Product
 from portal.db import db
 from portal.orders.models import Seat
+
+
+def end_user_key(end_user: EndUser) -> str:
+    """Who an interval counts: the person's address, so one person counts once however they got in."""
+    return end_user.email.strip().lower()
 
 
 def open_seat_interval(seat: Seat, at: datetime) -> LedgerInterval | None:
@@ -25,7 +30,7 @@ def open_seat_interval(seat: Seat, at: datetime) -> LedgerInterval | None:
     interval = LedgerInterval(
         client_id=seat.client_id,
         product_id=seat.product_id,
-        user_key=seat.end_user.email.strip().lower(),
+        user_key=end_user_key(seat.end_user),
         end_user_id=seat.end_user_id,
         seat_id=seat.id,
         source=IntervalSource.SEAT,

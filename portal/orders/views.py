@@ -14,13 +14,17 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from metering.billing.catalog import product_price
+from metering.billing.estimate import MonthEstimate, estimate_month
+from metering.rating import Price
+from metering.settings import billing_timezone
 from portal.accounts.models import Client, EndUser, Role
 from portal.accounts.views import apply_service_error
 from portal.audit.services import Actor
 from portal.auth.access import current_client, current_portal_user, roles_required
 from portal.catalog.models import Product, ProductBilling
 from portal.catalog.services import get_product, list_products
-from portal.db import db
+from portal.db import db, utcnow
 from portal.errors import Conflict, NotFound, ServiceError
 from portal.orders.forms import (
     OrderForm,
@@ -85,14 +89,20 @@ class Quote:
     quantity: int
     lines: list[QuoteLine]
     unassigned: int
+    # The price the month close rates the product at (the same source as the estimates below).
+    unit_price: Price
+    # The month in progress as its close would bill it: as things are, and once the chosen people
+    # hold their seats (commitments and people already counted this month are the close's business).
+    month_now: MonthEstimate
+    month_with_order: MonthEstimate
 
     @property
     def unit_minor(self) -> int:
-        return self.product.price_minor
+        return self.unit_price.amount_minor
 
     @property
     def currency(self) -> str:
-        return self.product.currency
+        return self.unit_price.currency
 
     @property
     def assigned_monthly_minor(self) -> int:
@@ -104,16 +114,28 @@ class Quote:
 
 
 def quote(client: Client, product: Product, quantity: int, people: list[EndUser]) -> Quote:
+    now, tz = utcnow(), billing_timezone()
+    month_now = estimate_month(client, now, tz)
+    month_with_order = estimate_month(client, now, tz, adding={product.code: people}) if people else month_now
+    unit_price = month_now.prices[product.code]
     holders = {seat.end_user_id for seat in wanted_seats(client, product) if seat.end_user_id is not None}
     lines = [
         QuoteLine(
             person=person,
             already_counted=person.id in holders,
-            monthly_minor=0 if person.id in holders else product.price_minor,
+            monthly_minor=0 if person.id in holders else unit_price.amount_minor,
         )
         for person in people
     ]
-    return Quote(product=product, quantity=quantity, lines=lines, unassigned=quantity - len(people))
+    return Quote(
+        product=product,
+        quantity=quantity,
+        lines=lines,
+        unassigned=quantity - len(people),
+        unit_price=unit_price,
+        month_now=month_now,
+        month_with_order=month_with_order,
+    )
 
 
 def _open_confirmation() -> str:
@@ -148,11 +170,12 @@ def render_confirmation(
     form: PlaceOrderForm | None = None,
 ) -> tuple[str, int]:
     """The page that quotes the order and carries a fresh confirmation to place it."""
+    quoted = quote(client, product, quantity, people)
     place_form = PlaceOrderForm(
         formdata=None,
         quantity=quantity,
         end_users=[person.id for person in people],
-        quoted_unit_minor=str(product.price_minor),
+        quoted_unit_minor=str(quoted.unit_minor),
         nonce=_open_confirmation(),
     )
     place_form.end_users.choices = end_user_choices(people)
@@ -161,7 +184,7 @@ def render_confirmation(
     return render_template(
         "client/order_confirm.html",
         product=product,
-        quote=quote(client, product, quantity, people),
+        quote=quoted,
         form=place_form,
         notice=notice,
     ), status
@@ -227,7 +250,7 @@ def place(code: str) -> Response | tuple[str, int]:
         return redirect(url_for("orders.history"))
     quantity = form.quantity.data or 0
     people = _chosen_people(client, form.end_users.data or [])
-    if form.quoted_unit_minor.data != str(product.price_minor):
+    if form.quoted_unit_minor.data != str(product_price(product).amount_minor):
         return render_confirmation(
             client,
             product,

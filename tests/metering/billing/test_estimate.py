@@ -11,11 +11,15 @@ import pytest
 from metering.billing.close import read_month
 from metering.billing.estimate import estimate_month
 from metering.commitments.services import add_commitment
+from metering.ledger.services import open_seat_interval
 from metering.periods import BillingPeriod
 from metering.settings import billing_timezone
+from portal.accounts.end_user_services import add_end_user
 from portal.accounts.models import Role
 from portal.catalog.services import get_product
 from portal.db import db, utcnow
+from portal.orders.models import SeatState
+from portal.orders.services import place_order
 from tests.metering.months import TESTS, event, lines_of
 
 OCTOBER = BillingPeriod(2026, 10)
@@ -221,3 +225,54 @@ def test_one_clients_month_is_the_close_reading_narrowed_to_it(app, month, trave
     assert one.commitments == {acme.id: {"desktop": 2}}
     assert one.restate_from == {}
     assert (one.start, one.stop) == (everyone.start, everyone.stop) == OCTOBER.bounds(tz)
+
+
+def _quoted(page: str, element_id: str) -> int:
+    match = re.search(rf'id="{element_id}">(?:<strong>)?([^<]*)<', page)
+    assert match is not None, f"no {element_id} on the confirmation page"
+    return _minor(match.group(1))
+
+
+def test_the_order_quote_shows_the_month_with_the_order_as_the_close_bills_it(
+    month, travel, acme, client, make_user, login
+):
+    add_commitment(TESTS, acme, get_product("desktop"), 2, OCTOBER)
+    bob, carol = (
+        add_end_user(TESTS, acme, name, f"{name.lower()}@acme.example") for name in ("Bob", "Carol")
+    )
+    db.session.commit()
+    travel(MID_OCTOBER)
+    month.events(*_start("alice"))
+    login(make_user(Role.CLIENT_ADMIN, acme))
+
+    page = client.post(
+        "/client/catalog/desktop/order", data={"quantity": "2", "end_users": [str(bob.id), str(carol.id)]}
+    ).get_data(as_text=True)
+    # The seats go live right away: bob and carol hold a desktop from now on.
+    for seat in place_order(TESTS, acme, get_product("desktop"), 2, [bob, carol]).seats:
+        seat.state = SeatState.ACTIVE
+        open_seat_interval(seat, utcnow())
+    db.session.commit()
+    travel(AFTER_OCTOBER)
+    billed = _close_total(month)
+
+    assert _quoted(page, "unit-price") == 3900
+    assert _quoted(page, "month-now") == 2 * 3900  # alice, inside the commitment of two
+    assert _quoted(page, "month-with-order") == billed == 3 * 3900  # one above it
+
+
+def test_someone_already_counted_this_month_adds_nothing_to_it(month, travel, acme):
+    alice = add_end_user(TESTS, acme, "Alice", "Alice@Acme.example ")
+    db.session.commit()
+    travel(MID_OCTOBER)
+    month.events(
+        *_start("alice"),
+        event("stop-alice", "acme", "alice@acme.example", "desktop", "stop", "2026-10-05T09:00:00Z"),
+    )
+    now, tz = utcnow(), billing_timezone()
+
+    before = estimate_month(acme, now, tz)
+    after = estimate_month(acme, now, tz, adding={"desktop": [alice], "exchange": [alice]})
+
+    assert before.totals == {"USD": 3900}
+    assert after.totals == {"USD": 3900 + 800}  # her desktop counted once; the mailbox is new
