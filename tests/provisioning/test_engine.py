@@ -10,8 +10,7 @@ from sqlalchemy import select
 from metering.ledger.models import LedgerInterval
 from portal.db import db, utcnow
 from portal.orders.models import SeatState
-from portal.orders.services import cancel_seat
-from provisioning import engine
+from provisioning import cancel_seat, engine
 from provisioning.models import AttemptOutcome, ProvisioningAttempt
 from tests.provisioning.conftest import ACTOR, order, run_steps
 

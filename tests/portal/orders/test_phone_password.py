@@ -8,7 +8,7 @@ from portal.audit.models import AuditEvent
 from portal.catalog.services import get_product
 from portal.db import db
 from portal.orders.models import SeatState
-from portal.orders.services import place_order
+from provisioning import place_order
 from provisioning.sealing import seal
 from tests.portal.orders.conftest import TESTS
 

@@ -1,4 +1,4 @@
-"""The seat operations of portal.orders.services: what is wanted, the state shown, the ledger."""
+"""The seat operations of provisioning.seats: what is wanted, the state shown, the ledger."""
 
 from __future__ import annotations
 
@@ -9,14 +9,7 @@ from metering.ledger.models import LedgerInterval
 from portal.db import db
 from portal.errors import Conflict, NotFound
 from portal.orders.models import DesiredState, SeatState
-from portal.orders.services import (
-    assign_seat,
-    cancel_seat,
-    resume_client,
-    retry_seat,
-    suspend_client,
-    unassign_seat,
-)
+from provisioning import assign_seat, cancel_seat, resume_client, retry_seat, suspend_client, unassign_seat
 from provisioning.lifecycle import IllegalTransition, move
 from tests.provisioning.conftest import ACTOR, order, run_steps
 
