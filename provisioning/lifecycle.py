@@ -16,6 +16,7 @@ from portal.catalog.models import ProductKind
 from portal.db import utcnow
 from portal.errors import Conflict
 from portal.orders.models import DesiredState, Seat, SeatState
+from provisioning.models import SeatWork
 
 
 class Action(enum.StrEnum):
@@ -131,7 +132,7 @@ def move(seat: Seat, to: SeatState, at: datetime | None = None) -> None:
             seat.activated_at = at
         if to is S.TERMINATED:
             seat.terminated_at = at
-            seat.sweep_after = None
+            SeatWork.of(seat).sweep_after = None
     sync_ledger(seat, at)
 
 
@@ -214,8 +215,9 @@ def reopen(seat: Seat) -> None:
     if seat.state is not S.FAILED:
         raise IllegalTransition(f"Seat #{seat.id} has not failed; there is nothing to retry.")
     seat.last_error = None
-    seat.attempt_count = 0
-    seat.next_attempt_at = None
+    work = SeatWork.of(seat)
+    work.attempt_count = 0
+    work.next_attempt_at = None
     action = plan(seat, reopening=True)
     if action is not None:
         move(seat, IN_PROGRESS[action])

@@ -21,6 +21,7 @@ from portal.db import db
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.orders.models import DesiredState, Order, Seat, SeatState
 from provisioning.lifecycle import NAMED_USER_KINDS, move, reopen, show_next_step
+from provisioning.models import SeatWork
 from provisioning.scheduling import schedule
 
 MAX_SEATS_PER_ORDER = 500
@@ -67,15 +68,16 @@ def place_order(
     db.session.add(order)
     for index in range(quantity):
         end_user = end_users[index] if index < len(end_users) else None
-        order.seats.append(
-            Seat(
-                client=client,
-                product=product,
-                end_user=end_user,
-                state=SeatState.ORDERED,
-                desired_state=DesiredState.ACTIVE,
-            )
+        seat = Seat(
+            client=client,
+            product=product,
+            end_user=end_user,
+            state=SeatState.ORDERED,
+            desired_state=DesiredState.ACTIVE,
         )
+        # The workers' bookkeeping is made with the seat (no query per seat to look for it).
+        SeatWork.of(seat)
+        order.seats.append(seat)
     db.session.flush()
     for seat in order.seats:
         # VoIP seats and assigned seats are created by the workers once this order commits.
@@ -220,7 +222,7 @@ def adopt_account_as_seat(
         seat.platform_user, seat.account_end_user_id = user_key, person.id
     move(seat, SeatState.PROVISIONING, now)
     move(seat, SeatState.ACTIVE, now)
-    seat.sweep_after = None
+    SeatWork.of(seat).sweep_after = None
     if not enabled:
         enforce_seat_state(seat, now)
     return seat

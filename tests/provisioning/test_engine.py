@@ -11,7 +11,7 @@ from metering.ledger.models import LedgerInterval
 from portal.db import db, utcnow
 from portal.orders.models import SeatState
 from provisioning import cancel_seat, engine
-from provisioning.models import AttemptOutcome, ProvisioningAttempt
+from provisioning.models import AttemptOutcome, ProvisioningAttempt, SeatWork
 from tests.provisioning.conftest import ACTOR, order, run_steps
 
 
@@ -33,7 +33,7 @@ def test_a_leased_seat_is_left_alone_and_a_dead_workers_attempt_is_taken_over(ap
     assert engine.claim(seat.id, "task-2") is None  # another worker holds the lease
 
     # The first worker dies; its lease lapses.
-    seat.lease_expires_at = utcnow() - timedelta(seconds=1)
+    SeatWork.of(seat).lease_expires_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
     second = engine.claim(seat.id, "task-3")
     db.session.commit()
@@ -66,7 +66,7 @@ def test_retryable_errors_back_off_then_give_up(app, acme, tmp_path):
         db.session.commit()
         delays.append(engine.finish(claim, engine.perform(claim)))
         db.session.commit()
-        seat.next_attempt_at = None
+        SeatWork.of(seat).next_attempt_at = None
 
     assert 2 <= delays[0] <= 4 and 4 <= delays[1] <= 8 and delays[2] is None
     assert seat.state is SeatState.FAILED
@@ -81,26 +81,27 @@ def test_retryable_errors_back_off_then_give_up(app, acme, tmp_path):
 def test_sweep_requeues_overdue_seats_only(app, acme, local_kamailio):
     overdue, fresh, leased = order(acme, "voip", 3).seats
     now = utcnow()
-    overdue.sweep_after = now - timedelta(seconds=1)
-    leased.sweep_after = now - timedelta(seconds=1)
-    leased.lease_expires_at = now + timedelta(seconds=30)
+    SeatWork.of(overdue).sweep_after = now - timedelta(seconds=1)
+    SeatWork.of(leased).sweep_after = now - timedelta(seconds=1)
+    SeatWork.of(leased).lease_expires_at = now + timedelta(seconds=30)
     db.session.commit()
 
     assert engine.sweep() == [overdue.id]
     db.session.commit()
-    assert overdue.sweep_after > now  # not queued again at the next sweep
-    assert leased.sweep_after > leased.lease_expires_at  # looked at again once the lease lapses
-    assert fresh.sweep_after > now
+    assert SeatWork.of(overdue).sweep_after > now  # not queued again at the next sweep
+    leased_work = SeatWork.of(leased)
+    assert leased_work.sweep_after > leased_work.lease_expires_at  # looked at again once the lease lapses
+    assert SeatWork.of(fresh).sweep_after > now
 
 
 def test_nothing_to_do_clears_the_sweep_deadline(app, acme, local_kamailio):
     seat = order(acme, "voip").seats[0]
     run_steps(seat)
-    seat.sweep_after = utcnow() - timedelta(seconds=1)
+    SeatWork.of(seat).sweep_after = utcnow() - timedelta(seconds=1)
     db.session.commit()
     assert engine.sweep() == []
     db.session.commit()
-    assert seat.sweep_after is None
+    assert SeatWork.of(seat).sweep_after is None
 
 
 @pytest.mark.parametrize("attempt", [1, 3, 10, 30])

@@ -11,6 +11,7 @@ from portal.errors import Conflict, NotFound
 from portal.orders.models import DesiredState, SeatState
 from provisioning import assign_seat, cancel_seat, resume_client, retry_seat, suspend_client, unassign_seat
 from provisioning.lifecycle import IllegalTransition, move
+from provisioning.models import SeatWork
 from tests.provisioning.conftest import ACTOR, order, run_steps
 
 
@@ -26,8 +27,8 @@ def test_new_voip_seat_is_queued_at_once_but_an_unassigned_desktop_waits(acme):
     voip = order(acme, "voip").seats[0]
     desktop = order(acme, "desktop").seats[0]
 
-    assert voip.state is SeatState.ORDERED and voip.sweep_after is not None
-    assert desktop.state is SeatState.ORDERED and desktop.sweep_after is None
+    assert voip.state is SeatState.ORDERED and SeatWork.of(voip).sweep_after is not None
+    assert desktop.state is SeatState.ORDERED and SeatWork.of(desktop).sweep_after is None
 
 
 def test_voip_seat_becomes_an_extension_then_bills_once_assigned(acme, person, local_kamailio):
@@ -96,7 +97,7 @@ def test_cancel_an_unprovisioned_seat_needs_no_worker(acme, person):
     seat = order(acme, "desktop").seats[0]
     cancel_seat(ACTOR, seat)
     db.session.commit()
-    assert seat.state is SeatState.TERMINATED and seat.sweep_after is None
+    assert seat.state is SeatState.TERMINATED and SeatWork.of(seat).sweep_after is None
     with pytest.raises(Conflict, match="cancelled"):
         cancel_seat(ACTOR, seat)
     with pytest.raises(Conflict, match="cancelled"):
