@@ -57,9 +57,7 @@ class Order(Base):
 
 class Seat(Base):
     __tablename__ = "seats"
-    __table_args__ = (
-        Index("ix_seats_client_state", "client_id", "state"),
-    )
+    __table_args__ = (Index("ix_seats_client_state", "client_id", "state"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
