@@ -194,9 +194,9 @@ def show_next_step(seat: Seat) -> None:
     """After a person changed what is wanted: show the step to come, and settle what needs no call.
 
     Called by the seat operations (provisioning.seats) in the same transaction; it asks no worker
-    for anything (scheduling does). A seat with nothing on the platform is
-    cancelled at once; otherwise the observed state becomes the in-progress state of the next
-    action, which closes ledger intervals at once (suspend, cancel, reassign stop the grant now).
+    for anything (scheduling does). A seat with nothing on the platform is cancelled at once;
+    otherwise the observed state becomes the in-progress state of the next action, which closes
+    ledger intervals at once (suspend, cancel, reassign stop the grant now).
     """
     if seat.state in SETTLED:
         return
