@@ -80,7 +80,7 @@ def claim(seat_id: int, task_id: str | None = None) -> Claim | None:
         db.session.flush()
         if not _take_lease(seat_id, owner, lease_until, now):
             return None
-    work = db.session.get(SeatWork, seat_id, populate_existing=True)
+    work = SeatWork.reload(seat)
     assert work is not None
     action = plan(seat)
     if action is None:
@@ -296,7 +296,7 @@ def backoff(attempt: int) -> float:
 def sweep(limit: int = 1000) -> list[int]:
     """Queue again every seat whose step is overdue (lost message, killed worker). Their ids."""
     now = utcnow()
-    # Seats and their bookkeeping in one query: schedule() then finds each seat's loaded.
+    # Seats and their bookkeeping in one query; attached, so schedule() loads nothing per seat.
     due = db.session.execute(
         select(Seat, SeatWork)
         .join(SeatWork, SeatWork.seat_id == Seat.id)
@@ -311,6 +311,7 @@ def sweep(limit: int = 1000) -> list[int]:
     ).all()
     queued = []
     for seat, work in due:
+        SeatWork.attach(seat, work)
         if work.lease_expires_at is not None and work.lease_expires_at > now:
             work.sweep_after = work.lease_expires_at + timedelta(seconds=1)
         elif schedule(seat):

@@ -66,6 +66,19 @@ class SeatWork(Base):
         return work
 
     @classmethod
+    def reload(cls, seat: Seat) -> SeatWork | None:
+        """The seat's bookkeeping read again, after an UPDATE that bypassed the session (a lease)."""
+        work = db.session.get(cls, seat.id, populate_existing=True)
+        cls.attach(seat, work)
+        return work
+
+    @classmethod
+    def attach(cls, seat: Seat, work: SeatWork | None) -> None:
+        """Tell the seat its bookkeeping, loaded by a query of the caller's (a join), so that of()
+        and find() need no query of their own."""
+        set_committed_value(seat, "work", work)
+
+    @classmethod
     def load_for(cls, seats: Iterable[Seat]) -> None:
         """Load many seats' bookkeeping in a few queries, so find() and of() need none per seat."""
         by_id = {seat.id: seat for seat in seats}
@@ -77,7 +90,7 @@ class SeatWork(Base):
                 (work.seat_id, work) for work in db.session.scalars(select(cls).where(cls.seat_id.in_(chunk)))
             )
         for seat_id, seat in by_id.items():
-            set_committed_value(seat, "work", found.get(seat_id))
+            cls.attach(seat, found.get(seat_id))
 
 
 class AttemptOutcome(enum.StrEnum):

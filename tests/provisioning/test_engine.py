@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from metering.ledger.models import LedgerInterval
 from portal.db import db, utcnow
@@ -128,3 +128,22 @@ def test_cancel_while_the_create_call_runs(app, acme, person, local_kamailio):
     assert run_steps(seat) == ["terminate"]
     assert seat.state is SeatState.TERMINATED
     assert db.session.scalars(select(LedgerInterval).where(LedgerInterval.seat_id == seat.id)).all() == []
+
+
+def test_the_sweep_reads_a_fixed_number_of_queries_however_many_seats_are_due(app, acme, local_kamailio):
+    def statements_to_sweep(seats: int) -> int:
+        due = order(acme, "voip", seats).seats
+        for seat in due:
+            SeatWork.of(seat).sweep_after = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+        statements = []
+        listen = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            assert len(engine.sweep()) == seats
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listen)
+        db.session.commit()
+        return sum(1 for statement in statements if statement.lstrip().upper().startswith("SELECT"))
+
+    assert statements_to_sweep(2) == statements_to_sweep(12)
