@@ -41,7 +41,7 @@ from portal.cli import alembic_config  # noqa: E402
 from portal.config import load_config  # noqa: E402
 from portal.db import db  # noqa: E402
 from portal.orders.models import Seat, SeatState  # noqa: E402
-from portal.orders.services import MAX_SEATS_PER_ORDER, place_order  # noqa: E402
+from provisioning import MAX_SEATS_PER_ORDER, place_order  # noqa: E402
 from tests.standins.aws import DUMMY_KEY_ID, DUMMY_SECRET, REGION, make_workspaces_directory  # noqa: E402
 from tests.standins.ports import LOOPBACK, free_port, start_server, stop_process  # noqa: E402
 

@@ -22,7 +22,7 @@ from portal.catalog.models import LicenceSku, Product, product_licences
 from portal.db import Base
 from portal.orders.models import Order, Seat
 from portal.reseller.models import SplaSubmission
-from provisioning.models import ProvisioningAttempt
+from provisioning.models import ProvisioningAttempt, SeatWork
 from provisioning.trueup.models import Finding, TrueupPolicy, TrueupRun
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "ProvisioningAttempt",
     "Reseller",
     "Seat",
+    "SeatWork",
     "SplaSubmission",
     "StripeEvent",
     "TrueupPolicy",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import or_, select, update
@@ -31,7 +31,7 @@ from provisioning.adapters.base import (
     SeatUser,
 )
 from provisioning.lifecycle import IN_PROGRESS, Action, move, plan, result_state, wanted_user
-from provisioning.models import AttemptOutcome, ProvisioningAttempt
+from provisioning.models import AttemptOutcome, ProvisioningAttempt, SeatWork
 from provisioning.redaction import redact
 from provisioning.scheduling import schedule
 from provisioning.sealing import seal
@@ -67,20 +67,25 @@ def claim(seat_id: int, task_id: str | None = None) -> Claim | None:
     config = current_app.config
     owner = f"{(task_id or 'direct')[:40]}:{secrets.token_hex(6)}"
     lease_until = now + timedelta(seconds=config["PROVISIONING_LEASE_SECONDS"])
-    taken = db.session.execute(
-        update(Seat)
-        .where(Seat.id == seat_id, or_(Seat.lease_expires_at.is_(None), Seat.lease_expires_at < now))
-        .values(lease_owner=owner, lease_expires_at=lease_until)
-        .execution_options(synchronize_session=False)
-    )
-    if taken.rowcount != 1:
+    # The seat's row first (locked until the commit on PostgreSQL, in the same order as a person's
+    # change to the seat takes its locks), then the lease on its bookkeeping.
+    seat = db.session.get(Seat, seat_id, populate_existing=True, with_for_update=True)
+    if seat is None:
         return None
-    seat = db.session.get(Seat, seat_id, populate_existing=True)
-    assert seat is not None
+    if not _take_lease(seat_id, owner, lease_until, now):
+        if db.session.get(SeatWork, seat_id) is not None:
+            return None  # another worker holds it
+        # A seat made without bookkeeping (none is, through provisioning.seats): start it now.
+        db.session.add(SeatWork(seat_id=seat_id, attempt_count=0))
+        db.session.flush()
+        if not _take_lease(seat_id, owner, lease_until, now):
+            return None
+    work = SeatWork.reload(seat)
+    assert work is not None
     action = plan(seat)
     if action is None:
-        _release(seat)
-        seat.sweep_after = None
+        _release(work)
+        work.sweep_after = None
         db.session.flush()
         return None
     db.session.execute(
@@ -99,7 +104,7 @@ def claim(seat_id: int, task_id: str | None = None) -> Claim | None:
         seat.platform_user = wanted_user(seat)
     move(seat, IN_PROGRESS[action], now)
     # Should this worker die, the sweep takes the seat up again once the lease has lapsed.
-    seat.sweep_after = lease_until + timedelta(seconds=1)
+    work.sweep_after = lease_until + timedelta(seconds=1)
     key = idempotency_key(seat, action)
     attempt = ProvisioningAttempt(
         seat_id=seat.id,
@@ -126,6 +131,20 @@ def claim(seat_id: int, task_id: str | None = None) -> Claim | None:
         user=user,
     )
     return Claim(seat.id, attempt.id, owner, action, seat.product.kind.value, request)
+
+
+def _take_lease(seat_id: int, owner: str, until: datetime, now: datetime) -> bool:
+    """Claim the seat for this worker unless another holds an unexpired lease (one statement)."""
+    taken = db.session.execute(
+        update(SeatWork)
+        .where(
+            SeatWork.seat_id == seat_id,
+            or_(SeatWork.lease_expires_at.is_(None), SeatWork.lease_expires_at < now),
+        )
+        .values(lease_owner=owner, lease_expires_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    return taken.rowcount == 1
 
 
 def perform(claim: Claim) -> Outcome:
@@ -157,49 +176,51 @@ def finish(claim: Claim, outcome: Outcome) -> float | None:
     # Write first: on PostgreSQL this locks the seat's row until the commit (a person's change to the
     # seat waits, and is then planned on top of this outcome); on SQLite it takes the write lock
     # before anything is read, so the transaction cannot lose its snapshot to another writer.
+    # (The write changes nothing: it is there for its lock.)
     db.session.execute(
         update(Seat)
         .where(Seat.id == claim.seat_id)
-        .values(lease_owner=Seat.lease_owner)
+        .values(state=Seat.state)
         .execution_options(synchronize_session=False)
     )
     db.session.expire_all()
     seat = db.session.get(Seat, claim.seat_id)
     attempt = db.session.get(ProvisioningAttempt, claim.attempt_id)
     assert seat is not None and attempt is not None
+    work = SeatWork.of(seat)
     now = utcnow()
     attempt.finished_at = now
-    if seat.lease_owner != claim.lease_owner:
+    if work.lease_owner != claim.lease_owner:
         # This call outlived its lease and another worker took the seat over; its result counts.
         attempt.outcome = AttemptOutcome.ABANDONED
         attempt.error = "The call took longer than the lease; another attempt took the seat over."
         db.session.flush()
         return None
-    _release(seat)
+    _release(work)
     if outcome.account is not None and outcome.account.state is AccountState.PENDING:
         # Made, but the platform is still building it (a real WorkSpace takes minutes): look again
         # later without counting it as a failure.
         seat.external_id = outcome.account.external_id
         attempt.outcome = AttemptOutcome.RETRYING
         attempt.error = "The platform is still building the account; checking again shortly."
-        seat.next_attempt_at = now + timedelta(seconds=PENDING_POLL_SECONDS)
-        seat.sweep_after = seat.next_attempt_at + timedelta(
+        work.next_attempt_at = now + timedelta(seconds=PENDING_POLL_SECONDS)
+        work.sweep_after = work.next_attempt_at + timedelta(
             seconds=current_app.config["PROVISIONING_SWEEP_SECONDS"]
         )
         db.session.flush()
         return PENDING_POLL_SECONDS
     if outcome.error is None:
-        _succeeded(seat, attempt, claim.action, outcome.account)
+        _succeeded(seat, work, attempt, claim.action, outcome.account)
         return None
     error = outcome.error
     text = redact(f"{error.code}: {error.message}" if error.code else error.message)
     attempt.error = text
     max_attempts = current_app.config["PROVISIONING_MAX_ATTEMPTS"]
-    if error.retryable and seat.attempt_count + 1 < max_attempts:
-        seat.attempt_count += 1
-        delay = backoff(seat.attempt_count)
-        seat.next_attempt_at = now + timedelta(seconds=delay)
-        seat.sweep_after = seat.next_attempt_at + timedelta(
+    if error.retryable and work.attempt_count + 1 < max_attempts:
+        work.attempt_count += 1
+        delay = backoff(work.attempt_count)
+        work.next_attempt_at = now + timedelta(seconds=delay)
+        work.sweep_after = work.next_attempt_at + timedelta(
             seconds=current_app.config["PROVISIONING_SWEEP_SECONDS"]
         )
         attempt.outcome = AttemptOutcome.RETRYING
@@ -207,14 +228,14 @@ def finish(claim: Claim, outcome: Outcome) -> float | None:
         return delay
     reason = redact(error.message)
     if error.retryable:
-        reason = f"Gave up after {seat.attempt_count + 1} attempts: {reason}"
+        reason = f"Gave up after {work.attempt_count + 1} attempts: {reason}"
     attempt.outcome = AttemptOutcome.FAILED
     previous = seat.state
     move(seat, SeatState.FAILED, now)
     seat.last_error = reason
-    seat.sweep_after = None
-    seat.attempt_count = 0
-    seat.next_attempt_at = None
+    work.sweep_after = None
+    work.attempt_count = 0
+    work.next_attempt_at = None
     db.session.flush()
     record(
         SYSTEM,
@@ -227,7 +248,9 @@ def finish(claim: Claim, outcome: Outcome) -> float | None:
     return None
 
 
-def _succeeded(seat: Seat, attempt: ProvisioningAttempt, action: Action, account: Account | None) -> None:
+def _succeeded(
+    seat: Seat, work: SeatWork, attempt: ProvisioningAttempt, action: Action, account: Account | None
+) -> None:
     attempt.outcome = AttemptOutcome.SUCCEEDED
     if action in (Action.UNASSIGN, Action.TERMINATE):
         seat.external_id = None
@@ -235,10 +258,10 @@ def _succeeded(seat: Seat, attempt: ProvisioningAttempt, action: Action, account
         seat.account_end_user_id = None
     elif account is not None:
         if action is Action.CREATE and account.secret and seat.external_id is None:
-            seat.secret_ciphertext = seal(account.secret)
+            work.secret_ciphertext = seal(account.secret)
         seat.external_id = account.external_id
-    seat.attempt_count = 0
-    seat.next_attempt_at = None
+    work.attempt_count = 0
+    work.next_attempt_at = None
     seat.last_error = None
     previous = seat.state
     # If a person changed what is wanted while the call ran, the state already shows the step that
@@ -258,9 +281,9 @@ def _succeeded(seat: Seat, attempt: ProvisioningAttempt, action: Action, account
         )
 
 
-def _release(seat: Seat) -> None:
-    seat.lease_owner = None
-    seat.lease_expires_at = None
+def _release(work: SeatWork) -> None:
+    work.lease_owner = None
+    work.lease_expires_at = None
 
 
 def backoff(attempt: int) -> float:
@@ -273,21 +296,24 @@ def backoff(attempt: int) -> float:
 def sweep(limit: int = 1000) -> list[int]:
     """Queue again every seat whose step is overdue (lost message, killed worker). Their ids."""
     now = utcnow()
-    due = db.session.scalars(
-        select(Seat)
+    # Seats and their bookkeeping in one query; attached, so schedule() loads nothing per seat.
+    due = db.session.execute(
+        select(Seat, SeatWork)
+        .join(SeatWork, SeatWork.seat_id == Seat.id)
         .where(
-            Seat.sweep_after.is_not(None),
-            Seat.sweep_after <= now,
+            SeatWork.sweep_after.is_not(None),
+            SeatWork.sweep_after <= now,
             Seat.state.not_in((SeatState.TERMINATED, SeatState.FAILED)),
         )
         .options(selectinload(Seat.product), selectinload(Seat.end_user))
-        .order_by(Seat.sweep_after)
+        .order_by(SeatWork.sweep_after)
         .limit(limit)
-    )
+    ).all()
     queued = []
-    for seat in due:
-        if seat.lease_expires_at is not None and seat.lease_expires_at > now:
-            seat.sweep_after = seat.lease_expires_at + timedelta(seconds=1)
+    for seat, work in due:
+        SeatWork.attach(seat, work)
+        if work.lease_expires_at is not None and work.lease_expires_at > now:
+            work.sweep_after = work.lease_expires_at + timedelta(seconds=1)
         elif schedule(seat):
             queued.append(seat.id)
     db.session.flush()

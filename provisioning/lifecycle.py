@@ -16,6 +16,7 @@ from portal.catalog.models import ProductKind
 from portal.db import utcnow
 from portal.errors import Conflict
 from portal.orders.models import DesiredState, Seat, SeatState
+from provisioning.models import SeatWork
 
 
 class Action(enum.StrEnum):
@@ -55,7 +56,16 @@ IN_PROGRESS: dict[Action, SeatState] = {
 # assigned, and a reassignment changes the account. A VoIP seat is an extension from the start.
 NAMED_USER_KINDS = frozenset({ProductKind.DESKTOP, ProductKind.MAILBOX})
 
+# Observed states no worker moves a seat on from: terminated for good, failed until a person
+# retries or cancels it.
 SETTLED = frozenset({S.TERMINATED, S.FAILED})
+
+# The observed state each desired state comes to rest in: the platform has what is wanted.
+RESTS_IN: dict[DesiredState, SeatState] = {
+    DesiredState.ACTIVE: S.ACTIVE,
+    DesiredState.SUSPENDED: S.SUSPENDED,
+    DesiredState.TERMINATED: S.TERMINATED,
+}
 
 
 class IllegalTransition(Conflict):
@@ -82,6 +92,15 @@ def may_have_account(seat: Seat) -> bool:
     if seat.external_id is not None:
         return True
     return seat.state not in (S.ORDERED, S.TERMINATED)
+
+
+def is_at_rest(seat: Seat) -> bool:
+    """The one definition of "at rest": the seat reached what is wanted, or it is settled.
+
+    The client's page shows such a seat as settled; the true-up compares only seats at rest (and
+    not settled) with their accounts, since a seat still moving may be about to fix a difference.
+    """
+    return seat.state in SETTLED or seat.state is RESTS_IN[seat.desired_state]
 
 
 def grants(seat: Seat) -> bool:
@@ -113,7 +132,7 @@ def move(seat: Seat, to: SeatState, at: datetime | None = None) -> None:
             seat.activated_at = at
         if to is S.TERMINATED:
             seat.terminated_at = at
-            seat.sweep_after = None
+            SeatWork.of(seat).sweep_after = None
     sync_ledger(seat, at)
 
 
@@ -171,12 +190,13 @@ def result_state(seat: Seat, action: Action) -> SeatState:
     return S.ACTIVE
 
 
-def request_state(seat: Seat) -> None:
+def show_next_step(seat: Seat) -> None:
     """After a person changed what is wanted: show the step to come, and settle what needs no call.
 
-    Called by the seat services in the same transaction. A seat with nothing on the platform is
-    cancelled at once; otherwise the observed state becomes the in-progress state of the next
-    action, which closes ledger intervals at once (suspend, cancel, reassign stop the grant now).
+    Called by the seat operations (provisioning.seats) in the same transaction; it asks no worker
+    for anything (scheduling does). A seat with nothing on the platform is cancelled at once;
+    otherwise the observed state becomes the in-progress state of the next action, which closes
+    ledger intervals at once (suspend, cancel, reassign stop the grant now).
     """
     if seat.state in SETTLED:
         return
@@ -195,8 +215,9 @@ def reopen(seat: Seat) -> None:
     if seat.state is not S.FAILED:
         raise IllegalTransition(f"Seat #{seat.id} has not failed; there is nothing to retry.")
     seat.last_error = None
-    seat.attempt_count = 0
-    seat.next_attempt_at = None
+    work = SeatWork.of(seat)
+    work.attempt_count = 0
+    work.next_attempt_at = None
     action = plan(seat, reopening=True)
     if action is not None:
         move(seat, IN_PROGRESS[action])

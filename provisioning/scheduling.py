@@ -10,6 +10,7 @@ from flask import current_app
 from portal.db import after_commit, db, utcnow
 from portal.orders.models import Seat
 from provisioning.lifecycle import plan
+from provisioning.models import SeatWork
 
 log = logging.getLogger("seatmeter.provisioning")
 
@@ -20,10 +21,11 @@ def schedule(seat: Seat) -> bool:
     The seat also gets a sweep deadline: if the message is lost (broker down, worker killed), the
     periodic sweep sends it again after PROVISIONING_SWEEP_SECONDS.
     """
+    work = SeatWork.of(seat)
     if plan(seat) is None:
-        seat.sweep_after = None
+        work.sweep_after = None
         return False
-    seat.sweep_after = utcnow() + timedelta(seconds=current_app.config["PROVISIONING_SWEEP_SECONDS"])
+    work.sweep_after = utcnow() + timedelta(seconds=current_app.config["PROVISIONING_SWEEP_SECONDS"])
     seat_id = seat.id
     after_commit(db.session, lambda: enqueue(seat_id))
     return True

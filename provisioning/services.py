@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 from portal.audit.services import Actor, record
 from portal.db import db
 from portal.orders.models import Seat, SeatState
-from provisioning.models import ProvisioningAttempt
+from provisioning.models import ProvisioningAttempt, SeatWork
 from provisioning.sealing import unseal
 
 
@@ -51,7 +51,8 @@ def recent_attempts(limit: int = 200, client_id: int | None = None) -> list[Prov
 
 def has_secret(seat: Seat) -> bool:
     """True while the seat's generated password (VoIP) is waiting to be shown."""
-    return seat.secret_ciphertext is not None
+    work = SeatWork.find(seat)
+    return work is not None and work.secret_ciphertext is not None
 
 
 def reveal_seat_secret(actor: Actor, seat: Seat) -> str | None:
@@ -60,10 +61,11 @@ def reveal_seat_secret(actor: Actor, seat: Seat) -> str | None:
     For the client admin's page. None when there is none (not yet provisioned, or already shown).
     The caller commits; the audit log records who saw it (never the value).
     """
-    if seat.secret_ciphertext is None:
+    work = SeatWork.find(seat)
+    if work is None or work.secret_ciphertext is None:
         return None
-    secret = unseal(seat.secret_ciphertext)
-    seat.secret_ciphertext = None
+    secret = unseal(work.secret_ciphertext)
+    work.secret_ciphertext = None
     db.session.flush()
     record(actor, "seat.secret_shown", "seat", seat.id, client_id=seat.client_id, details={})
     return secret

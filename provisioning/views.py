@@ -12,7 +12,7 @@ from portal.auth.access import RESELLER_ROLES, current_portal_user, roles_requir
 from portal.db import db
 from portal.errors import ServiceError
 from portal.orders.models import Seat
-from portal.orders.services import cancel_seat, retry_seat
+from provisioning.seats import cancel_seat, retry_seat
 from provisioning.services import attempts_of, failed_seats, recent_attempts
 
 bp = Blueprint("provisioning", __name__, url_prefix="/reseller/provisioning")

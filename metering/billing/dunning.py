@@ -98,7 +98,7 @@ def mark_payment_failed(actor: Actor, invoice: Invoice, reason: str, now: dateti
 
 
 def _resume_if_settled(actor: Actor, client: Client) -> None:
-    from portal.orders.services import resume_client
+    from provisioning import resume_client
 
     account = db.session.scalars(select(BillingAccount).where(BillingAccount.client_id == client.id)).first()
     if account is None or account.suspended_for_nonpayment_at is None:
@@ -140,7 +140,7 @@ def clients_past_grace(now: datetime, grace: timedelta) -> list[int]:
 
 def suspend_for_nonpayment(client_id: int, now: datetime, grace: timedelta) -> bool:
     """Suspend the client's seats through provisioning if it is still past the grace period."""
-    from portal.orders.services import suspend_client
+    from provisioning import suspend_client
 
     client = db.session.get(Client, client_id, with_for_update=True)
     if (

@@ -10,7 +10,8 @@ from portal.api.endpoints import endpoint
 from portal.api.errors import ApiError
 from portal.catalog.services import get_product
 from portal.errors import NotFound
-from portal.orders.services import MAX_SEATS_PER_ORDER, get_end_user_for_client, place_order
+from portal.orders.services import get_end_user_for_client
+from provisioning import MAX_SEATS_PER_ORDER, place_order
 
 NEW_ORDER = Body(
     {

@@ -16,13 +16,8 @@ from portal.api.representations import seat_json
 from portal.db import db
 from portal.errors import NotFound
 from portal.orders.models import DesiredState, Seat
-from portal.orders.services import (
-    assign_seat,
-    cancel_seat,
-    get_end_user_for_client,
-    retry_seat,
-    unassign_seat,
-)
+from portal.orders.services import get_end_user_for_client
+from provisioning import assign_seat, cancel_seat, retry_seat, unassign_seat
 
 ASSIGN = Body(
     {

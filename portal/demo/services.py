@@ -16,7 +16,7 @@ from portal.audit.services import Actor
 from portal.catalog.services import get_product, seed_catalog
 from portal.db import db
 from portal.orders.models import Order
-from portal.orders.services import place_order
+from provisioning import place_order
 
 DEMO_PASSWORD = "seatmeter-demo"
 RESELLER_ADMIN_EMAIL = "admin@northwind-it.example"

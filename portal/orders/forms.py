@@ -19,7 +19,7 @@ from wtforms.validators import InputRequired, NumberRange, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.accounts.models import EndUser
-from portal.orders.services import MAX_SEATS_PER_ORDER
+from provisioning import MAX_SEATS_PER_ORDER
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -57,11 +57,7 @@ class Order(Base):
 
 class Seat(Base):
     __tablename__ = "seats"
-    __table_args__ = (
-        Index("ix_seats_client_state", "client_id", "state"),
-        # The provisioning sweep reads only seats with work due (sweep_after set and past).
-        Index("ix_seats_sweep_after", "sweep_after"),
-    )
+    __table_args__ = (Index("ix_seats_client_state", "client_id", "state"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
@@ -80,22 +76,13 @@ class Seat(Base):
     activated_at: Mapped[datetime | None]
     terminated_at: Mapped[datetime | None]
 
-    # Provisioning bookkeeping (see provisioning/engine.py).
-    # The end user the platform account is (or may be) for, and the e-mail its platform name was
-    # made from; None when no account belongs to a person. They differ from end_user while a
-    # reassignment is pending (an e-mail change alone does not re-create anything).
+    # Whose account the platform holds for the seat (read by plan(), by end-user removal and by
+    # true-ups, so it stays with the seat; the workers' own bookkeeping is provisioning's
+    # ``seat_work`` table). The end user the platform account is (or may be) for, and the e-mail
+    # its platform name was made from; None when no account belongs to a person. They differ from
+    # end_user while a reassignment is pending (an e-mail change alone does not re-create anything).
     account_end_user_id: Mapped[int | None]
     platform_user: Mapped[str | None] = mapped_column(String(254))
-    # When the sweep should look at the seat again if nothing else moved it; None at rest.
-    sweep_after: Mapped[datetime | None]
-    # A worker's claim on the seat: one step at a time, even with several workers.
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_expires_at: Mapped[datetime | None]
-    # Consecutive retryable failures of the current step, for backoff and giving up.
-    attempt_count: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime | None]
-    # A generated secret (the SIP password) encrypted until the client admin has seen it once.
-    secret_ciphertext: Mapped[str | None] = mapped_column(Text)
 
     order: Mapped[Order] = relationship(back_populates="seats")
     product: Mapped[Product] = relationship()

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from portal.orders.models import DesiredState, Seat, SeatState
-from provisioning.lifecycle import NAMED_USER_KINDS
+from provisioning.lifecycle import NAMED_USER_KINDS, is_at_rest
 
 STATE_LABELS: dict[SeatState, str] = {
     SeatState.ORDERED: "Ordered",
@@ -22,13 +22,6 @@ STATE_LABELS: dict[SeatState, str] = {
     SeatState.TERMINATING: "Cancelling",
     SeatState.TERMINATED: "Cancelled",
     SeatState.FAILED: "Failed",
-}
-
-# Where the observed state can rest for a given desired state; anything else is still moving.
-_RESTING: dict[DesiredState, set[SeatState]] = {
-    DesiredState.ACTIVE: {SeatState.ACTIVE, SeatState.FAILED},
-    DesiredState.SUSPENDED: {SeatState.SUSPENDED, SeatState.FAILED},
-    DesiredState.TERMINATED: {SeatState.TERMINATED, SeatState.FAILED},
 }
 
 FAILED_WITHOUT_REASON = "Setting this seat up did not work. Try again, or ask your provider."
@@ -87,7 +80,7 @@ def seat_status(seat: Seat) -> SeatStatus:
         label=STATE_LABELS[seat.state],
         note=note,
         error=error,
-        settled=waiting or seat.state in _RESTING[seat.desired_state],
+        settled=waiting or is_at_rest(seat),
         end_user=seat.end_user.name if seat.end_user is not None else None,
         end_user_email=seat.end_user.email if seat.end_user is not None else None,
     )

@@ -20,15 +20,8 @@ from portal.orders.forms import AssignSeatForm, SeatActionForm, end_user_choices
 from portal.orders.models import DesiredState, Seat, SeatState
 from portal.orders.queries import client_end_users, is_possible_id, visible_seat, visible_seats
 from portal.orders.seat_status import STATE_LABELS, seat_status
-from portal.orders.services import (
-    assign_seat,
-    cancel_seat,
-    get_end_user_for_client,
-    get_seat_for_client,
-    retry_seat,
-    unassign_seat,
-)
-from provisioning import has_secret, reveal_seat_secret
+from portal.orders.services import get_end_user_for_client, get_seat_for_client
+from provisioning import assign_seat, cancel_seat, has_secret, retry_seat, reveal_seat_secret, unassign_seat
 
 bp = Blueprint("seats", __name__, url_prefix="/client/seats")
 

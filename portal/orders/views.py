@@ -44,7 +44,8 @@ from portal.orders.queries import (
     wanted_seat_counts,
     wanted_seats,
 )
-from portal.orders.services import MAX_SEATS_PER_ORDER, cancel_seat, get_seat_for_client, place_order
+from portal.orders.services import get_seat_for_client
+from provisioning import MAX_SEATS_PER_ORDER, cancel_seat, place_order
 from provisioning.lifecycle import NAMED_USER_KINDS
 
 bp = Blueprint("orders", __name__, url_prefix="/client")

@@ -17,7 +17,6 @@ from portal.db import db, utcnow
 from portal.errors import NotFound, ServiceError
 from portal.orders.models import Seat, SeatState
 from portal.orders.queries import client_end_users, seat_counts_by_product
-from portal.orders.services import resume_client, suspend_client
 from portal.reseller.charts import Series, compact_money, line_chart
 from portal.reseller.dashboard import (
     client_count,
@@ -34,6 +33,7 @@ from portal.reseller.filing import filing_status, unfiled_periods
 from portal.reseller.forms import ActionForm, SuspendForm
 from portal.reseller.web import actor, error_page, is_admin, reseller_currency, stripe_configured
 from portal.web.dashboard import month_so_far, recent_activity
+from provisioning import resume_client, suspend_client
 
 bp = Blueprint(
     "reseller", __name__, url_prefix="/reseller", static_folder="static", static_url_path="/console-static"

@@ -24,13 +24,14 @@ from portal.catalog.models import Product
 from portal.db import db
 from portal.orders.models import DesiredState, Seat, SeatState
 from provisioning.adapters.base import AccountState
+from provisioning.lifecycle import SETTLED, is_at_rest
+from provisioning.models import SeatWork
 from provisioning.trueup.matching import SeatIndex, owner_of
 from provisioning.trueup.models import FindingKind
 from provisioning.trueup.platforms import Observed, Reading
 
 # Usage reported from outside is compared over about the last month.
 EXTERNAL_WINDOW = timedelta(days=35)
-_AT_REST = {SeatState.ACTIVE: DesiredState.ACTIVE, SeatState.SUSPENDED: DesiredState.SUSPENDED}
 
 
 @dataclass
@@ -49,9 +50,13 @@ class Drift:
 
 def _at_rest(seat: Seat, now: datetime) -> bool:
     """Not being worked on: observed state is what is wanted, no step due, no worker on it."""
-    if seat.sweep_after is not None or (seat.lease_expires_at is not None and seat.lease_expires_at > now):
+    work = SeatWork.find(seat)
+    if work is not None and (
+        work.sweep_after is not None or (work.lease_expires_at is not None and work.lease_expires_at > now)
+    ):
         return False
-    return _AT_REST.get(seat.state) is seat.desired_state
+    # A cancelled or failed seat has no account state to compare with the platform's.
+    return seat.state not in SETTLED and is_at_rest(seat)
 
 
 def _who(seat: Seat) -> str:
@@ -61,6 +66,7 @@ def _who(seat: Seat) -> str:
 
 def compare_platform(reading: Reading, now: datetime) -> dict[str, Drift]:
     index = SeatIndex(reading.platform, reading.kind)
+    SeatWork.load_for(index.seats)  # _at_rest reads each seat's bookkeeping: one query, not one each
     drifts: dict[str, Drift] = {}
     explained: set[int] = set()
     for observed in reading.observed:

@@ -10,7 +10,7 @@
   workers; an unbilled account is removed from the platform (a task, after the commit).
 * **Dismiss**, with a reason.
 
-Each is a unit of work the edge commits; the seat changes go through the provisioning engine.
+Each is a unit of work the edge commits; the seat changes are provisioning.seats' operations.
 """
 
 from __future__ import annotations
@@ -27,10 +27,8 @@ from portal.audit.services import Actor, record
 from portal.catalog.models import Product, ProductBilling
 from portal.db import after_commit, db, utcnow
 from portal.errors import Conflict, InvalidInput
-from portal.orders.models import Seat, SeatState
-from portal.orders.services import place_order
-from provisioning.lifecycle import NAMED_USER_KINDS, move
-from provisioning.scheduling import schedule
+from portal.orders.models import SeatState
+from provisioning.seats import adopt_account_as_seat, enforce_seat_state, place_order, reprovision_seat
 from provisioning.trueup.models import Finding, FindingKind, FindingStatus, Settlement, TrueupPolicy
 from provisioning.trueup.removal import enqueue_removal, removal_problem
 
@@ -161,11 +159,11 @@ def settle(
         details = _adopt(actor, finding, product, end_user, now)
     elif choice is Settlement.REPROVISION:
         assert finding.seat is not None
-        _reprovision(finding.seat, now)
+        reprovision_seat(finding.seat, now)
         details = {"seat": finding.seat.id}
     elif choice is Settlement.ENFORCE and finding.kind is FindingKind.STATE_DRIFT:
         assert finding.seat is not None
-        _enforce_state(finding.seat, now)
+        enforce_seat_state(finding.seat, now)
         details = {"seat": finding.seat.id, "state": finding.seat.desired_state.value}
     elif choice is Settlement.ENFORCE:
         finding_id = finding.id
@@ -209,20 +207,25 @@ def _adopt(
             f"Choose who at {client.name} the seat is for: the platform does not name them.",
             fields={"end_user": "Choose the person."},
         )
-    # An order of one, by whoever settles: the same checks and records as any order.
-    seat = place_order(actor, client, product, 1, [person]).seats[0]
-    finding.seat, finding.product, finding.user_key = seat, product, person.email.strip().lower()
     if finding.kind is FindingKind.EXTERNAL_COUNT:
-        # The workers provision it; the outside system's reports already bill the past.
+        # An order of one, by whoever settles. The workers provision it; the outside system's
+        # reports already bill the past.
+        seat = place_order(actor, client, product, 1, [person]).seats[0]
+        finding.seat, finding.product, finding.user_key = seat, product, person.email.strip().lower()
         return {"seat": seat.id, "product": product.code, "person": finding.user_key}
-    seat.external_id = finding.account_id
-    if product.kind in NAMED_USER_KINDS:
-        seat.platform_user, seat.account_end_user_id = finding.user_key, person.id
-    # The account exists: the seat is active from now (its ledger interval opens here).
-    move(seat, SeatState.PROVISIONING, now)
-    move(seat, SeatState.ACTIVE, now)
-    seat.sweep_after = None
+    user_key = person.email.strip().lower()
     disabled = finding.evidence.get("state") == "disabled"
+    seat = adopt_account_as_seat(
+        actor,
+        client,
+        product,
+        person,
+        external_id=finding.account_id,
+        user_key=user_key,
+        enabled=not disabled,
+        now=now,
+    )
+    finding.seat, finding.product, finding.user_key = seat, product, user_key
     billed_from = None
     if not disabled and finding.first_seen_at < now:
         # Before today the account was there without a seat: bill it from when it was first seen.
@@ -239,8 +242,6 @@ def _adopt(
                 stop_at=now,
             )
         )
-    if disabled:
-        _enforce_state(seat, now)  # the seat is wanted active: the workers enable the account
     db.session.flush()
     return {
         "seat": seat.id,
@@ -268,30 +269,6 @@ def _person(actor: Actor, finding: Finding) -> EndUser | None:
             select(EndUser).where(EndUser.client_id == client.id, EndUser.extension == username)
         ).first()
     return None
-
-
-def _reprovision(seat: Seat, now: datetime) -> None:
-    """The account is gone: forget its id and let the workers make it again (billing pauses)."""
-    seat.revision += 1
-    seat.external_id = None
-    move(seat, SeatState.PROVISIONING, now)
-    schedule(seat)
-
-
-def _enforce_state(seat: Seat, now: datetime) -> None:
-    """The platform disagrees with the seat: the workers apply the seat's state again.
-
-    The observed state goes through the legal moves to the in-progress state of the step that
-    restores it (resuming for an active seat, suspending for a suspended one).
-    """
-    seat.revision += 1
-    if seat.state is SeatState.ACTIVE:
-        move(seat, SeatState.SUSPENDING, now)
-        move(seat, SeatState.RESUMING, now)
-    elif seat.state is SeatState.SUSPENDED:
-        move(seat, SeatState.RESUMING, now)
-        move(seat, SeatState.SUSPENDING, now)
-    schedule(seat)
 
 
 # --- policies ------------------------------------------------------------------------------------------

@@ -13,8 +13,7 @@ from portal.audit.services import Actor
 from portal.catalog.services import get_product
 from portal.db import db
 from portal.orders.models import Order, Seat
-from portal.orders.services import place_order
-from provisioning import engine
+from provisioning import engine, place_order
 
 ACTOR = Actor.system("tests")
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from metering.ledger.models import LedgerInterval
 from portal.db import db, utcnow
 from portal.orders.models import SeatState
-from portal.orders.services import cancel_seat
-from provisioning import engine
-from provisioning.models import AttemptOutcome, ProvisioningAttempt
+from provisioning import cancel_seat, engine
+from provisioning.models import AttemptOutcome, ProvisioningAttempt, SeatWork
 from tests.provisioning.conftest import ACTOR, order, run_steps
 
 
@@ -34,7 +33,7 @@ def test_a_leased_seat_is_left_alone_and_a_dead_workers_attempt_is_taken_over(ap
     assert engine.claim(seat.id, "task-2") is None  # another worker holds the lease
 
     # The first worker dies; its lease lapses.
-    seat.lease_expires_at = utcnow() - timedelta(seconds=1)
+    SeatWork.of(seat).lease_expires_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
     second = engine.claim(seat.id, "task-3")
     db.session.commit()
@@ -67,7 +66,7 @@ def test_retryable_errors_back_off_then_give_up(app, acme, tmp_path):
         db.session.commit()
         delays.append(engine.finish(claim, engine.perform(claim)))
         db.session.commit()
-        seat.next_attempt_at = None
+        SeatWork.of(seat).next_attempt_at = None
 
     assert 2 <= delays[0] <= 4 and 4 <= delays[1] <= 8 and delays[2] is None
     assert seat.state is SeatState.FAILED
@@ -82,26 +81,27 @@ def test_retryable_errors_back_off_then_give_up(app, acme, tmp_path):
 def test_sweep_requeues_overdue_seats_only(app, acme, local_kamailio):
     overdue, fresh, leased = order(acme, "voip", 3).seats
     now = utcnow()
-    overdue.sweep_after = now - timedelta(seconds=1)
-    leased.sweep_after = now - timedelta(seconds=1)
-    leased.lease_expires_at = now + timedelta(seconds=30)
+    SeatWork.of(overdue).sweep_after = now - timedelta(seconds=1)
+    SeatWork.of(leased).sweep_after = now - timedelta(seconds=1)
+    SeatWork.of(leased).lease_expires_at = now + timedelta(seconds=30)
     db.session.commit()
 
     assert engine.sweep() == [overdue.id]
     db.session.commit()
-    assert overdue.sweep_after > now  # not queued again at the next sweep
-    assert leased.sweep_after > leased.lease_expires_at  # looked at again once the lease lapses
-    assert fresh.sweep_after > now
+    assert SeatWork.of(overdue).sweep_after > now  # not queued again at the next sweep
+    leased_work = SeatWork.of(leased)
+    assert leased_work.sweep_after > leased_work.lease_expires_at  # looked at again once the lease lapses
+    assert SeatWork.of(fresh).sweep_after > now
 
 
 def test_nothing_to_do_clears_the_sweep_deadline(app, acme, local_kamailio):
     seat = order(acme, "voip").seats[0]
     run_steps(seat)
-    seat.sweep_after = utcnow() - timedelta(seconds=1)
+    SeatWork.of(seat).sweep_after = utcnow() - timedelta(seconds=1)
     db.session.commit()
     assert engine.sweep() == []
     db.session.commit()
-    assert seat.sweep_after is None
+    assert SeatWork.of(seat).sweep_after is None
 
 
 @pytest.mark.parametrize("attempt", [1, 3, 10, 30])
@@ -128,3 +128,22 @@ def test_cancel_while_the_create_call_runs(app, acme, person, local_kamailio):
     assert run_steps(seat) == ["terminate"]
     assert seat.state is SeatState.TERMINATED
     assert db.session.scalars(select(LedgerInterval).where(LedgerInterval.seat_id == seat.id)).all() == []
+
+
+def test_the_sweep_reads_a_fixed_number_of_queries_however_many_seats_are_due(app, acme, local_kamailio):
+    def statements_to_sweep(seats: int) -> int:
+        due = order(acme, "voip", seats).seats
+        for seat in due:
+            SeatWork.of(seat).sweep_after = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+        statements = []
+        listen = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            assert len(engine.sweep()) == seats
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listen)
+        db.session.commit()
+        return sum(1 for statement in statements if statement.lstrip().upper().startswith("SELECT"))
+
+    assert statements_to_sweep(2) == statements_to_sweep(12)

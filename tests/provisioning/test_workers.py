@@ -24,7 +24,7 @@ from portal.audit.services import Actor
 from portal.catalog.services import get_product, seed_catalog
 from portal.db import db
 from portal.orders.models import Seat, SeatState
-from portal.orders.services import cancel_seat, place_order, resume_client, retry_seat, suspend_client
+from provisioning import cancel_seat, place_order, resume_client, retry_seat, suspend_client
 from provisioning.models import AttemptOutcome, ProvisioningAttempt
 from provisioning.services import reveal_seat_secret
 from tests.provisioning.workers import (

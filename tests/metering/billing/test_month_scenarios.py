@@ -19,7 +19,7 @@ from portal.accounts.end_user_services import add_end_user
 from portal.catalog.services import get_product
 from portal.db import db, utcnow
 from portal.errors import Conflict
-from portal.orders.services import place_order
+from provisioning import place_order
 from tests.metering.months import TESTS, event, lines_of
 
 NEW_YORK = "America/New_York"

@@ -12,7 +12,7 @@ from portal.accounts.end_user_services import add_end_user
 from portal.audit.services import Actor
 from portal.catalog.services import get_product
 from portal.db import db
-from portal.orders.services import place_order
+from provisioning import place_order
 
 ACTOR = Actor.system("tests")
 OCT_1 = datetime(2026, 10, 1, tzinfo=UTC)

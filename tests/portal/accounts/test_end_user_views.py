@@ -10,7 +10,7 @@ from portal.accounts.models import EndUser, Role
 from portal.audit.services import Actor
 from portal.catalog.services import get_product
 from portal.db import db
-from portal.orders.services import cancel_seat, place_order
+from provisioning import cancel_seat, place_order
 
 TESTS = Actor.system("tests")
 

@@ -11,7 +11,7 @@ from portal.accounts.models import Client, Role, User
 from portal.audit.services import Actor
 from portal.catalog.services import get_product
 from portal.db import db
-from portal.orders.services import place_order
+from provisioning import place_order
 
 
 def test_reseller_admin_creates_a_client_and_invites_its_admin(client, make_user, login, caplog):

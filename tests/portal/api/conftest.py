@@ -17,7 +17,7 @@ from portal.audit.services import Actor
 from portal.catalog.services import get_product
 from portal.db import db
 from portal.orders.models import Seat
-from portal.orders.services import place_order
+from provisioning import place_order
 
 TESTS = Actor.system("tests")
 

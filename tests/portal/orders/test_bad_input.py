@@ -7,7 +7,7 @@ import pytest
 from portal.audit.services import Actor
 from portal.catalog.services import get_product
 from portal.db import db
-from portal.orders.services import place_order
+from provisioning import place_order
 
 TESTS = Actor.system("tests")
 HUGE = str(10**30)

@@ -10,7 +10,7 @@ from portal.audit.services import Actor
 from portal.catalog.services import get_product
 from portal.db import db
 from portal.orders.models import DesiredState, Seat
-from portal.orders.services import place_order
+from provisioning import place_order
 
 # Every client route that takes an id, with how it is called. A new one must be added here: the
 # last test fails otherwise.

@@ -11,7 +11,7 @@ from portal.audit.services import Actor
 from portal.catalog.services import get_product, set_product_price
 from portal.db import db
 from portal.orders.models import Order, Seat, SeatState
-from portal.orders.services import place_order, suspend_client
+from provisioning import place_order, suspend_client
 
 TESTS = Actor.system("tests")
 

@@ -8,7 +8,8 @@ from portal.audit.models import AuditEvent
 from portal.catalog.services import get_product
 from portal.db import db
 from portal.orders.models import SeatState
-from portal.orders.services import place_order
+from provisioning import place_order
+from provisioning.models import SeatWork
 from provisioning.sealing import seal
 from tests.portal.orders.conftest import TESTS
 
@@ -17,7 +18,7 @@ def _provisioned_phone(tenant, password="Sip-Pass-8842"):
     seat = place_order(TESTS, tenant.client, get_product("voip"), 1, [tenant.alice]).seats[0]
     seat.state = SeatState.ACTIVE
     seat.external_id = f"1{seat.id:03d}@acme.voip.localhost"
-    seat.secret_ciphertext = seal(password)
+    SeatWork.of(seat).secret_ciphertext = seal(password)
     db.session.commit()
     return seat
 

@@ -24,7 +24,7 @@ from portal.catalog.services import get_product
 from portal.db import db, utcnow
 from portal.errors import NotFound
 from portal.orders.models import DesiredState, Seat, SeatState
-from portal.orders.services import place_order
+from provisioning import place_order
 from provisioning.lifecycle import move
 
 SETUP = Actor.system("tests")

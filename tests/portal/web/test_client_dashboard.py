@@ -15,8 +15,8 @@ from portal.audit.services import Actor
 from portal.catalog.services import get_product, set_product_price
 from portal.db import db, utcnow
 from portal.orders.models import SeatState
-from portal.orders.services import place_order
 from portal.web.dashboard import month_so_far
+from provisioning import place_order
 
 TESTS = Actor.system("tests")
 

@@ -10,7 +10,7 @@ from portal.catalog.services import get_product
 from portal.db import db
 from portal.errors import Conflict, InvalidInput
 from portal.orders.models import DesiredState, Seat, SeatState
-from portal.orders.services import cancel_seat, resume_client, suspend_client
+from provisioning import cancel_seat, resume_client, suspend_client
 from provisioning.trueup.models import FindingKind, FindingStatus, Settlement
 from provisioning.trueup.settlements import options_for, proposed, set_policy, settle
 from tests.metering.months import event

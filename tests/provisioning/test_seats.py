@@ -1,4 +1,4 @@
-"""The seat operations of portal.orders.services: what is wanted, the state shown, the ledger."""
+"""The seat operations of provisioning.seats: what is wanted, the state shown, the ledger."""
 
 from __future__ import annotations
 
@@ -6,18 +6,23 @@ import pytest
 from sqlalchemy import select
 
 from metering.ledger.models import LedgerInterval
-from portal.db import db
+from portal.catalog.services import get_product
+from portal.db import db, utcnow
 from portal.errors import Conflict, NotFound
 from portal.orders.models import DesiredState, SeatState
-from portal.orders.services import (
+from provisioning import (
+    adopt_account_as_seat,
     assign_seat,
     cancel_seat,
+    enforce_seat_state,
+    reprovision_seat,
     resume_client,
     retry_seat,
     suspend_client,
     unassign_seat,
 )
 from provisioning.lifecycle import IllegalTransition, move
+from provisioning.models import SeatWork
 from tests.provisioning.conftest import ACTOR, order, run_steps
 
 
@@ -33,8 +38,8 @@ def test_new_voip_seat_is_queued_at_once_but_an_unassigned_desktop_waits(acme):
     voip = order(acme, "voip").seats[0]
     desktop = order(acme, "desktop").seats[0]
 
-    assert voip.state is SeatState.ORDERED and voip.sweep_after is not None
-    assert desktop.state is SeatState.ORDERED and desktop.sweep_after is None
+    assert voip.state is SeatState.ORDERED and SeatWork.of(voip).sweep_after is not None
+    assert desktop.state is SeatState.ORDERED and SeatWork.of(desktop).sweep_after is None
 
 
 def test_voip_seat_becomes_an_extension_then_bills_once_assigned(acme, person, local_kamailio):
@@ -103,7 +108,7 @@ def test_cancel_an_unprovisioned_seat_needs_no_worker(acme, person):
     seat = order(acme, "desktop").seats[0]
     cancel_seat(ACTOR, seat)
     db.session.commit()
-    assert seat.state is SeatState.TERMINATED and seat.sweep_after is None
+    assert seat.state is SeatState.TERMINATED and SeatWork.of(seat).sweep_after is None
     with pytest.raises(Conflict, match="cancelled"):
         cancel_seat(ACTOR, seat)
     with pytest.raises(Conflict, match="cancelled"):
@@ -154,3 +159,85 @@ def test_illegal_operations_conflict(acme, person):
         retry_seat(ACTOR, seat)  # it has not failed
     with pytest.raises(IllegalTransition):
         move(seat, SeatState.SUSPENDED)
+
+
+# --- The true-up's seat operations -------------------------------------------------------------------
+
+
+def test_an_adopted_account_is_an_active_seat_of_its_person_from_now(acme, person):
+    alice = person("alice")
+    now = utcnow()
+
+    seat = adopt_account_as_seat(
+        ACTOR,
+        acme,
+        get_product("desktop"),
+        alice,
+        external_id="ws-9",
+        user_key="alice@acme.example",
+        enabled=True,
+        now=now,
+    )
+    db.session.commit()
+
+    assert (seat.state, seat.desired_state, seat.revision) == (SeatState.ACTIVE, DesiredState.ACTIVE, 1)
+    assert (seat.external_id, seat.account_end_user_id, seat.platform_user) == (
+        "ws-9",
+        alice.id,
+        "alice@acme.example",
+    )
+    assert SeatWork.of(seat).sweep_after is None  # nothing for the workers to do
+    assert [(i.user_key, i.start_at, i.stop_at) for i in intervals(seat)] == [
+        ("alice@acme.example", now, None)
+    ]
+
+
+def test_an_adopted_disabled_account_is_enabled_again_by_the_workers(acme, person):
+    alice = person("alice")
+
+    seat = adopt_account_as_seat(
+        ACTOR,
+        acme,
+        get_product("desktop"),
+        alice,
+        external_id="ws-9",
+        user_key="alice@acme.example",
+        enabled=False,
+        now=utcnow(),
+    )
+    db.session.commit()
+
+    assert (seat.state, seat.revision) == (SeatState.RESUMING, 2)
+    assert SeatWork.of(seat).sweep_after is not None
+    assert intervals(seat) == []  # billed from when the workers have enabled the account
+
+
+def test_enforcing_a_suspended_seat_suspends_its_account_again(acme, person, local_kamailio):
+    seat = order(acme, "voip", 1, [person("alice")]).seats[0]
+    run_steps(seat)
+    suspend_client(ACTOR, acme, "unpaid invoice")
+    db.session.commit()
+    run_steps(seat)
+    assert seat.state is SeatState.SUSPENDED
+    revision = seat.revision
+
+    enforce_seat_state(seat, utcnow())
+    db.session.commit()
+
+    assert (seat.state, seat.revision) == (SeatState.SUSPENDING, revision + 1)
+    assert run_steps(seat) == ["suspend"]
+    assert seat.state is SeatState.SUSPENDED
+
+
+def test_a_seat_whose_account_is_gone_is_provisioned_again(acme, person, local_kamailio):
+    seat = order(acme, "voip", 1, [person("alice")]).seats[0]
+    run_steps(seat)
+    revision = seat.revision
+
+    reprovision_seat(seat, utcnow())
+    db.session.commit()
+
+    assert (seat.state, seat.external_id, seat.revision) == (SeatState.PROVISIONING, None, revision + 1)
+    assert intervals(seat)[-1].stop_at is not None  # billing pauses until the account is back
+    assert run_steps(seat) == ["create"]
+    assert seat.state is SeatState.ACTIVE and seat.external_id is not None

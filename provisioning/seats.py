@@ -1,0 +1,314 @@
+"""The seat lifecycle's one owner: every change of what is wanted of a seat happens here.
+
+Ordering seats, assigning, reassigning and unassigning them, cancelling, retrying, suspending and
+resuming a client's seats, and the true-up's adopt / provision again / apply the portal's state.
+Each operation records what is wanted (desired state, end user, a new revision), shows the step to
+come and writes the licence ledger in the same transaction, then queues the work for after the
+commit. Operations only flush; the edge (request, task, CLI command) commits. Illegal in the
+seat's state: Conflict. Nothing else writes a seat's ``desired_state`` or ``revision``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from portal.accounts.models import Client, ClientStatus, EndUser
+from portal.audit.services import Actor, record
+from portal.catalog.models import Product, ProductBilling
+from portal.db import db
+from portal.errors import Conflict, InvalidInput, NotFound
+from portal.orders.models import DesiredState, Order, Seat, SeatState
+from provisioning.lifecycle import NAMED_USER_KINDS, move, reopen, show_next_step
+from provisioning.models import SeatWork
+from provisioning.scheduling import schedule
+
+MAX_SEATS_PER_ORDER = 500
+
+
+def place_order(
+    actor: Actor, client: Client, product: Product, quantity: int, end_users: list[EndUser] | None = None
+) -> Order:
+    """Order ``quantity`` seats; the first ``len(end_users)`` are assigned to those people."""
+    end_users = end_users or []
+    if not 1 <= quantity <= MAX_SEATS_PER_ORDER:
+        raise InvalidInput(
+            f"Order from 1 to {MAX_SEATS_PER_ORDER} seats.",
+            fields={"quantity": f"From 1 to {MAX_SEATS_PER_ORDER}."},
+        )
+    if len(end_users) > quantity:
+        raise InvalidInput("More people than seats.", fields={"end_users": "At most one person per seat."})
+    if len({user.id for user in end_users}) != len(end_users):
+        raise InvalidInput("A person appears twice.", fields={"end_users": "Each person once."})
+    if any(user.client_id != client.id for user in end_users):
+        raise InvalidInput("Unknown end user.", fields={"end_users": "Unknown end user."})
+    for user in end_users:
+        _check_no_other_seat(product, user, None, field="end_users")
+    if not product.active:
+        raise InvalidInput(
+            f"{product.name} cannot be ordered any more.", fields={"product": "Not available."}
+        )
+    if product.billing is not ProductBilling.PER_USER:
+        raise InvalidInput(
+            f"{product.name} is billed by use; it is not ordered as seats.",
+            fields={"product": "Billed by use, not ordered."},
+        )
+    if client.status is ClientStatus.SUSPENDED:
+        raise Conflict(f"{client.name} is suspended; orders are paused until it is resumed.")
+    order = Order(
+        client=client,
+        product=product,
+        quantity=quantity,
+        unit_price_minor=product.price_minor,
+        currency=product.currency,
+        placed_by_user_id=actor.user_id,
+        placed_by_token_id=actor.token_id,
+    )
+    db.session.add(order)
+    for index in range(quantity):
+        end_user = end_users[index] if index < len(end_users) else None
+        seat = Seat(
+            client=client,
+            product=product,
+            end_user=end_user,
+            state=SeatState.ORDERED,
+            desired_state=DesiredState.ACTIVE,
+        )
+        # The workers' bookkeeping is made with the seat (no query per seat to look for it).
+        SeatWork.of(seat)
+        order.seats.append(seat)
+    db.session.flush()
+    for seat in order.seats:
+        # VoIP seats and assigned seats are created by the workers once this order commits.
+        schedule(seat)
+    record(
+        actor,
+        "order.placed",
+        "order",
+        order.id,
+        client_id=client.id,
+        details={
+            "product": product.code,
+            "quantity": quantity,
+            "assigned": [user.email for user in end_users],
+        },
+    )
+    return order
+
+
+def assign_seat(actor: Actor, seat: Seat, end_user: EndUser) -> Seat:
+    """Assign the seat to ``end_user``, or reassign it from its current holder."""
+    _lock(seat)
+    if end_user.client_id != seat.client_id:
+        raise NotFound(f"No end user #{end_user.id}.", fields={"end_user": "Unknown end user."})
+    _require_not_cancelled(seat)
+    if seat.desired_state is DesiredState.SUSPENDED:
+        raise Conflict(f"Seat #{seat.id} is suspended; it can be assigned once it is resumed.")
+    if seat.end_user_id == end_user.id:
+        return seat
+    _check_no_other_seat(seat.product, end_user, seat, field="end_user")
+    previous = seat.end_user
+    seat.end_user = end_user
+    seat.revision += 1
+    db.session.flush()  # end_user_id follows the relationship only when flushed
+    show_next_step(seat)
+    schedule(seat)
+    db.session.flush()
+    record(
+        actor,
+        "seat.reassigned" if previous else "seat.assigned",
+        "seat",
+        seat.id,
+        client_id=seat.client_id,
+        details={"to": end_user.email, **({"from": previous.email} if previous else {})},
+    )
+    return seat
+
+
+def unassign_seat(actor: Actor, seat: Seat) -> Seat:
+    """Take the seat away from its end user; a desktop or mailbox account is removed."""
+    _lock(seat)
+    _require_not_cancelled(seat)
+    if seat.end_user is None:
+        raise Conflict(f"Seat #{seat.id} is not assigned to anyone.")
+    previous = seat.end_user
+    seat.end_user = None
+    seat.revision += 1
+    db.session.flush()  # end_user_id follows the relationship only when flushed
+    show_next_step(seat)
+    schedule(seat)
+    db.session.flush()
+    record(
+        actor, "seat.unassigned", "seat", seat.id, client_id=seat.client_id, details={"from": previous.email}
+    )
+    return seat
+
+
+def cancel_seat(actor: Actor, seat: Seat) -> Seat:
+    """Cancel the seat: its account is removed from the platform and billing stops."""
+    _lock(seat)
+    _require_not_cancelled(seat)
+    seat.desired_state = DesiredState.TERMINATED
+    seat.revision += 1
+    if seat.state is SeatState.FAILED:
+        reopen(seat)
+    else:
+        show_next_step(seat)
+    schedule(seat)
+    db.session.flush()
+    record(actor, "seat.cancelled", "seat", seat.id, client_id=seat.client_id, details={})
+    return seat
+
+
+def retry_seat(actor: Actor, seat: Seat) -> Seat:
+    """A seat whose provisioning failed tries again (a new revision, so new idempotency keys)."""
+    _lock(seat)
+    if seat.state is not SeatState.FAILED:
+        raise Conflict(f"Seat #{seat.id} has not failed; there is nothing to retry.")
+    reason = seat.last_error
+    seat.revision += 1
+    reopen(seat)
+    schedule(seat)
+    db.session.flush()
+    record(actor, "seat.retried", "seat", seat.id, client_id=seat.client_id, details={"reason": reason})
+    return seat
+
+
+def suspend_client(actor: Actor, client: Client, reason: str) -> None:
+    """Suspend every live seat of the client (dunning, or the reseller's decision). Idempotent."""
+    client.status = ClientStatus.SUSPENDED
+    changed = _want_for_live_seats(client, DesiredState.ACTIVE, DesiredState.SUSPENDED)
+    record(
+        actor,
+        "client.suspended",
+        "client",
+        client.id,
+        client_id=client.id,
+        details={"reason": reason, "seats": changed},
+    )
+
+
+def resume_client(actor: Actor, client: Client) -> None:
+    """Lift a suspension: every suspended seat of the client becomes active again. Idempotent."""
+    client.status = ClientStatus.ACTIVE
+    changed = _want_for_live_seats(client, DesiredState.SUSPENDED, DesiredState.ACTIVE)
+    record(actor, "client.resumed", "client", client.id, client_id=client.id, details={"seats": changed})
+
+
+# --- True-up settlements: the platform already holds (or lost) the account ---------------------------
+
+
+def adopt_account_as_seat(
+    actor: Actor,
+    client: Client,
+    product: Product,
+    person: EndUser,
+    *,
+    external_id: str,
+    user_key: str,
+    enabled: bool,
+    now: datetime,
+) -> Seat:
+    """An account no seat explained becomes a seat of ``client`` for ``person``, active from ``now``.
+
+    An order of one, by whoever settles, so the same checks and records apply as to any order. The
+    account exists already: the seat takes its id and its ledger interval opens at ``now``. A
+    disabled account is enabled again by the workers, since the seat is wanted active.
+    """
+    seat = place_order(actor, client, product, 1, [person]).seats[0]
+    seat.external_id = external_id
+    if product.kind in NAMED_USER_KINDS:
+        seat.platform_user, seat.account_end_user_id = user_key, person.id
+    move(seat, SeatState.PROVISIONING, now)
+    move(seat, SeatState.ACTIVE, now)
+    SeatWork.of(seat).sweep_after = None
+    if not enabled:
+        enforce_seat_state(seat, now)
+    return seat
+
+
+def reprovision_seat(seat: Seat, now: datetime) -> None:
+    """The account is gone: forget its id and let the workers make it again (billing pauses)."""
+    seat.revision += 1
+    seat.external_id = None
+    move(seat, SeatState.PROVISIONING, now)
+    schedule(seat)
+
+
+def enforce_seat_state(seat: Seat, now: datetime) -> None:
+    """The platform disagrees with the seat: the workers apply the seat's state again.
+
+    The observed state goes through the legal moves to the in-progress state of the step that
+    restores it (resuming for an active seat, suspending for a suspended one).
+    """
+    seat.revision += 1
+    if seat.state is SeatState.ACTIVE:
+        move(seat, SeatState.SUSPENDING, now)
+        move(seat, SeatState.RESUMING, now)
+    elif seat.state is SeatState.SUSPENDED:
+        move(seat, SeatState.RESUMING, now)
+        move(seat, SeatState.SUSPENDING, now)
+    schedule(seat)
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+
+def _want_for_live_seats(client: Client, current: DesiredState, wanted: DesiredState) -> list[int]:
+    """Every live seat of the client that wants ``current`` now wants ``wanted``; their ids."""
+    changed = []
+    for seat in _live_seats(client):
+        if seat.desired_state is current:
+            seat.desired_state = wanted
+            seat.revision += 1
+            show_next_step(seat)
+            schedule(seat)
+            changed.append(seat.id)
+    db.session.flush()
+    return changed
+
+
+def _live_seats(client: Client) -> list[Seat]:
+    return list(
+        db.session.scalars(
+            select(Seat)
+            .where(Seat.client_id == client.id, Seat.desired_state != DesiredState.TERMINATED)
+            .order_by(Seat.id)
+        )
+    )
+
+
+def _lock(seat: Seat) -> None:
+    """Reload the seat and hold its row until commit (PostgreSQL), so two requests changing the same
+    seat at once take turns instead of both deciding from the same old state. SQLite's BEGIN
+    IMMEDIATE already serialises writers."""
+    db.session.refresh(seat, with_for_update=True)
+
+
+def _require_not_cancelled(seat: Seat) -> None:
+    if seat.state is SeatState.TERMINATED or seat.desired_state is DesiredState.TERMINATED:
+        raise Conflict(f"Seat #{seat.id} is cancelled.")
+
+
+def _check_no_other_seat(product: Product, end_user: EndUser, seat: Seat | None, *, field: str) -> None:
+    """One desktop and one mailbox per person: the platform account is named after them."""
+    if product.kind not in NAMED_USER_KINDS:
+        return
+    query = (
+        select(Seat.id)
+        .join(Product, Product.id == Seat.product_id)
+        .where(
+            Seat.end_user_id == end_user.id,
+            Product.kind == product.kind,
+            Seat.desired_state != DesiredState.TERMINATED,
+        )
+    )
+    if seat is not None:
+        query = query.where(Seat.id != seat.id)
+    other = db.session.scalars(query).first()
+    if other is not None:
+        raise Conflict(
+            f"{end_user.name} already has a {product.kind.value} seat (#{other}).",
+            fields={field: "Already has one of these."},
+        )
