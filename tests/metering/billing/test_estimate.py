@@ -19,7 +19,7 @@ from portal.accounts.models import Role
 from portal.catalog.services import get_product
 from portal.db import db, utcnow
 from portal.orders.models import SeatState
-from portal.orders.services import place_order
+from provisioning import place_order
 from tests.metering.months import TESTS, event, lines_of
 
 OCTOBER = BillingPeriod(2026, 10)
