@@ -37,7 +37,16 @@ from ldap3.core import exceptions as ldap_errors
 from ldap3.utils.conv import escape_bytes, escape_filter_chars
 from ldap3.utils.dn import escape_rdn, parse_dn
 
-from provisioning.adapters.base import Account, AccountState, AdapterError, NotConfigured, SeatRequest
+from provisioning.adapters.base import (
+    Account,
+    AccountState,
+    AdapterError,
+    Discovered,
+    FoundAccount,
+    NotConfigured,
+    SeatRequest,
+    account_evidence,
+)
 from provisioning.adapters.ldap_session import PLATFORM, entries, first, guid, ldap_session, when_created
 
 ACCOUNTDISABLE = 0x2
@@ -259,6 +268,54 @@ class ActiveDirectoryAdapter:
                         )
                     )
         return found
+
+    # -- true-ups ------------------------------------------------------------------------------------
+    def discover(self) -> list[Discovered]:
+        """Every member of a client's RDS group: the OU and group name the client, the UPN the person.
+
+        One user in two clients' groups is one account, listed under the first group; its evidence
+        names every other group (``also_in``) so the reseller sees it.
+        """
+        first_seen: dict[str, Membership] = {}
+        also_in: dict[str, list[str]] = {}
+        for membership in self.list_memberships():
+            external_id = membership.account.external_id
+            if external_id in first_seen:
+                also_in.setdefault(external_id, []).append(membership.group_dn)
+            else:
+                first_seen[external_id] = membership
+        found = []
+        for external_id, membership in first_seen.items():
+            account = membership.account
+            evidence = {
+                **account_evidence(account),
+                "dn": membership.user_dn,
+                "group": membership.group_dn,
+                "when_created": membership.created_at.isoformat() if membership.created_at else None,
+            }
+            if external_id in also_in:
+                evidence["also_in"] = also_in[external_id]
+            upn = account.user
+            found.append(
+                Discovered(
+                    account,
+                    evidence,
+                    client_ref=membership.client_ref,
+                    named_by="the client's OU and RDS group",
+                    person=upn.lower() if upn and "@" in upn else None,
+                    account_key=upn,
+                )
+            )
+        return found
+
+    def account_name(self, email: str) -> str | None:
+        return email.strip().lower()  # the user principal name is the e-mail
+
+    def extension_of(self, found: FoundAccount) -> str | None:
+        return None
+
+    def removal_problem(self, found: FoundAccount) -> str | None:
+        return None  # terminate deletes only the users it made; a stranger just leaves the group
 
     # -- reading -------------------------------------------------------------------------------------
     def _mine(self, conn: ldap3.Connection, request: SeatRequest) -> dict[str, Any] | None:

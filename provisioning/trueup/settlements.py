@@ -32,6 +32,7 @@ from portal.orders.services import place_order
 from provisioning.lifecycle import NAMED_USER_KINDS, move
 from provisioning.scheduling import schedule
 from provisioning.trueup.models import Finding, FindingKind, FindingStatus, Settlement, TrueupPolicy
+from provisioning.trueup.platforms import end_user_extension
 from provisioning.trueup.removal import enqueue_removal, removal_problem
 
 MAX_REASON = 1000
@@ -262,8 +263,8 @@ def _person(actor: Actor, finding: Finding) -> EndUser | None:
             return found
         name = finding.user_key.split("@", 1)[0].replace(".", " ").title()
         return add_end_user(actor, client, name, finding.user_key)
-    username = str(finding.evidence.get("username") or "")
-    if finding.platform == "kamailio" and username:
+    username = end_user_extension(finding)
+    if username:
         return db.session.scalars(
             select(EndUser).where(EndUser.client_id == client.id, EndUser.extension == username)
         ).first()
