@@ -135,17 +135,17 @@ def _by_platform_name(observed: Observed, client: Client | None) -> EndUser | No
         if client is None:
             return None  # extension numbers repeat from client to client
         return db.session.scalars(query.where(EndUser.extension == found.extension)).first()
-    naming = naming_of(observed.platform, observed.kind)
-    if found.sign_in_name and naming is not None:
-        name = found.sign_in_name
-        # The sign-in name is made from the e-mail's local part: narrow by it, then ask the adapter.
-        candidates = [
-            user
-            for user in db.session.scalars(query.where(func.lower(EndUser.email).like(f"{name}@%")).limit(20))
-            if naming.account_name(user.email) == name
-        ]
-        return _unique(candidates)
-    return None
+    name = found.sign_in_name
+    naming = naming_of(observed.platform, observed.kind) if name else None
+    if not name or naming is None:
+        return None
+    # The sign-in name is made from the e-mail's local part: narrow by it, then ask the adapter.
+    candidates = [
+        user
+        for user in db.session.scalars(query.where(func.lower(EndUser.email).like(f"{name}@%")).limit(20))
+        if naming.account_name(user.email) == name
+    ]
+    return _unique(candidates)
 
 
 def _unique(end_users: list[EndUser]) -> EndUser | None:

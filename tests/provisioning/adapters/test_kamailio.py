@@ -90,8 +90,11 @@ def test_discover_names_the_client_by_the_sip_domain(adapter, clean_kamailio):
     adapter.create(request(3, "acme"))
     adapter.suspend(request(3, "acme"))
     clean_kamailio.add_subscriber("2450", "Hand-Made-Pass-1", domain="bright.seats.test")
+    try:
+        found = {f.account.external_id: f for f in adapter.discover()}
+    finally:
+        adapter.terminate(request(3, "acme"))  # the stand-in resets only the subscriber table
 
-    found = {f.account.external_id: f for f in adapter.discover()}
     ours, by_hand = found["1003@acme.seats.test"], found["2450@bright.seats.test"]
     assert (ours.client_ref, ours.named_by, ours.extension, ours.account.seat_id) == (
         "acme",
