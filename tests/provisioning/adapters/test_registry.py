@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from provisioning.adapters import build_adapter, register
+from provisioning.adapters import adapter_named, build_adapter, get_adapter, register
 from provisioning.adapters.base import Account, NotConfigured, SeatRequest
 from provisioning.adapters.kamailio import KamailioAdapter
 from provisioning.adapters.registry import registered, unregister
@@ -96,3 +96,11 @@ def test_cloud_and_directory_libraries_load_only_when_their_platform_is_used():
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=root
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_app_builds_each_platform_once_and_true_ups_find_it_by_name(app):
+    app.config["PROVISIONING_ADAPTERS"] = {**app.config["PROVISIONING_ADAPTERS"], "voip": "kamailio"}
+    app.extensions.pop("seatmeter.adapters", None)
+    voip = get_adapter("voip")
+    assert voip.name == "kamailio" and get_adapter("voip") is voip
+    assert adapter_named("kamailio", "voip") is voip  # what a finding of that platform is read with
