@@ -13,18 +13,15 @@ set first (only possible over TLS), then the account is enabled. Suspension sets
 group and deletes it when it is the seat's own; a user Seatmeter did not make (say, added to the
 group by hand) only loses the membership.
 
-Discovery (:meth:`list_accounts`) reads the members of every client's group, nested groups included
-(AD's in-chain matching rule), paged: membership is what licenses a person for RDS.
+Discovery (:meth:`list_accounts`, and :meth:`discover` for true-ups) reads the members of every
+client's group, nested groups included (AD's in-chain matching rule), paged: membership is what
+licenses a person for RDS. Naming rules (logon names, the seat mark) live in ``directory_names``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import re
-import secrets
 import ssl
-import string
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,17 +34,31 @@ from ldap3.core import exceptions as ldap_errors
 from ldap3.utils.conv import escape_bytes, escape_filter_chars
 from ldap3.utils.dn import escape_rdn, parse_dn
 
-from provisioning.adapters.base import Account, AccountState, AdapterError, NotConfigured, SeatRequest
+from provisioning.adapters.base import (
+    Account,
+    AccountState,
+    AdapterError,
+    Discovered,
+    FoundAccount,
+    NotConfigured,
+    SeatRequest,
+    account_evidence,
+)
+from provisioning.adapters.directory_names import (
+    ACCOUNTDISABLE,
+    DEFAULT_GROUP,
+    NORMAL_ACCOUNT,
+    PASSWD_NOTREQD,
+    SEAT_MARK,
+    new_password,
+    sam_account_name,
+    seat_mark,
+    unique_sam,
+)
 from provisioning.adapters.ldap_session import PLATFORM, entries, first, guid, ldap_session, when_created
 
-ACCOUNTDISABLE = 0x2
-PASSWD_NOTREQD = 0x20
-NORMAL_ACCOUNT = 0x200
 IN_CHAIN = "1.2.840.113556.1.4.1941"  # LDAP_MATCHING_RULE_IN_CHAIN: nested group membership
 PAGE_SIZE = 500  # AD stops a plain search at 1000 entries
-SAM_MAX = 20  # what Windows logon names keep to
-DEFAULT_GROUP = "{ref}-rds-users"
-_SEAT_MARK = re.compile(r"Seatmeter seat #(\d+)")
 _USER_ATTRIBUTES = [
     "objectGUID",
     "sAMAccountName",
@@ -58,29 +69,6 @@ _USER_ATTRIBUTES = [
     "userAccountControl",
     "whenCreated",
 ]
-
-
-def sam_account_name(email: str) -> str:
-    """The pre-Windows 2000 logon name: the e-mail's local part, as far as Windows allows it."""
-    local = email.split("@", 1)[0].strip().lower()
-    return re.sub(r"[^a-z0-9._-]", "-", local)[:SAM_MAX] or "user"
-
-
-def _unique_sam(email: str) -> str:
-    # When the plain name is taken in the domain: a stable variant, the same on every retry.
-    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:4]
-    return f"{sam_account_name(email)[: SAM_MAX - 5]}-{digest}"
-
-
-def new_password() -> str:
-    """A random password that meets AD's complexity rule (three of four character classes)."""
-    alphabet = string.ascii_letters + string.digits
-    body = "".join(secrets.choice(alphabet) for _ in range(16))
-    return f"{body}-{secrets.choice(string.ascii_uppercase)}{secrets.randbelow(10)}a"
-
-
-def seat_mark(seat_id: int, client_ref: str) -> str:
-    return f"Seatmeter seat #{seat_id} ({client_ref})"
 
 
 @dataclass(frozen=True)
@@ -260,6 +248,54 @@ class ActiveDirectoryAdapter:
                     )
         return found
 
+    # -- true-ups ------------------------------------------------------------------------------------
+    def discover(self) -> list[Discovered]:
+        """Every member of a client's RDS group: the OU and group name the client, the UPN the person.
+
+        One user in two clients' groups is one account, listed under the first group; its evidence
+        names every other group (``also_in``) so the reseller sees it.
+        """
+        first_seen: dict[str, Membership] = {}
+        also_in: dict[str, list[str]] = {}
+        for membership in self.list_memberships():
+            external_id = membership.account.external_id
+            if external_id in first_seen:
+                also_in.setdefault(external_id, []).append(membership.group_dn)
+            else:
+                first_seen[external_id] = membership
+        found = []
+        for external_id, membership in first_seen.items():
+            account = membership.account
+            evidence = {
+                **account_evidence(account),
+                "dn": membership.user_dn,
+                "group": membership.group_dn,
+                "when_created": membership.created_at.isoformat() if membership.created_at else None,
+            }
+            if external_id in also_in:
+                evidence["also_in"] = also_in[external_id]
+            upn = account.user
+            found.append(
+                Discovered(
+                    account,
+                    evidence,
+                    client_ref=membership.client_ref,
+                    named_by="the client's OU and RDS group",
+                    person=upn.lower() if upn and "@" in upn else None,
+                    account_key=upn,
+                )
+            )
+        return found
+
+    def account_name(self, email: str) -> str | None:
+        return email.strip().lower()  # the user principal name is the e-mail
+
+    def extension_of(self, found: FoundAccount) -> str | None:
+        return None
+
+    def removal_problem(self, found: FoundAccount) -> str | None:
+        return None  # terminate deletes only the users it made; a stranger just leaves the group
+
     # -- reading -------------------------------------------------------------------------------------
     def _mine(self, conn: ldap3.Connection, request: SeatRequest) -> dict[str, Any] | None:
         """The seat's user: by its GUID when recorded, else by e-mail in the client's OU and mark."""
@@ -335,7 +371,7 @@ class ActiveDirectoryAdapter:
 
     @staticmethod
     def _seat_of(entry: dict[str, Any]) -> int | None:
-        match = _SEAT_MARK.search(str(first(entry["attributes"], "description") or ""))
+        match = SEAT_MARK.search(str(first(entry["attributes"], "description") or ""))
         return int(match.group(1)) if match else None
 
     # -- writing -------------------------------------------------------------------------------------
@@ -352,7 +388,7 @@ class ActiveDirectoryAdapter:
         assert request.user is not None
         sam = sam_account_name(email)
         if self._one(conn, self.domain_dn, f"(sAMAccountName={escape_filter_chars(sam)})") is not None:
-            sam = _unique_sam(email)  # the logon name is taken elsewhere in the domain
+            sam = unique_sam(email)  # the logon name is taken elsewhere in the domain
         dn = self.user_dn(request.client_ref, email)
         attributes = {
             "sAMAccountName": sam,

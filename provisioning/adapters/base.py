@@ -8,8 +8,8 @@ up by its deterministic name first; removing something already gone succeeds.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 
 class AdapterError(Exception):
@@ -78,6 +78,45 @@ class Account:
     secret: str | None = field(default=None, repr=False)
 
 
+def account_evidence(account: Account) -> dict[str, Any]:
+    """The account as a true-up finding keeps it (JSON): every field but the secret."""
+    evidence = asdict(account)
+    evidence.pop("secret", None)  # never stored
+    evidence["state"] = account.state.value
+    return evidence
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """One account as a true-up reads it, with what the platform's naming says about whose it is."""
+
+    account: Account
+    # What the platform returned, for the finding (JSON; never a secret).
+    evidence: dict[str, Any]
+    # The client the naming points at (Seatmeter may not know it), and how, in words for the reseller.
+    client_ref: str | None = None
+    named_by: str | None = None
+    # Who it is for, lower-cased e-mail or UPN, when the platform names the person.
+    person: str | None = None
+    # The account's name as ``Adapter.account_name`` makes it from an e-mail (matches a seat whose id
+    # was never recorded); None where the platform does not name accounts after people.
+    account_key: str | None = None
+    # When no e-mail is named, the name Seatmeter's end user would have: the phone extension
+    # (``EndUser.extension``), or the sign-in name the adapter makes from the e-mail's local part.
+    extension: str | None = None
+    sign_in_name: str | None = None
+
+
+@dataclass(frozen=True)
+class FoundAccount:
+    """An account a true-up recorded (its finding's account id and evidence): what settling needs."""
+
+    external_id: str
+    # The seat the platform keeps on the account, and the client its naming points at.
+    seat_id: int | None = None
+    client_ref: str | None = None
+
+
 class Adapter(Protocol):
     """One platform. ``name`` appears in the attempt log and in PROVISIONING_ADAPTERS."""
 
@@ -98,6 +137,24 @@ class Adapter(Protocol):
     def describe(self, request: SeatRequest) -> Account | None: ...
 
     def list_accounts(self) -> list[Account]: ...
+
+    # -- what true-ups need: the platform's naming, so provisioning.trueup has no platform branches --
+    def discover(self) -> list[Discovered]:
+        """Every account, with its client, person and evidence (one read, no database open)."""
+        ...
+
+    def account_name(self, email: str) -> str | None:
+        """The name this adapter gives the account of the person with this e-mail (None: not named
+        after people), compared with ``Discovered.account_key``."""
+        ...
+
+    def extension_of(self, found: FoundAccount) -> str | None:
+        """The phone extension the end user of a recorded account would have, if the platform says."""
+        ...
+
+    def removal_problem(self, found: FoundAccount) -> str | None:
+        """Why Seatmeter must not remove this account itself (a person removes it), or None."""
+        ...
 
 
 class ReplacedOnReassign:

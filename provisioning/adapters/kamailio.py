@@ -22,7 +22,15 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from provisioning.adapters.base import Account, AccountState, AdapterError, SeatRequest
+from provisioning.adapters.base import (
+    Account,
+    AccountState,
+    AdapterError,
+    Discovered,
+    FoundAccount,
+    SeatRequest,
+    account_evidence,
+)
 
 EXTENSION_BASE = 1000
 HOLD_TABLE = "seatmeter_suspended_subscriber"
@@ -174,6 +182,46 @@ class KamailioAdapter:
                     seat_id = int(username) - EXTENSION_BASE if username.isdigit() else None
                     accounts.append(self._account(username, domain, state, seat_id))
         return accounts
+
+    # -- true-ups ------------------------------------------------------------------------------------
+    def discover(self) -> list[Discovered]:
+        """Every extension: its SIP domain names the client; the number is all it says of a person."""
+        suffix = f".{self.sip_domain}"
+        found = []
+        for account in self.list_accounts():
+            username, _, domain = account.external_id.partition("@")
+            evidence = {
+                **account_evidence(account),
+                "username": username,
+                "domain": domain,
+                "table": "subscriber" if account.state is AccountState.ENABLED else "suspended (held aside)",
+            }
+            found.append(
+                Discovered(
+                    account,
+                    evidence,
+                    client_ref=domain[: -len(suffix)] if domain.endswith(suffix) else None,
+                    named_by="the SIP domain",
+                    extension=username,
+                )
+            )
+        return found
+
+    def account_name(self, email: str) -> str | None:
+        return None  # an extension belongs to its seat, not to a person
+
+    def extension_of(self, found: FoundAccount) -> str | None:
+        return found.external_id.partition("@")[0] or None
+
+    def removal_problem(self, found: FoundAccount) -> str | None:
+        # A subscriber made by hand at the colo may be anyone's phone: only remove what we named.
+        username = found.external_id.partition("@")[0]
+        if found.seat_id is None or found.client_ref is None or username != extension_for(found.seat_id):
+            return (
+                "Seatmeter removes only the extensions it names (1000 + seat number @ client.SIP domain); "
+                "remove this one on the registrar."
+            )
+        return None
 
     # -- helpers -------------------------------------------------------------------------------------
     def _require(self, request: SeatRequest) -> Account:

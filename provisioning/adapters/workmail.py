@@ -25,9 +25,12 @@ from provisioning.adapters.base import (
     Account,
     AccountState,
     AdapterError,
+    Discovered,
+    FoundAccount,
     NotConfigured,
     ReplacedOnReassign,
     SeatRequest,
+    account_evidence,
 )
 
 PLATFORM = "WorkMail"
@@ -39,6 +42,14 @@ def workmail_name(email: str) -> str:
     local, _, domain = email.strip().lower().partition("@")
     safe_local = re.sub(r"[^\w.-]", "-", local)
     return f"{safe_local}@{domain}"[:64]
+
+
+def _person(account: Account) -> str | None:
+    # The WorkMail name is the person's e-mail (see workmail_name); the mailbox address may be the
+    # organization's domain instead, so it only counts when the name is not an address.
+    if "@" in account.name:
+        return account.name.lower()
+    return account.user.lower() if account.user and "@" in account.user else None
 
 
 class WorkMailAdapter(ReplacedOnReassign):
@@ -148,6 +159,28 @@ class WorkMailAdapter(ReplacedOnReassign):
                             self._account({**user, "UserId": user["Id"]}, user.get("Email"), None)
                         )
         return accounts
+
+    # -- true-ups ------------------------------------------------------------------------------------
+    def discover(self) -> list[Discovered]:
+        """Every mailbox user; nothing in WorkMail names a client (its people map by their e-mail)."""
+        return [
+            Discovered(
+                account,
+                account_evidence(account),
+                person=_person(account),
+                account_key=account.name.lower(),
+            )
+            for account in self.list_accounts()
+        ]
+
+    def account_name(self, email: str) -> str | None:
+        return workmail_name(email)
+
+    def extension_of(self, found: FoundAccount) -> str | None:
+        return None
+
+    def removal_problem(self, found: FoundAccount) -> str | None:
+        return None
 
     # -- helpers -------------------------------------------------------------------------------------
     def _register(self, user_id: str, email: str) -> None:

@@ -20,9 +20,12 @@ from provisioning.adapters.base import (
     Account,
     AccountState,
     AdapterError,
+    Discovered,
+    FoundAccount,
     NotConfigured,
     ReplacedOnReassign,
     SeatRequest,
+    account_evidence,
 )
 
 PLATFORM = "WorkSpaces"
@@ -42,6 +45,11 @@ _RETRYABLE_FAILURES = frozenset({"ThrottlingException", "InternalFailure", "Serv
 
 def user_name(email: str) -> str:
     return email.split("@", 1)[0].strip().lower()[:63]
+
+
+def _seat_in(tags: dict[str, str]) -> int | None:
+    value = tags.get(SEAT_TAG)
+    return int(value) if value and value.isdigit() else None
 
 
 class WorkSpacesAdapter(ReplacedOnReassign):
@@ -146,6 +154,39 @@ class WorkSpacesAdapter(ReplacedOnReassign):
                     accounts.append(self._account(workspace, None, self._seat_of(workspace)))
         return accounts
 
+    # -- true-ups ------------------------------------------------------------------------------------
+    def discover(self) -> list[Discovered]:
+        """Every live WorkSpace with its tags: the client tag names the client, the user name the person."""
+        found = []
+        paginator = self.client.get_paginator("describe_workspaces")
+        with aws_errors(PLATFORM, "DescribeWorkspaces"):
+            for page in paginator.paginate(DirectoryId=self.directory_id):
+                for workspace in self._live(page["Workspaces"]):
+                    tags = self._tags(workspace)
+                    account = self._account(workspace, None, _seat_in(tags))
+                    ref = tags.get(CLIENT_TAG)
+                    found.append(
+                        Discovered(
+                            account,
+                            {**account_evidence(account), "tags": tags},
+                            client_ref=ref,
+                            named_by="the WorkSpace's client tag" if ref else None,
+                            account_key=account.name.lower(),
+                            # The directory user name is all a WorkSpace says about its person.
+                            sign_in_name=account.name.lower() or None,
+                        )
+                    )
+        return found
+
+    def account_name(self, email: str) -> str | None:
+        return user_name(email)
+
+    def extension_of(self, found: FoundAccount) -> str | None:
+        return None
+
+    def removal_problem(self, found: FoundAccount) -> str | None:
+        return None
+
     # -- helpers -------------------------------------------------------------------------------------
     def _set_state(self, request: SeatRequest, state: str) -> Account:
         found = self._mine(request)
@@ -177,10 +218,12 @@ class WorkSpacesAdapter(ReplacedOnReassign):
         return list(result["Workspaces"])
 
     def _seat_of(self, workspace: dict[str, Any]) -> int | None:
+        return _seat_in(self._tags(workspace))
+
+    def _tags(self, workspace: dict[str, Any]) -> dict[str, str]:
         with aws_errors(PLATFORM, "DescribeTags"):
             tags = self.client.describe_tags(ResourceId=workspace["WorkspaceId"])["TagList"]
-        value = next((t.get("Value") for t in tags if t["Key"] == SEAT_TAG), None)
-        return int(value) if value and value.isdigit() else None
+        return {str(tag["Key"]): str(tag.get("Value") or "") for tag in tags}
 
     @staticmethod
     def _live(workspaces: list[dict[str, Any]]) -> list[dict[str, Any]]:

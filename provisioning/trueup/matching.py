@@ -17,28 +17,7 @@ from portal.accounts.models import Client, EndUser
 from portal.catalog.models import Product
 from portal.db import db
 from portal.orders.models import Seat, SeatState
-from provisioning.adapters.workmail import workmail_name
-from provisioning.adapters.workspaces import user_name
-from provisioning.trueup.platforms import Observed
-
-
-def name_key(platform: str, email: str) -> str | None:
-    """The name the platform's adapter gives the account of the person with this e-mail."""
-    if platform == "workspaces":
-        return user_name(email)
-    if platform == "workmail":
-        return workmail_name(email)
-    if platform == "active_directory":
-        return email.strip().lower()
-    return None
-
-
-def account_key(observed: Observed) -> str | None:
-    if observed.platform == "active_directory":
-        return observed.account.user
-    if observed.platform in ("workspaces", "workmail"):
-        return observed.account.name.lower()
-    return None
+from provisioning.trueup.platforms import Observed, naming_of
 
 
 class SeatIndex:
@@ -59,8 +38,9 @@ class SeatIndex:
         self.by_external = {seat.external_id: seat for seat in self.seats if seat.external_id}
         self.by_id = {seat.id: seat for seat in self.seats}
         self.by_name: dict[str, Seat] = {}
+        naming = naming_of(platform, kind)
         for seat in self.seats:
-            key = name_key(platform, seat.platform_user) if seat.platform_user else None
+            key = naming.account_name(seat.platform_user) if naming and seat.platform_user else None
             if key and seat.external_id is None:
                 self.by_name[key] = seat
 
@@ -72,7 +52,7 @@ class SeatIndex:
         seat = self.by_id.get(account.seat_id) if account.seat_id is not None else None
         if seat is not None and (observed.client_ref is None or observed.client_ref == seat.client.ref):
             return seat
-        key = account_key(observed)
+        key = observed.found.account_key
         return self.by_name.get(key) if key else None
 
     def cancelled_seat(self, observed: Observed) -> Seat | None:
@@ -150,20 +130,22 @@ def _by_platform_name(observed: Observed, client: Client | None) -> EndUser | No
     query = select(EndUser).options(selectinload(EndUser.client))
     if client is not None:
         query = query.where(EndUser.client_id == client.id)
-    if observed.platform == "kamailio":
+    found = observed.found
+    if found.extension is not None:
         if client is None:
-            return None
-        username = str(observed.evidence.get("username") or "")
-        return db.session.scalars(query.where(EndUser.extension == username)).first()
-    if observed.platform == "workspaces" and observed.account.name:
-        name = observed.account.name.lower()
-        candidates = [
-            user
-            for user in db.session.scalars(query.where(func.lower(EndUser.email).like(f"{name}@%")).limit(20))
-            if user_name(user.email) == name
-        ]
-        return _unique(candidates)
-    return None
+            return None  # extension numbers repeat from client to client
+        return db.session.scalars(query.where(EndUser.extension == found.extension)).first()
+    name = found.sign_in_name
+    naming = naming_of(observed.platform, observed.kind) if name else None
+    if not name or naming is None:
+        return None
+    # The sign-in name is made from the e-mail's local part: narrow by it, then ask the adapter.
+    candidates = [
+        user
+        for user in db.session.scalars(query.where(func.lower(EndUser.email).like(f"{name}@%")).limit(20))
+        if naming.account_name(user.email) == name
+    ]
+    return _unique(candidates)
 
 
 def _unique(end_users: list[EndUser]) -> EndUser | None:

@@ -16,9 +16,9 @@ from portal.audit.services import Actor, record
 from portal.db import db
 from provisioning.adapters import adapter_name_for, get_adapter
 from provisioning.adapters.base import AdapterError, NotConfigured, SeatRequest
-from provisioning.adapters.kamailio import extension_for
 from provisioning.redaction import redact
 from provisioning.trueup.models import USAGE_PLATFORM, Finding, FindingKind, FindingStatus, Settlement
+from provisioning.trueup.platforms import found_account, naming_of
 
 log = logging.getLogger("seatmeter.trueup")
 SYSTEM = Actor.system("true-up")
@@ -37,15 +37,9 @@ def removal_problem(finding: Finding) -> str | None:
         return (
             f"{finding.platform} no longer serves {finding.product_kind} seats here; remove it there by hand."
         )
-    if finding.platform == "kamailio":
-        username, _, _domain = finding.account_id.partition("@")
-        seat_id, ref = finding.evidence.get("seat_id"), finding.evidence.get("named_client")
-        if seat_id is None or ref is None or username != extension_for(int(seat_id)):
-            return (
-                "Seatmeter removes only the extensions it names (1000 + seat number @ client.SIP domain); "
-                "remove this one on the registrar."
-            )
-    return None
+    adapter = naming_of(finding.platform, finding.product_kind)
+    # An adapter that cannot be built is not refused here: the removal task reports why it failed.
+    return adapter.removal_problem(found_account(finding)) if adapter is not None else None
 
 
 def removal_request(finding: Finding) -> SeatRequest:

@@ -30,6 +30,7 @@ from portal.errors import Conflict, InvalidInput
 from portal.orders.models import SeatState
 from provisioning.seats import adopt_account_as_seat, enforce_seat_state, place_order, reprovision_seat
 from provisioning.trueup.models import Finding, FindingKind, FindingStatus, Settlement, TrueupPolicy
+from provisioning.trueup.platforms import end_user_extension
 from provisioning.trueup.removal import enqueue_removal, removal_problem
 
 MAX_REASON = 1000
@@ -263,8 +264,8 @@ def _person(actor: Actor, finding: Finding) -> EndUser | None:
             return found
         name = finding.user_key.split("@", 1)[0].replace(".", " ").title()
         return add_end_user(actor, client, name, finding.user_key)
-    username = str(finding.evidence.get("username") or "")
-    if finding.platform == "kamailio" and username:
+    username = end_user_extension(finding)
+    if username:
         return db.session.scalars(
             select(EndUser).where(EndUser.client_id == client.id, EndUser.extension == username)
         ).first()

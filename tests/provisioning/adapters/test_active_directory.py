@@ -7,7 +7,14 @@ import pytest
 
 from provisioning.adapters import build_adapter
 from provisioning.adapters.active_directory import ActiveDirectoryAdapter
-from provisioning.adapters.base import AccountState, AdapterError, NotConfigured, SeatRequest, SeatUser
+from provisioning.adapters.base import (
+    AccountState,
+    AdapterError,
+    FoundAccount,
+    NotConfigured,
+    SeatRequest,
+    SeatUser,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -178,3 +185,39 @@ def test_built_from_settings():
     )
     assert built.domain_dn == "DC=corp,DC=example"
     assert built.group_dn("acme") == "CN=acme-rds-users,OU=acme,OU=Clients,DC=corp,DC=example"
+
+
+# -- what true-ups read --------------------------------------------------------------------------------
+
+
+def test_discover_names_the_client_and_person_and_every_group(adapter, clean_directory):
+    d = clean_directory
+    made = adapter.create(request(7, "alice@acme.example", "acme"))
+    adapter.create(request(8, "bob@bright.example", "bright"))
+    alice = f"CN=alice@acme.example,OU=acme,{d.clients_dn}"
+    bright_group = f"CN=bright-rds-users,OU=bright,{d.clients_dn}"
+    with d.connect() as conn:
+        conn.modify(bright_group, {"member": [(ldap3.MODIFY_ADD, [alice])]})  # by hand, at the colo
+
+    found = {f.account.external_id: f for f in adapter.discover()}
+    assert len(found) == 2  # alice is one account, though in two clients' groups
+    first = found[made.external_id]
+    assert (first.client_ref, first.person, first.account_key, first.account.seat_id) == (
+        "acme",
+        "alice@acme.example",
+        "alice@acme.example",
+        7,
+    )
+    assert first.named_by == "the client's OU and RDS group"
+    assert first.evidence["dn"].lower() == alice.lower() and first.evidence["state"] == "enabled"
+    assert first.evidence["group"] == f"CN=acme-rds-users,OU=acme,{d.clients_dn}"
+    assert [g.lower() for g in first.evidence["also_in"]] == [bright_group.lower()]
+    assert first.evidence["when_created"] and "secret" not in first.evidence
+    assert (first.extension, first.sign_in_name) == (None, None)
+
+
+def test_naming_for_true_ups(adapter):
+    assert adapter.account_name(" Alice@Acme.Example ") == "alice@acme.example"  # the UPN
+    stranger = FoundAccount("6f1c3c1e-0000-4000-8000-000000000000", seat_id=None, client_ref="acme")
+    assert adapter.removal_problem(stranger) is None  # only its membership goes
+    assert adapter.extension_of(stranger) is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provisioning.adapters.base import AccountState, AdapterError, SeatRequest
+from provisioning.adapters.base import AccountState, AdapterError, FoundAccount, SeatRequest
 from provisioning.adapters.kamailio import KamailioAdapter
 from tests.standins import sip_client
 
@@ -81,3 +81,45 @@ def test_an_adopted_extension_keeps_its_own_number(adapter, clean_kamailio):
     )
     adapter.terminate(adopted)
     assert adapter.describe(adopted) is None
+
+
+# -- what true-ups read --------------------------------------------------------------------------------
+
+
+def test_discover_names_the_client_by_the_sip_domain(adapter, clean_kamailio):
+    adapter.create(request(3, "acme"))
+    adapter.suspend(request(3, "acme"))
+    clean_kamailio.add_subscriber("2450", "Hand-Made-Pass-1", domain="bright.seats.test")
+    try:
+        found = {f.account.external_id: f for f in adapter.discover()}
+    finally:
+        adapter.terminate(request(3, "acme"))  # the stand-in resets only the subscriber table
+
+    ours, by_hand = found["1003@acme.seats.test"], found["2450@bright.seats.test"]
+    assert (ours.client_ref, ours.named_by, ours.extension, ours.account.seat_id) == (
+        "acme",
+        "the SIP domain",
+        "1003",
+        3,
+    )
+    assert ours.evidence["table"] == "suspended (held aside)" and ours.evidence["domain"] == "acme.seats.test"
+    assert (by_hand.client_ref, by_hand.extension, by_hand.evidence["table"]) == (
+        "bright",
+        "2450",
+        "subscriber",
+    )
+    assert (by_hand.person, by_hand.account_key, by_hand.sign_in_name) == (None, None, None)
+    assert all("secret" not in f.evidence for f in found.values())
+
+
+def test_only_the_extensions_it_names_are_removed(adapter):
+    assert adapter.account_name("alice@acme.example") is None  # an extension belongs to its seat
+    named = FoundAccount("1003@acme.seats.test", seat_id=3, client_ref="acme")
+    assert adapter.removal_problem(named) is None
+    assert adapter.extension_of(named) == "1003"
+    for by_hand in (
+        FoundAccount("2450@acme.seats.test", seat_id=1450, client_ref=None),
+        FoundAccount("2450@acme.seats.test", seat_id=None, client_ref="acme"),
+        FoundAccount("1004@acme.seats.test", seat_id=3, client_ref="acme"),
+    ):
+        assert "remove this one on the registrar" in adapter.removal_problem(by_hand)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from provisioning.adapters.base import AccountState, AdapterError, SeatRequest, SeatUser
+from provisioning.adapters.base import AccountState, AdapterError, FoundAccount, SeatRequest, SeatUser
 from provisioning.adapters.workmail import WorkMailAdapter, workmail_name
 from tests.standins.aws import inject_workmail_fault, workmail_call_counts
 
@@ -88,3 +88,23 @@ def test_list_accounts(adapter):
     adapter.create(request("bob+it@acme.example"))
     assert sorted(a.name for a in adapter.list_accounts()) == ["alice@acme.example", "bob-it@acme.example"]
     assert workmail_name("Bob+IT@Acme.Example") == "bob-it@acme.example"
+
+
+# -- what true-ups read --------------------------------------------------------------------------------
+
+
+def test_discover_names_the_person_by_the_workmail_name(adapter, workmail):
+    made = adapter.create(request())
+    (found,) = adapter.discover()
+    assert found.account.external_id == made.external_id
+    # The mailbox address is at the organization's domain; the WorkMail name is the person's e-mail.
+    assert found.account.user == f"alice@{workmail.mail_domain}"
+    assert (found.person, found.account_key) == ("alice@acme.example", "alice@acme.example")
+    assert (found.client_ref, found.named_by, found.extension, found.sign_in_name) == (None, None, None, None)
+    assert found.evidence["state"] == "enabled" and found.evidence["name"] == "alice@acme.example"
+
+
+def test_naming_for_true_ups(adapter):
+    assert adapter.account_name("Bob+IT@Acme.Example") == "bob-it@acme.example"
+    assert adapter.removal_problem(FoundAccount("user-id")) is None
+    assert adapter.extension_of(FoundAccount("user-id")) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from provisioning.adapters.base import AccountState, AdapterError, SeatRequest, SeatUser
+from provisioning.adapters.base import AccountState, AdapterError, FoundAccount, SeatRequest, SeatUser
 from provisioning.adapters.workspaces import WorkSpacesAdapter
 from tests.standins.aws import make_workspaces_directory
 
@@ -99,3 +99,35 @@ def test_unreachable_endpoint_is_retryable(aws_env):
     with pytest.raises(AdapterError) as caught:
         adapter.create(request(7))
     assert caught.value.retryable
+
+
+# -- what true-ups read --------------------------------------------------------------------------------
+
+
+def test_discover_reads_the_client_tag_and_the_sign_in_name(adapter, moto, directory):
+    made = adapter.create(request(7))
+    # A WorkSpace made by hand in the console: no Seatmeter tags at all.
+    moto.create_workspaces(
+        Workspaces=[{"DirectoryId": directory, "UserName": "Dave", "BundleId": "wsb-12345678"}]
+    )
+
+    found = {f.account.name: f for f in adapter.discover()}
+    ours, stray = found["alice"], found["Dave"]
+    assert (ours.account.external_id, ours.account.seat_id, ours.client_ref) == (made.external_id, 7, "acme")
+    assert ours.named_by == "the WorkSpace's client tag"
+    assert ours.evidence["tags"]["seatmeter:seat"] == "7" and ours.evidence["name"] == "alice"
+    assert (ours.person, ours.account_key, ours.sign_in_name, ours.extension) == (
+        None,
+        "alice",
+        "alice",
+        None,
+    )
+    assert (stray.client_ref, stray.named_by, stray.account.seat_id) == (None, None, None)
+    assert stray.evidence["tags"] == {} and (stray.account_key, stray.sign_in_name) == ("dave", "dave")
+    assert "secret" not in stray.evidence
+
+
+def test_naming_for_true_ups(adapter):
+    assert adapter.account_name("Alice.Ward@Acme.Example") == "alice.ward"  # the directory user name
+    assert adapter.removal_problem(FoundAccount("ws-12345678")) is None
+    assert adapter.extension_of(FoundAccount("ws-12345678")) is None
