@@ -5,7 +5,9 @@ What the web pages and the API use (import from the modules named):
 * ``metering.billing.queries``: ``list_invoices``, ``get_invoice_for_client``, ``get_invoice``,
   ``invoice_json``, ``parse_period``, ``billing_account_of``;
 * ``metering.billing.pdf.invoice_pdf``;
-* ``metering.billing.runs``: ``run_close``, ``run_finalize`` (edges: they commit);
+* ``metering.billing.runs``: ``close_month`` (one transaction, the caller's), ``run_close`` (one
+  transaction per batch of clients, through the edge's transaction helper); nothing commits itself;
+* ``metering.billing.finalize.finalize_period`` for a whole month (flushes only);
 * ``metering.billing.finalize.finalize_invoice`` for one reviewed draft (flushes only);
 * ``metering.billing.cards``: ``start_card_setup``, ``adopt_card``.
 """

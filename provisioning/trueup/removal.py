@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app
-
 from portal.audit.services import Actor, record
 from portal.db import db
 from provisioning.adapters import adapter_name_for, get_adapter
@@ -64,14 +62,6 @@ def removal_request(finding: Finding) -> SeatRequest:
         external_id=finding.account_id,
         account_user=finding.user_key,
     )
-
-
-def enqueue_removal(finding_id: int) -> None:
-    """Send the task now (after the commit). A broker that is down is logged; settle again later."""
-    try:
-        current_app.extensions["celery"].send_task(TASK, args=[finding_id])
-    except Exception as exc:  # any broker failure: the settlement is committed
-        log.warning("could not queue the removal of finding #%s (%s)", finding_id, exc)
 
 
 def remove_account_now(finding_id: int, *, give_up: bool = True) -> str:

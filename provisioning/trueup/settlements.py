@@ -25,14 +25,16 @@ from portal.accounts.end_user_services import add_end_user
 from portal.accounts.models import EndUser
 from portal.audit.services import Actor, record
 from portal.catalog.models import Product, ProductBilling
-from portal.db import after_commit, db, utcnow
+from portal.celery_app import enqueue_after_commit
+from portal.db import db, utcnow
 from portal.errors import Conflict, InvalidInput
 from portal.orders.models import Seat, SeatState
 from portal.orders.services import place_order
 from provisioning.lifecycle import NAMED_USER_KINDS, move
 from provisioning.scheduling import schedule
 from provisioning.trueup.models import Finding, FindingKind, FindingStatus, Settlement, TrueupPolicy
-from provisioning.trueup.removal import enqueue_removal, removal_problem
+from provisioning.trueup.removal import TASK as REMOVAL_TASK
+from provisioning.trueup.removal import removal_problem
 
 MAX_REASON = 1000
 _CHOICES: dict[FindingKind, tuple[Settlement, ...]] = {
@@ -169,7 +171,8 @@ def settle(
         details = {"seat": finding.seat.id, "state": finding.seat.desired_state.value}
     elif choice is Settlement.ENFORCE:
         finding_id = finding.id
-        after_commit(db.session, lambda: enqueue_removal(finding_id))
+        # A broker that is down is logged, not raised: settling again sends it.
+        enqueue_after_commit(REMOVAL_TASK, finding_id)
         details = {"remove": finding.account_id}
     finding.status = FindingStatus.DISMISSED if choice is Settlement.DISMISS else FindingStatus.SETTLED
     finding.settlement = choice

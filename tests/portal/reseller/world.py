@@ -25,6 +25,7 @@ from portal.db import db, utcnow
 from portal.errors import NotFound
 from portal.orders.models import DesiredState, Seat, SeatState
 from portal.orders.services import place_order
+from portal.transactions import task_transaction
 from provisioning.lifecycle import move
 
 SETUP = Actor.system("tests")
@@ -143,5 +144,5 @@ def build_business(month: BillingPeriod) -> Business:
 
 
 def close(period: BillingPeriod, now: datetime | None = None) -> None:
-    summary = run_close(SETUP, period, UTC_ZONE, now or utcnow())
+    summary = run_close(SETUP, period, UTC_ZONE, now or utcnow(), transaction=task_transaction)
     assert summary.complete, summary.failures
