@@ -7,8 +7,8 @@ It creates a scratch database on the server of ``--database-url`` (default: ``$D
 postgresql://postgres@127.0.0.1:5432/postgres), applies the migrations, seeds the catalog, loads the
 history with COPY, then times
 
-* the month close exactly as ``flask --app wsgi billing close`` runs it (one transaction per client,
-  drafts written, audit records included), and
+* the month close exactly as ``flask --app wsgi billing close`` runs it (one transaction per batch
+  of clients, drafts written, audit records included), and
 * a plain PostgreSQL ``GROUP BY`` counting distinct users per (client, product) over the same month,
 
 and prints both and their ratio. The scratch database is dropped afterwards unless ``--keep``.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from flask import current_app
@@ -11,8 +10,6 @@ from portal.celery_app import enqueue_after_commit
 from portal.db import utcnow
 from portal.orders.models import Seat
 from provisioning.lifecycle import plan
-
-log = logging.getLogger("seatmeter.provisioning")
 
 
 def schedule(seat: Seat) -> bool:

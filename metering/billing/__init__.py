@@ -5,8 +5,8 @@ What the web pages and the API use (import from the modules named):
 * ``metering.billing.queries``: ``list_invoices``, ``get_invoice_for_client``, ``get_invoice``,
   ``invoice_json``, ``parse_period``, ``billing_account_of``;
 * ``metering.billing.pdf.invoice_pdf``;
-* ``metering.billing.runs``: ``close_month`` (one transaction, the caller's), ``run_close`` (one
-  transaction per batch of clients, through the edge's transaction helper); nothing commits itself;
+* ``metering.billing.runs``: ``close_in_one_transaction`` (the caller's one transaction) and
+  ``run_close`` (a transaction per batch of clients, through the edge's helper); neither commits;
 * ``metering.billing.finalize.finalize_period`` for a whole month (flushes only);
 * ``metering.billing.finalize.finalize_invoice`` for one reviewed draft (flushes only);
 * ``metering.billing.cards``: ``start_card_setup``, ``adopt_card``.

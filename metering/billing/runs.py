@@ -7,8 +7,8 @@ through. Who commits is the edge's choice:
 * :func:`run_close` (the ``billing close`` command, the ``metering.close_month`` task, the bench)
   ends the read, each batch of clients and the completion record in transactions of their own,
   through the edge's transaction helper it is given (``cli_transaction``, ``task_transaction``);
-* :func:`close_month` (``POST /api/v1/billing/close``) does all of it in the caller's one
-  transaction, which the API commits once at its edge together with the request's
+* :func:`close_in_one_transaction` (``POST /api/v1/billing/close``) does all of it in the caller's
+  one transaction, which the API commits once at its edge together with the request's
   ``Idempotency-Key``: a request that fails midway leaves nothing behind, the key included.
 """
 
@@ -103,7 +103,7 @@ def finish_close(actor: Actor, plan: ClosePlan, summary: CloseSummary) -> None:
     db.session.flush()
 
 
-def close_month(
+def close_in_one_transaction(
     actor: Actor,
     period: BillingPeriod,
     tz: ZoneInfo,
@@ -131,7 +131,7 @@ def run_close(
     progress: Callable[[Iterable[int]], Iterable[int]] = _no_progress,
     *,
     transaction: Callable[[], AbstractContextManager[object]],
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
 ) -> CloseSummary:
     """The close in short transactions: the read, each batch of clients, then the completion record.
 
@@ -141,7 +141,7 @@ def run_close(
     with transaction():
         plan, summary = start_close(period, tz, now)
     ids: Sequence[int] = plan.client_ids
-    for batch in _batches(progress(ids), batch_size):
+    for batch in _batches(progress(ids), batch_size or BATCH_SIZE):
         with transaction():
             close_clients(actor, plan, batch, summary)
     with transaction():
@@ -154,7 +154,7 @@ __all__ = [
     "CloseOutcome",
     "CloseSummary",
     "close_clients",
-    "close_month",
+    "close_in_one_transaction",
     "finish_close",
     "run_close",
     "start_close",

@@ -14,7 +14,6 @@ from werkzeug.wrappers import Response
 from portal.accounts.models import Client, Role
 from portal.audit.services import Actor
 from portal.auth.access import CLIENT_ROLES, current_client, current_portal_user, roles_required
-from portal.db import db
 from portal.errors import NotFound
 from portal.orders.forms import AssignSeatForm, SeatActionForm, end_user_choices
 from portal.orders.models import DesiredState, Seat, SeatState
@@ -143,8 +142,8 @@ def phone_password(seat_id: int) -> Response | tuple[str, int]:
     seat = _admin_seat_or_404(seat_id)
     if not SeatActionForm().validate_on_submit():
         abort(400)
-    password = reveal_seat_secret(Actor.for_user(current_portal_user()), seat)
-    db.session.commit()
+    with web_transaction(renders=()):
+        password = reveal_seat_secret(Actor.for_user(current_portal_user()), seat)
     if password is None:
         flash("The password was already shown once, or the phone is not set up yet.", "error")
         return redirect(url_for("seats.detail", seat_id=seat.id))

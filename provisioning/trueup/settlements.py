@@ -170,9 +170,8 @@ def settle(
         _enforce_state(finding.seat, now)
         details = {"seat": finding.seat.id, "state": finding.seat.desired_state.value}
     elif choice is Settlement.ENFORCE:
-        finding_id = finding.id
         # A broker that is down is logged, not raised: settling again sends it.
-        enqueue_after_commit(REMOVAL_TASK, finding_id)
+        enqueue_after_commit(REMOVAL_TASK, finding.id)
         details = {"remove": finding.account_id}
     finding.status = FindingStatus.DISMISSED if choice is Settlement.DISMISS else FindingStatus.SETTLED
     finding.settlement = choice
