@@ -5,7 +5,10 @@ three kinds of edge and one helper each, all built on :func:`_unit_of_work`:
 
 * a web view wraps its call to services in ``with web_transaction() as attempt:`` — commit on
   success; on a :class:`~portal.errors.ServiceError` roll back and hand the error to the view
-  (``attempt.error``), which renders it the way it always has (flash, form errors, status);
+  (``attempt.error``), which renders it the way it always has (flash, form errors, status).
+  ``web_transaction(renders=())`` lets every error through, for views that catch their own or let
+  the app's error page answer. (The JSON API commits in ``portal.api.idempotency``, the one place
+  its ``@endpoint`` views end; it answers errors as JSON rather than rendering them.)
 * a Celery task wraps each unit of work in ``with task_transaction():`` (or decorates a function
   with ``@task_transaction()``) — commit on success, roll back and re-raise anything, so Celery's
   retry logic still sees the error;

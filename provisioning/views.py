@@ -51,8 +51,8 @@ def _act(seat_id: int, action: Callable[[Actor, Seat], Seat], done: str) -> Resp
     found = _seat(seat_id)
     with web_transaction() as attempt:
         action(Actor.for_user(current_portal_user()), found)
-    if attempt.error is not None:
-        flash(attempt.error.message, "error")
+    if (error := attempt.error) is not None:
+        flash(error.message, "error")
     else:
         flash(done.format(id=found.id), "success")
     return redirect(_back())

@@ -109,8 +109,8 @@ def spla_submitted(period: str) -> Response | tuple[str, int]:
         # Someone else marked it in the same instant; their record stands (ours is rolled back).
         flash(f"The {month.label} report was just marked submitted by someone else.", "error")
     else:
-        if attempt.error is not None:
-            flash(attempt.error.message, "error")
+        if (error := attempt.error) is not None:
+            flash(error.message, "error")
         else:
             flash(f"The {month.label} SPLA report is marked submitted.", "success")
     return redirect(url_for("filing.spla", period=str(month)))

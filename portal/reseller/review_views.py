@@ -162,8 +162,8 @@ def hold(period: str, invoice_id: int) -> Response | tuple[str, int]:
         return _render_month(review, hold_forms={invoice_id: form}, status=422)
     with web_transaction() as attempt:
         hold_invoice(actor(), invoice, form.reason.data or "")
-    if attempt.error is not None:
-        flash(attempt.error.message, "error")
+    if (error := attempt.error) is not None:
+        flash(error.message, "error")
     else:
         flash(
             f"{invoice.client.name}'s bill is held: “approve all” skips it until it is released.", "success"
@@ -187,8 +187,8 @@ def _simple_action(period: str, invoice_id: int, action: str) -> Response | tupl
             approve_invoice(actor(), invoice, billing_timezone(), utcnow())
             message = f"{invoice.client.name}'s bill {invoice.number} is approved and finalized."
             message += sent_for_payment_note(1)
-    if attempt.error is not None:
-        flash(attempt.error.message, "error")
+    if (error := attempt.error) is not None:
+        flash(error.message, "error")
     else:
         flash(message, "success")
     return _back(month_, invoice_id)
@@ -214,8 +214,8 @@ def approve_all(period: str) -> Response | tuple[str, int]:
         return _expired()
     with web_transaction() as attempt:
         result = approve_period(actor(), month_, billing_timezone(), utcnow())
-    if attempt.error is not None:
-        flash(attempt.error.message, "error")
+    if (error := attempt.error) is not None:
+        flash(error.message, "error")
         return redirect(url_for("review.month", period=str(month_)))
     count = len(result.approved)
     message = f"{count} bill{'s' if count != 1 else ''} of {month_.label} approved and finalized."

@@ -162,8 +162,8 @@ def suspend(ref: str) -> Response | tuple[str, int]:
         return redirect(url_for("reseller.client", ref=found.ref))
     with web_transaction() as attempt:
         suspend_client(actor(), found, (form.reason.data or "").strip())
-    if attempt.error is not None:
-        flash(attempt.error.message, "error")
+    if (error := attempt.error) is not None:
+        flash(error.message, "error")
     else:
         flash(f"{found.name} is suspended: its seats are being suspended on the platforms.", "success")
     return redirect(url_for("reseller.client", ref=found.ref))
@@ -182,8 +182,8 @@ def resume(ref: str) -> Response | tuple[str, int]:
         return redirect(url_for("reseller.client", ref=found.ref))
     with web_transaction() as attempt:
         resume_client(actor(), found)
-    if attempt.error is not None:
-        flash(attempt.error.message, "error")
+    if (error := attempt.error) is not None:
+        flash(error.message, "error")
     else:
         flash(f"{found.name} is active again: its seats are being resumed.", "success")
     return redirect(url_for("reseller.client", ref=found.ref))

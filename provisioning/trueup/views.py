@@ -112,8 +112,8 @@ def settle_finding(finding_id: int) -> Response:
         product = get_product(form["product"]) if form.get("product") else None
         end_user = _end_user(finding, form.get("end_user", ""))
         settle(_actor(), finding, choice, product=product, end_user=end_user, reason=form.get("reason"))
-    if attempt.error is not None:
-        flash(_message(attempt.error), "error")
+    if (error := attempt.error) is not None:
+        flash(_message(error), "error")
     else:
         flash(f"Finding #{finding.id}: {choice.label.lower()} — done.", "success")
     return redirect(url_for("trueup.index", show=request.args.get("show", "open")) + f"#finding-{finding_id}")
@@ -137,8 +137,8 @@ def change_policy() -> Response:
         known = {kind.value for kind in FindingKind}
         kinds = {FindingKind(value) for value in request.form.getlist("auto") if value in known}
         set_policy(_actor(), product, kinds)
-    if attempt.error is not None:
-        flash(_message(attempt.error), "error")
+    if (error := attempt.error) is not None:
+        flash(_message(error), "error")
     else:
         flash(f"{product.name}: the policy is saved.", "success")
     return redirect(url_for("trueup.index") + "#policies")
@@ -159,8 +159,8 @@ def new_commitment() -> Response:
             parse_period(form.get("starts"), "starts"),
             parse_period(ends, "ends") if ends else None,
         )
-    if attempt.error is not None:
-        flash(_message(attempt.error), "error")
+    if (error := attempt.error) is not None:
+        flash(_message(error), "error")
     else:
         flash("The commitment is saved; month close bills at least that many seats.", "success")
     return redirect(url_for("trueup.index") + "#commitments")
