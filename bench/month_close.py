@@ -7,8 +7,8 @@ It creates a scratch database on the server of ``--database-url`` (default: ``$D
 postgresql://postgres@127.0.0.1:5432/postgres), applies the migrations, seeds the catalog, loads the
 history with COPY, then times
 
-* the month close exactly as ``flask --app wsgi billing close`` runs it (one transaction per client,
-  drafts written, audit records included), and
+* the month close exactly as ``flask --app wsgi billing close`` runs it (one transaction per batch
+  of clients, drafts written, audit records included), and
 * a plain PostgreSQL ``GROUP BY`` counting distinct users per (client, product) over the same month,
 
 and prints both and their ratio. The scratch database is dropped afterwards unless ``--keep``.
@@ -36,6 +36,7 @@ from portal.audit.services import Actor
 from portal.catalog.services import seed_catalog
 from portal.cli import alembic_config
 from portal.db import db
+from portal.transactions import cli_transaction
 
 YEAR_START = BillingPeriod(2025, 11)
 CLOSED = BillingPeriod(2026, 10)
@@ -180,7 +181,9 @@ def _run(url: str, clients: int, rng: random.Random) -> None:
 
         start, stop = CLOSED.bounds(UTC)
         started = time.perf_counter()
-        summary = run_close(Actor.system("bench"), CLOSED, ZoneInfo("UTC"), datetime.now(UTC))
+        summary = run_close(
+            Actor.system("bench"), CLOSED, ZoneInfo("UTC"), datetime.now(UTC), transaction=cli_transaction
+        )
         close_seconds = time.perf_counter() - started
         assert summary.complete, summary.failures
 

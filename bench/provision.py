@@ -41,6 +41,7 @@ from portal.cli import alembic_config  # noqa: E402
 from portal.config import load_config  # noqa: E402
 from portal.db import db  # noqa: E402
 from portal.orders.models import Seat, SeatState  # noqa: E402
+from portal.transactions import task_transaction  # noqa: E402
 from provisioning import MAX_SEATS_PER_ORDER, place_order  # noqa: E402
 from tests.standins.aws import DUMMY_KEY_ID, DUMMY_SECRET, REGION, make_workspaces_directory  # noqa: E402
 from tests.standins.ports import LOOPBACK, free_port, start_server, stop_process  # noqa: E402
@@ -166,13 +167,12 @@ def place_batch(app: Flask, offset: int, count: int) -> None:
     for attempt in range(1, 11):
         with app.app_context():
             try:
-                query = select(EndUser).order_by(EndUser.id).offset(offset).limit(count)
-                people = list(db.session.scalars(query))
-                place_order(ACTOR, people[0].client, get_product("desktop"), len(people), people)
-                db.session.commit()
+                with task_transaction():
+                    query = select(EndUser).order_by(EndUser.id).offset(offset).limit(count)
+                    people = list(db.session.scalars(query))
+                    place_order(ACTOR, people[0].client, get_product("desktop"), len(people), people)
                 return
-            except OperationalError:
-                db.session.rollback()
+            except OperationalError:  # rolled back by task_transaction
                 if attempt == 10:
                     raise
         time.sleep(0.2 * attempt)

@@ -1,13 +1,21 @@
-"""The Celery application: tasks run inside a Flask app context, one commit per task."""
+"""The Celery application: tasks run inside a Flask app context, one commit per task.
+
+Jobs are sent with :func:`enqueue_after_commit`, the only way product code queues work.
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
 from celery.schedules import crontab
-from flask import Flask
+from flask import Flask, current_app
+
+from portal.db import after_commit, db
+
+log = logging.getLogger("seatmeter.celery")
 
 # Modules that define tasks; each engine adds its own.
 TASK_MODULES: list[str] = ["provisioning.tasks", "metering.billing.tasks", "provisioning.trueup.tasks"]
@@ -68,3 +76,26 @@ def celery_init_app(app: Flask) -> Celery:
     celery.set_default()
     app.extensions["celery"] = celery
     return celery
+
+
+def enqueue_after_commit(task: str | Task, *args: Any, **options: Any) -> None:
+    """Send ``task`` with ``args`` once the current transaction commits; never if it rolls back.
+
+    ``task`` is a task's name or the task itself; ``options`` go to ``send_task`` (``queue``,
+    ``countdown``, ...). The message goes through this Flask app's own Celery app, never Celery's
+    process-wide default (whichever app was created last, e.g. another app in the same process),
+    so it reaches this installation's broker and queue. A broker that is down is logged, not
+    raised: the data is committed already, and every job has a sweep or a retry that heals a lost
+    message.
+    """
+    name = task if isinstance(task, str) else task.name
+    # Resolved now, inside the app context that asked, rather than when the commit fires.
+    celery: Celery = current_app.extensions["celery"]
+
+    def _send() -> None:
+        try:
+            celery.send_task(name, args=list(args), **options)
+        except Exception as error:  # any broker failure: see above
+            log.warning("could not queue %s%s (%s); it is sent again later", name, tuple(args), error)
+
+    after_commit(db.session, _send)

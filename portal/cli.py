@@ -2,50 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from portal.db import db
-from portal.errors import ServiceError
+from portal.transactions import cli_command
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
-F = TypeVar("F", bound=Callable[..., Any])
 
-
-def unit_of_work(func: F) -> F:
-    """Run a command as one transaction: commit at the end, plain messages instead of tracebacks."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            result = func(*args, **kwargs)
-            db.session.commit()
-            return result
-        except ServiceError as error:
-            db.session.rollback()
-            details = "".join(
-                f"\n  {name}: {message}" for name, message in error.fields.items() if message != error.message
-            )
-            raise click.ClickException(error.message + details) from None
-        except (OperationalError, ProgrammingError) as error:
-            db.session.rollback()
-            if "no such table" in str(error) or "does not exist" in str(error):
-                raise click.ClickException(
-                    "The database has no tables yet. Run `flask --app wsgi db upgrade` first."
-                ) from None
-            raise click.ClickException(f"The database refused the change: {error.orig}") from None
-
-    return wrapper  # type: ignore[return-value]
+# Every command module decorates its commands with this; the mechanism lives in the kernel.
+unit_of_work = cli_command
 
 
 def alembic_config(database_url: str) -> Config:

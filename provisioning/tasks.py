@@ -17,7 +17,7 @@ from celery import Task, shared_task
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
-from portal.db import db
+from portal.transactions import task_transaction
 from provisioning import engine
 
 log = logging.getLogger("seatmeter.provisioning")
@@ -57,16 +57,11 @@ def _committed(work: Callable[[], T]) -> T:
     """
     for attempt in range(1, DB_ATTEMPTS + 1):
         try:
-            result = work()
-            db.session.commit()
-            return result
-        except OperationalError as error:
-            db.session.rollback()
+            with task_transaction():
+                return work()
+        except OperationalError as error:  # rolled back already by task_transaction
             if attempt == DB_ATTEMPTS:
                 raise
             log.info("database busy (%s); trying again", error.orig)
             time.sleep(random.uniform(0.02, 0.1) * attempt)
-        except Exception:
-            db.session.rollback()
-            raise
     raise AssertionError("unreachable")

@@ -10,8 +10,8 @@ from werkzeug.wrappers import Response
 from portal.audit.services import Actor
 from portal.auth.access import RESELLER_ROLES, current_portal_user, roles_required
 from portal.db import db
-from portal.errors import ServiceError
 from portal.orders.models import Seat
+from portal.transactions import web_transaction
 from provisioning.seats import cancel_seat, retry_seat
 from provisioning.services import attempts_of, failed_seats, recent_attempts
 
@@ -49,13 +49,12 @@ def cancel(seat_id: int) -> Response:
 
 def _act(seat_id: int, action: Callable[[Actor, Seat], Seat], done: str) -> Response:
     found = _seat(seat_id)
-    try:
+    with web_transaction() as attempt:
         action(Actor.for_user(current_portal_user()), found)
-        db.session.commit()
-        flash(done.format(id=found.id), "success")
-    except ServiceError as error:
-        db.session.rollback()
+    if (error := attempt.error) is not None:
         flash(error.message, "error")
+    else:
+        flash(done.format(id=found.id), "success")
     return redirect(_back())
 
 

@@ -8,7 +8,9 @@ What the web pages and the API use (import from the modules named):
   (the dashboard, the reseller's client page, the order quote);
 * ``metering.billing.catalog.product_price``: the price rating uses for a product;
 * ``metering.billing.pdf.invoice_pdf``;
-* ``metering.billing.runs``: ``run_close``, ``run_finalize`` (edges: they commit);
+* ``metering.billing.runs``: ``close_in_one_transaction`` (the caller's one transaction) and
+  ``run_close`` (a transaction per batch of clients, through the edge's helper); neither commits;
+* ``metering.billing.finalize.finalize_period`` for a whole month (flushes only);
 * ``metering.billing.finalize.finalize_invoice`` for one reviewed draft (flushes only);
 * ``metering.billing.cards``: ``start_card_setup``, ``adopt_card``.
 """

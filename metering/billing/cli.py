@@ -11,8 +11,9 @@ import click
 from flask.cli import AppGroup
 from tqdm import tqdm
 
+from metering.billing.finalize import finalize_period
 from metering.billing.queries import parse_period
-from metering.billing.runs import run_close, run_finalize
+from metering.billing.runs import run_close
 from metering.counting import core_license_packs
 from metering.settings import billing_timezone
 from metering.spla.services import add_host, get_host, list_hosts, retire_host, spla_report, spla_report_csv
@@ -22,6 +23,7 @@ from portal.catalog.services import get_sku
 from portal.cli import unit_of_work
 from portal.db import utcnow
 from portal.errors import InvalidInput
+from portal.transactions import cli_transaction
 
 billing_cli = AppGroup("billing", help="Month close, invoices and the SPLA report.")
 hosts_cli = AppGroup("hosts", help="The reseller's hosts licensed per core (SPLA per-core SKUs).")
@@ -40,7 +42,8 @@ def _progress(items: Iterable[int]) -> Iterable[int]:
 def close_command(period: str) -> None:
     """Build (or rebuild) the draft invoice of every client with usage in PERIOD (YYYY-MM)."""
     month = parse_period(period)
-    summary = run_close(ACTOR, month, billing_timezone(), utcnow(), _progress)
+    # Each batch of clients is committed on its own, so a failure keeps the drafts already built.
+    summary = run_close(ACTOR, month, billing_timezone(), utcnow(), _progress, transaction=cli_transaction)
     counts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(summary.outcomes.items()))
     click.echo(f"{month.label}: {summary.clients} clients visited ({counts or 'nothing to bill'}).")
     if summary.failures:
@@ -57,7 +60,7 @@ def close_command(period: str) -> None:
 def finalize_command(period: str) -> None:
     """Finalize every draft of PERIOD: the invoices are frozen and sent to Stripe for payment."""
     month = parse_period(period)
-    count = run_finalize(ACTOR, month, billing_timezone(), utcnow())
+    count = len(finalize_period(ACTOR, month, billing_timezone(), utcnow()))
     click.echo(f"{month.label}: {count} invoices finalized.")
 
 

@@ -14,7 +14,8 @@ from metering.billing.close import check_period_over, period_state
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceStatus
 from metering.periods import BillingPeriod
 from portal.audit.services import Actor, record
-from portal.db import after_commit, db
+from portal.celery_app import enqueue_after_commit
+from portal.db import db
 from portal.errors import Conflict
 
 log = logging.getLogger("seatmeter.billing")
@@ -100,16 +101,6 @@ def schedule_push(invoice_ids: Iterable[int]) -> None:
     if not current_app.config.get("STRIPE_API_KEY"):
         log.info("STRIPE_API_KEY is not set: %d finalized invoices are not sent to Stripe", len(ids))
         return
-
-    def _enqueue() -> None:
-        from metering.billing.tasks import push_invoice
-
-        for invoice_id in ids:
-            try:
-                push_invoice.delay(invoice_id)
-            except Exception as error:  # any broker failure: the invoice is committed already
-                log.warning(
-                    "could not queue invoice #%s for Stripe (%s); the push sweep sends it", invoice_id, error
-                )
-
-    after_commit(db.session, _enqueue)
+    for invoice_id in ids:
+        # A broker that is down is logged, not raised: the push sweep sends the invoice later.
+        enqueue_after_commit("metering.push_invoice", invoice_id)

@@ -1,28 +1,52 @@
-"""Running a month close or finalize from an edge (command, API request, bench): it commits.
+"""Running a month close: the loop the edges drive. Nothing here commits.
 
-A close commits once per client, so a failure at one client rolls back that client only and the
-others keep their drafts; the month counts as closed only when every client went through.
+Each client is closed inside its own SAVEPOINT, so a failure at one client rolls back that client
+only and the others keep their drafts; the month counts as closed only when every client went
+through. Who commits is the edge's choice:
+
+* :func:`run_close` (the ``billing close`` command, the ``metering.close_month`` task, the bench)
+  ends the read, each batch of clients and the completion record in transactions of their own,
+  through the edge's transaction helper it is given (``cli_transaction``, ``task_transaction``);
+* :func:`close_in_one_transaction` (``POST /api/v1/billing/close``) does all of it in the caller's
+  one transaction, which the API commits once at its edge together with the request's
+  ``Idempotency-Key``: a request that fails midway leaves nothing behind, the key included.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from metering.billing.close import CloseOutcome, close_client, prepare_close, record_close_completed
-from metering.billing.finalize import finalize_period
+from metering.billing.close import (
+    CloseOutcome,
+    ClosePlan,
+    close_client,
+    prepare_close,
+    record_close_completed,
+)
 from metering.periods import BillingPeriod
 from portal.audit.services import Actor, record
 from portal.db import db
 from portal.errors import ServiceError
 
 log = logging.getLogger("seatmeter.billing")
+
+# Clients per transaction in run_close: large enough that commits are not the cost, small enough
+# that a transaction holds its locks briefly and a crash loses little work.
+BATCH_SIZE = 100
+
+# Errors of one client's data (a price missing for the month, a row another close just wrote): the
+# client is listed as failed and the others go on. Anything else stops the close.
+_CLIENT_ERRORS = (ServiceError, IntegrityError, ValueError, KeyError)
 
 
 @dataclass
@@ -41,44 +65,97 @@ def _no_progress(items: Iterable[int]) -> Iterable[int]:
     return items
 
 
-def run_close(
-    actor: Actor,
-    period: BillingPeriod,
-    tz: ZoneInfo,
-    now: datetime,
-    progress: Callable[[Iterable[int]], Iterable[int]] = _no_progress,
-) -> CloseSummary:
+def start_close(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> tuple[ClosePlan, CloseSummary]:
+    """Read the month and list the clients to visit (flushes nothing; raises if it cannot close)."""
     plan = prepare_close(period, tz, now)
-    db.session.commit()  # end the read; each client gets its own transaction
-    summary = CloseSummary(period=period, clients=len(plan.client_ids))
-    for client_id in progress(plan.client_ids):
+    return plan, CloseSummary(period=period, clients=len(plan.client_ids))
+
+
+def close_clients(actor: Actor, plan: ClosePlan, client_ids: Iterable[int], summary: CloseSummary) -> None:
+    """Close these clients, each in a SAVEPOINT of the current transaction; failures go to ``summary``."""
+    for client_id in client_ids:
         try:
-            outcome = close_client(actor, plan, client_id)
-            db.session.commit()
-        except (ServiceError, IntegrityError, ValueError, KeyError) as error:
-            db.session.rollback()
+            with db.session.begin_nested():
+                outcome = close_client(actor, plan, client_id)
+        except _CLIENT_ERRORS as error:
             ref = plan.refs.get(client_id, str(client_id))
             summary.failures[ref] = str(error)
-            log.error("month close %s: client %s failed: %s", period, ref, error)
+            log.error("month close %s: client %s failed: %s", plan.period, ref, error)
             continue
         summary.outcomes[outcome.value] += 1
+
+
+def finish_close(actor: Actor, plan: ClosePlan, summary: CloseSummary) -> None:
+    """Mark the month closed if every client went through, and record the run."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        # close_client lets drafts commit without waiting for the disk; the month counting as
+        # closed must not be lost, so this transaction commits durably again.
+        db.session.execute(text("SET LOCAL synchronous_commit TO ON"))
     if summary.complete:
         record_close_completed(plan)
     record(
         actor,
         "billing.period_closed",
         "billing_period",
-        str(period),
+        str(plan.period),
         details={"clients": summary.clients, **summary.outcomes, "failed": sorted(summary.failures)},
     )
-    db.session.commit()
+    db.session.flush()
+
+
+def close_in_one_transaction(
+    actor: Actor,
+    period: BillingPeriod,
+    tz: ZoneInfo,
+    now: datetime,
+    progress: Callable[[Iterable[int]], Iterable[int]] = _no_progress,
+) -> CloseSummary:
+    """The whole close in the caller's transaction (the API request commits it at its edge)."""
+    plan, summary = start_close(period, tz, now)
+    close_clients(actor, plan, progress(plan.client_ids), summary)
+    finish_close(actor, plan, summary)
     return summary
 
 
-def run_finalize(actor: Actor, period: BillingPeriod, tz: ZoneInfo, now: datetime) -> int:
-    invoices = finalize_period(actor, period, tz, now)
-    db.session.commit()  # the pushes to Stripe are enqueued by this commit
-    return len(invoices)
+def _batches(items: Iterable[int], size: int) -> Iterator[list[int]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
-__all__ = ["CloseOutcome", "CloseSummary", "run_close", "run_finalize"]
+def run_close(
+    actor: Actor,
+    period: BillingPeriod,
+    tz: ZoneInfo,
+    now: datetime,
+    progress: Callable[[Iterable[int]], Iterable[int]] = _no_progress,
+    *,
+    transaction: Callable[[], AbstractContextManager[object]],
+    batch_size: int | None = None,
+) -> CloseSummary:
+    """The close in short transactions: the read, each batch of clients, then the completion record.
+
+    ``transaction`` is the calling edge's own helper (``portal.transactions.cli_transaction`` or
+    ``task_transaction``): each block it opens commits on success and rolls back on an error.
+    """
+    with transaction():
+        plan, summary = start_close(period, tz, now)
+    ids: Sequence[int] = plan.client_ids
+    for batch in _batches(progress(ids), batch_size or BATCH_SIZE):
+        with transaction():
+            close_clients(actor, plan, batch, summary)
+    with transaction():
+        finish_close(actor, plan, summary)
+    return summary
+
+
+__all__ = [
+    "BATCH_SIZE",
+    "CloseOutcome",
+    "CloseSummary",
+    "close_clients",
+    "close_in_one_transaction",
+    "finish_close",
+    "run_close",
+    "start_close",
+]

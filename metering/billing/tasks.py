@@ -1,19 +1,23 @@
 """Celery tasks of billing: sending finalized invoices to Stripe, the push sweep, and dunning.
 
-Each task is the edge of its units of work and commits after each step, so Stripe is never called
-inside a database transaction that could roll back what it did.
+Each task is the edge of its units of work and commits after each step (one ``task_transaction``
+block each), so Stripe is never called inside a database transaction that could roll back what it
+did. The month close runs here too, one transaction per batch of clients.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 import stripe
 from celery import Task, shared_task
 from flask import current_app
 
 from metering.billing.dunning import clients_past_grace, suspend_for_nonpayment
+from metering.billing.queries import parse_period
+from metering.billing.runs import run_close
 from metering.billing.stripe_push import (
     StripeMismatch,
     StripeNotConfigured,
@@ -26,54 +30,56 @@ from metering.billing.stripe_push import (
     release_push,
     stripe_client,
 )
-from metering.settings import dunning_grace_period
-from portal.db import db, utcnow
+from metering.settings import billing_timezone, dunning_grace_period
+from portal.audit.services import Actor
+from portal.celery_app import enqueue_after_commit
+from portal.db import utcnow
+from portal.transactions import task_transaction
 
 log = logging.getLogger("seatmeter.billing")
 
 # Errors worth trying again later: the network, Stripe's rate limit, Stripe's own 5xx.
 _RETRYABLE = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
 SWEEP_AFTER = timedelta(minutes=10)
+CLOSE_ACTOR = Actor.system("month close (worker)")
 
 
 def push_invoice_now(invoice_id: int) -> str:
     """Push one invoice to Stripe and collect it. Returns what happened; raises retryable errors."""
-    invoice = claim_push(invoice_id, utcnow())
-    db.session.commit()
+    with task_transaction():
+        invoice = claim_push(invoice_id, utcnow())
     if invoice is None:
         return "nothing to do"
     try:
         client_api = stripe_client()
-        customer_id = ensure_client_customer(client_api, invoice.client)
-        db.session.commit()
+        with task_transaction():
+            customer_id = ensure_client_customer(client_api, invoice.client)
         if invoice.stripe_invoice_id is None:
-            create_stripe_invoice(client_api, invoice, customer_id)
-            db.session.commit()
-        # Counted before the call: the attempt number is part of the "pay" idempotency key.
-        invoice.payment_attempts += 1
-        db.session.commit()
+            with task_transaction():
+                create_stripe_invoice(client_api, invoice, customer_id)
+        with task_transaction():
+            # Counted before the call: the attempt number is part of the "pay" idempotency key.
+            invoice.payment_attempts += 1
         outcome = collect(client_api, invoice)
-        apply_collection(invoice, outcome, utcnow())
-        release_push(invoice)
-        db.session.commit()
+        with task_transaction():
+            apply_collection(invoice, outcome, utcnow())
+            release_push(invoice)
         return "paid" if outcome.paid else f"payment failed: {outcome.reason}"
     except _RETRYABLE:
-        db.session.rollback()
-        release_push(invoice)
-        db.session.commit()
+        # The step that failed was rolled back by its block; the claim is given up in a new one.
+        with task_transaction():
+            release_push(invoice)
         raise
     except StripeNotConfigured:
         # Not an error of this invoice: once the key is set, the sweep sends it.
-        db.session.rollback()
-        release_push(invoice)
-        db.session.commit()
+        with task_transaction():
+            release_push(invoice)
         log.info("invoice %s waits for Stripe to be configured (STRIPE_API_KEY)", invoice.number)
         return "waiting: Stripe is not configured"
     except (StripeMismatch, stripe.StripeError) as error:
-        db.session.rollback()
-        invoice.payment_error = str(error)[:1000]
-        release_push(invoice)
-        db.session.commit()
+        with task_transaction():
+            invoice.payment_error = str(error)[:1000]
+            release_push(invoice)
         log.error("invoice %s could not be sent to Stripe: %s", invoice.number, error)
         return f"error: {error}"
 
@@ -93,10 +99,10 @@ def push_sweep() -> dict[str, int]:
     """Re-queue finalized invoices that never reached Stripe (lost message, dead worker, no key yet)."""
     if not current_app.config.get("STRIPE_API_KEY"):
         return {"queued": 0}
-    ids = invoices_to_push(utcnow(), SWEEP_AFTER)
-    db.session.commit()
-    for invoice_id in ids:
-        push_invoice.delay(invoice_id)
+    with task_transaction():
+        ids = invoices_to_push(utcnow(), SWEEP_AFTER)
+        for invoice_id in ids:
+            enqueue_after_commit(push_invoice, invoice_id)
     return {"queued": len(ids)}
 
 
@@ -107,9 +113,22 @@ def enforce_dunning() -> dict[str, int]:
     suspended = 0
     for client_id in clients_past_grace(now, grace):
         try:
-            suspended += suspend_for_nonpayment(client_id, now, grace)
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
+            with task_transaction():
+                suspended += suspend_for_nonpayment(client_id, now, grace)
+        except Exception:  # one client's failure must not stop the others (rolled back already)
             log.exception("could not suspend client #%s for non-payment", client_id)
     return {"suspended": suspended}
+
+
+@shared_task(name="metering.close_month", acks_late=True)
+def close_month(period: str) -> dict[str, Any]:
+    """Close ``period`` (YYYY-MM) in the worker: one transaction per batch of clients.
+
+    Safe to run twice (drafts are rebuilt, never doubled), so a redelivered message is harmless.
+    """
+    summary = run_close(
+        CLOSE_ACTOR, parse_period(period), billing_timezone(), utcnow(), transaction=task_transaction
+    )
+    if summary.failures:
+        log.error("month close %s: %d clients failed: %s", period, len(summary.failures), summary.failures)
+    return {"clients": summary.clients, "outcomes": dict(summary.outcomes), "failed": summary.failures}

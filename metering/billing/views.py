@@ -15,8 +15,8 @@ from portal.accounts.models import Role
 from portal.accounts.services import get_reseller
 from portal.audit.services import Actor
 from portal.auth.access import current_client, current_portal_user, roles_required
-from portal.db import db
 from portal.errors import InvalidInput, NotFound
+from portal.transactions import web_transaction
 
 bp = Blueprint("billing", __name__, url_prefix="/billing")
 
@@ -71,17 +71,17 @@ def invoice_pdf_download(invoice_id: int) -> Response | tuple[str, int]:
 def add_card() -> Response:
     """Off to Stripe's page to enter a card; Stripe sends the person back to :func:`card_return`."""
     try:
-        url = start_card_setup(
-            current_client(),
-            success_url=url_for("billing.card_return", _external=True),
-            cancel_url=url_for("billing.index", _external=True),
-        )
-        db.session.commit()  # keep the Stripe Customer id even if the person never comes back
+        # Committed: keep the Stripe Customer id even if the person never comes back.
+        with web_transaction(renders=()):
+            url = start_card_setup(
+                current_client(),
+                success_url=url_for("billing.card_return", _external=True),
+                cancel_url=url_for("billing.index", _external=True),
+            )
     except StripeNotConfigured:
         flash("Card payments are not set up yet; your provider will tell you how to pay.", "error")
         return redirect(url_for("billing.index"))
     except stripe.StripeError as error:
-        db.session.rollback()
         current_app.logger.error("Stripe refused to start a card setup: %s", error)
         flash("Stripe could not be reached. Please try again in a few minutes.", "error")
         return redirect(url_for("billing.index"))
@@ -93,15 +93,14 @@ def add_card() -> Response:
 def card_return() -> Response | tuple[str, int]:
     """Back from Stripe: ``?session_id=`` from Checkout, or ``?setup_intent=`` from Stripe.js."""
     try:
-        account = adopt_card(
-            Actor.for_user(current_portal_user()),
-            current_client(),
-            session_id=request.args.get("session_id") or None,
-            setup_intent_id=request.args.get("setup_intent") or None,
-        )
-        db.session.commit()
+        with web_transaction(renders=()):
+            account = adopt_card(
+                Actor.for_user(current_portal_user()),
+                current_client(),
+                session_id=request.args.get("session_id") or None,
+                setup_intent_id=request.args.get("setup_intent") or None,
+            )
     except NotFound:
-        db.session.rollback()
         return render_template(
             "error.html",
             code=404,
@@ -109,11 +108,9 @@ def card_return() -> Response | tuple[str, int]:
             message="That card setup is not yours or does not exist.",
         ), 404
     except (InvalidInput, StripeNotConfigured) as error:
-        db.session.rollback()
         flash(str(error), "error")
         return redirect(url_for("billing.index"))
     except stripe.StripeError as error:
-        db.session.rollback()
         current_app.logger.error("Stripe refused the card: %s", error)
         flash("Stripe could not confirm the card. Please try again.", "error")
         return redirect(url_for("billing.index"))

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from metering.webhooks.services import apply_stripe_event
-from portal.db import db
+from portal.transactions import web_transaction
 
 bp = Blueprint("stripe_webhooks", __name__)
 
@@ -36,10 +36,9 @@ def stripe_webhook() -> tuple[Response, int]:
     if not isinstance(event, dict):
         return _answer(400, error="not a Stripe event")
     try:
-        result = apply_stripe_event(event)
-        db.session.commit()
+        with web_transaction(renders=()):
+            result = apply_stripe_event(event)
     except IntegrityError:
-        # The same event, delivered twice at once: the other delivery applied it.
-        db.session.rollback()
+        # The same event, delivered twice at once: the other delivery applied it (ours is rolled back).
         result = "duplicate"
     return _answer(200, received=True, result=result)

@@ -16,10 +16,11 @@ from portal.accounts.views import apply_service_error
 from portal.audit.services import Actor
 from portal.auth.access import current_client, current_portal_user, roles_required
 from portal.db import db
-from portal.errors import NotFound, ServiceError
+from portal.errors import NotFound
 from portal.orders.models import DesiredState, Seat
 from portal.orders.queries import is_possible_id
 from portal.orders.services import get_end_user_for_client
+from portal.transactions import web_transaction
 
 bp = Blueprint("end_users", __name__, url_prefix="/client/end-users")
 
@@ -72,7 +73,7 @@ def index() -> Response | tuple[str, int]:
     form = EndUserForm()
     if form.is_submitted():
         if form.validate():
-            try:
+            with web_transaction() as attempt:
                 end_user = add_end_user(
                     Actor.for_user(current_portal_user()),
                     client,
@@ -80,11 +81,9 @@ def index() -> Response | tuple[str, int]:
                     form.email.data or "",
                     form.extension.data,
                 )
-            except ServiceError as error:
-                db.session.rollback()
+            if (error := attempt.error) is not None:
                 apply_service_error(form, error)
             else:
-                db.session.commit()
                 flash(f"{end_user.name} is added.", "success")
                 return redirect(url_for("end_users.index"))
         return _list_page(client, form, 422)
@@ -101,7 +100,7 @@ def edit(end_user_id: int) -> Response | tuple[str, int]:
     status = 200
     if form.is_submitted():
         if form.validate():
-            try:
+            with web_transaction() as attempt:
                 update_end_user(
                     Actor.for_user(current_portal_user()),
                     end_user,
@@ -109,11 +108,9 @@ def edit(end_user_id: int) -> Response | tuple[str, int]:
                     email=form.email.data or "",
                     extension=form.extension.data,
                 )
-            except ServiceError as error:
-                db.session.rollback()
+            if (error := attempt.error) is not None:
                 apply_service_error(form, error)
             else:
-                db.session.commit()
                 flash(f"{end_user.name} is saved.", "success")
                 return redirect(url_for("end_users.index"))
         status = 422
@@ -129,14 +126,12 @@ def remove(end_user_id: int) -> Response | tuple[str, int]:
     status = 200
     if form.validate_on_submit():
         name = end_user.name
-        try:
+        with web_transaction() as attempt:
             remove_end_user(Actor.for_user(current_portal_user()), end_user)
-        except ServiceError as error:
-            db.session.rollback()
+        if (error := attempt.error) is not None:
             form.form_errors.append(error.message)
             status = error.http_status
         else:
-            db.session.commit()
             flash(f"{name} is removed.", "success")
             return redirect(url_for("end_users.index"))
     seats = _live_seats_by_end_user(client).get(end_user.id, [])

@@ -15,6 +15,7 @@ from portal.auth.access import RESELLER_ROLES, current_client, current_portal_us
 from portal.db import db
 from portal.errors import ServiceError
 from portal.orders.models import Seat, SeatState
+from portal.transactions import web_transaction
 
 bp = Blueprint("accounts", __name__)
 
@@ -42,17 +43,15 @@ def clients() -> str | Response:
             return redirect(url_for("accounts.clients"))
         if form.validate_on_submit():
             actor = Actor.for_user(user)
-            try:
+            with web_transaction() as attempt:
                 client = create_client(
                     actor, form.ref.data or "", form.name.data or "", form.billing_email.data
                 )
                 form_email = form.admin_email.data or ""
                 invite_user(actor, form_email, form.admin_name.data or "", Role.CLIENT_ADMIN, client)
-            except ServiceError as error:
-                db.session.rollback()
+            if (error := attempt.error) is not None:
                 apply_service_error(form, error)
             else:
-                db.session.commit()
                 flash(
                     f"Client {client.name} created; {form_email} is invited as its administrator.", "success"
                 )
@@ -89,7 +88,7 @@ def client_users_page() -> str | Response:
     form = InviteUserForm()
     if form.validate_on_submit():
         user = current_portal_user()
-        try:
+        with web_transaction() as attempt:
             invite_user(
                 Actor.for_user(user),
                 form.email.data or "",
@@ -97,11 +96,9 @@ def client_users_page() -> str | Response:
                 Role(form.role.data),
                 client,
             )
-        except ServiceError as error:
-            db.session.rollback()
+        if (error := attempt.error) is not None:
             apply_service_error(form, error)
         else:
-            db.session.commit()
             flash(f"Invitation sent to {form.email.data}.", "success")
             return redirect(url_for("accounts.client_users_page"))
     return render_template("accounts/client_users.html", client=client, users=client_users(client), form=form)

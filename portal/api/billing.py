@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Response, request
 
+from metering.billing.finalize import finalize_period
 from metering.billing.models import Invoice
 from metering.billing.pdf import invoice_pdf
 from metering.billing.queries import (
@@ -19,7 +20,7 @@ from metering.billing.queries import (
     list_invoices,
     parse_period,
 )
-from metering.billing.runs import run_close, run_finalize
+from metering.billing.runs import close_in_one_transaction
 from metering.settings import billing_timezone
 from metering.spla.services import spla_report, spla_report_csv
 from portal.accounts.models import Client
@@ -169,8 +170,10 @@ _route("/invoices/{invoice_id}/pdf", get_invoice_pdf, ACCOUNT_READERS, _pdf_oper
     "POST",
     "/billing/close",
     summary="Close a month: build or rebuild each client's draft invoice",
-    description="One transaction per client. Running it again rebuilds the month's drafts (late "
-    "events are picked up) and never makes a second invoice for a client and month.",
+    description="Each client is closed on its own: one that fails is listed in `failed` and the others "
+    "keep their drafts. The request commits once, at its end; one that breaks off leaves nothing behind. "
+    "Running it again rebuilds the month's drafts (late events are picked up) and never makes a second "
+    "invoice for a client and month.",
     tag="billing",
     roles=RESELLER_WRITERS,
     body=PERIOD_BODY,
@@ -179,7 +182,9 @@ _route("/invoices/{invoice_id}/pdf", get_invoice_pdf, ACCOUNT_READERS, _pdf_oper
 )
 def close_month(body: dict[str, Any]) -> dict[str, Any]:
     period = parse_period(body["period"])
-    summary = run_close(api_actor(), period, billing_timezone(), utcnow())
+    # All in this request's transaction (each client in a savepoint), committed once by @endpoint
+    # together with the Idempotency-Key: a close that fails midway leaves no key stuck "running".
+    summary = close_in_one_transaction(api_actor(), period, billing_timezone(), utcnow())
     return {
         "period": str(period),
         "clients": summary.clients,
@@ -204,7 +209,7 @@ def finalize_month(body: dict[str, Any]) -> dict[str, Any]:
     period = parse_period(body["period"])
     return {
         "period": str(period),
-        "finalized": run_finalize(api_actor(), period, billing_timezone(), utcnow()),
+        "finalized": len(finalize_period(api_actor(), period, billing_timezone(), utcnow())),
     }
 
 

@@ -18,8 +18,8 @@ from portal.accounts.services import (
     reset_password,
 )
 from portal.auth.forms import ChoosePasswordForm, ForgotPasswordForm, LoginForm
-from portal.db import db
 from portal.errors import InvalidInput, NotFound
+from portal.transactions import web_transaction
 
 bp = Blueprint("auth", __name__)
 
@@ -41,15 +41,15 @@ def login() -> str | Response | tuple[str, int]:
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = authenticate(form.email.data or "", form.password.data or "")
+            # Committed whatever the answer: a failed attempt counts towards the throttle.
+            with web_transaction(renders=()):
+                user = authenticate(form.email.data or "", form.password.data or "")
         except LoginThrottled as error:
             form.password.errors.append(error.message)
             return render_template("auth/login.html", form=form), 429
         if user is None:
-            db.session.commit()  # the failed attempt counts towards the throttle
             form.password.errors.append("Wrong e-mail or password.")
         else:
-            db.session.commit()
             login_user(user, remember=bool(form.remember.data))
             return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
     return render_template("auth/login.html", form=form)
@@ -66,8 +66,8 @@ def logout() -> Response:
 def forgot_password() -> str | Response:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        request_password_reset(form.email.data or "")
-        db.session.commit()
+        with web_transaction(renders=()):
+            request_password_reset(form.email.data or "")
         flash("If an account uses that address, we have e-mailed it a link to choose a new password.", "info")
         return redirect(url_for("auth.login"))
     return render_template("auth/forgot.html", form=form)
@@ -81,12 +81,11 @@ def _choose_password(token: str, purpose: TokenPurpose, title: str, done_message
     form = ChoosePasswordForm()
     if form.validate_on_submit():
         action = accept_invitation if purpose is TokenPurpose.INVITATION else reset_password
-        try:
+        with web_transaction(renders=(InvalidInput,)) as attempt:
             user = action(token, form.password.data or "")
-        except InvalidInput as error:
+        if (error := attempt.error) is not None:
             form.password.errors.append(error.fields.get("password", error.message))
         else:
-            db.session.commit()
             login_user(user)
             flash(done_message, "success")
             return redirect(url_for("home.index"))

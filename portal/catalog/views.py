@@ -18,9 +18,9 @@ from portal.catalog.services import (
     set_product_price,
     set_sku_cost,
 )
-from portal.db import db
 from portal.errors import NotFound
 from portal.money import amount_as_decimal_text, format_amount
+from portal.transactions import web_transaction
 
 bp = Blueprint("catalog", __name__, url_prefix="/reseller/price-book")
 
@@ -74,8 +74,8 @@ def update_price(code: str) -> Response | tuple[str, int]:
     form = PriceForm()
     if not form.validate_on_submit() or form.price.minor is None:
         return _render(price_forms={code: form}, status=422)
-    set_product_price(Actor.for_user(current_portal_user()), product, form.price.minor)
-    db.session.commit()
+    with web_transaction(renders=()):
+        set_product_price(Actor.for_user(current_portal_user()), product, form.price.minor)
     flash(
         f"{product.name} now costs {format_amount(product.price_minor, product.currency)} a month.", "success"
     )
@@ -92,7 +92,7 @@ def update_cost(code: str) -> Response | tuple[str, int]:
     form = SkuCostForm()
     if not form.validate_on_submit() or form.cost.minor is None:
         return _render(cost_forms={code: form}, status=422)
-    set_sku_cost(Actor.for_user(current_portal_user()), sku, form.cost.minor)
-    db.session.commit()
+    with web_transaction(renders=()):
+        set_sku_cost(Actor.for_user(current_portal_user()), sku, form.cost.minor)
     flash(f"{sku.code} now costs you {format_amount(sku.spla_cost_minor, sku.currency)} a month.", "success")
     return redirect(url_for("catalog.index"))

@@ -14,13 +14,13 @@ from werkzeug.wrappers import Response
 from portal.accounts.models import Client, Role
 from portal.audit.services import Actor
 from portal.auth.access import CLIENT_ROLES, current_client, current_portal_user, roles_required
-from portal.db import db
-from portal.errors import NotFound, ServiceError
+from portal.errors import NotFound
 from portal.orders.forms import AssignSeatForm, SeatActionForm, end_user_choices
 from portal.orders.models import DesiredState, Seat, SeatState
 from portal.orders.queries import client_end_users, is_possible_id, visible_seat, visible_seats
 from portal.orders.seat_status import STATE_LABELS, seat_status
 from portal.orders.services import get_end_user_for_client, get_seat_for_client
+from portal.transactions import web_transaction
 from provisioning import assign_seat, cancel_seat, has_secret, retry_seat, reveal_seat_secret, unassign_seat
 
 bp = Blueprint("seats", __name__, url_prefix="/client/seats")
@@ -100,13 +100,11 @@ def assign(seat_id: int) -> Response | tuple[str, int]:
         return _detail_page(seat, form, 422)
     person = get_end_user_for_client(client, form.end_user.data)
     before = seat.end_user.name if seat.end_user is not None else None
-    try:
+    with web_transaction() as attempt:
         assign_seat(Actor.for_user(current_portal_user()), seat, person)
-    except ServiceError as error:
-        db.session.rollback()
+    if (error := attempt.error) is not None:
         form.end_user.errors = [error.fields.get("end_user") or error.message]
         return _detail_page(_admin_seat_or_404(seat_id), form, error.http_status)
-    db.session.commit()
     if before and before != person.name:
         flash(f"Seat #{seat.id} moves from {before} to {person.name}.", "success")
     else:
@@ -121,13 +119,11 @@ def _seat_action(
     form = SeatActionForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
+    with web_transaction() as attempt:
         action(Actor.for_user(current_portal_user()), seat)
-    except ServiceError as error:
-        db.session.rollback()
+    if (error := attempt.error) is not None:
         flash(error.message, "error")
         return _detail_page(_admin_seat_or_404(seat_id), status=error.http_status)
-    db.session.commit()
     flash(done.format(id=seat.id), "success")
     return redirect(url_for("seats.detail", seat_id=seat.id))
 
@@ -139,8 +135,8 @@ def phone_password(seat_id: int) -> Response | tuple[str, int]:
     seat = _admin_seat_or_404(seat_id)
     if not SeatActionForm().validate_on_submit():
         abort(400)
-    password = reveal_seat_secret(Actor.for_user(current_portal_user()), seat)
-    db.session.commit()
+    with web_transaction(renders=()):
+        password = reveal_seat_secret(Actor.for_user(current_portal_user()), seat)
     if password is None:
         flash("The password was already shown once, or the phone is not set up yet.", "error")
         return redirect(url_for("seats.detail", seat_id=seat.id))

@@ -24,8 +24,8 @@ from portal.audit.services import Actor
 from portal.auth.access import current_client, current_portal_user, roles_required
 from portal.catalog.models import Product, ProductBilling
 from portal.catalog.services import get_product, list_products
-from portal.db import db, utcnow
-from portal.errors import Conflict, NotFound, ServiceError
+from portal.db import utcnow
+from portal.errors import Conflict, NotFound
 from portal.orders.forms import (
     OrderForm,
     PlaceOrderForm,
@@ -45,6 +45,7 @@ from portal.orders.queries import (
     wanted_seats,
 )
 from portal.orders.services import get_seat_for_client
+from portal.transactions import web_transaction
 from provisioning import MAX_SEATS_PER_ORDER, cancel_seat, place_order
 from provisioning.lifecycle import NAMED_USER_KINDS
 
@@ -260,15 +261,13 @@ def place(code: str) -> Response | tuple[str, int]:
             status=409,
             notice="The price changed since you looked. Check the new price and confirm again.",
         )
-    try:
+    with web_transaction() as attempt:
         placed = place_order(Actor.for_user(current_portal_user()), client, product, quantity, people)
-    except ServiceError as error:
-        db.session.rollback()
+    if (error := attempt.error) is not None:
         apply_service_error(form, error)
         if not form.form_errors:
             form.form_errors.append(error.message)
         return render_confirmation(client, product, quantity, people, status=error.http_status, form=form)
-    db.session.commit()
     flash(
         f"Order #{placed.id} is placed: {quantity} {product.name} seat{'s' if quantity != 1 else ''}.",
         "success",
@@ -368,7 +367,7 @@ def reduce_seats(code: str) -> Response | tuple[str, int]:
             abort(404)
         to_cancel.append(seat)
     changed = [seat for seat in to_cancel if seat.desired_state is not DesiredState.TERMINATED]
-    try:
+    with web_transaction() as attempt:
         for seat in changed:
             if seat.end_user_id is not None:
                 raise Conflict(
@@ -376,11 +375,9 @@ def reduce_seats(code: str) -> Response | tuple[str, int]:
                     "in the meantime; nothing was cancelled."
                 )
             cancel_seat(Actor.for_user(current_portal_user()), seat)
-    except ServiceError as error:
-        db.session.rollback()
+    if (error := attempt.error) is not None:
         flash(error.message, "error")
         return redirect(url_for("orders.seat_count", code=product.code))
-    db.session.commit()
     many = len(changed) != 1
     flash(
         f"{len(changed)} {product.name} seat{'s are' if many else ' is'} being cancelled.",

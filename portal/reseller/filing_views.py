@@ -13,13 +13,13 @@ from metering.settings import billing_timezone
 from metering.spla.services import SplaReport, spla_report, spla_report_csv
 from portal.auth.access import RESELLER_ROLES, roles_required
 from portal.db import db, utcnow
-from portal.errors import ServiceError
 from portal.reseller.books import export_invoices, issued_invoices
 from portal.reseller.exports import quickbooks_desktop_iif, quickbooks_online_csv
 from portal.reseller.filing import differences_since_filing, filing_status
 from portal.reseller.forms import PeriodForm, SplaSubmittedForm
 from portal.reseller.services import mark_spla_submitted
 from portal.reseller.web import actor, download, period_from_url
+from portal.transactions import web_transaction
 
 bp = Blueprint("filing", __name__, url_prefix="/reseller")
 
@@ -102,18 +102,17 @@ def spla_submitted(period: str) -> Response | tuple[str, int]:
         return _render_spla(month, form, status=422)
     tz = billing_timezone()
     try:
-        # The figures filed are the ones on the page right now, read again in this transaction.
-        mark_spla_submitted(actor(), spla_report(month, tz), form.reference.data, tz, utcnow())
-        db.session.commit()
-    except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        with web_transaction() as attempt:
+            # The figures filed are the ones on the page right now, read again in this transaction.
+            mark_spla_submitted(actor(), spla_report(month, tz), form.reference.data, tz, utcnow())
     except IntegrityError:
-        # Someone else marked it in the same instant; their record stands.
-        db.session.rollback()
+        # Someone else marked it in the same instant; their record stands (ours is rolled back).
         flash(f"The {month.label} report was just marked submitted by someone else.", "error")
     else:
-        flash(f"The {month.label} SPLA report is marked submitted.", "success")
+        if (error := attempt.error) is not None:
+            flash(error.message, "error")
+        else:
+            flash(f"The {month.label} SPLA report is marked submitted.", "success")
     return redirect(url_for("filing.spla", period=str(month)))
 
 

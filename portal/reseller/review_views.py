@@ -11,7 +11,7 @@ from metering.periods import BillingPeriod
 from metering.settings import billing_timezone
 from portal.auth.access import RESELLER_ROLES, roles_required
 from portal.db import db, utcnow
-from portal.errors import NotFound, ServiceError
+from portal.errors import NotFound
 from portal.reseller.bills import Bill, MonthReview, line_details, month_review
 from portal.reseller.forms import ActionForm, HoldForm, PeriodForm, ReviewFilterForm
 from portal.reseller.services import (
@@ -22,6 +22,7 @@ from portal.reseller.services import (
     release_invoice,
 )
 from portal.reseller.web import actor, error_page, period_from_url, sent_for_payment_note, stripe_configured
+from portal.transactions import web_transaction
 
 bp = Blueprint("review", __name__, url_prefix="/reseller/review")
 
@@ -159,13 +160,11 @@ def hold(period: str, invoice_id: int) -> Response | tuple[str, int]:
             return _render_bill(month_, invoice, hold_form=form, status=422)
         review = month_review(month_, billing_timezone())
         return _render_month(review, hold_forms={invoice_id: form}, status=422)
-    try:
+    with web_transaction() as attempt:
         hold_invoice(actor(), invoice, form.reason.data or "")
-    except ServiceError as error:
-        db.session.rollback()
+    if (error := attempt.error) is not None:
         flash(error.message, "error")
     else:
-        db.session.commit()
         flash(
             f"{invoice.client.name}'s bill is held: “approve all” skips it until it is released.", "success"
         )
@@ -180,7 +179,7 @@ def _simple_action(period: str, invoice_id: int, action: str) -> Response | tupl
         return error_page(404, "Not found", f"No invoice #{invoice_id} for {month_.label}.")
     if not ActionForm().validate_on_submit():
         return _expired()
-    try:
+    with web_transaction() as attempt:
         if action == "release":
             release_invoice(actor(), invoice)
             message = f"{invoice.client.name}'s bill is released and can be approved."
@@ -188,11 +187,9 @@ def _simple_action(period: str, invoice_id: int, action: str) -> Response | tupl
             approve_invoice(actor(), invoice, billing_timezone(), utcnow())
             message = f"{invoice.client.name}'s bill {invoice.number} is approved and finalized."
             message += sent_for_payment_note(1)
-    except ServiceError as error:
-        db.session.rollback()
+    if (error := attempt.error) is not None:
         flash(error.message, "error")
     else:
-        db.session.commit()
         flash(message, "success")
     return _back(month_, invoice_id)
 
@@ -215,13 +212,11 @@ def approve_all(period: str) -> Response | tuple[str, int]:
     month_ = period_from_url(period)
     if not ActionForm().validate_on_submit():
         return _expired()
-    try:
+    with web_transaction() as attempt:
         result = approve_period(actor(), month_, billing_timezone(), utcnow())
-    except ServiceError as error:
-        db.session.rollback()
+    if (error := attempt.error) is not None:
         flash(error.message, "error")
         return redirect(url_for("review.month", period=str(month_)))
-    db.session.commit()
     count = len(result.approved)
     message = f"{count} bill{'s' if count != 1 else ''} of {month_.label} approved and finalized."
     if result.held:

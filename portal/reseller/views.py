@@ -14,7 +14,7 @@ from portal.accounts.models import Client, ClientStatus, Role
 from portal.accounts.services import get_client_by_ref, get_reseller
 from portal.auth.access import RESELLER_ROLES, roles_required
 from portal.db import db, utcnow
-from portal.errors import NotFound, ServiceError
+from portal.errors import NotFound
 from portal.orders.models import Seat, SeatState
 from portal.orders.queries import client_end_users, seat_counts_by_product
 from portal.reseller.charts import Series, compact_money, line_chart
@@ -32,6 +32,7 @@ from portal.reseller.dashboard import (
 from portal.reseller.filing import filing_status, unfiled_periods
 from portal.reseller.forms import ActionForm, SuspendForm
 from portal.reseller.web import actor, error_page, is_admin, reseller_currency, stripe_configured
+from portal.transactions import web_transaction
 from portal.web.dashboard import month_so_far, recent_activity
 from provisioning import resume_client, suspend_client
 
@@ -159,13 +160,11 @@ def suspend(ref: str) -> Response | tuple[str, int]:
     if found.status is ClientStatus.SUSPENDED:
         flash(f"{found.name} is already suspended.", "info")
         return redirect(url_for("reseller.client", ref=found.ref))
-    try:
+    with web_transaction() as attempt:
         suspend_client(actor(), found, (form.reason.data or "").strip())
-    except ServiceError as error:
-        db.session.rollback()
+    if (error := attempt.error) is not None:
         flash(error.message, "error")
     else:
-        db.session.commit()
         flash(f"{found.name} is suspended: its seats are being suspended on the platforms.", "success")
     return redirect(url_for("reseller.client", ref=found.ref))
 
@@ -181,12 +180,10 @@ def resume(ref: str) -> Response | tuple[str, int]:
     if found.status is ClientStatus.ACTIVE:
         flash(f"{found.name} is not suspended.", "info")
         return redirect(url_for("reseller.client", ref=found.ref))
-    try:
+    with web_transaction() as attempt:
         resume_client(actor(), found)
-    except ServiceError as error:
-        db.session.rollback()
+    if (error := attempt.error) is not None:
         flash(error.message, "error")
     else:
-        db.session.commit()
         flash(f"{found.name} is active again: its seats are being resumed.", "success")
     return redirect(url_for("reseller.client", ref=found.ref))

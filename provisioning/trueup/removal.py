@@ -8,19 +8,15 @@ the platform refuses, the finding opens again with the platform's reason.
 
 from __future__ import annotations
 
-import logging
-
-from flask import current_app
-
 from portal.audit.services import Actor, record
 from portal.db import db
+from portal.transactions import task_transaction
 from provisioning.adapters import adapter_name_for, get_adapter
 from provisioning.adapters.base import AdapterError, NotConfigured, SeatRequest
 from provisioning.redaction import redact
 from provisioning.trueup.models import USAGE_PLATFORM, Finding, FindingKind, FindingStatus, Settlement
 from provisioning.trueup.platforms import found_account, naming_of
 
-log = logging.getLogger("seatmeter.trueup")
 SYSTEM = Actor.system("true-up")
 TASK = "trueup.remove_account"
 
@@ -60,27 +56,19 @@ def removal_request(finding: Finding) -> SeatRequest:
     )
 
 
-def enqueue_removal(finding_id: int) -> None:
-    """Send the task now (after the commit). A broker that is down is logged; settle again later."""
-    try:
-        current_app.extensions["celery"].send_task(TASK, args=[finding_id])
-    except Exception as exc:  # any broker failure: the settlement is committed
-        log.warning("could not queue the removal of finding #%s (%s)", finding_id, exc)
-
-
 def remove_account_now(finding_id: int, *, give_up: bool = True) -> str:
     """Remove the finding's account; commits. Raises a retryable AdapterError unless ``give_up``."""
-    finding = db.session.get(Finding, finding_id)
-    if (
-        finding is None
-        or finding.kind is not FindingKind.UNBILLED
-        or finding.status is not FindingStatus.SETTLED
-        or finding.settlement is not Settlement.ENFORCE
-    ):
-        db.session.rollback()
-        return "nothing to do"
-    kind, request = finding.product_kind, removal_request(finding)
-    db.session.commit()  # no transaction stays open during the platform call
+    # Read in a transaction of its own: none stays open during the platform call.
+    with task_transaction():
+        finding = db.session.get(Finding, finding_id)
+        if (
+            finding is None
+            or finding.kind is not FindingKind.UNBILLED
+            or finding.status is not FindingStatus.SETTLED
+            or finding.settlement is not Settlement.ENFORCE
+        ):
+            return "nothing to do"
+        kind, request = finding.product_kind, removal_request(finding)
     try:
         get_adapter(kind).terminate(request)
         error = None
@@ -90,28 +78,31 @@ def remove_account_now(finding_id: int, *, give_up: bool = True) -> str:
         if problem.retryable and not give_up:
             raise
         error = problem
-    finding = db.session.get(Finding, finding_id)
-    assert finding is not None
-    if error is None:
+    with task_transaction():
+        finding = db.session.get(Finding, finding_id)
+        assert finding is not None
+        if error is None:
+            record(
+                SYSTEM,
+                "trueup.account_removed",
+                "trueup_finding",
+                finding.id,
+                client_id=finding.client_id,
+                details={"platform": finding.platform, "account": finding.account_id},
+            )
+            return "removed"
+        finding.status = FindingStatus.OPEN
+        finding.action_error = redact(error.message)
         record(
             SYSTEM,
-            "trueup.account_removed",
+            "trueup.removal_failed",
             "trueup_finding",
             finding.id,
             client_id=finding.client_id,
-            details={"platform": finding.platform, "account": finding.account_id},
+            details={
+                "platform": finding.platform,
+                "account": finding.account_id,
+                "error": finding.action_error,
+            },
         )
-        db.session.commit()
-        return "removed"
-    finding.status = FindingStatus.OPEN
-    finding.action_error = redact(error.message)
-    record(
-        SYSTEM,
-        "trueup.removal_failed",
-        "trueup_finding",
-        finding.id,
-        client_id=finding.client_id,
-        details={"platform": finding.platform, "account": finding.account_id, "error": finding.action_error},
-    )
-    db.session.commit()
     return f"failed: {finding.action_error}"

@@ -25,13 +25,15 @@ from portal.accounts.end_user_services import add_end_user
 from portal.accounts.models import EndUser
 from portal.audit.services import Actor, record
 from portal.catalog.models import Product, ProductBilling
-from portal.db import after_commit, db, utcnow
+from portal.celery_app import enqueue_after_commit
+from portal.db import db, utcnow
 from portal.errors import Conflict, InvalidInput
 from portal.orders.models import SeatState
 from provisioning.seats import adopt_account_as_seat, enforce_seat_state, place_order, reprovision_seat
 from provisioning.trueup.models import Finding, FindingKind, FindingStatus, Settlement, TrueupPolicy
 from provisioning.trueup.platforms import end_user_extension
-from provisioning.trueup.removal import enqueue_removal, removal_problem
+from provisioning.trueup.removal import TASK as REMOVAL_TASK
+from provisioning.trueup.removal import removal_problem
 
 MAX_REASON = 1000
 _CHOICES: dict[FindingKind, tuple[Settlement, ...]] = {
@@ -167,8 +169,8 @@ def settle(
         enforce_seat_state(finding.seat, now)
         details = {"seat": finding.seat.id, "state": finding.seat.desired_state.value}
     elif choice is Settlement.ENFORCE:
-        finding_id = finding.id
-        after_commit(db.session, lambda: enqueue_removal(finding_id))
+        # A broker that is down is logged, not raised: settling again sends it.
+        enqueue_after_commit(REMOVAL_TASK, finding.id)
         details = {"remove": finding.account_id}
     finding.status = FindingStatus.DISMISSED if choice is Settlement.DISMISS else FindingStatus.SETTLED
     finding.settlement = choice

@@ -13,7 +13,7 @@ from typing import Any
 from celery import Task, shared_task
 
 from portal.audit.services import Actor
-from portal.db import db
+from portal.transactions import task_transaction
 from provisioning.adapters.base import AdapterError
 from provisioning.trueup.platforms import read_platforms
 from provisioning.trueup.removal import remove_account_now
@@ -28,12 +28,8 @@ REMOVAL_RETRIES = 6
 def nightly_run() -> dict[str, Any]:
     """Find what the platforms have that nobody bills, and settle what the policies settle."""
     readings = read_platforms()
-    try:
+    with task_transaction():
         run = run_discovery(NIGHTLY, readings)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     log.info("true-up run #%s: %s; not read: %s", run.id, run.summary, run.problems or "none")
     return {"summary": run.summary, "problems": run.problems}
 
@@ -44,8 +40,7 @@ def remove_account(self: Task, finding_id: int) -> str:
     give_up = self.request.retries >= REMOVAL_RETRIES
     try:
         return remove_account_now(finding_id, give_up=give_up)
-    except AdapterError as error:
-        db.session.rollback()
+    except AdapterError as error:  # raised by the platform call, between two committed blocks
         delay = random.uniform(0.5, 1.0) * min(900, 10 * 2**self.request.retries)
         log.info(
             "removing finding #%s's account failed (%s); again in %.0fs", finding_id, error.message, delay

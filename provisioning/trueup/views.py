@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -19,8 +19,10 @@ from portal.audit.services import Actor
 from portal.auth.access import RESELLER_ROLES, current_portal_user, roles_required
 from portal.catalog.models import Product, ProductBilling
 from portal.catalog.services import get_product
-from portal.db import after_commit, db
+from portal.celery_app import enqueue_after_commit
+from portal.db import db
 from portal.errors import InvalidInput, ServiceError
+from portal.transactions import web_transaction
 from provisioning.trueup.models import Finding, FindingKind, FindingStatus, Settlement, TrueupPolicy
 from provisioning.trueup.services import get_finding, last_run, list_findings
 from provisioning.trueup.settlements import (
@@ -105,16 +107,15 @@ def settle_finding(finding_id: int) -> Response:
     except ServiceError:
         abort(404)
     form = request.form
-    try:
+    with web_transaction() as attempt:
         choice = _settlement(form.get("settlement", ""))
         product = get_product(form["product"]) if form.get("product") else None
         end_user = _end_user(finding, form.get("end_user", ""))
         settle(_actor(), finding, choice, product=product, end_user=end_user, reason=form.get("reason"))
-        db.session.commit()
-        flash(f"Finding #{finding.id}: {choice.label.lower()} — done.", "success")
-    except ServiceError as error:
-        db.session.rollback()
+    if (error := attempt.error) is not None:
         flash(_message(error), "error")
+    else:
+        flash(f"Finding #{finding.id}: {choice.label.lower()} — done.", "success")
     return redirect(url_for("trueup.index", show=request.args.get("show", "open")) + f"#finding-{finding_id}")
 
 
@@ -122,9 +123,8 @@ def settle_finding(finding_id: int) -> Response:
 @roles_required(Role.RESELLER_ADMIN)
 def run_now() -> Response:
     """Start a discovery run in the background (it reads every platform, which takes a while)."""
-    celery = current_app.extensions["celery"]
-    after_commit(db.session, lambda: celery.send_task("trueup.run"))
-    db.session.commit()
+    with web_transaction():
+        enqueue_after_commit("trueup.run")
     flash("A true-up run has started; its findings appear here when it is done.", "success")
     return redirect(url_for("trueup.index"))
 
@@ -132,16 +132,15 @@ def run_now() -> Response:
 @bp.route("/policies", methods=["POST"])
 @roles_required(Role.RESELLER_ADMIN)
 def change_policy() -> Response:
-    try:
+    with web_transaction() as attempt:
         product = get_product(request.form.get("product", ""))
         known = {kind.value for kind in FindingKind}
         kinds = {FindingKind(value) for value in request.form.getlist("auto") if value in known}
         set_policy(_actor(), product, kinds)
-        db.session.commit()
-        flash(f"{product.name}: the policy is saved.", "success")
-    except ServiceError as error:
-        db.session.rollback()
+    if (error := attempt.error) is not None:
         flash(_message(error), "error")
+    else:
+        flash(f"{product.name}: the policy is saved.", "success")
     return redirect(url_for("trueup.index") + "#policies")
 
 
@@ -149,7 +148,7 @@ def change_policy() -> Response:
 @roles_required(Role.RESELLER_ADMIN)
 def new_commitment() -> Response:
     form = request.form
-    try:
+    with web_transaction() as attempt:
         quantity = _whole_number(form.get("quantity", ""))
         ends = form.get("ends", "").strip()
         add_commitment(
@@ -160,11 +159,10 @@ def new_commitment() -> Response:
             parse_period(form.get("starts"), "starts"),
             parse_period(ends, "ends") if ends else None,
         )
-        db.session.commit()
-        flash("The commitment is saved; month close bills at least that many seats.", "success")
-    except ServiceError as error:
-        db.session.rollback()
+    if (error := attempt.error) is not None:
         flash(_message(error), "error")
+    else:
+        flash("The commitment is saved; month close bills at least that many seats.", "success")
     return redirect(url_for("trueup.index") + "#commitments")
 
 

@@ -6,14 +6,16 @@ from typing import Any
 
 from sqlalchemy import select
 
+from metering.billing.finalize import finalize_period
 from metering.billing.models import Invoice
 from metering.billing.queries import invoice_json, list_invoices, parse_period
-from metering.billing.runs import run_close, run_finalize
+from metering.billing.runs import run_close
 from metering.settings import billing_timezone
 from metering.spla.services import spla_report
 from metering.usage.services import IngestResult, ingest_usage_events
 from portal.audit.services import Actor
 from portal.db import db, utcnow
+from portal.transactions import task_transaction
 
 TESTS = Actor.system("tests")
 
@@ -27,10 +29,13 @@ class Month:
         return result
 
     def close(self, period: str):
-        return run_close(TESTS, parse_period(period), billing_timezone(), utcnow())
+        return run_close(
+            TESTS, parse_period(period), billing_timezone(), utcnow(), transaction=task_transaction
+        )
 
     def finalize(self, period: str) -> int:
-        return run_finalize(TESTS, parse_period(period), billing_timezone(), utcnow())
+        with task_transaction():
+            return len(finalize_period(TESTS, parse_period(period), billing_timezone(), utcnow()))
 
     def invoices(self, period: str | None = None) -> list[dict[str, Any]]:
         db.session.expire_all()

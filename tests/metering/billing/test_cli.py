@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+import metering.billing.close
+from portal.db import db
 from tests.metering.months import event
 
 
@@ -95,3 +99,30 @@ def test_a_per_user_sku_cannot_license_a_host(runner, month):
     )
 
     assert result.exit_code == 1 and "licensed per user" in result.output
+
+
+def test_a_client_that_fails_is_listed_and_the_others_keep_their_drafts(runner, month, make_client, travel):
+    make_client("acme")
+    make_client("bright")
+    month.events(
+        event("e1", "acme", "alice@acme.example", "desktop", "start", "2026-10-03T09:00:00Z"),
+        event("e2", "bright", "dana@bright.example", "exchange", "start", "2026-10-03T09:00:00Z"),
+    )
+    travel("2026-11-02T12:00:00Z")
+    real_rate_client = metering.billing.close.rate_client
+
+    def rate_client(plan, client_id, invoice_id):
+        if plan.refs[client_id] == "bright":
+            raise ValueError("no price for exchange in 2026-10")
+        return real_rate_client(plan, client_id, invoice_id)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(metering.billing.close, "rate_client", rate_client)
+        closed = runner.invoke(args=["billing", "close", "2026-10"])
+
+    assert closed.exit_code == 1
+    assert "October 2026: 2 clients visited (1 created)." in closed.output
+    assert "bright: no price for exchange in 2026-10" in closed.output
+    assert "1 clients failed; fix them and run the close again" in closed.output
+    db.session.rollback()
+    assert [invoice["client"] for invoice in month.invoices("2026-10")] == ["acme"]

@@ -11,7 +11,6 @@ import pytest
 import stripe
 from sqlalchemy import select
 
-from metering.billing import tasks
 from metering.billing.cards import adopt_card
 from metering.billing.finalize import finalize_period
 from metering.billing.models import BillingAccount, Invoice, InvoiceStatus
@@ -170,9 +169,10 @@ def test_someone_elses_setup_intent_is_not_found(acme, make_client):
     db.session.rollback()
 
 
-def test_finalize_enqueues_the_push_only_after_its_commit(acme, month, travel, monkeypatch):
+def test_finalize_enqueues_the_push_only_after_its_commit(app, acme, month, travel, monkeypatch):
     queued: list[int] = []
-    monkeypatch.setattr(tasks.push_invoice, "delay", queued.append)
+    # Jobs go through the app's own Celery app (portal.celery_app.enqueue_after_commit).
+    monkeypatch.setattr(app.extensions["celery"], "send_task", lambda name, args, **kw: queued.extend(args))
     month.events(event("e1", "acme", "alice@acme.example", "desktop", "start", "2026-10-03T09:00:00Z"))
     travel("2026-11-02T12:00:00Z")
     month.close("2026-10")

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from sqlalchemy import func, select
 
+import metering.billing.close
+from metering.billing.models import Invoice
 from metering.spla.services import add_host
 from portal.accounts.models import Role
+from portal.api.models import IdempotencyKey
 from portal.audit.services import Actor
 from portal.catalog.services import get_sku
 from portal.db import db
@@ -137,6 +142,37 @@ def test_closing_twice_rebuilds_and_finalized_months_refuse_a_close(october, res
     refused = reseller_api.post("/billing/close", {"period": "2026-10"})
     assert refused.status_code == 409
     assert "finalized" in error_of(refused)["message"]
+
+
+def test_a_close_that_fails_midway_keeps_neither_drafts_nor_key_so_the_same_key_retries(
+    october, reseller_api, after_october, monkeypatch
+):
+    # The close used to commit inside the request (after reading the month), which committed the
+    # Idempotency-Key's claim with no answer: every retry with that key was then "still running".
+    real_rate_client = metering.billing.close.rate_client
+    visited: list[int] = []
+
+    def crash_at_the_second_client(plan, client_id, invoice_id):
+        visited.append(client_id)
+        if len(visited) == 2:
+            raise RuntimeError("the process died here")
+        return real_rate_client(plan, client_id, invoice_id)
+
+    monkeypatch.setattr(metering.billing.close, "rate_client", crash_at_the_second_client)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    with pytest.raises(RuntimeError):
+        reseller_api.post("/billing/close", {"period": "2026-10"}, headers=key)
+    db.session.rollback()
+
+    assert db.session.scalar(select(func.count(IdempotencyKey.id))) == 0
+    assert db.session.scalar(select(func.count(Invoice.id))) == 0
+    monkeypatch.setattr(metering.billing.close, "rate_client", real_rate_client)
+    retried = reseller_api.post("/billing/close", {"period": "2026-10"}, headers=key)
+    assert retried.status_code == 200, retried.get_json()
+    assert retried.get_json() == {"period": "2026-10", "clients": 2, "outcomes": {"created": 2}, "failed": {}}
+    replayed = reseller_api.post("/billing/close", {"period": "2026-10"}, headers=key)
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.get_json() == retried.get_json()
 
 
 def test_close_of_a_month_that_is_not_over_is_a_conflict(reseller_api):

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 import time_machine
 
-from metering.billing.runs import run_finalize
+from metering.billing.finalize import finalize_period
 from metering.periods import BillingPeriod
 from portal.accounts.models import Role, User
 from portal.db import utcnow
+from portal.transactions import task_transaction
 from tests.portal.reseller.world import SETUP, UTC_ZONE, Business, build_business, close
 
 SEPTEMBER = BillingPeriod(2026, 9)
@@ -31,7 +32,8 @@ def business(app, catalog, clock) -> Business:
     """September billed and finalized, October closed: its drafts wait for review."""
     world = build_business(OCTOBER)
     close(SEPTEMBER)
-    run_finalize(SETUP, SEPTEMBER, UTC_ZONE, utcnow())
+    with task_transaction():
+        finalize_period(SETUP, SEPTEMBER, UTC_ZONE, utcnow())
     close(OCTOBER)
     return world
 

@@ -24,6 +24,7 @@ from portal.catalog.services import get_product
 from portal.db import db, utcnow
 from portal.errors import NotFound
 from portal.orders.models import DesiredState, Seat, SeatState
+from portal.transactions import task_transaction
 from provisioning import place_order
 from provisioning.lifecycle import move
 
@@ -143,5 +144,5 @@ def build_business(month: BillingPeriod) -> Business:
 
 
 def close(period: BillingPeriod, now: datetime | None = None) -> None:
-    summary = run_close(SETUP, period, UTC_ZONE, now or utcnow())
+    summary = run_close(SETUP, period, UTC_ZONE, now or utcnow(), transaction=task_transaction)
     assert summary.complete, summary.failures
