@@ -23,6 +23,7 @@ from sqlalchemy import func, or_, select
 from metering.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from metering.counting import core_license_packs
 from metering.ledger.models import LedgerInterval
+from metering.ledger.months import month_bits, overlapping_any
 from metering.periods import BillingPeriod
 from metering.spla.models import LicensedHost
 from portal.accounts.models import Client
@@ -30,7 +31,6 @@ from portal.audit.models import AuditEvent
 from portal.catalog.models import LicenceSku, Product, ProductBilling, product_licences
 from portal.db import db
 from portal.orders.models import Seat, SeatState
-from portal.reseller.ledger_months import month_bits, overlapping_any
 
 
 @dataclass(frozen=True)

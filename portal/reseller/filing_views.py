@@ -10,15 +10,14 @@ from werkzeug.wrappers import Response
 from metering.billing.models import Invoice, InvoiceStatus
 from metering.periods import BillingPeriod
 from metering.settings import billing_timezone
+from metering.spla.filing import differences_since_filing, filing_status, mark_spla_submitted
 from metering.spla.services import SplaReport, spla_report, spla_report_csv
 from portal.auth.access import RESELLER_ROLES, roles_required
 from portal.db import db, utcnow
 from portal.errors import ServiceError
 from portal.reseller.books import export_invoices, issued_invoices
 from portal.reseller.exports import quickbooks_desktop_iif, quickbooks_online_csv
-from portal.reseller.filing import differences_since_filing, filing_status
 from portal.reseller.forms import PeriodForm, SplaSubmittedForm
-from portal.reseller.services import mark_spla_submitted
 from portal.reseller.web import actor, download, period_from_url
 
 bp = Blueprint("filing", __name__, url_prefix="/reseller")

@@ -7,20 +7,20 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from metering.billing.models import Invoice
-from metering.periods import BillingPeriod
-from metering.settings import billing_timezone
-from portal.auth.access import RESELLER_ROLES, roles_required
-from portal.db import db, utcnow
-from portal.errors import NotFound, ServiceError
-from portal.reseller.bills import Bill, MonthReview, line_details, month_review
-from portal.reseller.forms import ActionForm, HoldForm, PeriodForm, ReviewFilterForm
-from portal.reseller.services import (
+from metering.billing.review import (
     approve_invoice,
     approve_period,
     get_period_invoice,
     hold_invoice,
     release_invoice,
 )
+from metering.billing.review_rows import Bill, MonthReview, line_details, month_review
+from metering.periods import BillingPeriod
+from metering.settings import billing_timezone
+from portal.auth.access import RESELLER_ROLES, roles_required
+from portal.db import db, utcnow
+from portal.errors import NotFound, ServiceError
+from portal.reseller.forms import ActionForm, HoldForm, PeriodForm, ReviewFilterForm
 from portal.reseller.web import actor, error_page, period_from_url, sent_for_payment_note, stripe_configured
 
 bp = Blueprint("review", __name__, url_prefix="/reseller/review")

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from metering.billing.queries import billing_account_of, list_invoices
 from metering.periods import BillingPeriod
 from metering.settings import billing_timezone
+from metering.spla.filing import filing_status, unfiled_periods
 from portal.accounts.models import Client, ClientStatus, Role
 from portal.accounts.services import get_client_by_ref, get_reseller
 from portal.auth.access import RESELLER_ROLES, roles_required
@@ -30,7 +31,6 @@ from portal.reseller.dashboard import (
     run_rate,
     seat_matrix,
 )
-from portal.reseller.filing import filing_status, unfiled_periods
 from portal.reseller.forms import ActionForm, SuspendForm
 from portal.reseller.web import actor, error_page, is_admin, reseller_currency, stripe_configured
 from portal.web.dashboard import month_so_far, recent_activity
