@@ -13,10 +13,11 @@
 ``invoices`` table need not know about it. A draft whose total is zero is settled as it is finalized
 (finalized, then paid, in one step): there is nothing to collect.
 
-Every write of ``Invoice.status``, ``hold_reason``, ``finalized_at``, ``paid_at``, ``overdue_since``
-and ``payment_error`` happens here, after :data:`TRANSITIONS` allowed it; an illegal move raises
-:class:`IllegalTransition`. Callers keep what surrounds a move (audit records, e-mails, Stripe,
-freezing the month) and flush.
+Every write of ``Invoice.status``, ``hold_reason``, ``finalized_at``, ``paid_at`` and
+``overdue_since`` happens here, after :data:`TRANSITIONS` allowed it; an illegal move raises
+:class:`IllegalTransition`. The moves to paid and overdue also set ``payment_error``, which is
+otherwise delivery bookkeeping (the Stripe push notes why it could not send an invoice there).
+Callers keep what surrounds a move (audit records, e-mails, Stripe, freezing the month) and flush.
 """
 
 from __future__ import annotations
@@ -37,28 +38,27 @@ class InvoiceState(enum.StrEnum):
     OVERDUE = "overdue"
 
 
-_S = InvoiceState
-
 # from -> the states it may move to. The self-moves are real operations, not accidents: a held draft
 # is held again with another reason, a second failed payment records its error on an overdue invoice,
 # and releasing a draft that is not held leaves it a draft.
 TRANSITIONS: Mapping[InvoiceState, frozenset[InvoiceState]] = {
-    _S.DRAFT: frozenset({_S.DRAFT, _S.HELD, _S.FINALIZED}),
-    _S.HELD: frozenset({_S.HELD, _S.DRAFT}),
-    _S.FINALIZED: frozenset({_S.PAID, _S.OVERDUE}),
-    _S.OVERDUE: frozenset({_S.OVERDUE, _S.PAID}),
-    _S.PAID: frozenset(),
+    InvoiceState.DRAFT: frozenset({InvoiceState.DRAFT, InvoiceState.HELD, InvoiceState.FINALIZED}),
+    InvoiceState.HELD: frozenset({InvoiceState.HELD, InvoiceState.DRAFT}),
+    InvoiceState.FINALIZED: frozenset({InvoiceState.PAID, InvoiceState.OVERDUE}),
+    InvoiceState.OVERDUE: frozenset({InvoiceState.OVERDUE, InvoiceState.PAID}),
+    InvoiceState.PAID: frozenset(),
 }
 
-# The moves only a draft (held or not) makes; refusing one names what a draft may be.
-_DRAFT_MOVES = frozenset({_S.DRAFT, _S.HELD, _S.FINALIZED})
-_DOING = {_S.DRAFT: "released", _S.HELD: "held", _S.FINALIZED: "finalized"}
+# The moves only a draft (held or not) makes: refusing one says that only a draft can do it.
+_DRAFT_MOVES = frozenset({InvoiceState.DRAFT, InvoiceState.HELD, InvoiceState.FINALIZED})
+_DOING = {InvoiceState.DRAFT: "released", InvoiceState.HELD: "held", InvoiceState.FINALIZED: "finalized"}
+# Held is a draft with a reason, not a status of its own.
 _STATUS = {
-    _S.DRAFT: InvoiceStatus.DRAFT,
-    _S.HELD: InvoiceStatus.DRAFT,
-    _S.FINALIZED: InvoiceStatus.FINALIZED,
-    _S.PAID: InvoiceStatus.PAID,
-    _S.OVERDUE: InvoiceStatus.OVERDUE,
+    InvoiceState.DRAFT: InvoiceStatus.DRAFT,
+    InvoiceState.HELD: InvoiceStatus.DRAFT,
+    InvoiceState.FINALIZED: InvoiceStatus.FINALIZED,
+    InvoiceState.PAID: InvoiceStatus.PAID,
+    InvoiceState.OVERDUE: InvoiceStatus.OVERDUE,
 }
 
 
@@ -132,9 +132,9 @@ def release(invoice: Invoice) -> str | None:
     return reason
 
 
-def finalize(invoice: Invoice, now: datetime, doing: str | None = None) -> InvoiceState:
+def finalize(invoice: Invoice, now: datetime) -> InvoiceState:
     """Freeze a draft: its lines and total never change again. A zero total is paid as it is issued."""
-    _move(invoice, InvoiceState.FINALIZED, doing)
+    _move(invoice, InvoiceState.FINALIZED)
     invoice.finalized_at = now
     if invoice.total_minor == 0:
         # Nothing to collect (e.g. an adjustment that cancels out).

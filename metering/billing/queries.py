@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from metering.billing.models import BillingAccount, Invoice, InvoiceLine, InvoiceStatus
@@ -43,6 +43,26 @@ def list_invoices(
     if not include_drafts:
         query = query.where(Invoice.status != InvoiceStatus.DRAFT)
     return list(db.session.scalars(query))
+
+
+def newest_period(*, include_drafts: bool = False) -> BillingPeriod | None:
+    """The latest month with an invoice (an issued one, unless drafts count)."""
+    query = select(func.max(Invoice.period))
+    if not include_drafts:
+        query = query.where(Invoice.status != InvoiceStatus.DRAFT)
+    newest = db.session.scalar(query)
+    return BillingPeriod.parse(newest) if newest else None
+
+
+def draft_count(period: BillingPeriod) -> int:
+    return (
+        db.session.scalar(
+            select(func.count(Invoice.id)).where(
+                Invoice.period == str(period), Invoice.status == InvoiceStatus.DRAFT
+            )
+        )
+        or 0
+    )
 
 
 def get_invoice_for_client(client: Client, invoice_id: int) -> Invoice:

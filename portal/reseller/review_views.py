@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from metering.billing.models import Invoice
+from metering.billing.queries import newest_period
 from metering.billing.review import (
     approve_invoice,
     approve_period,
@@ -44,10 +44,10 @@ def index() -> Response | tuple[str, int]:
         if not form.validate():
             return render_template("reseller/period_pick.html", form=form, title="Bill review"), 422
         return redirect(url_for("review.month", period=form.period.data.strip()))
-    newest = db.session.scalar(select(func.max(Invoice.period)))
+    newest = newest_period(include_drafts=True)
     if newest is None:
-        newest = str(BillingPeriod.containing(utcnow(), billing_timezone()).previous())
-    return redirect(url_for("review.month", period=newest))
+        newest = BillingPeriod.containing(utcnow(), billing_timezone()).previous()
+    return redirect(url_for("review.month", period=str(newest)))
 
 
 def _matches(bill: Bill, show: str, search: str) -> bool:
