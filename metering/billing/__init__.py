@@ -3,7 +3,8 @@
 What the web pages and the API use (import from the modules named):
 
 * ``metering.billing.queries``: ``list_invoices``, ``get_invoice_for_client``, ``get_invoice``,
-  ``invoice_json``, ``parse_period``, ``billing_account_of``;
+  ``invoice_json``, ``parse_period``, ``billing_account_of``, ``newest_period``, ``draft_count``,
+  ``overdue_clients``, ``drafts_to_review``;
 * ``metering.billing.pdf.invoice_pdf``;
 * ``metering.billing.runs``: ``run_close``, ``run_finalize`` (edges: they commit);
 * ``metering.billing.finalize.finalize_invoice`` for one reviewed draft (flushes only);

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -108,3 +110,55 @@ def invoice_json(invoice: Invoice) -> dict[str, Any]:
             for line in invoice.lines
         ],
     }
+
+
+# --- what needs the reseller's attention ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OverdueClient:
+    client: Client
+    invoices: int
+    amount_minor: int
+    currency: str
+    since: datetime | None
+
+
+def overdue_clients(limit: int = 50) -> list[OverdueClient]:
+    """Clients with overdue invoices, longest overdue first."""
+    rows = db.session.execute(
+        select(
+            Client,
+            func.count(Invoice.id),
+            func.sum(Invoice.total_minor),
+            Invoice.currency,
+            func.min(Invoice.overdue_since),
+        )
+        .join(Invoice, Invoice.client_id == Client.id)
+        .where(Invoice.status == InvoiceStatus.OVERDUE)
+        .group_by(Client.id, Invoice.currency)
+        .order_by(func.min(Invoice.overdue_since), Client.name)
+        .limit(limit)
+    ).all()
+    return [
+        OverdueClient(client=client, invoices=count, amount_minor=int(total), currency=currency, since=since)
+        for client, count, total, currency, since in rows
+    ]
+
+
+@dataclass(frozen=True)
+class DraftsToReview:
+    period: BillingPeriod
+    drafts: int
+    held: int
+
+
+def drafts_to_review() -> list[DraftsToReview]:
+    """Months with drafts still waiting for approval, oldest first."""
+    rows = db.session.execute(
+        select(Invoice.period, func.count(Invoice.id), func.count(Invoice.hold_reason))
+        .where(Invoice.status == InvoiceStatus.DRAFT)
+        .group_by(Invoice.period)
+        .order_by(Invoice.period)
+    ).all()
+    return [DraftsToReview(BillingPeriod.parse(period), drafts, held) for period, drafts, held in rows]
