@@ -82,11 +82,9 @@ def finalize_period(actor: Actor, period: BillingPeriod, tz: ZoneInfo, now: date
     return drafts
 
 
-def finalize_invoice(
-    actor: Actor, invoice: Invoice, tz: ZoneInfo, now: datetime, doing: str = "finalized"
-) -> Invoice:
-    """Finalize one reviewed draft (the reseller's review pages); ``doing`` words a refusal."""
-    lifecycle.require(invoice, InvoiceState.FINALIZED, doing)
+def finalize_invoice(actor: Actor, invoice: Invoice, tz: ZoneInfo, now: datetime) -> Invoice:
+    """Finalize one reviewed draft (the reseller's review pages)."""
+    lifecycle.require(invoice, InvoiceState.FINALIZED)
     check_period_over(BillingPeriod.parse(invoice.period), tz, now)
     _finalize(actor, invoice, now)
     db.session.flush()

@@ -103,9 +103,9 @@ def _refusal(invoice: Invoice, state: InvoiceState, target: InvoiceState, doing:
     return IllegalTransition(f"Invoice {number} is {described}; it cannot be {doing}.")
 
 
-def _move(invoice: Invoice, target: InvoiceState, doing: str | None = None) -> InvoiceState:
+def _move(invoice: Invoice, target: InvoiceState) -> InvoiceState:
     """Check the table, then set the status; the state the invoice was in is returned."""
-    state = require(invoice, target, doing)
+    state = require(invoice, target)
     if invoice.status is not _STATUS[target]:
         invoice.status = _STATUS[target]
     return state

@@ -118,7 +118,7 @@ def approve_invoice(actor: Actor, invoice: Invoice, tz: ZoneInfo, now: datetime)
     # Checked first so that approving a bill that cannot be approved says why, whatever the month.
     lifecycle.require(invoice, InvoiceState.FINALIZED, "approved")
     _require_closed(period, tz, now)
-    finalize_invoice(actor, invoice, tz, now, doing="approved")
+    finalize_invoice(actor, invoice, tz, now)
     freeze_month_if_done(actor, period, tz, now)
     return invoice
 
@@ -143,6 +143,6 @@ def approve_period(actor: Actor, period: BillingPeriod, tz: ZoneInfo, now: datet
     )
     approved = [invoice for invoice in drafts if not lifecycle.is_held(invoice)]
     for invoice in approved:
-        finalize_invoice(actor, invoice, tz, now, doing="approved")
+        finalize_invoice(actor, invoice, tz, now)
     frozen = freeze_month_if_done(actor, period, tz, now)
     return Approval(approved=approved, held=len(drafts) - len(approved), month_frozen=frozen)
