@@ -13,7 +13,7 @@ from metering.billing.models import (
 )
 from metering.commitments.models import Commitment
 from metering.ledger.models import LedgerInterval
-from metering.spla.models import LicensedHost
+from metering.spla.models import LicensedHost, SplaSubmission
 from metering.usage.models import UsageEvent
 from portal.accounts.models import ApiToken, Client, EndUser, FailedLogin, OneTimeToken, Reseller, User
 from portal.api.models import IdempotencyKey
@@ -21,7 +21,6 @@ from portal.audit.models import AuditEvent
 from portal.catalog.models import LicenceSku, Product, product_licences
 from portal.db import Base
 from portal.orders.models import Order, Seat
-from portal.reseller.models import SplaSubmission
 from provisioning.models import ProvisioningAttempt, SeatWork
 from provisioning.trueup.models import Finding, TrueupPolicy, TrueupRun
 

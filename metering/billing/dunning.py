@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from metering.billing import lifecycle
+from metering.billing.lifecycle import InvoiceState
 from metering.billing.models import BillingAccount, Invoice, InvoiceStatus
 from metering.periods import BillingPeriod
 from portal.accounts.models import Client, ClientStatus, Role, User
@@ -47,11 +49,10 @@ def billing_contacts(client: Client) -> list[str]:
 
 def mark_paid(actor: Actor, invoice: Invoice, now: datetime) -> bool:
     """The invoice is paid. Resumes the client if dunning suspended it and nothing else is overdue."""
-    if invoice.status is InvoiceStatus.PAID or invoice.status is InvoiceStatus.DRAFT:
+    # Paid already (the push and the webhook both report it), or a draft Stripe never saw.
+    if not lifecycle.allows(invoice, InvoiceState.PAID):
         return False
-    invoice.status = InvoiceStatus.PAID
-    invoice.paid_at = now
-    invoice.payment_error = None
+    lifecycle.mark_paid(invoice, now)
     db.session.flush()
     record(
         actor,
@@ -67,15 +68,13 @@ def mark_paid(actor: Actor, invoice: Invoice, now: datetime) -> bool:
 
 def mark_payment_failed(actor: Actor, invoice: Invoice, reason: str, now: datetime) -> bool:
     """A payment attempt failed: the invoice is overdue and the client's billing contact is told once."""
-    if invoice.status is not InvoiceStatus.FINALIZED:
-        if invoice.status is InvoiceStatus.OVERDUE:
-            invoice.payment_error = reason
-            db.session.flush()
+    if not lifecycle.allows(invoice, InvoiceState.OVERDUE):
         return False
-    invoice.status = InvoiceStatus.OVERDUE
-    invoice.overdue_since = now
-    invoice.payment_error = reason
+    newly_overdue = lifecycle.mark_overdue(invoice, reason, now)
     db.session.flush()
+    if not newly_overdue:
+        # The client heard about it at the first failure; the latest error is kept for the pages.
+        return False
     record(
         actor,
         "invoice.payment_failed",

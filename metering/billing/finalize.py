@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import select
 
+from metering.billing import lifecycle
 from metering.billing.close import check_period_over, period_state
+from metering.billing.lifecycle import InvoiceState
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceStatus
 from metering.periods import BillingPeriod
 from portal.audit.services import Actor, record
@@ -21,13 +23,24 @@ from portal.errors import Conflict
 log = logging.getLogger("seatmeter.billing")
 
 
+class MonthNotClosed(Conflict):
+    """The month is over but its close has not gone through every client yet."""
+
+
+def require_closed(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> BillingPeriodState:
+    """The month is over and its last close went through every client: what finalizing needs."""
+    check_period_over(period, tz, now)
+    state = period_state(period)
+    if state is None or state.closed_at is None:
+        raise MonthNotClosed(
+            f"{period.label} has not been closed yet: run the month close first.",
+            fields={"period": "Not closed yet."},
+        )
+    return state
+
+
 def _finalize(actor: Actor, invoice: Invoice, now: datetime) -> None:
-    invoice.status = InvoiceStatus.FINALIZED
-    invoice.finalized_at = now
-    if invoice.total_minor == 0:
-        # Nothing to collect (e.g. an adjustment that cancels out): settled as it is issued.
-        invoice.status = InvoiceStatus.PAID
-        invoice.paid_at = now
+    lifecycle.finalize(invoice, now)
     record(
         actor,
         "invoice.finalized",
@@ -40,13 +53,7 @@ def _finalize(actor: Actor, invoice: Invoice, now: datetime) -> None:
 
 def finalize_period(actor: Actor, period: BillingPeriod, tz: ZoneInfo, now: datetime) -> list[Invoice]:
     """Finalize every draft of the month and freeze the month. Running it again changes nothing."""
-    check_period_over(period, tz, now)
-    state = period_state(period)
-    if state is None or state.closed_at is None:
-        raise Conflict(
-            f"{period.label} has not been closed yet: run the month close first.",
-            fields={"period": "Not closed yet."},
-        )
+    state = require_closed(period, tz, now)
     all_drafts = list(
         db.session.scalars(
             select(Invoice)
@@ -56,7 +63,7 @@ def finalize_period(actor: Actor, period: BillingPeriod, tz: ZoneInfo, now: date
         )
     )
     # A draft the reseller put on hold waits for its review; the month freezes once none is left.
-    drafts = [invoice for invoice in all_drafts if invoice.hold_reason is None]
+    drafts = [invoice for invoice in all_drafts if not lifecycle.is_held(invoice)]
     held = len(all_drafts) - len(drafts)
     for invoice in drafts:
         _finalize(actor, invoice, now)
@@ -78,8 +85,7 @@ def finalize_period(actor: Actor, period: BillingPeriod, tz: ZoneInfo, now: date
 
 def finalize_invoice(actor: Actor, invoice: Invoice, tz: ZoneInfo, now: datetime) -> Invoice:
     """Finalize one reviewed draft (the reseller's review pages)."""
-    if invoice.status is not InvoiceStatus.DRAFT:
-        raise Conflict(f"Invoice {invoice.number} is already finalized.")
+    lifecycle.require(invoice, InvoiceState.FINALIZED)
     check_period_over(BillingPeriod.parse(invoice.period), tz, now)
     _finalize(actor, invoice, now)
     db.session.flush()

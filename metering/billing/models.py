@@ -3,7 +3,8 @@
 An invoice is a ``draft`` while its month is being closed (a re-run rebuilds it), then ``finalized``
 (its lines and total never change again), then ``paid`` or ``overdue`` as Stripe reports. There is at
 most one invoice per client and period; late usage for a finalized month becomes an ``adjustment``
-line on a later invoice, and every line says which ``period`` it bills.
+line on a later invoice, and every line says which ``period`` it bills. The moves between statuses
+(and holding a draft back from approval) are :mod:`metering.billing.lifecycle`'s alone.
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from metering.billing.models import BillingAccount, Invoice, InvoiceLine, InvoiceStatus
@@ -43,6 +45,26 @@ def list_invoices(
     if not include_drafts:
         query = query.where(Invoice.status != InvoiceStatus.DRAFT)
     return list(db.session.scalars(query))
+
+
+def newest_period(*, include_drafts: bool = False) -> BillingPeriod | None:
+    """The latest month with an invoice (an issued one, unless drafts count)."""
+    query = select(func.max(Invoice.period))
+    if not include_drafts:
+        query = query.where(Invoice.status != InvoiceStatus.DRAFT)
+    newest = db.session.scalar(query)
+    return BillingPeriod.parse(newest) if newest else None
+
+
+def draft_count(period: BillingPeriod) -> int:
+    return (
+        db.session.scalar(
+            select(func.count(Invoice.id)).where(
+                Invoice.period == str(period), Invoice.status == InvoiceStatus.DRAFT
+            )
+        )
+        or 0
+    )
 
 
 def get_invoice_for_client(client: Client, invoice_id: int) -> Invoice:
@@ -88,3 +110,55 @@ def invoice_json(invoice: Invoice) -> dict[str, Any]:
             for line in invoice.lines
         ],
     }
+
+
+# --- what needs the reseller's attention ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OverdueClient:
+    client: Client
+    invoices: int
+    amount_minor: int
+    currency: str
+    since: datetime | None
+
+
+def overdue_clients(limit: int = 50) -> list[OverdueClient]:
+    """Clients with overdue invoices, longest overdue first."""
+    rows = db.session.execute(
+        select(
+            Client,
+            func.count(Invoice.id),
+            func.sum(Invoice.total_minor),
+            Invoice.currency,
+            func.min(Invoice.overdue_since),
+        )
+        .join(Invoice, Invoice.client_id == Client.id)
+        .where(Invoice.status == InvoiceStatus.OVERDUE)
+        .group_by(Client.id, Invoice.currency)
+        .order_by(func.min(Invoice.overdue_since), Client.name)
+        .limit(limit)
+    ).all()
+    return [
+        OverdueClient(client=client, invoices=count, amount_minor=int(total), currency=currency, since=since)
+        for client, count, total, currency, since in rows
+    ]
+
+
+@dataclass(frozen=True)
+class DraftsToReview:
+    period: BillingPeriod
+    drafts: int
+    held: int
+
+
+def drafts_to_review() -> list[DraftsToReview]:
+    """Months with drafts still waiting for approval, oldest first."""
+    rows = db.session.execute(
+        select(Invoice.period, func.count(Invoice.id), func.count(Invoice.hold_reason))
+        .where(Invoice.status == InvoiceStatus.DRAFT)
+        .group_by(Invoice.period)
+        .order_by(Invoice.period)
+    ).all()
+    return [DraftsToReview(BillingPeriod.parse(period), drafts, held) for period, drafts, held in rows]

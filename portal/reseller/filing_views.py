@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from metering.billing.models import Invoice, InvoiceStatus
+from metering.billing.queries import draft_count, newest_period
 from metering.periods import BillingPeriod
 from metering.settings import billing_timezone
+from metering.spla.filing import differences_since_filing, filing_status, mark_spla_submitted
 from metering.spla.services import SplaReport, spla_report, spla_report_csv
 from portal.auth.access import RESELLER_ROLES, roles_required
-from portal.db import db, utcnow
+from portal.db import utcnow
 from portal.reseller.books import export_invoices, issued_invoices
 from portal.reseller.exports import quickbooks_desktop_iif, quickbooks_online_csv
-from portal.reseller.filing import differences_since_filing, filing_status
 from portal.reseller.forms import PeriodForm, SplaSubmittedForm
-from portal.reseller.services import mark_spla_submitted
 from portal.reseller.web import actor, download, period_from_url
 from portal.transactions import web_transaction
 
@@ -122,8 +120,7 @@ def spla_submitted(period: str) -> Response | tuple[str, int]:
 @bp.route("/exports/")
 @roles_required(*RESELLER_ROLES)
 def exports_index() -> Response | tuple[str, int]:
-    newest = db.session.scalar(select(func.max(Invoice.period)).where(Invoice.status != InvoiceStatus.DRAFT))
-    return _pick("filing.exports", "Exports", BillingPeriod.parse(newest) if newest else _last_month())
+    return _pick("filing.exports", "Exports", newest_period() or _last_month())
 
 
 @bp.route("/exports/<period>")
@@ -134,17 +131,13 @@ def exports(period: str) -> str:
     totals: dict[str, int] = {}
     for invoice in invoices:
         totals[invoice.currency] = totals.get(invoice.currency, 0) + invoice.total_minor
-    drafts = db.session.scalar(
-        select(func.count(Invoice.id)).where(
-            Invoice.period == str(month), Invoice.status == InvoiceStatus.DRAFT
-        )
-    )
+    drafts = draft_count(month)
     return render_template(
         "reseller/exports.html",
         period=month,
         invoices=invoices,
         totals=totals,
-        drafts=drafts or 0,
+        drafts=drafts,
         period_form=PeriodForm(formdata=None, period=str(month)),
     )
 

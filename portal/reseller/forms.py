@@ -7,8 +7,9 @@ from wtforms import Field, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from metering.billing.review import MAX_REASON
 from metering.periods import BillingPeriod
-from portal.reseller.services import MAX_REASON, MAX_REFERENCE
+from metering.spla.filing import MAX_REFERENCE
 
 
 class GetForm(FlaskForm):

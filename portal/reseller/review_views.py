@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from metering.billing.models import Invoice
-from metering.periods import BillingPeriod
-from metering.settings import billing_timezone
-from portal.auth.access import RESELLER_ROLES, roles_required
-from portal.db import db, utcnow
-from portal.errors import NotFound
-from portal.reseller.bills import Bill, MonthReview, line_details, month_review
-from portal.reseller.forms import ActionForm, HoldForm, PeriodForm, ReviewFilterForm
-from portal.reseller.services import (
+from metering.billing.queries import newest_period
+from metering.billing.review import (
     approve_invoice,
     approve_period,
     get_period_invoice,
     hold_invoice,
     release_invoice,
 )
+from metering.billing.review_rows import Bill, MonthReview, line_details, month_review
+from metering.periods import BillingPeriod
+from metering.settings import billing_timezone
+from portal.auth.access import RESELLER_ROLES, roles_required
+from portal.db import db, utcnow
+from portal.errors import NotFound
+from portal.reseller.forms import ActionForm, HoldForm, PeriodForm, ReviewFilterForm
 from portal.reseller.web import actor, error_page, period_from_url, sent_for_payment_note, stripe_configured
 from portal.transactions import web_transaction
 
@@ -45,10 +45,10 @@ def index() -> Response | tuple[str, int]:
         if not form.validate():
             return render_template("reseller/period_pick.html", form=form, title="Bill review"), 422
         return redirect(url_for("review.month", period=form.period.data.strip()))
-    newest = db.session.scalar(select(func.max(Invoice.period)))
+    newest = newest_period(include_drafts=True)
     if newest is None:
-        newest = str(BillingPeriod.containing(utcnow(), billing_timezone()).previous())
-    return redirect(url_for("review.month", period=newest))
+        newest = BillingPeriod.containing(utcnow(), billing_timezone()).previous()
+    return redirect(url_for("review.month", period=str(newest)))
 
 
 def _matches(bill: Bill, show: str, search: str) -> bool:

@@ -7,9 +7,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
-from metering.billing.queries import billing_account_of, list_invoices
+from metering.billing.queries import billing_account_of, drafts_to_review, list_invoices, overdue_clients
+from metering.figures import last_months, monthly_figures
 from metering.periods import BillingPeriod
 from metering.settings import billing_timezone
+from metering.spla.filing import filing_status, unfiled_periods
 from portal.accounts.models import Client, ClientStatus, Role
 from portal.accounts.services import get_client_by_ref, get_reseller
 from portal.auth.access import RESELLER_ROLES, roles_required
@@ -18,18 +20,7 @@ from portal.errors import NotFound
 from portal.orders.models import Seat, SeatState
 from portal.orders.queries import client_end_users, seat_counts_by_product
 from portal.reseller.charts import Series, compact_money, line_chart
-from portal.reseller.dashboard import (
-    client_count,
-    drafts_to_review,
-    failed_seat_count,
-    last_months,
-    monthly_figures,
-    overdue_clients,
-    recent_events,
-    run_rate,
-    seat_matrix,
-)
-from portal.reseller.filing import filing_status, unfiled_periods
+from portal.reseller.dashboard import client_count, failed_seat_count, recent_events, run_rate, seat_matrix
 from portal.reseller.forms import ActionForm, SuspendForm
 from portal.reseller.web import actor, error_page, is_admin, reseller_currency, stripe_configured
 from portal.transactions import web_transaction

@@ -1,4 +1,5 @@
-"""Fixtures for metering tests: a month player and a clock that travels."""
+"""Fixtures for metering tests: a month player and a clock that travels; and the reseller console's
+business (September billed, October closed for review) for the services its pages call."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import pytest
 import time_machine
 
 from tests.metering.months import Month
+from tests.portal.reseller.conftest import business, clock
+
+__all__ = ["business", "clock", "month", "travel"]
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from metering.billing.models import Invoice, InvoiceStatus
+from metering.spla.models import SplaSubmission
 from portal.accounts.models import Role
 from portal.db import db
-from portal.reseller.models import SplaSubmission
 
 
 def october_invoice(business) -> Invoice:

@@ -8,10 +8,10 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from metering.billing.models import Invoice, InvoiceLine, InvoiceStatus, LineKind
+from metering.billing.review import approve_invoice
 from metering.periods import BillingPeriod
 from portal.accounts.models import Client
 from portal.db import db, utcnow
-from portal.reseller.services import approve_invoice
 from tests.portal.reseller.conftest import OCTOBER, SEPTEMBER
 from tests.portal.reseller.world import (
     SETUP,

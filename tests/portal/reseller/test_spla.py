@@ -7,10 +7,10 @@ import io
 
 from sqlalchemy import select
 
+from metering.spla.models import SplaSubmission
 from metering.spla.services import spla_report, spla_report_csv
 from portal.audit.models import AuditEvent
 from portal.db import db
-from portal.reseller.models import SplaSubmission
 from tests.portal.reseller.conftest import OCTOBER
 from tests.portal.reseller.world import UTC_ZONE, at, usage_start
 

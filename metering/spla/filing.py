@@ -1,7 +1,7 @@
-"""Where the monthly SPLA report stands: due by the 10th of the following month, filed or not.
+"""Filing the monthly SPLA report: due by the 10th of the following month, marked submitted once.
 
 The distributor expects a report for every month, even one with no usage, so a month that ended and
-was never marked submitted is something to act on.
+was never marked submitted is something to act on. Services flush only; the views commit.
 """
 
 from __future__ import annotations
@@ -13,12 +13,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from metering.billing.close import check_period_over
 from metering.periods import BillingPeriod
+from metering.spla.models import SplaSubmission
 from metering.spla.services import SplaReport
+from portal.audit.services import Actor, record
 from portal.db import db
-from portal.reseller.models import SplaSubmission
+from portal.errors import Conflict, InvalidInput
 
 DUE_DAY = 10
+MAX_REFERENCE = 100
 
 
 class FilingState(enum.StrEnum):
@@ -64,8 +68,12 @@ def _state(
     return FilingState.OVERDUE if now.astimezone(tz).date() > due_date(period) else FilingState.DUE
 
 
+def spla_submission(period: BillingPeriod) -> SplaSubmission | None:
+    return db.session.get(SplaSubmission, str(period))
+
+
 def filing_status(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> FilingStatus:
-    submission = db.session.get(SplaSubmission, str(period))
+    submission = spla_submission(period)
     return FilingStatus(period, due_date(period), _state(period, submission, tz, now), submission)
 
 
@@ -106,3 +114,49 @@ def differences_since_filing(submission: SplaSubmission, report: SplaReport) -> 
         for client, sku in sorted(set(filed) | set(current), key=lambda key: (key[0] or "", key[1]))
         if filed.get((client, sku), 0) != current.get((client, sku), 0)
     ]
+
+
+def report_figures(report: SplaReport) -> list[dict[str, object]]:
+    """The figures of a report, as filed: client, SKU, quantity."""
+    return [{"client": line.client, "sku": line.sku, "quantity": line.quantity} for line in report.lines]
+
+
+def mark_spla_submitted(
+    actor: Actor, report: SplaReport, reference: str | None, tz: ZoneInfo, now: datetime
+) -> SplaSubmission:
+    """Record that the month's report went to the distributor, with the figures that were sent."""
+    period = report.period
+    reference = " ".join((reference or "").split()) or None
+    if reference is not None and len(reference) > MAX_REFERENCE:
+        raise InvalidInput(
+            "The reference is too long.", fields={"reference": f"At most {MAX_REFERENCE} characters."}
+        )
+    check_period_over(period, tz, now)
+    existing = spla_submission(period)
+    if existing is not None:
+        raise Conflict(
+            f"The {period.label} report was already marked submitted by {existing.submitted_by} "
+            f"on {existing.submitted_at:%Y-%m-%d %H:%M} UTC."
+        )
+    submission = SplaSubmission(
+        period=str(period),
+        submitted_at=now,
+        submitted_by_user_id=actor.user_id,
+        submitted_by=actor.label,
+        reference=reference,
+        report=report_figures(report),
+    )
+    db.session.add(submission)
+    db.session.flush()
+    record(
+        actor,
+        "spla.report_submitted",
+        "spla_report",
+        str(period),
+        details={
+            "reference": reference,
+            "lines": len(report.lines),
+            "quantity": sum(line.quantity for line in report.lines),
+        },
+    )
+    return submission

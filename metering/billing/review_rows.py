@@ -3,7 +3,7 @@ name), what looks unusual, and, for one bill, who held each line's product on wh
 
 A fixed number of queries for the whole month, however many clients, people and lines: the ledger is
 read as distinct (client, product, person, source) rows for this month and the last, and the helpers
-in :mod:`portal.reseller.review` do the rest in memory.
+in :mod:`metering.billing.review_changes` do the rest in memory.
 """
 
 from __future__ import annotations
@@ -15,16 +15,18 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, cast, or_, select
 
-from metering.billing.models import BillingAccount, BillingPeriodState, Invoice, InvoiceLine, InvoiceStatus
+from metering.billing import lifecycle
+from metering.billing.lifecycle import InvoiceState
+from metering.billing.models import BillingAccount, BillingPeriodState, Invoice, InvoiceLine
 from metering.billing.queries import list_invoices
+from metering.billing.review_changes import Holding, holdings, unusual, user_changes
 from metering.counting import LicenceInterval
 from metering.ledger.models import IntervalSource, LedgerInterval
+from metering.ledger.months import month_bits, overlapping_any
 from metering.periods import BillingPeriod
 from portal.accounts.models import Client, EndUser
 from portal.catalog.models import Product
 from portal.db import db
-from portal.reseller.ledger_months import month_bits, overlapping_any
-from portal.reseller.review import Holding, holdings, unusual, user_changes
 
 # client id -> product code -> person key -> the ledger sources that gave it to them that month, as
 # bits of SOURCE_BITS (a few bits per person are much cheaper than tens of thousands of sets)
@@ -66,11 +68,11 @@ class Bill:
 
     @property
     def is_draft(self) -> bool:
-        return self.invoice.status is InvoiceStatus.DRAFT
+        return lifecycle.state_of(self.invoice) in (InvoiceState.DRAFT, InvoiceState.HELD)
 
     @property
     def held(self) -> bool:
-        return self.is_draft and self.invoice.hold_reason is not None
+        return lifecycle.is_held(self.invoice)
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from metering.billing.review_changes import holdings, unusual, user_changes
 from metering.counting import LicenceInterval
-from portal.reseller.review import holdings, unusual, user_changes
 
 NY = ZoneInfo("America/New_York")
 OCT_START = datetime(2026, 10, 1, 4, tzinfo=UTC)  # October 2026 in New York

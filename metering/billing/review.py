@@ -1,11 +1,13 @@
-"""What the reseller changes from the console: holding and approving draft bills, filing the SPLA report.
+"""The reseller's review of a month's draft bills: hold, release, approve one, approve all.
 
-Approving a draft is metering's ``finalize_invoice`` (the invoice is frozen and, once the request
-commits, queued for Stripe); a held draft is never approved, not even by "approve all", until the hold
-is released. When a month has no draft left, it is frozen as a whole (metering's ``finalize_period``),
-exactly as ``flask --app wsgi billing finalize`` would leave it.
+Approving a draft is :func:`metering.billing.finalize.finalize_invoice` (the invoice is frozen and,
+once the request commits, queued for Stripe); a held draft is never approved, not even by "approve
+all", until the hold is released. When a month has no draft left, it is frozen as a whole
+(:func:`metering.billing.finalize.finalize_period`), exactly as ``flask --app wsgi billing finalize``
+would leave it. The states and the moves between them are :mod:`metering.billing.lifecycle`'s.
 
-Services flush only; the views commit.
+What the review pages show (each bill's changes and flags, one bill in detail) is
+:mod:`metering.billing.review_rows`. Services flush only; the views commit.
 """
 
 from __future__ import annotations
@@ -16,19 +18,18 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from metering.billing.close import check_period_over, period_state
-from metering.billing.finalize import finalize_invoice, finalize_period
+from metering.billing import lifecycle
+from metering.billing.close import period_state
+from metering.billing.finalize import MonthNotClosed, finalize_invoice, finalize_period, require_closed
+from metering.billing.lifecycle import InvoiceState
 from metering.billing.models import Invoice, InvoiceStatus
 from metering.periods import BillingPeriod
-from metering.spla.services import SplaReport
 from portal.audit.services import Actor, record
 from portal.db import db
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.orders.queries import is_possible_id
-from portal.reseller.models import SplaSubmission
 
 MAX_REASON = 500
-MAX_REFERENCE = 100
 
 
 def get_period_invoice(period: BillingPeriod, invoice_id: int, *, lock: bool = False) -> Invoice:
@@ -44,13 +45,6 @@ def get_period_invoice(period: BillingPeriod, invoice_id: int, *, lock: bool = F
     return invoice
 
 
-def _require_draft(invoice: Invoice, doing: str) -> None:
-    if invoice.status is not InvoiceStatus.DRAFT:
-        raise Conflict(
-            f"Invoice {invoice.number} is already {invoice.status.value}; only a draft can be {doing}."
-        )
-
-
 def hold_invoice(actor: Actor, invoice: Invoice, reason: str) -> Invoice:
     """Keep a draft out of approval (and out of "approve all") until someone releases it."""
     reason = " ".join(reason.split())
@@ -60,10 +54,8 @@ def hold_invoice(actor: Actor, invoice: Invoice, reason: str) -> Invoice:
         )
     if len(reason) > MAX_REASON:
         raise InvalidInput("The reason is too long.", fields={"reason": f"At most {MAX_REASON} characters."})
-    _require_draft(invoice, "held")
-    if invoice.hold_reason == reason:
+    if not lifecycle.hold(invoice, reason):
         return invoice
-    invoice.hold_reason = reason
     db.session.flush()
     record(
         actor,
@@ -78,11 +70,9 @@ def hold_invoice(actor: Actor, invoice: Invoice, reason: str) -> Invoice:
 
 def release_invoice(actor: Actor, invoice: Invoice) -> Invoice:
     """Lift a hold: the draft can be approved again. Releasing a draft that is not held changes nothing."""
-    _require_draft(invoice, "released")
-    if invoice.hold_reason is None:
+    reason = lifecycle.release(invoice)
+    if reason is None:
         return invoice
-    reason = invoice.hold_reason
-    invoice.hold_reason = None
     db.session.flush()
     record(
         actor,
@@ -96,16 +86,17 @@ def release_invoice(actor: Actor, invoice: Invoice) -> Invoice:
 
 
 def _require_closed(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> None:
-    check_period_over(period, tz, now)
-    state = period_state(period)
-    if state is None or state.closed_at is None:
+    try:
+        require_closed(period, tz, now)
+    except MonthNotClosed:
+        # The console's words for the same check: what to run before approving.
         raise Conflict(
             f"The close of {period.label} has not gone through every client yet: run "
             f"`flask --app wsgi billing close {period}` again, then approve."
-        )
+        ) from None
 
 
-def _freeze_month_if_done(actor: Actor, period: BillingPeriod, tz: ZoneInfo, now: datetime) -> bool:
+def freeze_month_if_done(actor: Actor, period: BillingPeriod, tz: ZoneInfo, now: datetime) -> bool:
     """Once no draft of the month is left, freeze the month (late usage then becomes adjustments)."""
     remaining = db.session.scalar(
         select(func.count(Invoice.id)).where(
@@ -124,14 +115,11 @@ def _freeze_month_if_done(actor: Actor, period: BillingPeriod, tz: ZoneInfo, now
 def approve_invoice(actor: Actor, invoice: Invoice, tz: ZoneInfo, now: datetime) -> Invoice:
     """Approve one reviewed draft: it is finalized, and sent to Stripe after the commit."""
     period = BillingPeriod.parse(invoice.period)
-    _require_draft(invoice, "approved")
-    if invoice.hold_reason is not None:
-        raise Conflict(
-            f"Invoice {invoice.number} is held ({invoice.hold_reason}); release the hold before approving it."
-        )
+    # Checked first so that approving a bill that cannot be approved says why, whatever the month.
+    lifecycle.require(invoice, InvoiceState.FINALIZED, "approved")
     _require_closed(period, tz, now)
     finalize_invoice(actor, invoice, tz, now)
-    _freeze_month_if_done(actor, period, tz, now)
+    freeze_month_if_done(actor, period, tz, now)
     return invoice
 
 
@@ -153,61 +141,8 @@ def approve_period(actor: Actor, period: BillingPeriod, tz: ZoneInfo, now: datet
             .with_for_update()
         )
     )
-    approved = [invoice for invoice in drafts if invoice.hold_reason is None]
+    approved = [invoice for invoice in drafts if not lifecycle.is_held(invoice)]
     for invoice in approved:
         finalize_invoice(actor, invoice, tz, now)
-    frozen = _freeze_month_if_done(actor, period, tz, now)
+    frozen = freeze_month_if_done(actor, period, tz, now)
     return Approval(approved=approved, held=len(drafts) - len(approved), month_frozen=frozen)
-
-
-# --- the SPLA report -------------------------------------------------------------------------------
-
-
-def report_figures(report: SplaReport) -> list[dict[str, object]]:
-    """The figures of a report, as filed: client, SKU, quantity."""
-    return [{"client": line.client, "sku": line.sku, "quantity": line.quantity} for line in report.lines]
-
-
-def spla_submission(period: BillingPeriod) -> SplaSubmission | None:
-    return db.session.get(SplaSubmission, str(period))
-
-
-def mark_spla_submitted(
-    actor: Actor, report: SplaReport, reference: str | None, tz: ZoneInfo, now: datetime
-) -> SplaSubmission:
-    """Record that the month's report went to the distributor, with the figures that were sent."""
-    period = report.period
-    reference = " ".join((reference or "").split()) or None
-    if reference is not None and len(reference) > MAX_REFERENCE:
-        raise InvalidInput(
-            "The reference is too long.", fields={"reference": f"At most {MAX_REFERENCE} characters."}
-        )
-    check_period_over(period, tz, now)
-    existing = spla_submission(period)
-    if existing is not None:
-        raise Conflict(
-            f"The {period.label} report was already marked submitted by {existing.submitted_by} "
-            f"on {existing.submitted_at:%Y-%m-%d %H:%M} UTC."
-        )
-    submission = SplaSubmission(
-        period=str(period),
-        submitted_at=now,
-        submitted_by_user_id=actor.user_id,
-        submitted_by=actor.label,
-        reference=reference,
-        report=report_figures(report),
-    )
-    db.session.add(submission)
-    db.session.flush()
-    record(
-        actor,
-        "spla.report_submitted",
-        "spla_report",
-        str(period),
-        details={
-            "reference": reference,
-            "lines": len(report.lines),
-            "quantity": sum(line.quantity for line in report.lines),
-        },
-    )
-    return submission

@@ -1,4 +1,4 @@
-"""The console's services: holds survive a re-close, approve-all skips held drafts, filing waits."""
+"""Reviewing a month's drafts: holds survive a re-close, approve-all skips held drafts."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceStatus
-from metering.periods import BillingPeriod
-from metering.spla.services import spla_report
+from metering.billing.review import approve_period, hold_invoice
 from portal.db import db, utcnow
-from portal.errors import Conflict, InvalidInput
-from portal.reseller.services import approve_period, hold_invoice, mark_spla_submitted
+from portal.errors import InvalidInput
 from tests.portal.reseller.conftest import OCTOBER
 from tests.portal.reseller.world import SETUP, UTC_ZONE, add_people, at, close, give
 
@@ -57,15 +55,3 @@ def test_approving_all_when_everything_is_held_changes_nothing(business):
     assert result.approved == [] and result.held == 3 and not result.month_frozen
     assert {invoice.status for invoice in october_drafts()} == {InvoiceStatus.DRAFT}
     assert db.session.get(BillingPeriodState, str(OCTOBER)).finalized_at is None
-
-
-def test_the_spla_report_is_filed_once_the_month_is_over(business):
-    november = BillingPeriod(2026, 11)
-
-    with pytest.raises(Conflict, match="not over yet"):
-        mark_spla_submitted(SETUP, spla_report(november, UTC_ZONE), None, UTC_ZONE, utcnow())
-    with pytest.raises(InvalidInput):
-        mark_spla_submitted(SETUP, spla_report(OCTOBER, UTC_ZONE), "x" * 101, UTC_ZONE, utcnow())
-
-    filed = mark_spla_submitted(SETUP, spla_report(OCTOBER, UTC_ZONE), "  A-1  ", UTC_ZONE, utcnow())
-    assert filed.reference == "A-1" and filed.submitted_by == "tests"

@@ -1,5 +1,6 @@
 """What the reseller needs to trust a monthly bill: who changed, who held what and for how long,
-and what looks unusual. Pure functions over ledger intervals; the views gather the data.
+and what looks unusual. Pure functions over ledger intervals; :mod:`metering.billing.review_rows`
+gathers the data.
 """
 
 from __future__ import annotations

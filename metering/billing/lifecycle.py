@@ -1,0 +1,160 @@
+"""The invoice document's lifecycle: which moves are allowed, and the only code that makes them.
+
+::
+
+    draft ──hold──▶ held ──release──▶ draft
+      │
+      └──finalize──▶ finalized ──payment fails──▶ overdue
+                         │                           │
+                         └──────────paid──────▶ paid ◀┘
+
+"Held" is a draft the reseller keeps back from approval: it is stored as a draft with a
+``hold_reason`` rather than as a status of its own, so the close (which rebuilds drafts) and the
+``invoices`` table need not know about it. A draft whose total is zero is settled as it is finalized
+(finalized, then paid, in one step): there is nothing to collect.
+
+Every write of ``Invoice.status``, ``hold_reason``, ``finalized_at``, ``paid_at`` and
+``overdue_since`` happens here, after :data:`TRANSITIONS` allowed it; an illegal move raises
+:class:`IllegalTransition`. The moves to paid and overdue also set ``payment_error``, which is
+otherwise delivery bookkeeping (the Stripe push notes why it could not send an invoice there).
+Callers keep what surrounds a move (audit records, e-mails, Stripe, freezing the month) and flush.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+
+from metering.billing.models import Invoice, InvoiceStatus
+from portal.errors import Conflict
+
+
+class InvoiceState(enum.StrEnum):
+    DRAFT = "draft"
+    HELD = "held"  # a draft with a hold_reason
+    FINALIZED = "finalized"
+    PAID = "paid"
+    OVERDUE = "overdue"
+
+
+# from -> the states it may move to. The self-moves are real operations, not accidents: a held draft
+# is held again with another reason, a second failed payment records its error on an overdue invoice,
+# and releasing a draft that is not held leaves it a draft.
+TRANSITIONS: Mapping[InvoiceState, frozenset[InvoiceState]] = {
+    InvoiceState.DRAFT: frozenset({InvoiceState.DRAFT, InvoiceState.HELD, InvoiceState.FINALIZED}),
+    InvoiceState.HELD: frozenset({InvoiceState.HELD, InvoiceState.DRAFT}),
+    InvoiceState.FINALIZED: frozenset({InvoiceState.PAID, InvoiceState.OVERDUE}),
+    InvoiceState.OVERDUE: frozenset({InvoiceState.OVERDUE, InvoiceState.PAID}),
+    InvoiceState.PAID: frozenset(),
+}
+
+# The moves only a draft (held or not) makes: refusing one says that only a draft can do it.
+_DRAFT_MOVES = frozenset({InvoiceState.DRAFT, InvoiceState.HELD, InvoiceState.FINALIZED})
+_DOING = {InvoiceState.DRAFT: "released", InvoiceState.HELD: "held", InvoiceState.FINALIZED: "finalized"}
+# Held is a draft with a reason, not a status of its own.
+_STATUS = {
+    InvoiceState.DRAFT: InvoiceStatus.DRAFT,
+    InvoiceState.HELD: InvoiceStatus.DRAFT,
+    InvoiceState.FINALIZED: InvoiceStatus.FINALIZED,
+    InvoiceState.PAID: InvoiceStatus.PAID,
+    InvoiceState.OVERDUE: InvoiceStatus.OVERDUE,
+}
+
+
+class IllegalTransition(Conflict):
+    """The invoice cannot make this move from the state it is in."""
+
+
+def state_of(invoice: Invoice) -> InvoiceState:
+    if invoice.status is InvoiceStatus.DRAFT:
+        return InvoiceState.HELD if invoice.hold_reason is not None else InvoiceState.DRAFT
+    return InvoiceState(invoice.status.value)
+
+
+def is_held(invoice: Invoice) -> bool:
+    return state_of(invoice) is InvoiceState.HELD
+
+
+def allows(invoice: Invoice, target: InvoiceState) -> bool:
+    return target in TRANSITIONS[state_of(invoice)]
+
+
+def require(invoice: Invoice, target: InvoiceState, doing: str | None = None) -> InvoiceState:
+    """The invoice's state, after checking it may move to ``target``; ``doing`` words the refusal.
+
+    For callers that check up front, before other checks whose messages would otherwise come first.
+    """
+    state = state_of(invoice)
+    if target not in TRANSITIONS[state]:
+        raise _refusal(invoice, state, target, doing or _DOING.get(target, f"marked {target.value}"))
+    return state
+
+
+def _refusal(invoice: Invoice, state: InvoiceState, target: InvoiceState, doing: str) -> IllegalTransition:
+    number = invoice.number
+    if state is InvoiceState.HELD and target is InvoiceState.FINALIZED:
+        return IllegalTransition(
+            f"Invoice {number} is held ({invoice.hold_reason}); release the hold before approving it."
+        )
+    if target in _DRAFT_MOVES:
+        return IllegalTransition(f"Invoice {number} is already {state.value}; only a draft can be {doing}.")
+    described = {InvoiceState.DRAFT: "a draft", InvoiceState.HELD: "a held draft"}.get(state, state.value)
+    return IllegalTransition(f"Invoice {number} is {described}; it cannot be {doing}.")
+
+
+def _move(invoice: Invoice, target: InvoiceState) -> InvoiceState:
+    """Check the table, then set the status; the state the invoice was in is returned."""
+    state = require(invoice, target)
+    if invoice.status is not _STATUS[target]:
+        invoice.status = _STATUS[target]
+    return state
+
+
+# --- the moves -------------------------------------------------------------------------------------
+
+
+def hold(invoice: Invoice, reason: str) -> bool:
+    """Keep a draft back from approval. False when it is already held for exactly this reason."""
+    state = _move(invoice, InvoiceState.HELD)
+    if state is InvoiceState.HELD and invoice.hold_reason == reason:
+        return False
+    invoice.hold_reason = reason
+    return True
+
+
+def release(invoice: Invoice) -> str | None:
+    """Lift a hold: the reason that was lifted, or None when the draft was not held (nothing changes)."""
+    _move(invoice, InvoiceState.DRAFT)
+    reason = invoice.hold_reason
+    if reason is not None:
+        invoice.hold_reason = None
+    return reason
+
+
+def finalize(invoice: Invoice, now: datetime) -> InvoiceState:
+    """Freeze a draft: its lines and total never change again. A zero total is paid as it is issued."""
+    _move(invoice, InvoiceState.FINALIZED)
+    invoice.finalized_at = now
+    if invoice.total_minor == 0:
+        # Nothing to collect (e.g. an adjustment that cancels out).
+        _move(invoice, InvoiceState.PAID)
+        invoice.paid_at = now
+    return state_of(invoice)
+
+
+def mark_paid(invoice: Invoice, now: datetime) -> None:
+    """The money arrived (the push's answer or Stripe's webhook)."""
+    _move(invoice, InvoiceState.PAID)
+    invoice.paid_at = now
+    invoice.payment_error = None
+
+
+def mark_overdue(invoice: Invoice, reason: str, now: datetime) -> bool:
+    """A payment attempt failed. False when it was overdue already: only the latest error is kept."""
+    state = _move(invoice, InvoiceState.OVERDUE)
+    invoice.payment_error = reason
+    if state is InvoiceState.OVERDUE:
+        return False
+    invoice.overdue_since = now
+    return True
