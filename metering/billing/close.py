@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
 
+from metering.billing import lifecycle
 from metering.billing.catalog import CatalogSnapshot, catalog_snapshot
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceLine, InvoiceStatus, LineKind
 from metering.billing.restatement import adjustment_lines, restatement_starts
@@ -269,7 +270,7 @@ def close_client(actor: Actor, plan: ClosePlan, client_id: int) -> CloseOutcome:
     outcome = CloseOutcome.REBUILT
     if invoice is None:
         outcome = CloseOutcome.CREATED
-        invoice = Invoice(client_id=client_id, period=str(plan.period), status=InvoiceStatus.DRAFT)
+        invoice = lifecycle.new_draft(client_id, plan.period)
         db.session.add(invoice)
     else:
         invoice.lines.clear()

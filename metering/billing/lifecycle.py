@@ -2,11 +2,11 @@
 
 ::
 
-    draft ──hold──▶ held ──release──▶ draft
-      │
-      └──finalize──▶ finalized ──payment fails──▶ overdue
-                         │                           │
-                         └──────────paid──────▶ paid ◀┘
+    (new_draft) ──▶ draft ──hold──▶ held ──release──▶ draft
+                      │
+                      └──finalize──▶ finalized ──payment fails──▶ overdue
+                                         │                           │
+                                         └──────────paid──────▶ paid ◀┘
 
 "Held" is a draft the reseller keeps back from approval: it is stored as a draft with a
 ``hold_reason`` rather than as a status of its own, so the close (which rebuilds drafts) and the
@@ -14,7 +14,8 @@
 (finalized, then paid, in one step): there is nothing to collect.
 
 Every write of ``Invoice.status``, ``hold_reason``, ``finalized_at``, ``paid_at`` and
-``overdue_since`` happens here, after :data:`TRANSITIONS` allowed it; an illegal move raises
+``overdue_since`` happens here, the first one as the month close creates a draft
+(:func:`new_draft`), every later one after :data:`TRANSITIONS` allowed it; an illegal move raises
 :class:`IllegalTransition`. The moves to paid and overdue also set ``payment_error``, which is
 otherwise delivery bookkeeping (the Stripe push notes why it could not send an invoice there).
 Callers keep what surrounds a move (audit records, e-mails, Stripe, freezing the month) and flush.
@@ -27,6 +28,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from metering.billing.models import Invoice, InvoiceStatus
+from metering.periods import BillingPeriod
 from portal.errors import Conflict
 
 
@@ -112,6 +114,14 @@ def _move(invoice: Invoice, target: InvoiceState) -> InvoiceState:
 
 
 # --- the moves -------------------------------------------------------------------------------------
+
+
+def new_draft(client_id: int, period: BillingPeriod) -> Invoice:
+    """A client's first draft for the month, for the close to fill in and add to the session.
+
+    Every invoice starts here: there is no move into draft from nothing in :data:`TRANSITIONS`.
+    """
+    return Invoice(client_id=client_id, period=str(period), status=_STATUS[InvoiceState.DRAFT])
 
 
 def hold(invoice: Invoice, reason: str) -> bool:

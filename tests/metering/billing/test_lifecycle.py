@@ -11,6 +11,7 @@ import pytest
 from metering.billing import lifecycle
 from metering.billing.lifecycle import IllegalTransition, InvoiceState
 from metering.billing.models import Invoice, InvoiceStatus
+from metering.periods import BillingPeriod
 from portal.errors import Conflict
 
 DRAFT, HELD, FINALIZED, PAID, OVERDUE = (
@@ -103,6 +104,12 @@ def test_finalizing_stamps_the_time_and_a_zero_total_is_settled_at_once():
     nothing_to_collect = invoice_in(DRAFT, total_minor=0)
     assert lifecycle.finalize(nothing_to_collect, NOW) is PAID
     assert nothing_to_collect.finalized_at == NOW and nothing_to_collect.paid_at == NOW
+
+
+def test_every_invoice_starts_as_an_unheld_draft_of_its_client_and_month():
+    invoice = lifecycle.new_draft(7, BillingPeriod(2026, 10))
+    assert (invoice.client_id, invoice.period) == (7, "2026-10")
+    assert invoice.status is InvoiceStatus.DRAFT and lifecycle.state_of(invoice) is DRAFT
 
 
 def test_a_hold_keeps_its_reason_and_release_gives_it_back():
