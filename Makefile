@@ -28,9 +28,11 @@ run: setup
 	@echo "Seatmeter: portal on http://127.0.0.1:5000, with a Celery worker and beat (Ctrl-C stops all)."
 	$(BIN)/honcho --procfile Procfile start
 
+# lint-imports: the import contracts in pyproject.toml ([tool.importlinter]).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo
 
 test: install system-packages lint
 	$(BIN)/pytest
@@ -40,4 +42,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache

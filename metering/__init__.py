@@ -1,1 +1,135 @@
-"""Metering engine: licence ledger, SPLA-style counting, rating, month close and invoicing."""
+"""Metering engine: licence ledger, SPLA-style counting, rating, month close and invoicing.
+
+Outside metering (portal's views, forms, API and console, ``portal.models``, and provisioning),
+import only the names below: ``from metering import estimate_month``. The modules behind them are
+metering's own and may move; ``make lint`` (import-linter) refuses an import of one from outside.
+
+Nothing here may import provisioning when this package is loaded: provisioning imports the ledger
+functions below at import time, so metering reaches provisioning only inside the functions that
+need it (dunning's suspend and resume).
+"""
+
+from metering.billing.catalog import product_price
+from metering.billing.estimate import MonthEstimate, estimate_month
+from metering.billing.finalize import finalize_period
+from metering.billing.models import (
+    BillingAccount,
+    BillingPeriodState,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    StripeEvent,
+)
+from metering.billing.pdf import invoice_pdf
+from metering.billing.queries import (
+    billing_account_of,
+    draft_count,
+    drafts_to_review,
+    get_invoice,
+    get_invoice_for_client,
+    invoice_json,
+    list_invoices,
+    newest_period,
+    overdue_clients,
+    parse_period,
+)
+from metering.billing.review import (
+    MAX_HOLD_REASON,
+    approve_invoice,
+    approve_period,
+    get_period_invoice,
+    hold_invoice,
+    release_invoice,
+)
+from metering.billing.review_rows import Bill, MonthReview, line_details, month_review
+from metering.billing.runs import close_in_one_transaction
+from metering.commitments.models import Commitment
+from metering.commitments.services import (
+    add_commitment,
+    committed_quantities,
+    end_commitment,
+    list_commitments,
+)
+from metering.figures import last_months, monthly_figures
+from metering.ledger.models import IntervalSource, LedgerInterval
+from metering.ledger.services import close_seat_interval, open_seat_interval, open_seat_interval_of
+from metering.periods import BillingPeriod
+from metering.rating import Price
+from metering.settings import billing_timezone
+from metering.spla.filing import (
+    MAX_SPLA_REFERENCE,
+    differences_since_filing,
+    filing_status,
+    mark_spla_submitted,
+    unfiled_periods,
+)
+from metering.spla.models import LicensedHost, SplaSubmission
+from metering.spla.services import SplaReport, spla_report, spla_report_csv
+from metering.usage.models import UsageAction, UsageEvent
+from metering.usage.services import MAX_USAGE_BATCH, ingest_usage_events
+from metering.web import init_app
+
+__all__ = [
+    "MAX_HOLD_REASON",
+    "MAX_SPLA_REFERENCE",
+    "MAX_USAGE_BATCH",
+    "Bill",
+    "BillingAccount",
+    "BillingPeriod",
+    "BillingPeriodState",
+    "Commitment",
+    "IntervalSource",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceStatus",
+    "LedgerInterval",
+    "LicensedHost",
+    "MonthEstimate",
+    "MonthReview",
+    "Price",
+    "SplaReport",
+    "SplaSubmission",
+    "StripeEvent",
+    "UsageAction",
+    "UsageEvent",
+    "add_commitment",
+    "approve_invoice",
+    "approve_period",
+    "billing_account_of",
+    "billing_timezone",
+    "close_in_one_transaction",
+    "close_seat_interval",
+    "committed_quantities",
+    "differences_since_filing",
+    "draft_count",
+    "drafts_to_review",
+    "end_commitment",
+    "estimate_month",
+    "filing_status",
+    "finalize_period",
+    "get_invoice",
+    "get_invoice_for_client",
+    "get_period_invoice",
+    "hold_invoice",
+    "ingest_usage_events",
+    "init_app",
+    "invoice_json",
+    "invoice_pdf",
+    "last_months",
+    "line_details",
+    "list_commitments",
+    "list_invoices",
+    "mark_spla_submitted",
+    "month_review",
+    "monthly_figures",
+    "newest_period",
+    "open_seat_interval",
+    "open_seat_interval_of",
+    "overdue_clients",
+    "parse_period",
+    "product_price",
+    "release_invoice",
+    "spla_report",
+    "spla_report_csv",
+    "unfiled_periods",
+]

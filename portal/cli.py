@@ -10,13 +10,7 @@ from alembic.config import Config
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from portal.transactions import cli_command
-
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
-
-
-# Every command module decorates its commands with this; the mechanism lives in the kernel.
-unit_of_work = cli_command
 
 
 def alembic_config(database_url: str) -> Config:
@@ -69,8 +63,8 @@ def init_cli(app: Flask) -> None:
     from portal.accounts.cli import tokens_cli, users_cli
     from portal.catalog.cli import catalog_cli
     from portal.demo.cli import demo_command
-    from provisioning.trueup.cli import trueup_cli
 
-    for group in (db_cli, users_cli, tokens_cli, catalog_cli, trueup_cli):
+    # The engines add their own groups (trueup, billing, usage) in their init_app.
+    for group in (db_cli, users_cli, tokens_cli, catalog_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo_command)

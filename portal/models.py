@@ -1,28 +1,29 @@
 """Imports every feature's models so that ``Base.metadata`` describes the whole schema.
 
-Alembic's env.py and the application factory import this module; feature code imports the
-feature modules directly.
+Alembic's env.py imports this module; feature code imports the feature modules directly. It sits
+above the engines, not in the kernel: their tables come through the names ``provisioning`` and
+``metering`` export, like everything else outside an engine.
 """
 
-from metering.billing.models import (
+from metering import (
     BillingAccount,
     BillingPeriodState,
+    Commitment,
     Invoice,
     InvoiceLine,
+    LedgerInterval,
+    LicensedHost,
+    SplaSubmission,
     StripeEvent,
+    UsageEvent,
 )
-from metering.commitments.models import Commitment
-from metering.ledger.models import LedgerInterval
-from metering.spla.models import LicensedHost, SplaSubmission
-from metering.usage.models import UsageEvent
 from portal.accounts.models import ApiToken, Client, EndUser, FailedLogin, OneTimeToken, Reseller, User
 from portal.api.models import IdempotencyKey
 from portal.audit.models import AuditEvent
 from portal.catalog.models import LicenceSku, Product, product_licences
 from portal.db import Base
 from portal.orders.models import Order, Seat
-from provisioning.models import ProvisioningAttempt, SeatWork
-from provisioning.trueup.models import Finding, TrueupPolicy, TrueupRun
+from provisioning import Finding, ProvisioningAttempt, SeatWork, TrueupPolicy, TrueupRun
 
 __all__ = [
     "ApiToken",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from metering.ledger.services import close_seat_interval, open_seat_interval, open_seat_interval_of
+from metering import close_seat_interval, open_seat_interval, open_seat_interval_of
 from portal.catalog.models import ProductKind
 from portal.db import utcnow
 from portal.errors import Conflict

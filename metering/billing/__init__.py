@@ -1,6 +1,8 @@
 """Month close, invoices, Stripe and dunning.
 
-What the web pages and the API use (import from the modules named):
+What the web pages and the API use, by the module that holds it. Code outside metering imports a
+name from ``metering`` itself, whose ``__init__`` exports the ones used outside (``make lint``
+checks):
 
 * ``metering.billing.queries``: ``list_invoices``, ``get_invoice_for_client``, ``get_invoice``,
   ``invoice_json``, ``parse_period``, ``billing_account_of``, ``newest_period``, ``draft_count``,

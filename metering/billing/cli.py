@@ -20,10 +20,9 @@ from metering.spla.services import add_host, get_host, list_hosts, retire_host, 
 from portal.accounts.services import get_client_by_ref
 from portal.audit.services import Actor
 from portal.catalog.services import get_sku
-from portal.cli import unit_of_work
 from portal.db import utcnow
 from portal.errors import InvalidInput
-from portal.transactions import cli_transaction
+from portal.transactions import cli_command, cli_transaction
 
 billing_cli = AppGroup("billing", help="Month close, invoices and the SPLA report.")
 hosts_cli = AppGroup("hosts", help="The reseller's hosts licensed per core (SPLA per-core SKUs).")
@@ -38,7 +37,7 @@ def _progress(items: Iterable[int]) -> Iterable[int]:
 
 @billing_cli.command("close")
 @click.argument("period")
-@unit_of_work
+@cli_command
 def close_command(period: str) -> None:
     """Build (or rebuild) the draft invoice of every client with usage in PERIOD (YYYY-MM)."""
     month = parse_period(period)
@@ -56,7 +55,7 @@ def close_command(period: str) -> None:
 
 @billing_cli.command("finalize")
 @click.argument("period")
-@unit_of_work
+@cli_command
 def finalize_command(period: str) -> None:
     """Finalize every draft of PERIOD: the invoices are frozen and sent to Stripe for payment."""
     month = parse_period(period)
@@ -69,7 +68,7 @@ def finalize_command(period: str) -> None:
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="CSV file (default: stdout)."
 )
-@unit_of_work
+@cli_command
 def spla_report_command(period: str, output: Path | None) -> None:
     """Export PERIOD's SPLA report as CSV for the distributor (period, SKU, quantity, cost, customer)."""
     report = spla_report(parse_period(period), billing_timezone())
@@ -101,7 +100,7 @@ def _parse_instant(value: str | None, option: str) -> datetime:
 @click.option("--sku", required=True, help="Per-core SKU code, e.g. WINDC-2CORE.")
 @click.option("--client", "client_ref", help="The client the host is dedicated to, if any.")
 @click.option("--from", "from_", help="In service since (default: now), e.g. 2026-10-01.")
-@unit_of_work
+@cli_command
 def hosts_add(
     name: str, cores: int, processors: int, sku: str, client_ref: str | None, from_: str | None
 ) -> None:
@@ -114,7 +113,7 @@ def hosts_add(
 
 
 @hosts_cli.command("list")
-@unit_of_work
+@cli_command
 def hosts_list() -> None:
     """Show the hosts, their packs and whether they are in service."""
     for host in list_hosts():
@@ -130,7 +129,7 @@ def hosts_list() -> None:
 @hosts_cli.command("retire")
 @click.argument("name")
 @click.option("--at", help="Out of service from (default: now).")
-@unit_of_work
+@cli_command
 def hosts_retire(name: str, at: str | None) -> None:
     """Take a host out of service; months after it owe no packs for it."""
     host = retire_host(ACTOR, get_host(name), _parse_instant(at, "--at"))

@@ -97,6 +97,8 @@ def mark_payment_failed(actor: Actor, invoice: Invoice, reason: str, now: dateti
 
 
 def _resume_if_settled(actor: Actor, client: Client) -> None:
+    # Imported here, not at the top: provisioning imports metering when it loads (its lifecycle
+    # writes the ledger), so metering may reach provisioning only once both are loaded.
     from provisioning import resume_client
 
     account = db.session.scalars(select(BillingAccount).where(BillingAccount.client_id == client.id)).first()
@@ -139,6 +141,8 @@ def clients_past_grace(now: datetime, grace: timedelta) -> list[int]:
 
 def suspend_for_nonpayment(client_id: int, now: datetime, grace: timedelta) -> bool:
     """Suspend the client's seats through provisioning if it is still past the grace period."""
+    # Imported here, not at the top: provisioning imports metering when it loads (its lifecycle
+    # writes the ledger), so metering may reach provisioning only once both are loaded.
     from provisioning import suspend_client
 
     client = db.session.get(Client, client_id, with_for_update=True)

@@ -29,7 +29,7 @@ from portal.db import db
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.orders.queries import is_possible_id
 
-MAX_REASON = 500
+MAX_HOLD_REASON = 500
 
 
 def get_period_invoice(period: BillingPeriod, invoice_id: int, *, lock: bool = False) -> Invoice:
@@ -52,8 +52,10 @@ def hold_invoice(actor: Actor, invoice: Invoice, reason: str) -> Invoice:
         raise InvalidInput(
             "Say why the bill is held.", fields={"reason": "Say why, for whoever releases it."}
         )
-    if len(reason) > MAX_REASON:
-        raise InvalidInput("The reason is too long.", fields={"reason": f"At most {MAX_REASON} characters."})
+    if len(reason) > MAX_HOLD_REASON:
+        raise InvalidInput(
+            "The reason is too long.", fields={"reason": f"At most {MAX_HOLD_REASON} characters."}
+        )
     if not lifecycle.hold(invoice, reason):
         return invoice
     db.session.flush()

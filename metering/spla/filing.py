@@ -22,7 +22,7 @@ from portal.db import db
 from portal.errors import Conflict, InvalidInput
 
 DUE_DAY = 10
-MAX_REFERENCE = 100
+MAX_SPLA_REFERENCE = 100
 
 
 class FilingState(enum.StrEnum):
@@ -127,9 +127,9 @@ def mark_spla_submitted(
     """Record that the month's report went to the distributor, with the figures that were sent."""
     period = report.period
     reference = " ".join((reference or "").split()) or None
-    if reference is not None and len(reference) > MAX_REFERENCE:
+    if reference is not None and len(reference) > MAX_SPLA_REFERENCE:
         raise InvalidInput(
-            "The reference is too long.", fields={"reference": f"At most {MAX_REFERENCE} characters."}
+            "The reference is too long.", fields={"reference": f"At most {MAX_SPLA_REFERENCE} characters."}
         )
     check_period_over(period, tz, now)
     existing = spla_submission(period)

@@ -15,8 +15,8 @@ from flask.cli import AppGroup
 
 from metering.usage.services import ingest_usage_events
 from portal.audit.services import Actor
-from portal.cli import unit_of_work
 from portal.errors import InvalidInput
+from portal.transactions import cli_command
 
 usage_cli = AppGroup("usage", help="Usage events from outside systems.")
 
@@ -40,7 +40,7 @@ def _read_lines(path: Path) -> tuple[list[Any], list[int], dict[str, str]]:
 
 @usage_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@unit_of_work
+@cli_command
 def import_command(file: Path) -> None:
     """Import usage events from FILE (JSON Lines), all or nothing."""
     events, line_numbers, problems = _read_lines(file)

@@ -33,7 +33,7 @@ from portal.catalog.models import Product
 from portal.db import db
 from portal.errors import InvalidInput
 
-MAX_BATCH = 10_000
+MAX_USAGE_BATCH = 10_000
 _CHUNK = 500
 
 
@@ -52,7 +52,7 @@ def ingest_usage_events(
     raw_events: Any,
     *,
     label: Callable[[int], str] = _default_label,
-    max_batch: int | None = MAX_BATCH,
+    max_batch: int | None = MAX_USAGE_BATCH,
 ) -> IngestResult:
     """Apply a batch of usage events atomically, or raise InvalidInput with one error per bad event.
 

@@ -15,9 +15,9 @@ from portal.accounts.services import (
 )
 from portal.accounts.token_services import create_api_token, revoke_api_token
 from portal.audit.services import Actor
-from portal.cli import unit_of_work
 from portal.db import db
 from portal.errors import NotFound
+from portal.transactions import cli_command
 
 users_cli = AppGroup("users", help="Portal users.")
 tokens_cli = AppGroup("tokens", help="API tokens for automation (RMM, PSA, scripts).")
@@ -35,7 +35,7 @@ CLI_ACTOR = Actor.system("command line")
     confirmation_prompt=True,
     help="Prompted for when not given (at least 10 characters).",
 )
-@unit_of_work
+@cli_command
 def create_admin(email: str, name: str, password: str) -> None:
     """Create a reseller administrator."""
     ensure_reseller()
@@ -52,7 +52,7 @@ def create_admin(email: str, name: str, password: str) -> None:
 @click.option(
     "--user", "user_email", help="The portal user it belongs to (a client_user token sees their seats)."
 )
-@unit_of_work
+@cli_command
 def create_token(role: str, client_ref: str | None, name: str, user_email: str | None) -> None:
     """Create an API token; the token is printed once, alone on the last line."""
     client = get_client_by_ref(client_ref) if client_ref else None
@@ -70,7 +70,7 @@ def create_token(role: str, client_ref: str | None, name: str, user_email: str |
 
 
 @tokens_cli.command("list")
-@unit_of_work
+@cli_command
 def list_tokens() -> None:
     """List API tokens (never the tokens themselves)."""
     tokens = db.session.scalars(select(ApiToken).order_by(ApiToken.id))
@@ -86,7 +86,7 @@ def list_tokens() -> None:
 
 @tokens_cli.command("revoke")
 @click.argument("token_id", type=int)
-@unit_of_work
+@cli_command
 def revoke_token(token_id: int) -> None:
     """Revoke the token with this number (see `tokens list`)."""
     token = db.session.get(ApiToken, token_id)

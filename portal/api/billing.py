@@ -10,19 +10,20 @@ from typing import Any
 
 from flask import Response, request
 
-from metering.billing.finalize import finalize_period
-from metering.billing.models import Invoice
-from metering.billing.pdf import invoice_pdf
-from metering.billing.queries import (
+from metering import (
+    Invoice,
+    billing_timezone,
+    close_in_one_transaction,
+    finalize_period,
     get_invoice,
     get_invoice_for_client,
     invoice_json,
+    invoice_pdf,
     list_invoices,
     parse_period,
+    spla_report,
+    spla_report_csv,
 )
-from metering.billing.runs import close_in_one_transaction
-from metering.settings import billing_timezone
-from metering.spla.services import spla_report, spla_report_csv
 from portal.accounts.models import Client
 from portal.accounts.services import get_client_by_ref, get_reseller
 from portal.api import bp, openapi

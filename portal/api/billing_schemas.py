@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metering.billing.models import InvoiceStatus
+from metering import InvoiceStatus
 from portal.api.openapi import add_schema, ref
 from portal.api.representations import object_schema
 

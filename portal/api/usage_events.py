@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from metering.usage.services import MAX_BATCH, ingest_usage_events
+from metering import MAX_USAGE_BATCH, ingest_usage_events
 from portal.api.auth import RESELLER_WRITERS, api_actor
 from portal.api.billing_schemas import object_schema
 from portal.api.bodies import Body, Field, _WrongType
@@ -39,7 +39,7 @@ class EventList(Field):
         return "array"
 
     def base_schema(self) -> dict[str, Any]:
-        return {"items": EVENT_SCHEMA, "maxItems": MAX_BATCH}
+        return {"items": EVENT_SCHEMA, "maxItems": MAX_USAGE_BATCH}
 
     def check_value(self, value: Any) -> list[Any]:
         if not isinstance(value, list):

@@ -8,15 +8,15 @@ from flask.cli import AppGroup
 from portal.accounts.services import ensure_reseller
 from portal.audit.services import Actor
 from portal.catalog.services import get_product, list_products, seed_catalog, set_product_price
-from portal.cli import unit_of_work
 from portal.errors import InvalidInput
 from portal.money import format_amount, parse_amount
+from portal.transactions import cli_command
 
 catalog_cli = AppGroup("catalog", help="Products, licence SKUs and prices.")
 
 
 @catalog_cli.command("seed")
-@unit_of_work
+@cli_command
 def seed() -> None:
     """Create the default catalog, or add what is missing. Edited prices are kept."""
     ensure_reseller()
@@ -30,7 +30,7 @@ def seed() -> None:
 
 
 @catalog_cli.command("list")
-@unit_of_work
+@cli_command
 def list_command() -> None:
     """Show products, their licences and prices."""
     for product in list_products(include_inactive=True):
@@ -44,7 +44,7 @@ def list_command() -> None:
 @catalog_cli.command("set-price")
 @click.argument("code")
 @click.argument("amount")
-@unit_of_work
+@cli_command
 def set_price(code: str, amount: str) -> None:
     """Set the monthly price of product CODE to AMOUNT (e.g. 41.50)."""
     try:

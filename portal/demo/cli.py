@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from portal.cli import unit_of_work
 from portal.demo.services import load_demo
+from portal.transactions import cli_command
 
 
 @click.command("demo")
-@unit_of_work
+@cli_command
 def demo_command() -> None:
     """Load demo clients, people and seats (safe to run again)."""
     logins = load_demo()

@@ -1,7 +1,8 @@
 """How a seat's state reads to a client: the words on the page and in the live-update JSON.
 
 One place decides the wording, so a seat looks the same when the page is rendered and after the
-browser has refreshed it from ``/client/seats/states.json``.
+browser has refreshed it from ``/client/seats/states.json``. It reads provisioning's one definition
+of "at rest", so it sits with the seat pages above the engines, not in portal's kernel.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from portal.orders.models import DesiredState, Seat, SeatState
-from provisioning.lifecycle import NAMED_USER_KINDS, is_at_rest
+from provisioning import NAMED_USER_KINDS, is_at_rest
 
 STATE_LABELS: dict[SeatState, str] = {
     SeatState.ORDERED: "Ordered",

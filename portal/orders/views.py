@@ -14,10 +14,7 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from metering.billing.catalog import product_price
-from metering.billing.estimate import MonthEstimate, estimate_month
-from metering.rating import Price
-from metering.settings import billing_timezone
+from metering import MonthEstimate, Price, billing_timezone, estimate_month, product_price
 from portal.accounts.models import Client, EndUser, Role
 from portal.accounts.views import apply_service_error
 from portal.audit.services import Actor
@@ -46,8 +43,7 @@ from portal.orders.queries import (
 )
 from portal.orders.services import get_seat_for_client
 from portal.transactions import web_transaction
-from provisioning import MAX_SEATS_PER_ORDER, cancel_seat, place_order
-from provisioning.lifecycle import NAMED_USER_KINDS
+from provisioning import MAX_SEATS_PER_ORDER, NAMED_USER_KINDS, cancel_seat, place_order
 
 bp = Blueprint("orders", __name__, url_prefix="/client")
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from metering.billing.models import Invoice
-from metering.billing.queries import list_invoices
-from metering.periods import BillingPeriod
+from metering import BillingPeriod, Invoice, list_invoices
 from portal.reseller.exports import ExportInvoice, ExportLine
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select
 
-from metering.ledger.models import LedgerInterval
+from metering import LedgerInterval
 from portal.accounts.models import Client
 from portal.audit.models import AuditEvent
 from portal.catalog.models import Product, ProductBilling

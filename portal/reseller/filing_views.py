@@ -6,11 +6,18 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from metering.billing.queries import draft_count, newest_period
-from metering.periods import BillingPeriod
-from metering.settings import billing_timezone
-from metering.spla.filing import differences_since_filing, filing_status, mark_spla_submitted
-from metering.spla.services import SplaReport, spla_report, spla_report_csv
+from metering import (
+    BillingPeriod,
+    SplaReport,
+    billing_timezone,
+    differences_since_filing,
+    draft_count,
+    filing_status,
+    mark_spla_submitted,
+    newest_period,
+    spla_report,
+    spla_report_csv,
+)
 from portal.auth.access import RESELLER_ROLES, roles_required
 from portal.db import utcnow
 from portal.reseller.books import export_invoices, issued_invoices

@@ -7,9 +7,7 @@ from wtforms import Field, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from metering.billing.review import MAX_REASON
-from metering.periods import BillingPeriod
-from metering.spla.filing import MAX_REFERENCE
+from metering import MAX_HOLD_REASON, MAX_SPLA_REFERENCE, BillingPeriod
 
 
 class GetForm(FlaskForm):
@@ -55,7 +53,7 @@ class ActionForm(FlaskForm):
 class HoldForm(FlaskForm):
     reason = TextAreaField(
         "Why hold it",
-        validators=[DataRequired(message="Say why, for whoever releases it."), Length(max=MAX_REASON)],
+        validators=[DataRequired(message="Say why, for whoever releases it."), Length(max=MAX_HOLD_REASON)],
         description="E.g. “Client disputes the number of mailboxes”.",
     )
     submit = SubmitField("Hold")
@@ -72,7 +70,7 @@ class SuspendForm(FlaskForm):
 class SplaSubmittedForm(FlaskForm):
     reference = StringField(
         "Distributor's reference",
-        validators=[Optional(), Length(max=MAX_REFERENCE)],
+        validators=[Optional(), Length(max=MAX_SPLA_REFERENCE)],
         description="Optional: the confirmation or order number the distributor gave you.",
     )
     submit = SubmitField("Mark submitted")

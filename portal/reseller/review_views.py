@@ -5,18 +5,21 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from metering.billing.models import Invoice
-from metering.billing.queries import newest_period
-from metering.billing.review import (
+from metering import (
+    Bill,
+    BillingPeriod,
+    Invoice,
+    MonthReview,
     approve_invoice,
     approve_period,
+    billing_timezone,
     get_period_invoice,
     hold_invoice,
+    line_details,
+    month_review,
+    newest_period,
     release_invoice,
 )
-from metering.billing.review_rows import Bill, MonthReview, line_details, month_review
-from metering.periods import BillingPeriod
-from metering.settings import billing_timezone
 from portal.auth.access import RESELLER_ROLES, roles_required
 from portal.db import db, utcnow
 from portal.errors import NotFound

@@ -7,11 +7,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
-from metering.billing.queries import billing_account_of, drafts_to_review, list_invoices, overdue_clients
-from metering.figures import last_months, monthly_figures
-from metering.periods import BillingPeriod
-from metering.settings import billing_timezone
-from metering.spla.filing import filing_status, unfiled_periods
+from metering import (
+    BillingPeriod,
+    billing_account_of,
+    billing_timezone,
+    drafts_to_review,
+    filing_status,
+    last_months,
+    list_invoices,
+    monthly_figures,
+    overdue_clients,
+    unfiled_periods,
+)
 from portal.accounts.models import Client, ClientStatus, Role
 from portal.accounts.services import get_client_by_ref, get_reseller
 from portal.auth.access import RESELLER_ROLES, roles_required

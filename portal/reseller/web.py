@@ -10,8 +10,7 @@ from __future__ import annotations
 from flask import Flask, abort, current_app, render_template
 from werkzeug.wrappers import Response
 
-from metering.billing.queries import parse_period
-from metering.periods import BillingPeriod
+from metering import BillingPeriod, parse_period
 from portal.accounts.models import Role
 from portal.accounts.services import get_reseller
 from portal.audit.services import Actor

@@ -39,14 +39,10 @@ def init_web(app: Flask) -> None:
     for blueprint in (orders_bp, seats_bp, end_users_bp):
         app.register_blueprint(blueprint)
 
-    from provisioning.views import bp as provisioning_bp
+    import provisioning
 
-    app.register_blueprint(provisioning_bp)
-
-    from provisioning.trueup.views import bp as trueup_bp
-
-    # True-ups: accounts the platforms have that nobody bills, and committed-seat contracts.
-    app.register_blueprint(trueup_bp)
+    # The provisioning console and true-ups (pages and the `trueup` commands).
+    provisioning.init_app(app)
 
     from portal.reseller.web import init_reseller
 
@@ -59,10 +55,11 @@ def init_web(app: Flask) -> None:
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
 
-    from metering.web import init_metering
+    import metering
 
-    # Billing pages, Stripe's webhook (CSRF-exempt), and the billing/usage commands.
-    init_metering(app, csrf)
+    # Billing pages, Stripe's webhook (CSRF-exempt, through the CSRFProtect installed above), and
+    # the billing/usage commands.
+    metering.init_app(app)
 
     app.jinja_env.filters["money"] = format_amount
     app.register_error_handler(CSRFError, _csrf_error)

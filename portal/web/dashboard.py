@@ -11,8 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from metering.billing.estimate import MonthEstimate, estimate_month
-from metering.settings import billing_timezone
+from metering import MonthEstimate, billing_timezone, estimate_month
 from portal.accounts.models import Client
 from portal.audit.models import AuditEvent
 from portal.db import db, utcnow

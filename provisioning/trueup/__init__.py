@@ -7,12 +7,10 @@ reseller settles it (adopt, provision again, apply the portal's state, dismiss) 
 a per-product policy settles some kinds by itself. Everything is idempotent: a re-run never finds,
 adopts or bills the same thing twice.
 
-Committed-seat contracts (:mod:`metering.commitments`) make the month close bill at least
-the committed seats, with the users above the commitment as a true-up line.
+Committed-seat contracts (metering's ``add_commitment``, ``end_commitment``) make the month close
+bill at least the committed seats, with the users above the commitment as a true-up line.
 """
 
-from metering.commitments.models import Commitment
-from metering.commitments.services import add_commitment, committed_quantities, end_commitment
 from provisioning.trueup.models import (
     Finding,
     FindingKind,
@@ -26,16 +24,12 @@ from provisioning.trueup.services import get_finding, last_run, list_findings, r
 from provisioning.trueup.settlements import options_for, proposed, set_policy, settle
 
 __all__ = [
-    "Commitment",
     "Finding",
     "FindingKind",
     "FindingStatus",
     "Settlement",
     "TrueupPolicy",
     "TrueupRun",
-    "add_commitment",
-    "committed_quantities",
-    "end_commitment",
     "get_finding",
     "last_run",
     "list_findings",

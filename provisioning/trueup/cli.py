@@ -6,16 +6,14 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from metering.billing.queries import parse_period
-from metering.commitments.models import Commitment
-from metering.commitments.services import add_commitment, end_commitment, list_commitments
+from metering import Commitment, add_commitment, end_commitment, list_commitments, parse_period
 from portal.accounts.models import EndUser
 from portal.accounts.services import get_client_by_ref
 from portal.audit.services import Actor
 from portal.catalog.services import get_product
-from portal.cli import unit_of_work
 from portal.db import db
 from portal.errors import InvalidInput, NotFound
+from portal.transactions import cli_command
 from provisioning.trueup.models import FindingKind, FindingStatus, Settlement
 from provisioning.trueup.platforms import read_platforms
 from provisioning.trueup.services import get_finding, list_findings, run_discovery
@@ -29,7 +27,7 @@ _KINDS = [kind.value for kind in FindingKind]
 
 
 @trueup_cli.command("run")
-@unit_of_work
+@cli_command
 def run_command() -> None:
     """Read every platform and outside count now, and record what differs (as the nightly run does)."""
     readings = read_platforms()
@@ -48,7 +46,7 @@ def run_command() -> None:
 @trueup_cli.command("list")
 @click.option("--status", type=click.Choice(_STATUSES), default="open", show_default=True)
 @click.option("--client", "client_ref", help="Only this client's findings.")
-@unit_of_work
+@cli_command
 def list_command(status: str, client_ref: str | None) -> None:
     """The findings, newest first, with what is proposed for each open one."""
     client = get_client_by_ref(client_ref) if client_ref else None
@@ -76,7 +74,7 @@ def list_command(status: str, client_ref: str | None) -> None:
 @click.option("--product", "product_code", help="Adopt as this product (default: the proposed one).")
 @click.option("--end-user", "end_user_email", help="Adopt for this end user of the client (e-mail).")
 @click.option("--reason", help="Why (required to dismiss).")
-@unit_of_work
+@cli_command
 def settle_command(
     finding_id: int, choice: str, product_code: str | None, end_user_email: str | None, reason: str | None
 ) -> None:
@@ -102,7 +100,7 @@ def settle_command(
 @trueup_cli.command("policy")
 @click.argument("product_code")
 @click.option("--auto", "kinds", multiple=True, type=click.Choice(_KINDS), help="Settle this kind by itself.")
-@unit_of_work
+@cli_command
 def policy_command(product_code: str, kinds: tuple[str, ...]) -> None:
     """Which kinds of finding about PRODUCT are settled without a person (none without --auto)."""
     product = get_product(product_code)
@@ -111,7 +109,7 @@ def policy_command(product_code: str, kinds: tuple[str, ...]) -> None:
 
 
 @trueup_cli.command("policies")
-@unit_of_work
+@cli_command
 def policies_command() -> None:
     """The products whose findings are settled by themselves."""
     policies = [p for p in list_policies() if any(p.applies_to(kind) for kind in FindingKind)]
@@ -128,7 +126,7 @@ def policies_command() -> None:
 @click.argument("quantity", type=int)
 @click.option("--from", "starts", required=True, help="First month billed (YYYY-MM).")
 @click.option("--to", "ends", help="Last month billed (YYYY-MM); open-ended without it.")
-@unit_of_work
+@cli_command
 def commit_command(client_ref: str, product_code: str, quantity: int, starts: str, ends: str | None) -> None:
     """CLIENT commits to paying for at least QUANTITY seats of PRODUCT each month."""
     commitment = add_commitment(
@@ -144,7 +142,7 @@ def commit_command(client_ref: str, product_code: str, quantity: int, starts: st
 
 @trueup_cli.command("commitments")
 @click.option("--client", "client_ref", help="Only this client's.")
-@unit_of_work
+@cli_command
 def commitments_command(client_ref: str | None) -> None:
     """Every committed-seat contract."""
     commitments = list_commitments(get_client_by_ref(client_ref) if client_ref else None)
@@ -157,7 +155,7 @@ def commitments_command(client_ref: str | None) -> None:
 @trueup_cli.command("end-commitment")
 @click.argument("commitment_id", type=int)
 @click.option("--last", "last", required=True, help="Last month billed (YYYY-MM).")
-@unit_of_work
+@cli_command
 def end_commitment_command(commitment_id: int, last: str) -> None:
     """End a commitment after LAST."""
     commitment = db.session.get(Commitment, commitment_id)

@@ -17,8 +17,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from metering.ledger.models import IntervalSource, LedgerInterval
-from metering.usage.models import UsageAction, UsageEvent
+from metering import IntervalSource, LedgerInterval, UsageAction, UsageEvent
 from portal.accounts.models import Client, EndUser
 from portal.catalog.models import Product
 from portal.db import db

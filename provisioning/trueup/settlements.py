@@ -20,7 +20,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from metering.ledger.models import IntervalSource, LedgerInterval
+from metering import IntervalSource, LedgerInterval
 from portal.accounts.end_user_services import add_end_user
 from portal.accounts.models import EndUser
 from portal.audit.services import Actor, record

@@ -11,8 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from metering.billing.queries import parse_period
-from metering.commitments.services import add_commitment, list_commitments
+from metering import add_commitment, list_commitments, parse_period
 from portal.accounts.models import EndUser, Role
 from portal.accounts.services import get_client_by_ref
 from portal.audit.services import Actor
