@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -295,6 +296,8 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         REMEMBER_COOKIE_SECURE=secure,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
+        # Flask-Login's default is a year; a stolen laptop's cookie should not outlive a month.
+        REMEMBER_COOKIE_DURATION=timedelta(days=30),
         PREFERRED_URL_SCHEME="https" if https else "http",
     )
     return config

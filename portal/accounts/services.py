@@ -150,6 +150,16 @@ def _record_failed_login(email: str) -> None:
     db.session.flush()
 
 
+def end_sessions(user: User) -> None:
+    """Log ``user`` out everywhere: every session and remember-me cookie carries the old version.
+
+    Cookies live in the browser, so deleting them at logout is not enough: a copy saved earlier
+    would still open the portal. Bumping the version makes every copy stale on the server side.
+    """
+    user.session_version += 1
+    db.session.flush()
+
+
 def load_user_for_session(session_id: str) -> User | None:
     """Flask-Login's user loader: ``"<id>:<session_version>"``; a stale version logs out."""
     user_id, _, version = session_id.partition(":")
