@@ -281,6 +281,15 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
     if config["MAIL_USERNAME"] and not config["MAIL_SERVER"]:
         raise ConfigError("MAIL_SERVER", "MAIL_USERNAME is set but MAIL_SERVER is not")
 
+    # Bodies over this size are refused (413) before anything reads them, so one oversized upload
+    # cannot make a worker parse hundreds of megabytes (the usage-events cap only counts events).
+    max_request = get("MAX_REQUEST_BYTES")
+    config["MAX_CONTENT_LENGTH"] = (
+        _parse_int("MAX_REQUEST_BYTES", max_request, minimum=1024, maximum=1024**3)
+        if max_request
+        else 5 * 1024 * 1024
+    )
+
     config.update(_provisioning_settings(get, instance_path))
 
     # Cookies are marked Secure whenever the portal is served over HTTPS. `make run` serves plain
