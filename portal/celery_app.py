@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
+from celery.beat import PersistentScheduler
 from celery.schedules import crontab
 from flask import Flask, current_app
 
@@ -26,6 +27,20 @@ BEAT_TASKS: dict[str, tuple[str, str]] = {
     "billing-push-sweep": ("metering.push_sweep", "BILLING_PUSH_SWEEP_INTERVAL"),
     "billing-dunning": ("metering.dunning", "BILLING_DUNNING_INTERVAL"),
 }
+
+
+class InstanceScheduler(PersistentScheduler):
+    """Beat's usual file-backed schedule, whose directory is made if it is missing.
+
+    The schedule file lives in ``instance/``, which a fresh clone does not have until something
+    writes there (nothing does when SECRET_KEY and DATABASE_URL come from the environment), and
+    ``shelve`` does not create directories: beat would crash on start, and with it the sweep,
+    dunning and the Stripe push.
+    """
+
+    def setup_schedule(self) -> None:
+        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
+        super().setup_schedule()
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -71,6 +86,7 @@ def celery_init_app(app: Flask) -> Celery:
         # Provisioning has its own queue setting, so its workers can be scaled separately.
         task_routes={"provisioning.*": {"queue": app.config.get("PROVISIONING_QUEUE", "seatmeter")}},
         beat_schedule_filename=str(Path(app.instance_path) / "celerybeat-schedule"),
+        beat_scheduler=InstanceScheduler,
         task_always_eager=app.config.get("CELERY_TASK_ALWAYS_EAGER", False),
     )
     celery.set_default()

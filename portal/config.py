@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -280,6 +281,15 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
     if config["MAIL_USERNAME"] and not config["MAIL_SERVER"]:
         raise ConfigError("MAIL_SERVER", "MAIL_USERNAME is set but MAIL_SERVER is not")
 
+    # Bodies over this size are refused (413) before anything reads them, so one oversized upload
+    # cannot make a worker parse hundreds of megabytes (the usage-events cap only counts events).
+    max_request = get("MAX_REQUEST_BYTES")
+    config["MAX_CONTENT_LENGTH"] = (
+        _parse_int("MAX_REQUEST_BYTES", max_request, minimum=1024, maximum=1024**3)
+        if max_request
+        else 5 * 1024 * 1024
+    )
+
     config.update(_provisioning_settings(get, instance_path))
 
     # Cookies are marked Secure whenever the portal is served over HTTPS. `make run` serves plain
@@ -295,6 +305,8 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         REMEMBER_COOKIE_SECURE=secure,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
+        # Flask-Login's default is a year; a stolen laptop's cookie should not outlive a month.
+        REMEMBER_COOKIE_DURATION=timedelta(days=30),
         PREFERRED_URL_SCHEME="https" if https else "http",
     )
     return config

@@ -35,3 +35,15 @@ class Conflict(ServiceError):
 class PermissionDenied(ServiceError):
     code = "forbidden"
     http_status = 403
+
+
+def too_large_message(limit: int | None) -> str:
+    """What a person is told when a request is over MAX_REQUEST_BYTES (HTTP 413)."""
+    if not limit:
+        return "The request is too large for this server. Send less at a time."
+    megabytes = limit / (1024 * 1024)
+    size = f"{megabytes:.3g} MB" if megabytes >= 1 else f"{max(1, limit // 1024)} KB"
+    return (
+        f"The request is too large: this server accepts at most {size} at a time. "
+        "Send less at a time, for example usage events in smaller batches."
+    )

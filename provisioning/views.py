@@ -7,6 +7,7 @@ from collections.abc import Callable
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from portal.accounts.models import Role
 from portal.audit.services import Actor
 from portal.auth.access import RESELLER_ROLES, current_portal_user, roles_required
 from portal.db import db
@@ -22,7 +23,10 @@ bp = Blueprint("provisioning", __name__, url_prefix="/reseller/provisioning")
 @roles_required(*RESELLER_ROLES)
 def index() -> str:
     return render_template(
-        "provisioning/index.html", failed=failed_seats(), attempts=recent_attempts(limit=100)
+        "provisioning/index.html",
+        failed=failed_seats(),
+        attempts=recent_attempts(limit=100),
+        can_act=_can_act(),
     )
 
 
@@ -30,17 +34,24 @@ def index() -> str:
 @roles_required(*RESELLER_ROLES)
 def seat(seat_id: int) -> str:
     found = _seat(seat_id)
-    return render_template("provisioning/seat.html", seat=found, attempts=attempts_of(found))
+    return render_template(
+        "provisioning/seat.html", seat=found, attempts=attempts_of(found), can_act=_can_act()
+    )
 
 
+def _can_act() -> bool:
+    return current_portal_user().role is Role.RESELLER_ADMIN
+
+
+# Retrying and cancelling change a client's seats: administrators only (staff change nothing on clients).
 @bp.route("/seats/<int:seat_id>/retry", methods=["POST"])
-@roles_required(*RESELLER_ROLES)
+@roles_required(Role.RESELLER_ADMIN)
 def retry(seat_id: int) -> Response:
     return _act(seat_id, retry_seat, "Seat #{id} is being provisioned again.")
 
 
 @bp.route("/seats/<int:seat_id>/cancel", methods=["POST"])
-@roles_required(*RESELLER_ROLES)
+@roles_required(Role.RESELLER_ADMIN)
 def cancel(seat_id: int) -> Response:
     return _act(
         seat_id, cancel_seat, "Seat #{id} is cancelled; anything made on the platform is being removed."

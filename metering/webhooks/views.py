@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import stripe
 from flask import Blueprint, current_app, jsonify, request
@@ -13,6 +14,19 @@ from metering.webhooks.services import apply_stripe_event
 from portal.transactions import web_transaction
 
 bp = Blueprint("stripe_webhooks", __name__)
+
+# How far an event's signing time may be from our clock, either way. Stripe's library only bounds
+# the past; an event dated in the future would stay replayable until that date comes.
+TOLERANCE_SECONDS = 300
+
+
+def _signed_at(header: str) -> int | None:
+    """The ``t=`` of a Stripe-Signature header (the signing time, Unix seconds), if it has one."""
+    for item in header.split(","):
+        name, _, value = item.strip().partition("=")
+        if name == "t" and value.isdigit():
+            return int(value)
+    return None
 
 
 def _answer(status: int, **body: object) -> tuple[Response, int]:
@@ -26,13 +40,17 @@ def stripe_webhook() -> tuple[Response, int]:
         current_app.logger.error("Stripe webhook received but STRIPE_WEBHOOK_SECRET is not set")
         return _answer(503, error="webhooks are not configured")
     payload = request.get_data(as_text=True)
+    signature = request.headers.get("Stripe-Signature", "")
     try:
-        stripe.Webhook.construct_event(payload, request.headers.get("Stripe-Signature", ""), secret)
+        stripe.Webhook.construct_event(payload, signature, secret, tolerance=TOLERANCE_SECONDS)
         event = json.loads(payload)
     except stripe.SignatureVerificationError:
         return _answer(400, error="bad signature")
     except ValueError:
         return _answer(400, error="not a Stripe event")
+    signed_at = _signed_at(signature)
+    if signed_at is None or signed_at > time.time() + TOLERANCE_SECONDS:
+        return _answer(400, error="signed more than 5 minutes in the future")
     if not isinstance(event, dict):
         return _answer(400, error="not a Stripe event")
     try:

@@ -9,10 +9,12 @@ import hashlib
 import re
 import secrets
 from datetime import timedelta
+from functools import cache
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from portal.accounts.models import (
     Client,
@@ -69,14 +71,66 @@ def ensure_reseller(name: str = "Your managed-service provider") -> Reseller:
 # --- passwords ----------------------------------------------------------------------------------
 
 
+# Runs of neighbouring keys (US layout): rows, and the columns walked left to right. A password
+# made only of pieces of these ("qwertyuiop", "1qaz2wsx", "zxcvbnm,./asdf") is among the first
+# things a guesser tries, however long it is.
+_KEYBOARD_WALKS = (
+    "`1234567890-=",
+    "qwertyuiop[]\\",
+    "asdfghjkl;'",
+    "zxcvbnm,./",
+    "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik,9ol.0p;/-['=]",
+)
+_MIN_WALK_PIECE = 3
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    """The packaged list of the most common passwords (lowercase), read once."""
+    text = (Path(__file__).parent / "common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def _is_common(lowered: str) -> bool:
+    # Digits and symbols around a common word ("Password1234!", "sunshine2024") do not make it
+    # any less common: lists of breached passwords are full of exactly those.
+    core = re.sub(r"^[\W\d_]+|[\W\d_]+$", "", lowered)
+    return lowered in _common_passwords() or (core != "" and core in _common_passwords())
+
+
+def _is_keyboard_walk(lowered: str) -> bool:
+    walks = [*_KEYBOARD_WALKS, *(walk[::-1] for walk in _KEYBOARD_WALKS)]
+    position = 0
+    while position < len(lowered):
+        longest = 0
+        for walk in walks:
+            length = len(lowered) - position
+            while length > longest and lowered[position : position + length] not in walk:
+                length -= 1
+            longest = max(longest, length)
+        if longest < _MIN_WALK_PIECE:
+            return False
+        position += longest
+    return True
+
+
 def password_problems(password: str, email: str | None = None) -> list[str]:
     problems = []
+    lowered = password.lower()
     if len(password) < MIN_PASSWORD_LENGTH:
         problems.append(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
     if len(set(password)) < 4:
         problems.append("Use more different characters.")
     if email and password.strip().lower() == normalize_email(email):
         problems.append("Do not use your e-mail address as your password.")
+    if password.isdigit():
+        problems.append("Use letters too, not only digits.")
+    elif _is_common(lowered):
+        problems.append("This is one of the most common passwords; choose one that is harder to guess.")
+    elif _is_keyboard_walk(lowered):
+        problems.append("Do not use a row of keys such as qwertyuiop.")
+    elif re.fullmatch(r"(.+?)\1+", lowered):
+        problems.append("Do not repeat the same few characters.")
     return problems
 
 
@@ -147,6 +201,16 @@ def _record_failed_login(email: str) -> None:
         )
     )
     db.session.add(FailedLogin(email=email[:254]))
+    db.session.flush()
+
+
+def end_sessions(user: User) -> None:
+    """Log ``user`` out everywhere: every session and remember-me cookie carries the old version.
+
+    Cookies live in the browser, so deleting them at logout is not enough: a copy saved earlier
+    would still open the portal. Bumping the version makes every copy stale on the server side.
+    """
+    user.session_version += 1
     db.session.flush()
 
 
@@ -250,7 +314,30 @@ def invite_user(actor: Actor, email: str, name: str, role: Role, client: Client 
     return user
 
 
+def _void_unused_tokens(user: User, purpose: TokenPurpose | None = None) -> None:
+    """Expire ``user``'s links not yet used (of ``purpose``, or all): only the newest one works.
+
+    An older e-mail may sit in a mailbox someone else reads; once a newer link is sent, or a
+    password is chosen with any of them, the others must not set the password again. They are
+    expired rather than deleted, so the rows still tell when each link was sent.
+    """
+    now = utcnow()
+    query = (
+        update(OneTimeToken)
+        .where(
+            OneTimeToken.user_id == user.id,
+            OneTimeToken.used_at.is_(None),
+            OneTimeToken.expires_at > now,
+        )
+        .values(expires_at=now)
+    )
+    if purpose is not None:
+        query = query.where(OneTimeToken.purpose == purpose)
+    db.session.execute(query)
+
+
 def _issue_one_time_token(user: User, purpose: TokenPurpose, lifetime: timedelta) -> str:
+    _void_unused_tokens(user, purpose)
     raw = secrets.token_urlsafe(32)
     db.session.add(
         OneTimeToken(user=user, purpose=purpose, token_hash=digest_token(raw), expires_at=utcnow() + lifetime)
@@ -276,6 +363,7 @@ def _choose_password_with_token(raw_token: str, purpose: TokenPurpose, password:
     _set_password(user, password)
     token.used_at = utcnow()
     db.session.flush()
+    _void_unused_tokens(user)
     record(Actor.for_user(user), action, "user", user.id, client_id=user.client_id)
     return user
 

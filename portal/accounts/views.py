@@ -33,29 +33,21 @@ def apply_service_error(form: FlaskForm, error: ServiceError) -> None:
 
 
 @bp.route("/reseller/clients", methods=["GET", "POST"])
-@roles_required(*RESELLER_ROLES)
+@roles_required(*RESELLER_ROLES, to_change=(Role.RESELLER_ADMIN,))
 def clients() -> str | Response:
     user = current_portal_user()
     form = NewClientForm()
-    if request.method == "POST":
-        if user.role is not Role.RESELLER_ADMIN:
-            flash("Only reseller administrators can add clients.", "error")
+    if request.method == "POST" and form.validate_on_submit():
+        actor = Actor.for_user(user)
+        with web_transaction() as attempt:
+            client = create_client(actor, form.ref.data or "", form.name.data or "", form.billing_email.data)
+            form_email = form.admin_email.data or ""
+            invite_user(actor, form_email, form.admin_name.data or "", Role.CLIENT_ADMIN, client)
+        if (error := attempt.error) is not None:
+            apply_service_error(form, error)
+        else:
+            flash(f"Client {client.name} created; {form_email} is invited as its administrator.", "success")
             return redirect(url_for("accounts.clients"))
-        if form.validate_on_submit():
-            actor = Actor.for_user(user)
-            with web_transaction() as attempt:
-                client = create_client(
-                    actor, form.ref.data or "", form.name.data or "", form.billing_email.data
-                )
-                form_email = form.admin_email.data or ""
-                invite_user(actor, form_email, form.admin_name.data or "", Role.CLIENT_ADMIN, client)
-            if (error := attempt.error) is not None:
-                apply_service_error(form, error)
-            else:
-                flash(
-                    f"Client {client.name} created; {form_email} is invited as its administrator.", "success"
-                )
-                return redirect(url_for("accounts.clients"))
     search = request.args.get("q", "").strip()
     active_seats = (
         select(Seat.client_id, func.count(Seat.id).label("seats"))

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 from portal.db import db
-from portal.errors import ServiceError
+from portal.errors import ServiceError, too_large_message
 
 # Codes of the errors that do not come from a service (those carry their own ServiceError.code).
 _HTTP_CODES = {
@@ -91,6 +91,8 @@ def http_error_response(error: HTTPException) -> Response:
         message = "There is nothing at this address."
     elif status == 405:
         message = "This address does not accept this method."
+    elif status == 413:
+        message = too_large_message(current_app.config.get("MAX_CONTENT_LENGTH"))
     else:
         message = error.description or error.name
     headers = {name: value for name, value in error.get_headers() if name.lower() == "allow"}

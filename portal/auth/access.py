@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort
+from flask import abort, request
 from flask_login import current_user, login_required
 
 from portal.accounts.models import Client, Role, User
@@ -17,14 +17,25 @@ RESELLER_ROLES = (Role.RESELLER_ADMIN, Role.RESELLER_STAFF)
 CLIENT_ROLES = (Role.CLIENT_ADMIN, Role.CLIENT_USER)
 
 
-def roles_required(*roles: Role) -> Callable[[F], F]:
-    """Log-in required, and the user must have one of ``roles`` (403 otherwise)."""
+# Methods that only read; every other method changes something.
+_READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def roles_required(*roles: Role, to_change: tuple[Role, ...] | None = None) -> Callable[[F], F]:
+    """Log-in required, and the user must have one of ``roles`` (403 otherwise).
+
+    ``to_change`` narrows who may send a POST (or any method that is not a read) to a route that
+    also serves a page with GET, so the page and the form it posts share one declaration.
+    """
 
     def decorator(view: F) -> F:
         @wraps(view)
         @login_required
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if current_user.role not in roles:
+            allowed = roles
+            if to_change is not None and request.method not in _READING_METHODS:
+                allowed = to_change
+            if current_user.role not in allowed:
                 abort(403)
             return view(*args, **kwargs)
 

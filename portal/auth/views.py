@@ -13,10 +13,12 @@ from portal.accounts.services import (
     LoginThrottled,
     accept_invitation,
     authenticate,
+    end_sessions,
     find_one_time_token,
     request_password_reset,
     reset_password,
 )
+from portal.auth.access import current_portal_user
 from portal.auth.forms import ChoosePasswordForm, ForgotPasswordForm, LoginForm
 from portal.errors import InvalidInput, NotFound
 from portal.transactions import web_transaction
@@ -57,6 +59,10 @@ def login() -> str | Response | tuple[str, int]:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
+    if current_user.is_authenticated:
+        # One version per user: logging out here also ends the user's sessions on other devices.
+        with web_transaction(renders=()):
+            end_sessions(current_portal_user())
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

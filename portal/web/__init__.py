@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, current_app, render_template, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from portal.accounts.services import load_user_for_session
+from portal.errors import too_large_message
 from portal.money import format_amount
 
 csrf = CSRFProtect()
@@ -98,5 +99,8 @@ def _http_error(error: HTTPException) -> tuple[str, int] | HTTPException | Respo
         from portal.api.errors import http_error_response
 
         return http_error_response(error)
+    if error.code == 413:
+        message = too_large_message(current_app.config.get("MAX_CONTENT_LENGTH"))
+        return render_template("error.html", code=413, title="Too large", message=message), 413
     title, message = _TITLES.get(error.code, (error.name, error.description or ""))
     return render_template("error.html", code=error.code, title=title, message=message), error.code
