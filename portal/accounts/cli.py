@@ -33,7 +33,7 @@ CLI_ACTOR = Actor.system("command line")
     prompt=True,
     hide_input=True,
     confirmation_prompt=True,
-    help="Prompted for when not given (at least 10 characters).",
+    help="Prompted for when not given (at least 12 characters).",
 )
 @cli_command
 def create_admin(email: str, name: str, password: str) -> None:

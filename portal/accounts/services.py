@@ -36,7 +36,7 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 CLIENT_REF_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$")
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = 12
 INVITATION_LIFETIME = timedelta(days=7)
 PASSWORD_RESET_LIFETIME = timedelta(hours=1)
 MAX_FAILED_LOGINS = 5

@@ -59,7 +59,7 @@ def test_create_admin_refuses_weak_password_and_duplicates(runner):
         args=["users", "create-admin", "--email", "b@msp.example", "--password", "long enough pw"]
     )
 
-    assert weak.exit_code == 1 and "at least 10 characters" in weak.output
+    assert weak.exit_code == 1 and "at least 12 characters" in weak.output
     assert duplicate.exit_code == 1 and "already exists" in duplicate.output
     assert "Traceback" not in weak.output + duplicate.output
 

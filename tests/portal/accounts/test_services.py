@@ -125,7 +125,7 @@ def test_weak_password_is_refused_with_the_reason(make_user, caplog):
         db.session.commit()
     raw = next(line for line in caplog.text.splitlines() if "/password/reset/" in line).rsplit("/", 1)[1]
 
-    with pytest.raises(InvalidInput, match="at least 10 characters"):
+    with pytest.raises(InvalidInput, match="at least 12 characters"):
         reset_password(raw, "short")
     reset_password(raw, "long enough password")
     assert load_user_for_session(f"{user.id}:1") is None  # the old session version is gone
