@@ -99,7 +99,7 @@ def place_order(
 
 def assign_seat(actor: Actor, seat: Seat, end_user: EndUser) -> Seat:
     """Assign the seat to ``end_user``, or reassign it from its current holder."""
-    _lock(seat)
+    lock_seat(seat)
     if end_user.client_id != seat.client_id:
         raise NotFound(f"No end user #{end_user.id}.", fields={"end_user": "Unknown end user."})
     _require_not_cancelled(seat)
@@ -128,7 +128,7 @@ def assign_seat(actor: Actor, seat: Seat, end_user: EndUser) -> Seat:
 
 def unassign_seat(actor: Actor, seat: Seat) -> Seat:
     """Take the seat away from its end user; a desktop or mailbox account is removed."""
-    _lock(seat)
+    lock_seat(seat)
     _require_not_cancelled(seat)
     if seat.end_user is None:
         raise Conflict(f"Seat #{seat.id} is not assigned to anyone.")
@@ -147,7 +147,7 @@ def unassign_seat(actor: Actor, seat: Seat) -> Seat:
 
 def cancel_seat(actor: Actor, seat: Seat) -> Seat:
     """Cancel the seat: its account is removed from the platform and billing stops."""
-    _lock(seat)
+    lock_seat(seat)
     _require_not_cancelled(seat)
     seat.desired_state = DesiredState.TERMINATED
     seat.revision += 1
@@ -163,7 +163,7 @@ def cancel_seat(actor: Actor, seat: Seat) -> Seat:
 
 def retry_seat(actor: Actor, seat: Seat) -> Seat:
     """A seat whose provisioning failed tries again (a new revision, so new idempotency keys)."""
-    _lock(seat)
+    lock_seat(seat)
     if seat.state is not SeatState.FAILED:
         raise Conflict(f"Seat #{seat.id} has not failed; there is nothing to retry.")
     reason = seat.last_error
@@ -279,11 +279,14 @@ def _live_seats(client: Client) -> list[Seat]:
     )
 
 
-def _lock(seat: Seat) -> None:
+def lock_seat(seat: Seat) -> None:
     """Reload the seat and hold its row until commit (PostgreSQL), so two requests changing the same
     seat at once take turns instead of both deciding from the same old state. SQLite's BEGIN
     IMMEDIATE already serialises writers."""
-    db.session.refresh(seat, with_for_update=True)
+    # A refresh repeats the loader options the seat was first loaded with; a page that joined its
+    # product or person (an outer join) would make a plain FOR UPDATE fail on PostgreSQL, so the
+    # lock names the seats table alone.
+    db.session.refresh(seat, with_for_update={"of": Seat})
 
 
 def _require_not_cancelled(seat: Seat) -> None:

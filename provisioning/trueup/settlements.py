@@ -29,7 +29,13 @@ from portal.celery_app import enqueue_after_commit
 from portal.db import db, utcnow
 from portal.errors import Conflict, InvalidInput
 from portal.orders.models import SeatState
-from provisioning.seats import adopt_account_as_seat, enforce_seat_state, place_order, reprovision_seat
+from provisioning.seats import (
+    adopt_account_as_seat,
+    enforce_seat_state,
+    lock_seat,
+    place_order,
+    reprovision_seat,
+)
 from provisioning.trueup.models import Finding, FindingKind, FindingStatus, Settlement, TrueupPolicy
 from provisioning.trueup.platforms import end_user_extension
 from provisioning.trueup.removal import TASK as REMOVAL_TASK
@@ -144,7 +150,7 @@ def settle(
     if finding.seat is not None and choice in (Settlement.REPROVISION, Settlement.ENFORCE):
         # Decide from the seat as it is now and hold its row until the commit, as the seat services
         # do, so a worker finishing a step on it meanwhile is not overwritten.
-        db.session.refresh(finding.seat, with_for_update=True)
+        lock_seat(finding.seat)
     option = next((o for o in options_for(finding) if o.settlement is choice), None)
     if option is None:
         raise InvalidInput(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from metering.ledger.models import LedgerInterval
 from portal.catalog.services import get_product
 from portal.db import db, utcnow
 from portal.errors import Conflict, NotFound
-from portal.orders.models import DesiredState, SeatState
+from portal.orders.models import DesiredState, Seat, SeatState
 from provisioning import (
     adopt_account_as_seat,
     assign_seat,
@@ -241,3 +242,20 @@ def test_a_seat_whose_account_is_gone_is_provisioned_again(acme, person, local_k
     assert intervals(seat)[-1].stop_at is not None  # billing pauses until the account is back
     assert run_steps(seat) == ["create"]
     assert seat.state is SeatState.ACTIVE and seat.external_id is not None
+
+
+def test_a_seat_loaded_with_its_product_and_person_joined_can_still_be_changed(acme, person):
+    # Pages load seats with their product and person joined (LEFT OUTER JOIN); the seat operations
+    # lock the seat's row afterwards, and PostgreSQL refuses FOR UPDATE over the outer join's
+    # nullable side unless the lock names the seats table alone.
+    placed = order(acme, "voip", 1, [person("Alice")])
+    seat_id = placed.seats[0].id
+    db.session.expunge_all()
+    seat = db.session.scalars(
+        select(Seat).where(Seat.id == seat_id).options(joinedload(Seat.product), joinedload(Seat.end_user))
+    ).one()
+
+    cancel_seat(ACTOR, seat)
+    db.session.commit()
+
+    assert seat.desired_state is DesiredState.TERMINATED
