@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import datetime
 
 from sqlalchemy import delete, or_, select
@@ -60,6 +60,19 @@ def open_seat_interval_of(seat: Seat) -> LedgerInterval | None:
     return db.session.scalars(
         select(LedgerInterval).where(LedgerInterval.seat_id == seat.id, LedgerInterval.stop_at.is_(None))
     ).first()
+
+
+def seats_counted_now(seat_ids: Collection[int]) -> set[int]:
+    """Which of these seats have an open interval: the platform may still let someone in through them."""
+    if not seat_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(LedgerInterval.seat_id).where(
+                LedgerInterval.seat_id.in_(list(seat_ids)), LedgerInterval.stop_at.is_(None)
+            )
+        )
+    )
 
 
 def intervals_overlapping(
