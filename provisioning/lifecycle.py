@@ -12,7 +12,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from metering.ledger.services import close_seat_interval, open_seat_interval, open_seat_interval_of
+from metering.ledger.services import (
+    close_seat_interval,
+    open_seat_interval,
+    open_seat_interval_of,
+    open_seat_service_interval,
+)
 from portal.catalog.models import ProductKind
 from portal.db import utcnow
 from portal.errors import Conflict
@@ -105,8 +110,13 @@ def is_at_rest(seat: Seat) -> bool:
 
 
 def grants(seat: Seat) -> bool:
-    """The platform confirms the seat's access for its end user: only this opens a ledger interval."""
-    return seat.state is S.ACTIVE and seat.end_user_id is not None
+    """The platform confirms the seat's access (it is active): only this opens a ledger interval.
+
+    For its end user; with nobody assigned (a VoIP extension works from the start) the seat is a
+    working service, and its interval with nobody bills one unit of the product (DESIGN.md,
+    "Licence counting").
+    """
+    return seat.state is S.ACTIVE
 
 
 # Observed states in which a removal (suspend, cancel, unassign) was asked for or tried and the
@@ -139,15 +149,17 @@ def sync_ledger(seat: Seat, at: datetime | None = None) -> None:
     at = at or utcnow()
     current = open_seat_interval_of(seat)
     if current is not None:
-        if grants(seat):
-            keep = current.end_user_id == seat.end_user_id
-        else:
-            keep = still_authorized(seat, current.end_user_id)
+        # Whom the open interval counts: a person, or nobody (the seat in service unassigned).
+        holder = None if current.user_key is None else current.end_user_id
+        keep = holder == seat.end_user_id if grants(seat) else still_authorized(seat, holder)
         if not keep:
             close_seat_interval(seat, at)
             current = None
     if current is None and grants(seat):
-        open_seat_interval(seat, at)
+        if seat.end_user_id is None:
+            open_seat_service_interval(seat, at)
+        else:
+            open_seat_interval(seat, at)
 
 
 def access_gone(seat: Seat, at: datetime) -> None:

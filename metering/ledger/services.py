@@ -41,6 +41,25 @@ def open_seat_interval(seat: Seat, at: datetime) -> LedgerInterval | None:
     return interval
 
 
+def open_seat_service_interval(seat: Seat, at: datetime) -> LedgerInterval:
+    """The seat is in service with nobody assigned from ``at``: it bills as one unit. Idempotent."""
+    current = open_seat_interval_of(seat)
+    if current is not None:
+        return current
+    interval = LedgerInterval(
+        client_id=seat.client_id,
+        product_id=seat.product_id,
+        user_key=None,
+        end_user_id=None,
+        seat_id=seat.id,
+        source=IntervalSource.SEAT,
+        start_at=at,
+    )
+    db.session.add(interval)
+    db.session.flush()
+    return interval
+
+
 def close_seat_interval(seat: Seat, at: datetime) -> LedgerInterval | None:
     """The seat's end user stops holding its product at ``at``. Idempotent."""
     interval = open_seat_interval_of(seat)
@@ -81,7 +100,12 @@ def intervals_overlapping(
     """Every ledger interval that overlaps [start, stop), as the pure counting module wants them."""
     query = (
         select(
-            Client.ref, LedgerInterval.user_key, Product.code, LedgerInterval.start_at, LedgerInterval.stop_at
+            Client.ref,
+            LedgerInterval.user_key,
+            Product.code,
+            LedgerInterval.start_at,
+            LedgerInterval.stop_at,
+            LedgerInterval.seat_id,
         )
         .join(Client, Client.id == LedgerInterval.client_id)
         .join(Product, Product.id == LedgerInterval.product_id)
@@ -92,8 +116,10 @@ def intervals_overlapping(
     )
     if client_id is not None:
         query = query.where(LedgerInterval.client_id == client_id)
-    for ref, user_key, product, start_at, stop_at in db.session.execute(query).yield_per(10_000):
-        yield LicenceInterval(client=ref, end_user=user_key, product=product, start=start_at, stop=stop_at)
+    for ref, user_key, product, start_at, stop_at, seat in db.session.execute(query).yield_per(10_000):
+        yield LicenceInterval(
+            client=ref, end_user=user_key, product=product, start=start_at, stop=stop_at, seat=seat
+        )
 
 
 def intervals_by_client(start: datetime, stop: datetime) -> dict[int, list[LicenceInterval]]:
@@ -106,6 +132,7 @@ def intervals_by_client(start: datetime, stop: datetime) -> dict[int, list[Licen
             Product.code,
             LedgerInterval.start_at,
             LedgerInterval.stop_at,
+            LedgerInterval.seat_id,
         )
         .join(Client, Client.id == LedgerInterval.client_id)
         .join(Product, Product.id == LedgerInterval.product_id)
@@ -115,9 +142,10 @@ def intervals_by_client(start: datetime, stop: datetime) -> dict[int, list[Licen
         )
     )
     grouped: dict[int, list[LicenceInterval]] = {}
-    for client_id, ref, user_key, product, start_at, stop_at in db.session.execute(query).yield_per(10_000):
+    rows = db.session.execute(query).yield_per(10_000)
+    for client_id, ref, user_key, product, start_at, stop_at, seat in rows:
         interval = LicenceInterval(
-            client=ref, end_user=user_key, product=product, start=start_at, stop=stop_at
+            client=ref, end_user=user_key, product=product, start=start_at, stop=stop_at, seat=seat
         )
         grouped.setdefault(client_id, []).append(interval)
     return grouped

@@ -42,24 +42,29 @@ def test_new_voip_seat_is_queued_at_once_but_an_unassigned_desktop_waits(acme):
     assert desktop.state is SeatState.ORDERED and SeatWork.of(desktop).sweep_after is None
 
 
-def test_voip_seat_becomes_an_extension_then_bills_once_assigned(acme, person, local_kamailio):
+def test_voip_seat_is_an_extension_in_service_from_the_start_then_bills_its_person(
+    acme, person, local_kamailio
+):
     seat = order(acme, "voip").seats[0]
 
     assert run_steps(seat) == ["create"]
     assert seat.state is SeatState.ACTIVE
     assert seat.external_id == f"{1000 + seat.id}@acme.seats.test"
-    assert intervals(seat) == []  # active but nobody holds it: no licence
+    # In service with nobody assigned: no licence, but the working extension bills one unit.
+    assert [(i.user_key, i.stop_at) for i in intervals(seat)] == [(None, None)]
 
     alice = person("alice")
     assign_seat(ACTOR, seat, alice)
     db.session.commit()
-    assert [(i.user_key, i.stop_at) for i in intervals(seat)] == [("alice@acme.example", None)]
+    people = [i for i in intervals(seat) if i.user_key is not None]
+    assert [(i.user_key, i.stop_at) for i in people] == [("alice@acme.example", None)]
+    assert all(i.stop_at is not None for i in intervals(seat) if i.user_key is None)
     assert run_steps(seat) == []  # the binding is Seatmeter's: nothing to do at the registrar
 
     bob = person("bob")
     assign_seat(ACTOR, seat, bob)
     db.session.commit()
-    rows = intervals(seat)
+    rows = [i for i in intervals(seat) if i.user_key is not None]
     assert [i.user_key for i in rows] == ["alice@acme.example", "bob@acme.example"]
     assert rows[0].stop_at is not None and rows[1].stop_at is None
 
