@@ -22,7 +22,14 @@ from provisioning.seats import (
     suspend_client,
     unassign_seat,
 )
-from provisioning.services import attempts_of, failed_seats, has_secret, recent_attempts, reveal_seat_secret
+from provisioning.services import (
+    attempts_of,
+    failed_seats,
+    has_secret,
+    recent_attempts,
+    removal_failing_since,
+    reveal_seat_secret,
+)
 
 __all__ = [
     "MAX_SEATS_PER_ORDER",
@@ -47,6 +54,7 @@ __all__ = [
     "place_order",
     "plan",
     "recent_attempts",
+    "removal_failing_since",
     "reprovision_seat",
     "resume_client",
     "retry_seat",

@@ -44,6 +44,7 @@ from portal.orders.queries import (
     wanted_seat_counts,
     wanted_seats,
 )
+from portal.orders.seat_status import bills_while_unassigned
 from portal.orders.services import get_seat_for_client
 from portal.transactions import web_transaction
 from provisioning import MAX_SEATS_PER_ORDER, cancel_seat, place_order
@@ -207,14 +208,6 @@ def render_confirmation(
         form=place_form,
         notice=notice,
     ), status
-
-
-def bills_while_unassigned(product: Product) -> bool:
-    """Seats of this product are in service without a person (a VoIP extension): they bill unassigned.
-
-    A desktop or mailbox waits for its person before anything is made, so it bills only once assigned.
-    """
-    return product.kind not in NAMED_USER_KINDS
 
 
 def _order_page(product: Product, form: OrderForm, status: int = 200) -> tuple[str, int]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from portal.accounts.models import Role
 from portal.db import db
 from portal.orders.models import DesiredState, SeatState
+from provisioning import unassign_seat
+from provisioning.lifecycle import move
 from tests.conftest import csrf_token_from
-from tests.provisioning.conftest import order, run_steps
+from tests.provisioning.conftest import ACTOR, order, run_steps
 
 
 def failed_desktop(acme, person):
@@ -75,9 +77,6 @@ def test_buttons_carry_a_csrf_token(app, client, login, make_user, acme, person)
 
 
 def test_a_seat_whose_removal_fails_says_it_is_still_authorized(client, login, make_user, acme, person):
-    from provisioning import unassign_seat
-    from provisioning.lifecycle import move
-    from tests.provisioning.conftest import ACTOR
 
     alice = person("alice")
     seat = order(acme, "desktop", 1, [alice]).seats[0]
