@@ -52,7 +52,13 @@ from metering.commitments.services import (
 )
 from metering.figures import last_months, monthly_figures
 from metering.ledger.models import IntervalSource, LedgerInterval
-from metering.ledger.services import close_seat_interval, open_seat_interval, open_seat_interval_of
+from metering.ledger.services import (
+    close_seat_interval,
+    open_seat_interval,
+    open_seat_interval_of,
+    open_seat_service_interval,
+    seats_counted_now,
+)
 from metering.periods import BillingPeriod
 from metering.rating import Price
 from metering.settings import billing_timezone
@@ -125,10 +131,12 @@ __all__ = [
     "newest_period",
     "open_seat_interval",
     "open_seat_interval_of",
+    "open_seat_service_interval",
     "overdue_clients",
     "parse_period",
     "product_price",
     "release_invoice",
+    "seats_counted_now",
     "spla_report",
     "spla_report_csv",
     "unfiled_periods",

@@ -9,6 +9,9 @@ Rules (see DESIGN.md, "SPLA-style counting"):
   does not count; one minute inside the window counts as a full user. No proration, no concurrency.
 * A user counts once per SKU per client, however many products or seats give them that SKU.
 * A product with an empty bill of licences (e.g. VoIP) contributes no SKU.
+* A seat in service with nobody assigned (an interval with no end user, naming its seat) is not a
+  user and holds no SKU; it bills one unit of its product for the month unless a person held that
+  seat in the month (:func:`count_unassigned_seats`).
 
 Each function makes one pass over the intervals and keeps only per-(client, product) user sets, so it is
 linear in the number of intervals.
@@ -28,6 +31,7 @@ __all__ = [
     "core_license_packs",
     "count_product_users",
     "count_sku_users",
+    "count_unassigned_seats",
 ]
 
 
@@ -37,17 +41,27 @@ class LicenceInterval:
 
     Half-open ``[start, stop)``; ``stop is None`` means the interval is still open. A zero-length
     interval (``stop == start``) is allowed and holds nothing.
+
+    ``seat`` is the seat it came through, if any. ``end_user is None`` is a seat in service with
+    nobody assigned (a working phone extension): it must name its seat, which it bills for.
     """
 
     client: str
-    end_user: str
+    end_user: str | None
     product: str
     start: datetime
     stop: datetime | None = None
+    seat: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("client", "end_user", "product"):
             value = getattr(self, name)
+            if name == "end_user" and value is None:
+                if self.seat is None:
+                    raise ValueError(
+                        "LicenceInterval with no end user must name its seat (a seat in service)"
+                    )
+                continue
             if not isinstance(value, str) or not value:
                 raise ValueError(f"LicenceInterval.{name} must be a non-empty string, got {value!r}")
         require_aware(self.start, "LicenceInterval.start")
@@ -79,11 +93,13 @@ def count_product_users(
 ) -> dict[tuple[str, str], frozenset[str]]:
     """Distinct end users per ``(client, product)`` who held the product at any instant of ``[start, stop)``.
 
-    Pairs with no user in the window are absent from the result.
+    Pairs with no user in the window are absent from the result. Seats with nobody are no users.
     """
     _check_window(start, stop)
     users: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
     for interval in intervals:
+        if interval.end_user is None:
+            continue
         # Inlined LicenceInterval.overlaps: this loop runs over the whole month's ledger.
         own_start = interval.start
         own_stop = interval.stop
@@ -93,6 +109,32 @@ def count_product_users(
             continue
         users[(interval.client, interval.product)].add(interval.end_user)
     return {key: frozenset(members) for key, members in users.items()}
+
+
+def count_unassigned_seats(
+    intervals: Iterable[LicenceInterval], start: datetime, stop: datetime
+) -> dict[tuple[str, str], frozenset[int]]:
+    """Seats per ``(client, product)`` in service in ``[start, stop)`` with no person counted through them.
+
+    A seat is in service in the window when an interval of it with nobody overlaps the window. Each
+    such seat bills one unit of its product, unless a person held that seat in the window (any of its
+    intervals with an end user overlaps it): that person is counted as a user instead, so a seat
+    held by someone all month, or for a day of it, is one unit, never two. Pairs with no such seat
+    are absent from the result.
+    """
+    _check_window(start, stop)
+    nobody: defaultdict[tuple[str, str], set[int]] = defaultdict(set)
+    held: set[int] = set()
+    for interval in intervals:
+        seat = interval.seat
+        if seat is None or not interval.overlaps(start, stop):
+            continue
+        if interval.end_user is None:
+            nobody[(interval.client, interval.product)].add(seat)
+        else:
+            held.add(seat)
+    result = {key: frozenset(seats - held) for key, seats in nobody.items()}
+    return {key: seats for key, seats in result.items() if seats}
 
 
 def count_sku_users(

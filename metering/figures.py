@@ -65,7 +65,7 @@ def held_months(months: list[BillingPeriod], tz: ZoneInfo) -> dict[tuple[int, in
             LedgerInterval.product_id,
             LedgerInterval.user_key,
             month_bits(months, tz),
-        ).where(overlapping_any(months, tz))
+        ).where(overlapping_any(months, tz), LedgerInterval.user_key.is_not(None))  # people only
     )
     held: dict[tuple[int, int, str], int] = defaultdict(int)
     for client_id, product_id, user_key, mask in rows:

@@ -113,29 +113,65 @@ def _rate(
     return lines
 
 
+def _held_by(users: int, seats: int) -> str:
+    """What a seat product's quantity is made of, in words: users, and seats in service with nobody."""
+    if not seats:
+        return _plural(users, "user", "users")
+    in_service = f"{_plural(seats, 'seat', 'seats')} in service with nobody assigned"
+    if not users:
+        return in_service
+    return f"{_plural(users, 'user', 'users')} and {in_service}"
+
+
 def rate_seat_products(
     product_users: Mapping[tuple[str, str], Collection[str]],
     price_book: Mapping[str, Price],
     period: BillingPeriod,
     product_names: Mapping[str, str] | None = None,
     commitments: Mapping[tuple[str, str], int] | None = None,
+    unassigned_seats: Mapping[tuple[str, str], Collection[int]] | None = None,
 ) -> list[InvoiceLineDraft]:
-    """One line per ``(client, product)``: quantity = distinct users, amount = quantity x monthly price.
+    """One line per ``(client, product)``: quantity = distinct users plus seats in service with nobody.
 
-    No proration. Zero-quantity lines are omitted. Lines are ordered by (client, product). Raises
-    KeyError naming the product if it has no price.
+    ``unassigned_seats`` maps ``(client, product)`` to the seats that were in service in the month
+    with no person counted through them (:func:`metering.counting.count_unassigned_seats`): each
+    bills one unit, as a working service does. Amount = quantity x monthly price. No proration.
+    Zero-quantity lines are omitted. Lines are ordered by (client, product). Raises KeyError naming
+    the product if it has no price.
 
     ``commitments`` maps ``(client, product)`` to the seats the client committed to for the month.
-    Such a product bills max(commitment, users): a line for the committed seats (even with no user),
-    then, when more users held it, a true-up line for the users above the commitment.
+    Such a product bills max(commitment, units): a line for the committed seats (even with no user),
+    then, when more units were used, a true-up line for the units above the commitment.
     """
-    quantities = {key: len(set(users)) for key, users in product_users.items()}
+    users = {key: len(set(members)) for key, members in product_users.items()}
+    seats = {key: len(set(members)) for key, members in (unassigned_seats or {}).items()}
+    quantities = {key: users.get(key, 0) + seats.get(key, 0) for key in users.keys() | seats.keys()}
     commitments = commitments or {}
-    uncommitted = {key: quantity for key, quantity in quantities.items() if key not in commitments}
-    lines = _rate(uncommitted, price_book, period, product_names, ("user", "users"))
+    names = product_names or {}
+    lines: list[InvoiceLineDraft] = []
+    for client, product in sorted(quantities):
+        key = (client, product)
+        price = _price_for(price_book, product)
+        quantity = quantities[key]
+        if key in commitments or quantity == 0:
+            continue
+        lines.append(
+            InvoiceLineDraft(
+                client=client,
+                product=product,
+                period=str(period),
+                quantity=quantity,
+                unit_amount_minor=price.amount_minor,
+                amount_minor=quantity * price.amount_minor,
+                currency=price.currency,
+                description=(
+                    f"{names.get(product, product)} — {_held_by(users.get(key, 0), seats.get(key, 0))}, "
+                    f"{period.label}"
+                ),
+            )
+        )
     if not commitments:
         return lines
-    names = product_names or {}
     for (client, product), committed in commitments.items():
         _check_int(committed, f"commitment to {product!r} of {client!r}")
         if committed <= 0:
@@ -145,7 +181,9 @@ def rate_seat_products(
         above = quantities.get((client, product), 0) - committed
         parts = [(committed, f"{name} — {_plural(committed, 'user', 'users')} committed, {period.label}")]
         if above > 0:
-            extra = f"{_plural(above, 'user', 'users')} above the commitment"
+            # Seats in service with nobody are units, not users: say so only when there are some.
+            unit = ("user", "users") if not seats.get((client, product)) else ("unit", "units")
+            extra = f"{_plural(above, *unit)} above the commitment"
             parts.append((above, f"{name} — true-up: {extra}, {period.label}"))
         lines += [
             InvoiceLineDraft(

@@ -28,7 +28,14 @@ from provisioning.seats import (
     suspend_client,
     unassign_seat,
 )
-from provisioning.services import attempts_of, failed_seats, has_secret, recent_attempts, reveal_seat_secret
+from provisioning.services import (
+    attempts_of,
+    failed_seats,
+    has_secret,
+    recent_attempts,
+    removal_failing_since,
+    reveal_seat_secret,
+)
 from provisioning.trueup.models import Finding, TrueupPolicy, TrueupRun
 from provisioning.web import init_app
 
@@ -62,6 +69,7 @@ __all__ = [
     "place_order",
     "plan",
     "recent_attempts",
+    "removal_failing_since",
     "reprovision_seat",
     "resume_client",
     "retry_seat",

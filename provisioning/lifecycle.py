@@ -3,7 +3,8 @@
 A seat carries a desired state (what the client asked for) and an observed state (what the platform
 is known to have). :func:`plan` looks at both and names the one platform action that brings them
 closer; a worker performs it and :func:`move` records the new observed state. Every move re-derives
-the licence ledger from the seat (active AND assigned grants the product), in the same transaction.
+the licence ledger from the seat (see sync_ledger: counting follows the platform's access), in the
+same transaction.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from metering import close_seat_interval, open_seat_interval, open_seat_interval_of
+from metering import (
+    close_seat_interval,
+    open_seat_interval,
+    open_seat_interval_of,
+    open_seat_service_interval,
+)
 from portal.catalog.models import ProductKind
 from portal.db import utcnow
 from portal.errors import Conflict
@@ -104,18 +110,64 @@ def is_at_rest(seat: Seat) -> bool:
 
 
 def grants(seat: Seat) -> bool:
-    """A seat grants its product's licences to its end user only while active and assigned."""
-    return seat.state is S.ACTIVE and seat.end_user_id is not None
+    """The platform confirms the seat's access (it is active): only this opens a ledger interval.
+
+    For its end user; with nobody assigned (a VoIP extension works from the start) the seat is a
+    working service, and its interval with nobody bills one unit of the product (DESIGN.md,
+    "Licence counting").
+    """
+    return seat.state is S.ACTIVE
+
+
+# Observed states in which a removal (suspend, cancel, unassign) was asked for or tried and the
+# platform has not confirmed it: whoever could get in before may still get in, so they stay counted.
+# FAILED is one of them: a seat whose removal fails keeps its access until a retry or a cancel is done.
+REMOVAL_PENDING = frozenset({S.SUSPENDING, S.RESUMING, S.TERMINATING, S.FAILED})
+
+
+def still_authorized(seat: Seat, end_user_id: int | None) -> bool:
+    """May the platform still let ``end_user_id`` (None: the seat's service) in, though not confirmed?
+
+    A desktop or mailbox lets in whoever its account is for (``account_end_user_id``), through the
+    unassign step of an unassignment or reassignment too, until the platform confirms the account is
+    gone. A VoIP extension belongs to the seat, not to a person: whoever holds it keeps it while a
+    suspension or a cancellation is pending.
+    """
+    if needs_named_user(seat):
+        in_flight = seat.state in REMOVAL_PENDING or seat.state is S.PROVISIONING
+        return in_flight and end_user_id is not None and end_user_id == seat.account_end_user_id
+    return seat.state in REMOVAL_PENDING and end_user_id == seat.end_user_id
 
 
 def sync_ledger(seat: Seat, at: datetime | None = None) -> None:
-    """Make the seat's open ledger interval match :func:`grants` (idempotent)."""
+    """Make the seat's open ledger interval follow the platform's access (idempotent).
+
+    An interval opens when the platform confirms access (the seat is active: its end user, or nobody)
+    and closes when the platform confirms that access is gone, not when the removal is asked for:
+    while a removal is pending or failing the interval stays open (:func:`still_authorized`).
+    """
     at = at or utcnow()
     current = open_seat_interval_of(seat)
-    if current is not None and (not grants(seat) or current.end_user_id != seat.end_user_id):
-        close_seat_interval(seat, at)
-    if grants(seat):
-        open_seat_interval(seat, at)
+    if current is not None:
+        # Whom the open interval counts: a person, or nobody (the seat in service unassigned).
+        holder = None if current.user_key is None else current.end_user_id
+        keep = holder == seat.end_user_id if grants(seat) else still_authorized(seat, holder)
+        if not keep:
+            close_seat_interval(seat, at)
+            current = None
+    if current is None and grants(seat):
+        if seat.end_user_id is None:
+            open_seat_service_interval(seat, at)
+        else:
+            open_seat_interval(seat, at)
+
+
+def access_gone(seat: Seat, at: datetime) -> None:
+    """The platform shows the seat's access is gone (its account is missing or disabled): stop counting.
+
+    For the true-up, which finds it on the platform; the workers' steps confirm through :func:`move`.
+    """
+    close_seat_interval(seat, at)
 
 
 def move(seat: Seat, to: SeatState, at: datetime | None = None) -> None:
@@ -195,8 +247,8 @@ def show_next_step(seat: Seat) -> None:
 
     Called by the seat operations (provisioning.seats) in the same transaction; it asks no worker
     for anything (scheduling does). A seat with nothing on the platform is cancelled at once;
-    otherwise the observed state becomes the in-progress state of the next action, which closes
-    ledger intervals at once (suspend, cancel, reassign stop the grant now).
+    otherwise the observed state becomes the in-progress state of the next action. The ledger keeps
+    counting whoever may still get in until the platform confirms the removal (see sync_ledger).
     """
     if seat.state in SETTLED:
         return

@@ -20,7 +20,7 @@ from portal.catalog.models import Product, ProductBilling
 from portal.db import db
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.orders.models import DesiredState, Order, Seat, SeatState
-from provisioning.lifecycle import NAMED_USER_KINDS, move, reopen, show_next_step
+from provisioning.lifecycle import NAMED_USER_KINDS, access_gone, move, reopen, show_next_step
 from provisioning.models import SeatWork
 from provisioning.scheduling import schedule
 
@@ -232,6 +232,8 @@ def reprovision_seat(seat: Seat, now: datetime) -> None:
     """The account is gone: forget its id and let the workers make it again (billing pauses)."""
     seat.revision += 1
     seat.external_id = None
+    # The platform has no account for it: nobody gets in through it until it is made again.
+    access_gone(seat, now)
     move(seat, SeatState.PROVISIONING, now)
     schedule(seat)
 
@@ -244,6 +246,9 @@ def enforce_seat_state(seat: Seat, now: datetime) -> None:
     """
     seat.revision += 1
     if seat.state is SeatState.ACTIVE:
+        # An active seat differs from its account only when the account is disabled: nobody gets
+        # in through it, so it stops counting now, not when the workers have re-enabled it.
+        access_gone(seat, now)
         move(seat, SeatState.SUSPENDING, now)
         move(seat, SeatState.RESUMING, now)
     elif seat.state is SeatState.SUSPENDED:

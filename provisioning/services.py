@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from metering import seats_counted_now
 from portal.audit.services import Actor, record
 from portal.db import db
 from portal.orders.models import Seat, SeatState
@@ -23,6 +26,16 @@ def failed_seats(limit: int = 500) -> list[Seat]:
             .limit(limit)
         )
     )
+
+
+def removal_failing_since(seats: list[Seat]) -> dict[int, datetime]:
+    """Failed seats through which the platform may still let someone in, and since when it fails.
+
+    Such a seat's ledger interval is still open (counting follows access, see lifecycle.sync_ledger):
+    its removal failed, so the person stays counted and billed until a retry or a cancel is done.
+    """
+    failed = {seat.id: seat for seat in seats if seat.state is SeatState.FAILED}
+    return {seat_id: failed[seat_id].state_changed_at for seat_id in seats_counted_now(list(failed))}
 
 
 def attempts_of(seat: Seat, limit: int = 100) -> list[ProvisioningAttempt]:

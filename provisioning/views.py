@@ -14,7 +14,7 @@ from portal.db import db
 from portal.orders.models import Seat
 from portal.transactions import web_transaction
 from provisioning.seats import cancel_seat, retry_seat
-from provisioning.services import attempts_of, failed_seats, recent_attempts
+from provisioning.services import attempts_of, failed_seats, recent_attempts, removal_failing_since
 
 bp = Blueprint("provisioning", __name__, url_prefix="/reseller/provisioning")
 
@@ -22,9 +22,11 @@ bp = Blueprint("provisioning", __name__, url_prefix="/reseller/provisioning")
 @bp.route("/")
 @roles_required(*RESELLER_ROLES)
 def index() -> str:
+    failed = failed_seats()
     return render_template(
         "provisioning/index.html",
-        failed=failed_seats(),
+        failed=failed,
+        still_authorized=removal_failing_since(failed),
         attempts=recent_attempts(limit=100),
         can_act=_can_act(),
     )
@@ -35,7 +37,11 @@ def index() -> str:
 def seat(seat_id: int) -> str:
     found = _seat(seat_id)
     return render_template(
-        "provisioning/seat.html", seat=found, attempts=attempts_of(found), can_act=_can_act()
+        "provisioning/seat.html",
+        seat=found,
+        still_authorized=removal_failing_since([found]),
+        attempts=attempts_of(found),
+        can_act=_can_act(),
     )
 
 

@@ -26,7 +26,7 @@ from metering.billing.catalog import CatalogSnapshot, catalog_snapshot
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceLine, InvoiceStatus, LineKind
 from metering.billing.restatement import adjustment_lines, restatement_starts
 from metering.commitments.services import committed_quantities, committed_quantities_for
-from metering.counting import LicenceInterval, count_product_users
+from metering.counting import LicenceInterval, count_product_users, count_unassigned_seats
 from metering.ledger.services import intervals_by_client, intervals_overlapping
 from metering.periods import BillingPeriod
 from metering.rating import InvoiceLineDraft, invoice_total, rate_metered_usage, rate_seat_products
@@ -176,11 +176,16 @@ def rate_client(
     """The client's lines for the month: its products, its metered usage, then any adjustments."""
     ref = plan.refs[client_id]
     catalog = plan.catalog
-    users = count_product_users(plan.intervals.get(client_id, ()), plan.start, plan.stop)
+    intervals = plan.intervals.get(client_id, ())
+    users = count_product_users(intervals, plan.start, plan.stop)
+    # Seats in service with nobody counted through them bill one unit each (DESIGN.md).
+    unassigned = count_unassigned_seats(intervals, plan.start, plan.stop)
     committed = {(ref, code): quantity for code, quantity in plan.commitments.get(client_id, {}).items()}
     lines = [
         (LineKind.REGULAR, line)
-        for line in rate_seat_products(users, catalog.prices, plan.period, catalog.names, committed)
+        for line in rate_seat_products(
+            users, catalog.prices, plan.period, catalog.names, committed, unassigned_seats=unassigned
+        )
     ]
     usage = {(ref, code): quantity for code, quantity in plan.usage.get(client_id, {}).items()}
     lines += [

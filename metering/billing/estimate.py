@@ -59,6 +59,7 @@ def estimate_month(
     now: datetime,
     tz: ZoneInfo,
     adding: Mapping[str, Collection[EndUser]] | None = None,
+    in_service: Mapping[str, int] | None = None,
 ) -> MonthEstimate:
     """What the close of the billing month containing ``now`` (cut in ``tz``) would bill ``client``.
 
@@ -68,15 +69,25 @@ def estimate_month(
     ``adding`` (product code -> people) counts those people as holding those products from ``now``
     on, as an order about to be placed would: the order quote prices "your month with this order"
     this way, so someone already counted this month, or a seat inside a commitment, adds nothing.
+
+    ``in_service`` (product code -> number of seats) counts that many new seats as in service with
+    nobody assigned from ``now`` on (a VoIP extension works from the start): each bills one unit.
     """
     period = BillingPeriod.containing(now, tz)
     plan = read_month(period, tz, now, client=client)
-    if adding:
+    if adding or in_service:
         # Hypothetical intervals, open from now, go in with the real ones: rating stays the judge.
         planned = [
             LicenceInterval(client=client.ref, end_user=end_user_key(person), product=code, start=now)
-            for code, people in adding.items()
+            for code, people in (adding or {}).items()
             for person in people
+        ]
+        # Seats not made yet have no id: negative numbers never meet a real seat's.
+        planned += [
+            LicenceInterval(client=client.ref, end_user=None, product=code, start=now, seat=-(index + 1))
+            for index, code in enumerate(
+                code for code, count in (in_service or {}).items() for _ in range(count)
+            )
         ]
         plan.intervals[client.id] = [*plan.intervals.get(client.id, ()), *planned]
     # No adjustments were read (see read_month), so no invoice of this client needs leaving out.

@@ -21,7 +21,7 @@ from metering.adjustments import Billed, rate_adjustments
 from metering.billing.catalog import CatalogSnapshot
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceLine, InvoiceStatus
 from metering.commitments.services import committed_quantities_for
-from metering.counting import count_product_users
+from metering.counting import count_product_users, count_unassigned_seats
 from metering.ledger.models import LedgerInterval
 from metering.ledger.services import intervals_overlapping
 from metering.periods import BillingPeriod
@@ -110,8 +110,12 @@ def frozen_periods(client_id: int, before: BillingPeriod) -> list[BillingPeriod]
 
 
 def _counted(client_id: int, start: datetime, stop: datetime) -> dict[str, int]:
-    users = count_product_users(intervals_overlapping(start, stop, client_id), start, stop)
+    intervals = list(intervals_overlapping(start, stop, client_id))
+    users = count_product_users(intervals, start, stop)
     counted = {product: len(members) for (_client, product), members in users.items()}
+    # A seat in service with nobody counted through it is one unit, as the close bills it.
+    for (_client, product), seats in count_unassigned_seats(intervals, start, stop).items():
+        counted[product] = counted.get(product, 0) + len(seats)
     usage = db.session.execute(
         select(Product.code, func.sum(UsageEvent.quantity))
         .join(Product, Product.id == UsageEvent.product_id)

@@ -117,7 +117,11 @@ def people_by_month(
         # As text: converting tens of thousands of enum values costs more than the whole query.
         cast(LedgerInterval.source, String(16)),
         month_bits(months, tz),
-    ).where(overlapping_any(months, tz))
+    ).where(
+        overlapping_any(months, tz),
+        # People only: a seat in service with nobody is no person (it bills as a seat, not a user).
+        LedgerInterval.user_key.is_not(None),
+    )
     if client_ids is not None:
         query = query.where(LedgerInterval.client_id.in_(client_ids))
     # One pass over the rows: each person's sources per month, packed side by side in one integer.
@@ -282,6 +286,8 @@ def line_details(invoice: Invoice, tz: ZoneInfo) -> list[LineDetail]:
             .join(Product, Product.id == LedgerInterval.product_id)
             .where(
                 LedgerInterval.client_id == client.id,
+                # The people who held it; seats in service with nobody are no holders.
+                LedgerInterval.user_key.is_not(None),
                 LedgerInterval.start_at < stop,
                 or_(LedgerInterval.stop_at.is_(None), LedgerInterval.stop_at > start),
             )

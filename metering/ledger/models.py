@@ -19,7 +19,9 @@ from portal.db import Base, utcnow
 
 
 class IntervalSource(enum.StrEnum):
-    SEAT = "seat"  # a seat that was active and assigned
+    # A seat whose platform let its end user in, or, with no user, a seat in service with nobody
+    # assigned (a working phone extension: it bills one unit of its product).
+    SEAT = "seat"
     USAGE = "usage"  # start/stop usage events from an RMM, a PSA or an import
     TRUEUP = "trueup"  # an account found on a platform and adopted by a true-up
 
@@ -28,6 +30,8 @@ class LedgerInterval(Base):
     __tablename__ = "licence_intervals"
     __table_args__ = (
         CheckConstraint("stop_at IS NULL OR stop_at > start_at", name="stop_after_start"),
+        # Only a seat is ever in service with nobody: usage and true-ups always name a person.
+        CheckConstraint("user_key IS NOT NULL OR source = 'seat'", name="person_or_seat"),
         Index("ix_licence_intervals_client_start", "client_id", "start_at"),
         Index("ix_licence_intervals_start_stop", "start_at", "stop_at"),
         # Month close looks for intervals written or changed after a month was invoiced (late
@@ -48,8 +52,9 @@ class LedgerInterval(Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     # The person, as SPLA counts them: their e-mail / UPN, lower-cased. A person counts once per
-    # SKU however many seats, products or sources give it to them.
-    user_key: Mapped[str] = mapped_column(String(254))
+    # SKU however many seats, products or sources give it to them. None: the seat was in service
+    # with nobody assigned; it holds no SAL and bills one unit unless a person held the seat.
+    user_key: Mapped[str | None] = mapped_column(String(254))
     end_user_id: Mapped[int | None] = mapped_column(ForeignKey("end_users.id", ondelete="SET NULL"))
     seat_id: Mapped[int | None] = mapped_column(ForeignKey("seats.id", ondelete="SET NULL"))
     source: Mapped[IntervalSource] = mapped_column(str_enum(IntervalSource))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import datetime
 
 from sqlalchemy import delete, or_, select
@@ -41,6 +41,25 @@ def open_seat_interval(seat: Seat, at: datetime) -> LedgerInterval | None:
     return interval
 
 
+def open_seat_service_interval(seat: Seat, at: datetime) -> LedgerInterval:
+    """The seat is in service with nobody assigned from ``at``: it bills as one unit. Idempotent."""
+    current = open_seat_interval_of(seat)
+    if current is not None:
+        return current
+    interval = LedgerInterval(
+        client_id=seat.client_id,
+        product_id=seat.product_id,
+        user_key=None,
+        end_user_id=None,
+        seat_id=seat.id,
+        source=IntervalSource.SEAT,
+        start_at=at,
+    )
+    db.session.add(interval)
+    db.session.flush()
+    return interval
+
+
 def close_seat_interval(seat: Seat, at: datetime) -> LedgerInterval | None:
     """The seat's end user stops holding its product at ``at``. Idempotent."""
     interval = open_seat_interval_of(seat)
@@ -62,13 +81,31 @@ def open_seat_interval_of(seat: Seat) -> LedgerInterval | None:
     ).first()
 
 
+def seats_counted_now(seat_ids: Collection[int]) -> set[int]:
+    """Which of these seats have an open interval: the platform may still let someone in through them."""
+    if not seat_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(LedgerInterval.seat_id).where(
+                LedgerInterval.seat_id.in_(list(seat_ids)), LedgerInterval.stop_at.is_(None)
+            )
+        )
+    )
+
+
 def intervals_overlapping(
     start: datetime, stop: datetime, client_id: int | None = None
 ) -> Iterator[LicenceInterval]:
     """Every ledger interval that overlaps [start, stop), as the pure counting module wants them."""
     query = (
         select(
-            Client.ref, LedgerInterval.user_key, Product.code, LedgerInterval.start_at, LedgerInterval.stop_at
+            Client.ref,
+            LedgerInterval.user_key,
+            Product.code,
+            LedgerInterval.start_at,
+            LedgerInterval.stop_at,
+            LedgerInterval.seat_id,
         )
         .join(Client, Client.id == LedgerInterval.client_id)
         .join(Product, Product.id == LedgerInterval.product_id)
@@ -79,8 +116,10 @@ def intervals_overlapping(
     )
     if client_id is not None:
         query = query.where(LedgerInterval.client_id == client_id)
-    for ref, user_key, product, start_at, stop_at in db.session.execute(query).yield_per(10_000):
-        yield LicenceInterval(client=ref, end_user=user_key, product=product, start=start_at, stop=stop_at)
+    for ref, user_key, product, start_at, stop_at, seat in db.session.execute(query).yield_per(10_000):
+        yield LicenceInterval(
+            client=ref, end_user=user_key, product=product, start=start_at, stop=stop_at, seat=seat
+        )
 
 
 def intervals_by_client(start: datetime, stop: datetime) -> dict[int, list[LicenceInterval]]:
@@ -93,6 +132,7 @@ def intervals_by_client(start: datetime, stop: datetime) -> dict[int, list[Licen
             Product.code,
             LedgerInterval.start_at,
             LedgerInterval.stop_at,
+            LedgerInterval.seat_id,
         )
         .join(Client, Client.id == LedgerInterval.client_id)
         .join(Product, Product.id == LedgerInterval.product_id)
@@ -102,9 +142,10 @@ def intervals_by_client(start: datetime, stop: datetime) -> dict[int, list[Licen
         )
     )
     grouped: dict[int, list[LicenceInterval]] = {}
-    for client_id, ref, user_key, product, start_at, stop_at in db.session.execute(query).yield_per(10_000):
+    rows = db.session.execute(query).yield_per(10_000)
+    for client_id, ref, user_key, product, start_at, stop_at, seat in rows:
         interval = LicenceInterval(
-            client=ref, end_user=user_key, product=product, start=start_at, stop=stop_at
+            client=ref, end_user=user_key, product=product, start=start_at, stop=stop_at, seat=seat
         )
         grouped.setdefault(client_id, []).append(interval)
     return grouped

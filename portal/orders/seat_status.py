@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from portal.catalog.models import Product
 from portal.orders.models import DesiredState, Seat, SeatState
 from provisioning import NAMED_USER_KINDS, is_at_rest
 
@@ -52,6 +53,14 @@ def waits_for_a_person(seat: Seat) -> bool:
         and seat.end_user_id is None
         and seat.product.kind in NAMED_USER_KINDS
     )
+
+
+def bills_while_unassigned(product: Product) -> bool:
+    """Seats of this product are in service without a person (a VoIP extension): they bill unassigned.
+
+    A desktop or mailbox waits for its person before anything is made, so it bills only once assigned.
+    """
+    return product.kind not in NAMED_USER_KINDS
 
 
 def seat_status(seat: Seat) -> SeatStatus:

@@ -18,10 +18,18 @@ from portal.errors import NotFound
 from portal.orders.forms import AssignSeatForm, SeatActionForm, end_user_choices
 from portal.orders.models import DesiredState, Seat, SeatState
 from portal.orders.queries import client_end_users, is_possible_id, visible_seat, visible_seats
-from portal.orders.seat_status import STATE_LABELS, seat_status
+from portal.orders.seat_status import STATE_LABELS, bills_while_unassigned, seat_status
 from portal.orders.services import get_end_user_for_client, get_seat_for_client
 from portal.transactions import web_transaction
-from provisioning import assign_seat, cancel_seat, has_secret, retry_seat, reveal_seat_secret, unassign_seat
+from provisioning import (
+    assign_seat,
+    cancel_seat,
+    has_secret,
+    removal_failing_since,
+    retry_seat,
+    reveal_seat_secret,
+    unassign_seat,
+)
 
 bp = Blueprint("seats", __name__, url_prefix="/client/seats")
 
@@ -70,6 +78,8 @@ def _detail_page(seat: Seat, assign_form: AssignSeatForm | None = None, status: 
         can_cancel=seat.desired_state is not DesiredState.TERMINATED,
         can_retry=seat.state is SeatState.FAILED and seat.desired_state is not DesiredState.TERMINATED,
         password_waiting=is_admin and has_secret(seat),
+        still_authorized_since=removal_failing_since([seat]).get(seat.id),
+        bills_unassigned=bills_while_unassigned(seat.product),
     ), status
 
 

@@ -41,6 +41,7 @@ from portal.orders.queries import (
     wanted_seat_counts,
     wanted_seats,
 )
+from portal.orders.seat_status import bills_while_unassigned
 from portal.orders.services import get_seat_for_client
 from portal.transactions import web_transaction
 from provisioning import MAX_SEATS_PER_ORDER, NAMED_USER_KINDS, cancel_seat, place_order
@@ -87,6 +88,9 @@ class Quote:
     quantity: int
     lines: list[QuoteLine]
     unassigned: int
+    # The product's seats are in service from the start (a VoIP extension needs no person), so an
+    # unassigned one bills one unit a month as a working service does.
+    bills_unassigned: bool
     # The price the month close rates the product at (the same source as the estimates below).
     unit_price: Price
     # The month in progress as its close would bill it: as things are, and once the chosen people
@@ -110,11 +114,24 @@ class Quote:
     def all_assigned_monthly_minor(self) -> int:
         return self.assigned_monthly_minor + self.unassigned * self.unit_minor
 
+    @property
+    def in_service_monthly_minor(self) -> int:
+        """A month of these seats as soon as they are in service, assigned or not."""
+        unassigned = self.unassigned * self.unit_minor if self.bills_unassigned else 0
+        return self.assigned_monthly_minor + unassigned
+
 
 def quote(client: Client, product: Product, quantity: int, people: list[EndUser]) -> Quote:
     now, tz = utcnow(), billing_timezone()
     month_now = estimate_month(client, now, tz)
-    month_with_order = estimate_month(client, now, tz, adding={product.code: people}) if people else month_now
+    bills_unassigned = bills_while_unassigned(product)
+    unassigned = quantity - len(people)
+    in_service = {product.code: unassigned} if bills_unassigned and unassigned else None
+    month_with_order = (
+        estimate_month(client, now, tz, adding={product.code: people}, in_service=in_service)
+        if people or in_service
+        else month_now
+    )
     unit_price = month_now.prices[product.code]
     holders = {seat.end_user_id for seat in wanted_seats(client, product) if seat.end_user_id is not None}
     lines = [
@@ -129,7 +146,8 @@ def quote(client: Client, product: Product, quantity: int, people: list[EndUser]
         product=product,
         quantity=quantity,
         lines=lines,
-        unassigned=quantity - len(people),
+        unassigned=unassigned,
+        bills_unassigned=bills_unassigned,
         unit_price=unit_price,
         month_now=month_now,
         month_with_order=month_with_order,
@@ -189,7 +207,15 @@ def render_confirmation(
 
 
 def _order_page(product: Product, form: OrderForm, status: int = 200) -> tuple[str, int]:
-    return render_template("client/order.html", product=product, form=form), status
+    return (
+        render_template(
+            "client/order.html",
+            product=product,
+            form=form,
+            bills_unassigned=bills_while_unassigned(product),
+        ),
+        status,
+    )
 
 
 @bp.route("/catalog")
@@ -340,6 +366,7 @@ def seat_count(code: str) -> tuple[str, int]:
         to_cancel=unassigned[:fewer],
         remaining=wanted,
         form=reduce_form,
+        bills_unassigned=bills_while_unassigned(product),
     ), 200
 
 

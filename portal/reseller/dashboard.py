@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 
 from metering import LedgerInterval
 from portal.accounts.models import Client
@@ -31,7 +31,13 @@ class RunRate:
 
 def run_rate(now: datetime, currency: str) -> RunRate:
     holding = (
-        select(LedgerInterval.client_id, LedgerInterval.product_id, LedgerInterval.user_key)
+        select(
+            LedgerInterval.client_id,
+            LedgerInterval.product_id,
+            LedgerInterval.user_key,
+            # A seat in service with nobody bills one unit: each such seat is its own row.
+            case((LedgerInterval.user_key.is_(None), LedgerInterval.seat_id), else_=None),
+        )
         .where(
             LedgerInterval.start_at <= now,
             or_(LedgerInterval.stop_at.is_(None), LedgerInterval.stop_at > now),

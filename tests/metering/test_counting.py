@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metering.counting import LicenceInterval, core_license_packs, count_product_users, count_sku_users
+from metering.counting import (
+    LicenceInterval,
+    core_license_packs,
+    count_product_users,
+    count_sku_users,
+    count_unassigned_seats,
+)
 from metering.periods import BillingPeriod
 
 BILL_OF_LICENCES = {
@@ -378,3 +384,43 @@ def test_two_hundred_thousand_intervals_count_quickly():
     assert elapsed < 10, f"counting 200,000 intervals took {elapsed:.1f}s"
     assert product_counts
     assert sku_counts
+
+
+# --- seats in service with nobody counted through them --------------------------------------------------
+
+
+def seat_iv(seat, user, start, stop=None, product="voip", client="acme-law"):
+    return LicenceInterval(client=client, end_user=user, product=product, start=start, stop=stop, seat=seat)
+
+
+def test_a_seat_in_service_with_nobody_counts_as_one_seat_and_no_user():
+    intervals = [seat_iv(seat, None, utc(2026, 9, 28)) for seat in (1, 2, 3)]
+
+    assert count_unassigned_seats(intervals, OCT_START, OCT_STOP) == {
+        ("acme-law", "voip"): frozenset({1, 2, 3})
+    }
+    assert count_product_users(intervals, OCT_START, OCT_STOP) == {}
+    # A seat with nobody holds no SAL, whatever its product's bill of licences says.
+    desktop = [seat_iv(4, None, utc(2026, 10, 2), product="desktop")]
+    assert count_sku_users(desktop, BILL_OF_LICENCES, OCT_START, OCT_STOP) == {}
+
+
+def test_a_person_who_held_the_seat_that_month_is_counted_instead_of_the_seat():
+    intervals = [
+        seat_iv(1, None, utc(2026, 9, 28), utc(2026, 10, 10)),
+        seat_iv(1, "bob@acme.test", utc(2026, 10, 10), utc(2026, 10, 20)),
+        seat_iv(1, None, utc(2026, 10, 20)),
+        seat_iv(2, None, utc(2026, 9, 1), utc(2026, 10, 1)),  # out of service before October
+        seat_iv(3, "carol@acme.test", utc(2026, 9, 1), utc(2026, 10, 1)),  # Carol only in September
+        seat_iv(3, None, utc(2026, 10, 1)),
+    ]
+
+    assert count_unassigned_seats(intervals, OCT_START, OCT_STOP) == {("acme-law", "voip"): frozenset({3})}
+    assert count_product_users(intervals, OCT_START, OCT_STOP) == {
+        ("acme-law", "voip"): frozenset({"bob@acme.test"})
+    }
+
+
+def test_an_interval_with_nobody_names_its_seat():
+    with pytest.raises(ValueError, match="seat"):
+        LicenceInterval(client="acme-law", end_user=None, product="voip", start=utc(2026, 10, 1))

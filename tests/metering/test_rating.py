@@ -222,3 +222,32 @@ def test_counting_feeds_rating_for_a_reassigned_seat():
     assert [(line.description, line.amount_minor) for line in lines] == [
         ("Hosted Desktop — 2 users, October 2026", 7800)
     ]
+
+
+def test_seats_in_service_with_nobody_bill_one_unit_each_beside_the_users():
+    lines = rate_seat_products(
+        {("acme-law", "voip"): frozenset({"alice@acme.test"})},
+        PRICE_BOOK,
+        OCTOBER,
+        NAMES,
+        unassigned_seats={("acme-law", "voip"): frozenset({7, 8}), ("bright", "voip"): frozenset({9})},
+    )
+
+    assert [(line.client, line.quantity, line.amount_minor, line.description) for line in lines] == [
+        ("acme-law", 3, 6600, "VoIP Seat — 1 user and 2 seats in service with nobody assigned, October 2026"),
+        ("bright", 1, 2200, "VoIP Seat — 1 seat in service with nobody assigned, October 2026"),
+    ]
+
+
+def test_seats_in_service_with_nobody_count_towards_a_commitment():
+    lines = rate_seat_products(
+        {("acme-law", "voip"): frozenset({"alice@acme.test"})},
+        PRICE_BOOK,
+        OCTOBER,
+        NAMES,
+        commitments={("acme-law", "voip"): 2},
+        unassigned_seats={("acme-law", "voip"): frozenset({7, 8})},
+    )
+
+    assert [(line.quantity, line.amount_minor) for line in lines] == [(2, 4400), (1, 2200)]
+    assert lines[1].description == "VoIP Seat — true-up: 1 unit above the commitment, October 2026"

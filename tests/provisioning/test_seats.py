@@ -43,29 +43,34 @@ def test_new_voip_seat_is_queued_at_once_but_an_unassigned_desktop_waits(acme):
     assert desktop.state is SeatState.ORDERED and SeatWork.of(desktop).sweep_after is None
 
 
-def test_voip_seat_becomes_an_extension_then_bills_once_assigned(acme, person, local_kamailio):
+def test_voip_seat_is_an_extension_in_service_from_the_start_then_bills_its_person(
+    acme, person, local_kamailio
+):
     seat = order(acme, "voip").seats[0]
 
     assert run_steps(seat) == ["create"]
     assert seat.state is SeatState.ACTIVE
     assert seat.external_id == f"{1000 + seat.id}@acme.seats.test"
-    assert intervals(seat) == []  # active but nobody holds it: no licence
+    # In service with nobody assigned: no licence, but the working extension bills one unit.
+    assert [(i.user_key, i.stop_at) for i in intervals(seat)] == [(None, None)]
 
     alice = person("alice")
     assign_seat(ACTOR, seat, alice)
     db.session.commit()
-    assert [(i.user_key, i.stop_at) for i in intervals(seat)] == [("alice@acme.example", None)]
+    people = [i for i in intervals(seat) if i.user_key is not None]
+    assert [(i.user_key, i.stop_at) for i in people] == [("alice@acme.example", None)]
+    assert all(i.stop_at is not None for i in intervals(seat) if i.user_key is None)
     assert run_steps(seat) == []  # the binding is Seatmeter's: nothing to do at the registrar
 
     bob = person("bob")
     assign_seat(ACTOR, seat, bob)
     db.session.commit()
-    rows = intervals(seat)
+    rows = [i for i in intervals(seat) if i.user_key is not None]
     assert [i.user_key for i in rows] == ["alice@acme.example", "bob@acme.example"]
     assert rows[0].stop_at is not None and rows[1].stop_at is None
 
 
-def test_desktop_reassignment_closes_the_old_interval_in_the_same_transaction(acme, person):
+def test_desktop_reassignment_keeps_the_old_person_counted_until_the_account_is_removed(acme, person):
     alice, bob = person("alice"), person("bob")
     seat = order(acme, "desktop", 1, [alice]).seats[0]
     # As if a worker had made the WorkSpace for Alice.
@@ -79,8 +84,9 @@ def test_desktop_reassignment_closes_the_old_interval_in_the_same_transaction(ac
     db.session.commit()
 
     assert seat.state is SeatState.PROVISIONING  # Alice's WorkSpace goes, Bob's comes
-    (closed,) = intervals(seat)
-    assert closed.stop_at is not None  # Bob is only billed once his desktop is active
+    (still_open,) = intervals(seat)
+    # Alice can log in until the workers have removed her WorkSpace; Bob counts once his is active.
+    assert (still_open.user_key, still_open.stop_at) == ("alice@acme.example", None)
 
 
 def test_suspend_and_resume_client(acme, person, local_kamailio):
@@ -92,9 +98,10 @@ def test_suspend_and_resume_client(acme, person, local_kamailio):
     suspend_client(ACTOR, acme, "unpaid invoice")
     db.session.commit()
     assert (seat.desired_state, seat.state) == (DesiredState.SUSPENDED, SeatState.SUSPENDING)
-    assert intervals(seat)[0].stop_at is not None
+    assert intervals(seat)[0].stop_at is None  # asked, not done: the extension still works
     assert run_steps(seat) == ["suspend"]
     assert seat.state is SeatState.SUSPENDED
+    assert intervals(seat)[0].stop_at is not None
     with pytest.raises(Conflict):
         assign_seat(ACTOR, seat, person("bob"))
 

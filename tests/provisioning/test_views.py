@@ -5,8 +5,10 @@ from __future__ import annotations
 from portal.accounts.models import Role
 from portal.db import db
 from portal.orders.models import DesiredState, SeatState
+from provisioning import unassign_seat
+from provisioning.lifecycle import move
 from tests.conftest import csrf_token_from
-from tests.provisioning.conftest import order, run_steps
+from tests.provisioning.conftest import ACTOR, order, run_steps
 
 
 def failed_desktop(acme, person):
@@ -72,3 +74,29 @@ def test_buttons_carry_a_csrf_token(app, client, login, make_user, acme, person)
 
     assert refused.status_code == 400
     assert accepted.status_code == 302
+
+
+def test_a_seat_whose_removal_fails_says_it_is_still_authorized(client, login, make_user, acme, person):
+
+    alice = person("alice")
+    seat = order(acme, "desktop", 1, [alice]).seats[0]
+    # As if a worker had made Alice's WorkSpace; removing it then fails (desktops are not configured).
+    seat.account_end_user_id, seat.platform_user, seat.external_id = alice.id, alice.email, "ws-1"
+    move(seat, SeatState.PROVISIONING)
+    move(seat, SeatState.ACTIVE)
+    db.session.commit()
+    unassign_seat(ACTOR, seat)
+    db.session.commit()
+    assert run_steps(seat) == ["unassign"] and seat.state is SeatState.FAILED
+    since = seat.state_changed_at.strftime("%Y-%m-%d %H:%M")
+    never_made = failed_desktop(acme, lambda _name: person("bob"))  # nothing made for Bob: nobody gets in
+    login(make_user(Role.RESELLER_STAFF))
+
+    page = client.get("/reseller/provisioning/").get_data(as_text=True)
+    detail = client.get(f"/reseller/provisioning/seats/{seat.id}").get_data(as_text=True)
+    other = client.get(f"/reseller/provisioning/seats/{never_made.id}").get_data(as_text=True)
+
+    assert f"still authorized: removal failing since {since} UTC" in page
+    assert page.count("still authorized") == 1
+    assert f"still authorized: removal failing since {since} UTC" in detail
+    assert "still authorized" not in other

@@ -241,3 +241,19 @@ def test_metered_products_are_priced_but_not_ordered(client, as_acme_admin):
     assert 'href="/client/catalog/voip-minutes/order"' not in page
     assert client.get("/client/catalog/voip-minutes/order").status_code == 404
     assert client.get("/client/catalog/voip-minutes/seats").status_code == 404
+
+
+def test_the_voip_order_says_before_ordering_that_a_seat_in_service_bills_while_unassigned(
+    client, as_acme_admin
+):
+    form = client.get("/client/catalog/voip/order").get_data(as_text=True)
+    assert "A seat in service bills even while unassigned" in form
+    desktop_form = client.get("/client/catalog/desktop/order").get_data(as_text=True)
+    assert "bills even while unassigned" not in desktop_form  # a desktop waits for its person
+
+    _, page, _ = _confirm(client, "voip", 3, [as_acme_admin.alice.id])
+
+    assert "A seat in service bills even while unassigned" in page
+    # Alice's extension and the two unassigned ones are all in service from the start: 3 x $22.00.
+    assert re.search(r'id="total-in-service"><strong>\$66\.00<', page)
+    assert re.search(r'id="month-with-order">\$66\.00<', page)

@@ -8,7 +8,8 @@ from portal.audit.services import Actor
 from portal.catalog.services import get_product
 from portal.db import db
 from portal.orders.models import DesiredState, Seat, SeatState
-from provisioning import place_order
+from provisioning import place_order, unassign_seat
+from provisioning.lifecycle import move
 
 TESTS = Actor.system("tests")
 
@@ -203,3 +204,28 @@ def test_cancelled_seats_are_hidden_until_asked_for(client, as_acme_admin):
 
     assert f'data-seat-id="{seat.id}"' not in client.get("/client/seats/").get_data(as_text=True)
     assert f'data-seat-id="{seat.id}"' in client.get("/client/seats/?show=all").get_data(as_text=True)
+
+
+def test_the_seat_page_says_a_failing_removal_keeps_it_authorized_and_an_extension_bills_unassigned(
+    client, as_acme_admin
+):
+
+    alice = as_acme_admin.alice
+    seat = place_order(TESTS, as_acme_admin.client, get_product("desktop"), 1, [alice]).seats[0]
+    seat.account_end_user_id, seat.platform_user, seat.external_id = alice.id, alice.email, "ws-1"
+    move(seat, SeatState.PROVISIONING)
+    move(seat, SeatState.ACTIVE)
+    unassign_seat(TESTS, seat)
+    move(seat, SeatState.FAILED)  # the platform refused to remove Alice's desktop
+    seat.last_error = "The platform refused the change."
+    db.session.commit()
+    since = seat.state_changed_at.strftime("%Y-%m-%d %H:%M")
+    [extension] = _voip_seats(as_acme_admin)
+
+    detail = client.get(f"/client/seats/{seat.id}").get_data(as_text=True)
+    phone = client.get(f"/client/seats/{extension.id}").get_data(as_text=True)
+
+    assert f"still authorized: removal failing since {since} UTC" in detail
+    assert "still authorized" not in phone
+    assert "A seat in service bills even while unassigned" in phone
+    assert "bills even while unassigned" not in detail
