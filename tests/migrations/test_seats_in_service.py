@@ -60,8 +60,9 @@ def _populate(connection: Connection) -> None:
     )
     connection.execute(
         text(
-            "INSERT INTO licence_intervals (id, client_id, product_id, user_key, end_user_id, seat_id, "
-            "source, start_at, created_at) VALUES (1, 1, 1, 'alice@acme.example', 1, 1, 'seat', :at, :at)"
+            # No explicit id: on PostgreSQL that would leave the sequence behind for the migration's rows.
+            "INSERT INTO licence_intervals (client_id, product_id, user_key, end_user_id, seat_id, "
+            "source, start_at, created_at) VALUES (1, 1, 'alice@acme.example', 1, 1, 'seat', :at, :at)"
         ),
         {"at": AT},
     )
