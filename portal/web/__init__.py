@@ -66,12 +66,9 @@ def init_web(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
 
-    @app.after_request
-    def _security_headers(response):  # noqa: ANN001
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    from portal.web.headers import init_headers
+
+    init_headers(app)
 
 
 def _csrf_error(error: CSRFError) -> tuple[str, int]:
