@@ -23,12 +23,12 @@ class CountingHandler:
         self.sessions = 0
         self.messages: list[list[str]] = []
 
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.sessions += 1
         session.host_name = hostname
         return responses
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append(envelope.rcpt_tos)
         return "250 OK"
 
