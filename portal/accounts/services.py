@@ -14,7 +14,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from portal.accounts.models import (
     ApiToken,
@@ -161,16 +161,17 @@ def authenticate(email: str, password: str) -> User | None:
     try:
         _hasher.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
-        _record_failed_login(email)
+        _record_failed_login(email, user)
         return None
     if user is None or not user.is_active:
-        _record_failed_login(email)
+        _record_failed_login(email, user)
         return None
     db.session.execute(delete(FailedLogin).where(FailedLogin.email == email))
     if _hasher.check_needs_rehash(stored_hash):
         user.password_hash = _hasher.hash(password)
     user.last_login_at = utcnow()
     db.session.flush()
+    record(Actor.for_user(user), "user.logged_in", "user", user.id, client_id=user.client_id)
     return user
 
 
@@ -198,7 +199,7 @@ def _check_not_throttled(email: str) -> None:
         )
 
 
-def _record_failed_login(email: str) -> None:
+def _record_failed_login(email: str, user: User | None) -> None:
     # Old failures are dropped as new ones come in, so the table holds one window at most.
     db.session.execute(
         delete(FailedLogin).where(
@@ -207,6 +208,23 @@ def _record_failed_login(email: str) -> None:
     )
     db.session.add(FailedLogin(email=email[:254]))
     db.session.flush()
+    # The address typed is kept (it says who was tried), the password never is. An unknown
+    # address is recorded too: guessing at addresses is what the reseller wants to see.
+    who = Actor.system("sign-in")
+    user_id, client_id = (user.id, user.client_id) if user is not None else (None, None)
+    details = {"email": email[:254]}
+    record(who, "user.login_failed", "user", user_id, client_id=client_id, details=details)
+    failures = db.session.scalar(
+        select(func.count())
+        .select_from(FailedLogin)
+        .where(FailedLogin.email == email, FailedLogin.at > utcnow() - FAILED_LOGIN_WINDOW)
+    )
+    if failures == MAX_FAILED_LOGINS:
+        # Recorded at the failure that locks, which commits; a refused attempt while locked
+        # rolls back with its LoginThrottled.
+        minutes = int(FAILED_LOGIN_WINDOW.total_seconds() // 60)
+        details = {**details, "minutes": minutes}
+        record(who, "user.locked_out", "user", user_id, client_id=client_id, details=details)
 
 
 def end_sessions(user: User) -> None:
@@ -217,6 +235,7 @@ def end_sessions(user: User) -> None:
     """
     user.session_version += 1
     db.session.flush()
+    record(Actor.for_user(user), "user.logged_out", "user", user.id, client_id=user.client_id)
 
 
 def load_user_for_session(session_id: str) -> User | None:
