@@ -43,8 +43,9 @@ PERMISSIONS_POLICY = ", ".join(
 # A year, without includeSubDomains: other hosts of the MSP's domain may still serve plain http,
 # and HSTS cannot be taken back from browsers that saw it.
 STRICT_TRANSPORT_SECURITY = "max-age=31536000"
-# Documents that carry a client's bills and people, whoever fetches them.
-_DOCUMENT_TYPES = frozenset({"application/pdf", "text/csv", "application/json", "application/x-iif"})
+# Documents that carry a client's bills and people, whoever fetches them (downloads such as the
+# IIF export are caught by their Content-Disposition).
+_DOCUMENT_TYPES = frozenset({"application/pdf", "text/csv", "application/json"})
 
 
 def _is_static() -> bool:
@@ -64,7 +65,7 @@ def _must_not_be_stored(response: Response) -> bool:
         return True
     if "Content-Disposition" in response.headers:
         return True
-    return bool(current_user and current_user.is_authenticated)
+    return bool(current_user.is_authenticated)
 
 
 def add_security_headers(response: Response) -> Response:
