@@ -19,13 +19,22 @@ from portal.db import after_commit, db
 log = logging.getLogger("seatmeter.celery")
 
 # Modules that define tasks; each engine adds its own.
-TASK_MODULES: list[str] = ["provisioning.tasks", "metering.billing.tasks", "provisioning.trueup.tasks"]
+TASK_MODULES: list[str] = [
+    "provisioning.tasks",
+    "metering.billing.tasks",
+    "provisioning.trueup.tasks",
+    "portal.accounts.tasks",
+    "portal.api.tasks",
+]
 
 # Periodic tasks run by beat: entry name -> (task name, config key of its interval in seconds).
 BEAT_TASKS: dict[str, tuple[str, str]] = {
     "provisioning-sweep": ("provisioning.sweep", "PROVISIONING_SWEEP_INTERVAL"),
     "billing-push-sweep": ("metering.push_sweep", "BILLING_PUSH_SWEEP_INTERVAL"),
     "billing-dunning": ("metering.dunning", "BILLING_DUNNING_INTERVAL"),
+    # Housekeeping: failed logins past the lock window, spent one-time links, day-old API keys.
+    "purge-sign-in-records": ("accounts.purge_expired", "PURGE_INTERVAL"),
+    "purge-idempotency-keys": ("api.purge_idempotency_keys", "PURGE_INTERVAL"),
 }
 
 

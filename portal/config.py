@@ -290,6 +290,16 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         else 5 * 1024 * 1024
     )
 
+    # How many reverse proxies (nginx, a load balancer) stand in front of the portal. Each one adds
+    # itself to X-Forwarded-For; only that many entries from the right are believed, so a client
+    # cannot claim another address by sending the header itself. 0: the header is ignored.
+    proxies = get("TRUSTED_PROXIES")
+    config["TRUSTED_PROXIES"] = _parse_int("TRUSTED_PROXIES", proxies, minimum=0, maximum=5) if proxies else 0
+
+    # How often beat deletes expired sign-in records and API idempotency keys (seconds): hourly
+    # keeps the tables small without a query a minute for nothing.
+    config["PURGE_INTERVAL"] = 3600
+
     config.update(_provisioning_settings(get, instance_path))
 
     # Cookies are marked Secure whenever the portal is served over HTTPS. `make run` serves plain

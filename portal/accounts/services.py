@@ -14,9 +14,10 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from portal.accounts.models import (
+    ApiToken,
     Client,
     FailedLogin,
     OneTimeToken,
@@ -28,7 +29,11 @@ from portal.accounts.models import (
 from portal.audit.services import Actor, record
 from portal.db import db, utcnow
 from portal.errors import Conflict, InvalidInput, NotFound, ServiceError
-from portal.notifications.services import public_link, send_email_after_commit
+from portal.notifications.services import (
+    public_link,
+    send_email_after_commit,
+    talk_to_mail_server_after_commit,
+)
 
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so a login takes as long whether or not the
@@ -156,16 +161,17 @@ def authenticate(email: str, password: str) -> User | None:
     try:
         _hasher.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
-        _record_failed_login(email)
+        _record_failed_login(email, user)
         return None
     if user is None or not user.is_active:
-        _record_failed_login(email)
+        _record_failed_login(email, user)
         return None
     db.session.execute(delete(FailedLogin).where(FailedLogin.email == email))
     if _hasher.check_needs_rehash(stored_hash):
         user.password_hash = _hasher.hash(password)
     user.last_login_at = utcnow()
     db.session.flush()
+    record(Actor.for_user(user), "user.logged_in", "user", user.id, client_id=user.client_id)
     return user
 
 
@@ -193,7 +199,7 @@ def _check_not_throttled(email: str) -> None:
         )
 
 
-def _record_failed_login(email: str) -> None:
+def _record_failed_login(email: str, user: User | None) -> None:
     # Old failures are dropped as new ones come in, so the table holds one window at most.
     db.session.execute(
         delete(FailedLogin).where(
@@ -202,6 +208,23 @@ def _record_failed_login(email: str) -> None:
     )
     db.session.add(FailedLogin(email=email[:254]))
     db.session.flush()
+    # The address typed is kept (it says who was tried), the password never is. An unknown
+    # address is recorded too: guessing at addresses is what the reseller wants to see.
+    who = Actor.system("sign-in")
+    user_id, client_id = (user.id, user.client_id) if user is not None else (None, None)
+    details = {"email": email[:254]}
+    record(who, "user.login_failed", "user", user_id, client_id=client_id, details=details)
+    failures = db.session.scalar(
+        select(func.count())
+        .select_from(FailedLogin)
+        .where(FailedLogin.email == email, FailedLogin.at > utcnow() - FAILED_LOGIN_WINDOW)
+    )
+    if failures == MAX_FAILED_LOGINS:
+        # Recorded at the failure that locks, which commits; a refused attempt while locked
+        # rolls back with its LoginThrottled.
+        minutes = int(FAILED_LOGIN_WINDOW.total_seconds() // 60)
+        details = {**details, "minutes": minutes}
+        record(who, "user.locked_out", "user", user_id, client_id=client_id, details=details)
 
 
 def end_sessions(user: User) -> None:
@@ -212,6 +235,7 @@ def end_sessions(user: User) -> None:
     """
     user.session_version += 1
     db.session.flush()
+    record(Actor.for_user(user), "user.logged_out", "user", user.id, client_id=user.client_id)
 
 
 def load_user_for_session(session_id: str) -> User | None:
@@ -265,10 +289,14 @@ def _ensure_email_free(email: str) -> None:
         raise Conflict("A user with this e-mail address already exists.", fields={"email": "Already in use."})
 
 
-def _new_user(email: str, name: str, role: Role, client: Client | None) -> User:
-    email = normalize_email(email)
+def _check_role_matches_client(role: Role, client: Client | None) -> None:
     if role.is_reseller != (client is None):
         raise InvalidInput("Client roles need a client; reseller roles must not have one.")
+
+
+def _new_user(email: str, name: str, role: Role, client: Client | None) -> User:
+    email = normalize_email(email)
+    _check_role_matches_client(role, client)
     _ensure_email_free(email)
     return User(email=email, name=name.strip() or email, role=role, client=client, session_version=0)
 
@@ -296,8 +324,21 @@ def create_user_with_password(
     return user
 
 
-def invite_user(actor: Actor, email: str, name: str, role: Role, client: Client | None) -> User:
-    """Create a user without a password and e-mail them a link to choose one."""
+def invite_user(actor: Actor, email: str, name: str, role: Role, client: Client | None) -> User | None:
+    """Create a user without a password and e-mail them a link to choose one.
+
+    An address already used in another tenant (another client, or the reseller) is not revealed to
+    a client's administrator: the answer is the same as for a new address, nothing is created or
+    moved, and that address gets an e-mail saying why no invitation came (None is returned). An
+    address of the inviter's own tenant, or any address when the reseller or the command line
+    invites (they see every user anyway), is a Conflict as before.
+    """
+    email = normalize_email(email)
+    _check_role_matches_client(role, client)
+    existing = db.session.scalars(select(User).where(User.email == email)).first()
+    if existing is not None and not _may_know_of(actor, existing, client):
+        _tell_about_invitation_to_taken_address(actor, existing, client)
+        return None
     user = _new_user(email, name, role, client)
     db.session.add(user)
     db.session.flush()
@@ -312,6 +353,43 @@ def invite_user(actor: Actor, email: str, name: str, role: Role, client: Client 
     )
     _record_user(actor, "user.invited", user)
     return user
+
+
+def _may_know_of(actor: Actor, existing: User, client: Client | None) -> bool:
+    """Whether the inviter may learn that ``existing`` has an account: same tenant, or the reseller."""
+    if existing.client_id == (client.id if client else None):
+        return True
+    if actor.user_id is not None:
+        inviter = db.session.get(User, actor.user_id)
+        return inviter is not None and inviter.role.is_reseller
+    if actor.token_id is not None:
+        token = db.session.get(ApiToken, actor.token_id)
+        return token is not None and token.role.is_reseller
+    return True  # the command line and the system act for the reseller
+
+
+def _tell_about_invitation_to_taken_address(actor: Actor, existing: User, client: Client | None) -> None:
+    # The person who owns the address is told, rather than left waiting for an invitation that
+    # never comes: they can ask the inviter to use another address. The mail goes to the address
+    # only, so the inviter learns nothing they could not learn from any new address.
+    where = client.name if client else "the reseller console"
+    send_email_after_commit(
+        existing.email,
+        f"An invitation to {where} on Seatmeter",
+        f"Hello {existing.name},\n\n{actor.label} tried to invite this address to {where} on Seatmeter.\n"
+        "This address already has a Seatmeter account, and an address can belong to one organisation "
+        "only, so nothing was changed: your account stays as it is.\n\n"
+        f"If you want to join {where}, ask them to invite another address of yours. "
+        "If you did not expect this, you can ignore this e-mail.\n",
+    )
+    # For the reseller's audit log only (no client): the client's activity must not tell it apart.
+    record(
+        actor,
+        "user.invitation_to_taken_address",
+        "user",
+        existing.id,
+        details={"email": existing.email, "inviting_client": client.ref if client else None},
+    )
 
 
 def _void_unused_tokens(user: User, purpose: TokenPurpose | None = None) -> None:
@@ -376,8 +454,19 @@ def accept_invitation(raw_token: str, password: str) -> User:
 
 def request_password_reset(email: str) -> None:
     """E-mail a reset link if the account exists; say nothing either way (no account probing)."""
-    user = db.session.scalars(select(User).where(User.email == normalize_email(email))).first()
+    email = normalize_email(email)
+    user = db.session.scalars(select(User).where(User.email == email)).first()
     if user is None or not user.active or user.password_hash is None:
+        # The same work as for an account, less the link: an audit row, and after the commit the
+        # mail server is reached as for a send. The answer then takes as long whether or not the
+        # address has an account, so timing it tells nothing (issue 17, finding 9).
+        talk_to_mail_server_after_commit()
+        record(
+            Actor.system("password reset"),
+            "user.password_reset_requested",
+            "user",
+            details={"email": email[:254], "account": False},
+        )
         return
     raw = _issue_one_time_token(user, TokenPurpose.PASSWORD_RESET, PASSWORD_RESET_LIFETIME)
     send_email_after_commit(

@@ -14,11 +14,12 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Response, current_app, request
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.api.auth import current_token
@@ -31,6 +32,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 HEADER = "Idempotency-Key"
 KEY_PATTERN = r"[\x21-\x7e]{1,255}"  # visible ASCII, e.g. a UUID
 REPLAYED_HEADER = "Idempotent-Replayed"
+# How long a key is remembered (the README's API contract says 24 hours): long enough for any
+# client's retries, short enough that the table does not grow for ever.
+KEY_LIFETIME = timedelta(hours=24)
+
+
+def purge_idempotency_keys(now: datetime) -> int:
+    """Forget keys older than KEY_LIFETIME: the same key sent later is a new request."""
+    result = db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at <= now - KEY_LIFETIME))
+    db.session.flush()
+    return result.rowcount or 0  # type: ignore[attr-defined]
 
 
 def commit_changes() -> None:

@@ -27,3 +27,7 @@ class AuditEvent(Base):
     object_id: Mapped[str | None] = mapped_column(String(64))
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Where a request came from (behind TRUSTED_PROXIES, the client's address, not nginx's); None
+    # for work outside a request (a task, a command) and for rows older than revision 0011.
+    source_address: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(512))

@@ -5,9 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask import has_request_context, request
+
 from portal.accounts.models import ApiToken, User
 from portal.audit.models import AuditEvent
 from portal.db import db
+
+# Signing in and out: on the audit log page, but kept off the dashboards' "recent activity", where
+# every login would push the changes people look for out of view.
+SIGN_IN_ACTIONS = ("user.logged_in", "user.logged_out", "user.login_failed", "user.locked_out")
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,14 @@ class Actor:
         return cls(label=label)
 
 
+def _request_source() -> tuple[str | None, str | None]:
+    """The address and User-Agent of the request being served, if any (never its body or URL)."""
+    if not has_request_context():
+        return None, None
+    agent = request.headers.get("User-Agent")
+    return request.remote_addr, agent[:512] if agent else None
+
+
 def record(
     actor: Actor,
     action: str,
@@ -40,7 +54,10 @@ def record(
     client_id: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
+    source_address, user_agent = _request_source()
     event = AuditEvent(
+        source_address=source_address,
+        user_agent=user_agent,
         actor=actor.label,
         actor_user_id=actor.user_id,
         actor_token_id=actor.token_id,

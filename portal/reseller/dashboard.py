@@ -15,6 +15,7 @@ from sqlalchemy import case, func, or_, select
 from metering import LedgerInterval
 from portal.accounts.models import Client
 from portal.audit.models import AuditEvent
+from portal.audit.services import SIGN_IN_ACTIONS
 from portal.catalog.models import Product, ProductBilling
 from portal.db import db
 from portal.orders.models import Seat, SeatState
@@ -103,6 +104,9 @@ def client_count() -> int:
 def recent_events(limit: int = 10) -> list[AuditEvent]:
     return list(
         db.session.scalars(
-            select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
+            select(AuditEvent)
+            .where(AuditEvent.action.not_in(SIGN_IN_ACTIONS))
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            .limit(limit)
         )
     )

@@ -6,6 +6,7 @@ from flask import Flask, Response, current_app, render_template, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.accounts.services import load_user_for_session
 from portal.errors import too_large_message
@@ -21,6 +22,11 @@ login_manager.user_loader(load_user_for_session)
 
 
 def init_web(app: Flask) -> None:
+    if app.config.get("TRUSTED_PROXIES", 0) > 0:
+        hops = app.config["TRUSTED_PROXIES"]
+        # The client's address, scheme and host as the proxies saw them, so the audit log records
+        # the real source address and redirects keep https; never more hops than are configured.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     csrf.init_app(app)
     login_manager.init_app(app)
 
@@ -66,12 +72,9 @@ def init_web(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
 
-    @app.after_request
-    def _security_headers(response):  # noqa: ANN001
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    from portal.web.headers import init_headers
+
+    init_headers(app)
 
 
 def _csrf_error(error: CSRFError) -> tuple[str, int]:

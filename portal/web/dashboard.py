@@ -14,6 +14,7 @@ from sqlalchemy import select
 from metering import MonthEstimate, billing_timezone, estimate_month
 from portal.accounts.models import Client
 from portal.audit.models import AuditEvent
+from portal.audit.services import SIGN_IN_ACTIONS
 from portal.db import db, utcnow
 
 
@@ -26,7 +27,7 @@ def recent_activity(client: Client, limit: int = 10) -> list[AuditEvent]:
     return list(
         db.session.scalars(
             select(AuditEvent)
-            .where(AuditEvent.client_id == client.id)
+            .where(AuditEvent.client_id == client.id, AuditEvent.action.not_in(SIGN_IN_ACTIONS))
             .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
             .limit(limit)
         )

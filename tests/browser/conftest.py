@@ -270,3 +270,27 @@ def browser_page(chromium: Path) -> Iterator[object]:
             yield context.pages[0] if context.pages else context.new_page()
         finally:
             context.close()
+
+
+# Every Content-Security-Policy violation the browser reports, from the first paint on.
+RECORD_POLICY_VIOLATIONS = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__violations.push(`${event.violatedDirective} ${event.blockedURI}`);
+});
+"""
+
+
+def policy_violations(page: object, base_url: str, paths: list[str]) -> list[str]:
+    """Open each page (logged in already) and collect what the policy blocked on it.
+
+    ``page`` needs RECORD_POLICY_VIOLATIONS as an init script of its context.
+    """
+    violations = []
+    for path in paths:
+        response = page.goto(f"{base_url}{path}")  # type: ignore[attr-defined]
+        assert response is not None and response.status == 200, path
+        assert "unsafe-inline" not in response.headers["content-security-policy"], path
+        page.wait_for_load_state("networkidle")  # type: ignore[attr-defined]
+        violations += [f"{path}: {text}" for text in page.evaluate("window.__violations")]  # type: ignore[attr-defined]
+    return violations

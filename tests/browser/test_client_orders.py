@@ -91,3 +91,23 @@ def test_client_admin_orders_desktops_and_sees_an_assigned_one_become_active(por
     nav.get_by_role("link", name="Home", exact=True).click()
     expect(page.locator("#month-so-far")).to_contain_text("$39.00")
     page.screenshot(path=str(ARTIFACTS / "client-dashboard.png"), full_page=True)
+
+
+def test_the_client_pages_break_no_rule_of_the_content_security_policy(portal: Portal, browser_page):
+    from playwright.sync_api import expect
+
+    from tests.browser.conftest import RECORD_POLICY_VIOLATIONS, policy_violations
+
+    page = browser_page
+    page.context.add_init_script(RECORD_POLICY_VIOLATIONS)
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    page.goto(f"{portal.url}/login")
+    page.get_by_label("E-mail", exact=True).fill(portal.admin_email)
+    page.get_by_label("Password", exact=True).fill(portal.admin_password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Acme Law LLP")).to_be_visible()
+
+    paths = ["/client/", "/client/seats/", "/client/catalog", "/client/end-users/", "/client/orders"]
+    assert policy_violations(page, portal.url, paths) == []
+    assert [text for text in console if "Content Security Policy" in text] == []

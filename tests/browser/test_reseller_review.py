@@ -193,3 +193,32 @@ def test_reseller_reviews_the_month_approves_all_and_downloads_the_spla_report(
     page.get_by_role("button", name="Mark submitted").click()
     expect(page.locator("#filing")).to_contain_text(f"Submitted by {RESELLER_EMAIL}")
     page.screenshot(path=str(ARTIFACTS / "reseller-spla.png"), full_page=True)
+
+
+def test_the_reseller_pages_and_their_charts_break_no_rule_of_the_content_security_policy(
+    review_portal: ReviewPortal, browser_page
+) -> None:
+    from playwright.sync_api import expect
+
+    from tests.browser.conftest import RECORD_POLICY_VIOLATIONS, policy_violations
+
+    page = browser_page
+    page.context.add_init_script(RECORD_POLICY_VIOLATIONS)
+    page.goto(f"{review_portal.url}/login")
+    page.get_by_label("E-mail", exact=True).fill(RESELLER_EMAIL)
+    page.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Home")).to_be_visible()
+
+    period = str(review_portal.period)
+    paths = [
+        "/reseller/",
+        f"/reseller/review/{period}",
+        f"/reseller/spla/{period}",
+        f"/reseller/exports/{period}",
+        "/reseller/clients",
+        "/reseller/audit/",
+    ]
+    assert policy_violations(page, review_portal.url, paths) == []
+    page.goto(f"{review_portal.url}/reseller/")
+    expect(page.locator("svg.chart").first).to_be_visible()

@@ -100,3 +100,14 @@ def test_back_from_stripe_the_card_becomes_the_default(app, client, stripe_env, 
     other = api.v1.setup_intents.create(params={"customer": bright_customer})
     api.v1.setup_intents.confirm(other.id, params={"payment_method": "pm_card_visa"})
     assert client.get(f"/billing/card/return?setup_intent={other.id}").status_code == 404
+
+
+def test_invoice_pages_and_pdfs_are_not_stored_by_the_browser(client, billed, make_user, login):
+    acme, _bright, invoices = billed
+    login(make_user(Role.CLIENT_ADMIN, acme))
+    october = invoices[("acme", "2026-10")]
+
+    for path in ("/billing/", f"/billing/invoices/{october.id}", f"/billing/invoices/{october.id}.pdf"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["Cache-Control"] == "no-store", path
