@@ -31,6 +31,7 @@ from metering.billing.queries import (
     list_invoices,
     newest_period,
     overdue_clients,
+    parse_day,
     parse_period,
 )
 from metering.billing.review import (
@@ -133,6 +134,7 @@ __all__ = [
     "open_seat_interval_of",
     "open_seat_service_interval",
     "overdue_clients",
+    "parse_day",
     "parse_period",
     "product_price",
     "release_invoice",
