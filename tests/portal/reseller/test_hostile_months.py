@@ -36,6 +36,7 @@ def _urls(month: str) -> list[str]:
         f"/reseller/exports/{month}",
         f"/reseller/exports/{month}/quickbooks-online.csv",
         f"/reseller/exports/{month}/quickbooks-desktop.iif",
+        f"/reseller/review/{month}/close-status.json",
     ]
 
 
