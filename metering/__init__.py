@@ -10,11 +10,21 @@ need it (dunning's suspend and resume).
 """
 
 from metering.billing.catalog import product_price
+from metering.billing.close_runs import (
+    close_refusal,
+    close_run_counts,
+    close_run_json,
+    close_run_progress,
+    latest_close_run,
+    start_close_run,
+)
 from metering.billing.estimate import MonthEstimate, estimate_month
 from metering.billing.finalize import finalize_period
 from metering.billing.models import (
     BillingAccount,
     BillingPeriodState,
+    CloseRun,
+    CloseRunStatus,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -31,6 +41,7 @@ from metering.billing.queries import (
     list_invoices,
     newest_period,
     overdue_clients,
+    parse_day,
     parse_period,
 )
 from metering.billing.review import (
@@ -83,6 +94,8 @@ __all__ = [
     "BillingAccount",
     "BillingPeriod",
     "BillingPeriodState",
+    "CloseRun",
+    "CloseRunStatus",
     "Commitment",
     "IntervalSource",
     "Invoice",
@@ -104,6 +117,10 @@ __all__ = [
     "billing_account_of",
     "billing_timezone",
     "close_in_one_transaction",
+    "close_refusal",
+    "close_run_counts",
+    "close_run_json",
+    "close_run_progress",
     "close_seat_interval",
     "committed_quantities",
     "differences_since_filing",
@@ -122,6 +139,7 @@ __all__ = [
     "invoice_json",
     "invoice_pdf",
     "last_months",
+    "latest_close_run",
     "line_details",
     "list_commitments",
     "list_invoices",
@@ -133,11 +151,13 @@ __all__ = [
     "open_seat_interval_of",
     "open_seat_service_interval",
     "overdue_clients",
+    "parse_day",
     "parse_period",
     "product_price",
     "release_invoice",
     "seats_counted_now",
     "spla_report",
     "spla_report_csv",
+    "start_close_run",
     "unfiled_periods",
 ]

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-__all__ = ["BillingPeriod", "require_aware"]
+__all__ = ["FIRST_PERIOD", "LAST_PERIOD", "BillingPeriod", "require_aware"]
 
 _PERIOD_RE = re.compile(r"([0-9]{4})-([0-9]{2})")
 
@@ -122,3 +122,10 @@ class BillingPeriod:
         if self.year == 9999 and self.month == 12:
             raise ValueError("billing period 9999-12 has no representable end")
         return self.start_in(tz), self.next().start_in(tz)
+
+
+# The months a person may name in a form, a URL, a query string or a command line. Wide enough for
+# any real bill, narrow enough that the month before and after, the day after and every time zone
+# shift of them always exist (9999-12 or 0001-01 made pages fail instead of answering).
+FIRST_PERIOD = BillingPeriod(2000, 1)
+LAST_PERIOD = BillingPeriod(2100, 12)

@@ -15,6 +15,7 @@ from metering.billing.finalize import finalize_period
 from metering.billing.queries import parse_period
 from metering.billing.runs import run_close
 from metering.counting import core_license_packs
+from metering.periods import FIRST_PERIOD, LAST_PERIOD, BillingPeriod
 from metering.settings import billing_timezone
 from metering.spla.services import add_host, get_host, list_hosts, retire_host, spla_report, spla_report_csv
 from portal.accounts.services import get_client_by_ref
@@ -90,7 +91,14 @@ def _parse_instant(value: str | None, option: str) -> datetime:
     if parsed.tzinfo is None:
         # A bare date or time is read in the billing time zone, like the months themselves.
         parsed = parsed.replace(tzinfo=billing_timezone())
-    return parsed.astimezone(UTC)
+    try:
+        instant = parsed.astimezone(UTC)
+    except OverflowError:
+        instant = None
+    # The same months as every other date a person types (parse_period's range).
+    if instant is None or not FIRST_PERIOD <= BillingPeriod(instant.year, instant.month) <= LAST_PERIOD:
+        raise InvalidInput(f"{option}: choose a date from {FIRST_PERIOD}-01 to {LAST_PERIOD}-31")
+    return instant
 
 
 @hosts_cli.command("add")

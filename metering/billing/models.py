@@ -13,7 +13,18 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, event, inspect
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal.accounts.models import Client, str_enum
@@ -110,6 +121,52 @@ class BillingPeriodState(Base):
     # Start of the last close run that went through every client: the ledger snapshot it billed.
     closed_at: Mapped[datetime | None]
     finalized_at: Mapped[datetime | None]
+
+
+class CloseRunStatus(enum.StrEnum):
+    RUNNING = "running"  # queued or working through the clients
+    FINISHED = "finished"  # went through every client it could (failures listed)
+    FAILED = "failed"  # stopped before the end; nothing after the last finished batch was done
+
+
+class CloseRun(Base):
+    """One month close started from the console, as its page shows it: progress, then the outcome.
+
+    Written only by :mod:`metering.billing.close_runs`: started by the console, advanced by the
+    ``metering.close_month`` task in its own transactions (one per batch of clients).
+    """
+
+    __tablename__ = "close_runs"
+    __table_args__ = (
+        Index("ix_close_runs_period", "period", "id"),
+        # No two closes of one month at once, even when two people press the button together.
+        Index(
+            "uq_close_runs_running_period",
+            "period",
+            unique=True,
+            sqlite_where=text("status = 'running'"),
+            postgresql_where=text("status = 'running'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(7))  # "YYYY-MM"
+    status: Mapped[CloseRunStatus] = mapped_column(str_enum(CloseRunStatus), default=CloseRunStatus.RUNNING)
+    # None until the worker has read the month and knows how many clients it visits.
+    clients_total: Mapped[int | None]
+    clients_done: Mapped[int] = mapped_column(default=0)
+    # CloseOutcome value -> clients, and client ref -> why it failed.
+    outcomes: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    failures: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # Why the whole run stopped (status failed).
+    error: Mapped[str | None] = mapped_column(Text)
+    started_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The actor's label, kept as text so it still reads well after the user is removed.
+    started_by: Mapped[str] = mapped_column(String(300))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Moved on each batch: a running close that stops moving has lost its worker.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
 
 
 class BillingAccount(Base):

@@ -2,29 +2,66 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from metering.billing.models import BillingAccount, Invoice, InvoiceLine, InvoiceStatus
-from metering.periods import BillingPeriod
+from metering.periods import FIRST_PERIOD, LAST_PERIOD, BillingPeriod
 from portal.accounts.models import Client
 from portal.db import db
 from portal.errors import InvalidInput, NotFound
 
 
+def _excerpt(text: str) -> str:
+    # Quote only the start of what was typed: a page must not grow with a 10,000-character input.
+    text = text.strip()
+    return text if len(text) <= 20 else text[:20] + "…"
+
+
 def parse_period(text: str | None, field: str = "period") -> BillingPeriod:
-    """A ``YYYY-MM`` period from a request or a command line, with a message for a person."""
+    """A ``YYYY-MM`` month from a form, a URL, a query string or a command line, with a message for a person.
+
+    The one parser of months people type: anything that is not a month between ``FIRST_PERIOD``
+    and ``LAST_PERIOD`` is :class:`InvalidInput` (a page shows it, a URL turns it into a 404).
+    """
     try:
-        return BillingPeriod.parse((text or "").strip())
+        period = BillingPeriod.parse((text or "").strip())
     except (TypeError, ValueError):
         raise InvalidInput(
-            f"“{text or ''}” is not a month: write it as YYYY-MM, e.g. 2026-10.",
-            fields={field: "Use YYYY-MM."},
+            f"“{_excerpt(text or '')}” is not a month: write it as YYYY-MM, e.g. 2026-10.",
+            fields={field: "Write the month as YYYY-MM, e.g. 2026-10."},
         ) from None
+    if not FIRST_PERIOD <= period <= LAST_PERIOD:
+        raise InvalidInput(
+            f"{period} is out of range: choose a month from {FIRST_PERIOD} to {LAST_PERIOD}.",
+            fields={field: f"Choose a month from {FIRST_PERIOD} to {LAST_PERIOD}."},
+        )
+    return period
+
+
+def parse_day(text: str | None, field: str = "date") -> date:
+    """A ``YYYY-MM-DD`` day a person typed, in the same range of months as :func:`parse_period`."""
+    raw = (text or "").strip()
+    try:
+        day = date.fromisoformat(raw) if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise InvalidInput(
+            f"“{_excerpt(raw)}” is not a date: write it as YYYY-MM-DD, e.g. 2026-10-31.",
+            fields={field: "Not a valid date value. Write it as YYYY-MM-DD, e.g. 2026-10-31."},
+        )
+    if not FIRST_PERIOD <= BillingPeriod(day.year, day.month) <= LAST_PERIOD:
+        raise InvalidInput(
+            f"{day} is out of range: choose a date from {FIRST_PERIOD}-01 to {LAST_PERIOD}-31.",
+            fields={field: f"Choose a date from {FIRST_PERIOD}-01 to {LAST_PERIOD}-31."},
+        )
+    return day
 
 
 def _with_lines(query: Any) -> Any:

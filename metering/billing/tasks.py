@@ -15,6 +15,7 @@ import stripe
 from celery import Task, shared_task
 from flask import current_app
 
+from metering.billing.close_runs import run_recorded_close
 from metering.billing.dunning import clients_past_grace, suspend_for_nonpayment
 from metering.billing.queries import parse_period
 from metering.billing.runs import run_close
@@ -121,14 +122,22 @@ def enforce_dunning() -> dict[str, int]:
 
 
 @shared_task(name="metering.close_month", acks_late=True)
-def close_month(period: str) -> dict[str, Any]:
+def close_month(period: str, run_id: int | None = None) -> dict[str, Any]:
     """Close ``period`` (YYYY-MM) in the worker: one transaction per batch of clients.
 
     Safe to run twice (drafts are rebuilt, never doubled), so a redelivered message is harmless.
+    With ``run_id`` (the console's "Close" button) the run records its progress and outcome for the
+    review page; a run that is over already is left alone.
     """
-    summary = run_close(
-        CLOSE_ACTOR, parse_period(period), billing_timezone(), utcnow(), transaction=task_transaction
-    )
+    if run_id is not None:
+        recorded = run_recorded_close(run_id, billing_timezone(), utcnow(), transaction=task_transaction)
+        if recorded is None:
+            return {"run": run_id, "skipped": True}
+        summary = recorded
+    else:
+        summary = run_close(
+            CLOSE_ACTOR, parse_period(period), billing_timezone(), utcnow(), transaction=task_transaction
+        )
     if summary.failures:
         log.error("month close %s: %d clients failed: %s", period, len(summary.failures), summary.failures)
     return {"clients": summary.clients, "outcomes": dict(summary.outcomes), "failed": summary.failures}

@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from metering.periods import FIRST_PERIOD, LAST_PERIOD, BillingPeriod
 from metering.usage.models import UsageAction
 from portal.catalog.models import ProductBilling
 
@@ -66,6 +67,15 @@ def parse_timestamp(value: Any) -> tuple[datetime | None, str | None]:
         return None, f"“at” {text!r} is not an ISO 8601 timestamp such as 2026-10-03T09:00:00Z"
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         return None, f"“at” {text!r} has no UTC offset; add Z or +hh:mm"
+    # The months people may name anywhere: 0001-01-01T00:00+01:00 has no UTC instant, and a year
+    # like 9999 can never be billed.
+    out_of_range = f"“at” {text[:40]!r} is out of range: from {FIRST_PERIOD}-01 to {LAST_PERIOD}-31"
+    try:
+        utc = parsed.astimezone(UTC)
+    except OverflowError:
+        return None, out_of_range
+    if not FIRST_PERIOD <= BillingPeriod(utc.year, utc.month) <= LAST_PERIOD:
+        return None, out_of_range
     return parsed, None
 
 

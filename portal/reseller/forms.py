@@ -7,7 +7,8 @@ from wtforms import Field, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from metering import MAX_HOLD_REASON, MAX_SPLA_REFERENCE, BillingPeriod
+from metering import MAX_HOLD_REASON, MAX_SPLA_REFERENCE, parse_period
+from portal.errors import InvalidInput
 
 
 class GetForm(FlaskForm):
@@ -18,10 +19,11 @@ class GetForm(FlaskForm):
 
 
 def _month(form: FlaskForm, field: Field) -> None:
+    # metering's one month parser: the same months, and the same words, as every other month box.
     try:
-        BillingPeriod.parse((field.data or "").strip())
-    except (TypeError, ValueError):
-        raise ValidationError("Write the month as YYYY-MM, e.g. 2026-10.") from None
+        parse_period(field.data, field.name)
+    except InvalidInput as error:
+        raise ValidationError(error.fields.get(field.name, error.message)) from None
 
 
 class PeriodForm(GetForm):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from metering import (
@@ -13,12 +13,18 @@ from metering import (
     approve_invoice,
     approve_period,
     billing_timezone,
+    close_refusal,
+    close_run_counts,
+    close_run_json,
+    close_run_progress,
     get_period_invoice,
     hold_invoice,
+    latest_close_run,
     line_details,
     month_review,
     newest_period,
     release_invoice,
+    start_close_run,
 )
 from portal.auth.access import RESELLER_ROLES, roles_required
 from portal.db import db, utcnow
@@ -99,7 +105,19 @@ def _render_month(
         period_form=PeriodForm(formdata=None, period=str(review.period)),
         stripe_ready=stripe_configured(),
         period_label=lambda text: BillingPeriod.parse(text).label,
+        **_close_context(review.period),
     ), status
+
+
+def _close_context(month_: BillingPeriod) -> dict[str, object]:
+    """The "Close <month>" panel: the latest run started here, and whether a new one may start now."""
+    run = latest_close_run(month_)
+    return {
+        "close_run": run,
+        "close_progress": close_run_progress(run) if run is not None else None,
+        "close_counts": close_run_counts(run) if run is not None else [],
+        "close_refusal": close_refusal(month_, billing_timezone(), utcnow()),
+    }
 
 
 @bp.route("/<period>")
@@ -228,3 +246,32 @@ def approve_all(period: str) -> Response | tuple[str, int]:
         message += f" {month_.label} is now closed for good: late usage becomes adjustments next month."
     flash(message + sent_for_payment_note(count), "success")
     return redirect(url_for("review.month", period=str(month_)))
+
+
+@bp.route("/<period>/close", methods=["POST"])
+@roles_required(*RESELLER_ROLES)
+def close(period: str) -> Response | tuple[str, int]:
+    """Start the month's close in a worker; the review page shows its progress and its outcome."""
+    month_ = period_from_url(period)
+    if not ActionForm().validate_on_submit():
+        return _expired()
+    with web_transaction() as attempt:
+        start_close_run(actor(), month_, billing_timezone(), utcnow())
+    if (error := attempt.error) is not None:
+        flash(error.message, "error")
+    else:
+        flash(
+            f"Closing {month_.label} in the background: this page shows how far it got. "
+            "The drafts appear here when it finishes.",
+            "success",
+        )
+    return redirect(url_for("review.month", period=str(month_)) + "#close-month")
+
+
+@bp.route("/<period>/close-status.json")
+@roles_required(*RESELLER_ROLES)
+def close_status(period: str) -> Response:
+    """The latest close of the month, for the review page to follow it without a reload."""
+    response = jsonify(close_run_json(latest_close_run(period_from_url(period))))
+    response.headers["Cache-Control"] = "no-store"
+    return response

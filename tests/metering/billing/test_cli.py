@@ -126,3 +126,11 @@ def test_a_client_that_fails_is_listed_and_the_others_keep_their_drafts(runner, 
     assert "1 clients failed; fix them and run the close again" in closed.output
     db.session.rollback()
     assert [invoice["client"] for invoice in month.invoices("2026-10")] == ["acme"]
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+01:00", "1999-12-31"])
+def test_a_host_date_out_of_range_is_a_plain_error(runner, month, when):
+    args = ["billing", "hosts", "add", "h", "--cores", "8", "--processors", "1", "--sku", "WINDC-2CORE"]
+    result = runner.invoke(args=[*args, "--from", when])
+
+    assert result.exit_code == 1 and "--from: choose a date from 2000-01-01 to 2100-12-31" in result.output

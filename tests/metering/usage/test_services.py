@@ -223,3 +223,15 @@ def test_the_batch_must_be_a_list(month, batch):
         ingest_usage_events(TESTS, batch)
 
     assert "events" in raised.value.fields
+
+
+@pytest.mark.parametrize(
+    "at",
+    ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59Z", "1999-12-31T23:59:59Z", "2101-01-01T00:00:00Z"],
+)
+def test_a_timestamp_outside_the_months_that_can_be_billed_is_refused(month, acme, at):
+    with pytest.raises(InvalidInput) as raised:
+        ingest_usage_events(TESTS, [event("e-1", "acme", "alice@acme.example", "desktop", "start", at)])
+    db.session.rollback()
+    assert "out of range: from 2000-01-01 to 2100-12-31" in raised.value.fields["events[0]"]
+    assert _count(UsageEvent) == 0

@@ -20,6 +20,7 @@ STAFF_MAY = {
     "review.release",
     "review.approve",
     "review.approve_all",
+    "review.close",
     "filing.spla_submitted",
 }
 

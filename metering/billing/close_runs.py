@@ -1,0 +1,237 @@
+"""A month close started from the console: one :class:`CloseRun` per press of the button.
+
+The console calls :func:`start_close_run` (it checks the month may be closed now, records the run and
+queues ``metering.close_month`` after the commit); the task calls :func:`run_recorded_close`, which
+drives :mod:`metering.billing.runs`' loop and writes the run's progress in the same transaction as each
+batch of clients, so what the page shows is exactly what is committed. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from itertools import islice
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from metering.billing import runs
+from metering.billing.close import CloseOutcome, check_period_over, period_state
+from metering.billing.models import CloseRun, CloseRunStatus
+from metering.periods import BillingPeriod
+from portal.audit.services import Actor, record
+from portal.celery_app import enqueue_after_commit
+from portal.db import db, utcnow
+from portal.errors import Conflict, ServiceError
+
+log = logging.getLogger("seatmeter.billing")
+
+# A running close whose progress has not moved for this long lost its worker (killed, or the message
+# never reached a broker): it no longer blocks a new close of the month.
+STALE_AFTER = timedelta(minutes=30)
+
+# How the page names each outcome of a client, in the order it lists them.
+OUTCOME_WORDS = {
+    CloseOutcome.CREATED.value: "drafts created",
+    CloseOutcome.REBUILT.value: "drafts updated",
+    CloseOutcome.UNCHANGED.value: "unchanged",
+    CloseOutcome.REMOVED.value: "drafts removed (nothing left to bill)",
+    CloseOutcome.EMPTY.value: "clients with nothing to bill",
+    CloseOutcome.FINALIZED.value: "already finalized",
+}
+
+
+def latest_close_run(period: BillingPeriod) -> CloseRun | None:
+    """The month's most recent close started from the console, if any."""
+    return db.session.scalars(
+        select(CloseRun).where(CloseRun.period == str(period)).order_by(CloseRun.id.desc()).limit(1)
+    ).first()
+
+
+def _is_stale(run: CloseRun, now: datetime) -> bool:
+    return run.status is CloseRunStatus.RUNNING and now - run.updated_at > STALE_AFTER
+
+
+def close_refusal(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> str | None:
+    """Why the month cannot be closed right now, in plain words; None when it can."""
+    try:
+        check_period_over(period, tz, now)
+    except Conflict as error:
+        return error.message
+    state = period_state(period)
+    if state is not None and state.finalized_at is not None:
+        return f"{period.label} is finalized: its bills are issued and no longer change."
+    run = latest_close_run(period)
+    if run is not None and run.status is CloseRunStatus.RUNNING and not _is_stale(run, now):
+        return f"{period.label} is being closed right now; wait until it finishes."
+    return None
+
+
+def start_close_run(actor: Actor, period: BillingPeriod, tz: ZoneInfo, now: datetime) -> CloseRun:
+    """Record a close of ``period`` and queue it for a worker after the commit (flushes only)."""
+    refusal = close_refusal(period, tz, now)
+    if refusal is not None:
+        raise Conflict(refusal, fields={"period": refusal})
+    previous = latest_close_run(period)
+    if previous is not None and _is_stale(previous, now):
+        _end(previous, CloseRunStatus.FAILED, now, "It stopped moving (the worker may have stopped).")
+    run = CloseRun(
+        period=str(period),
+        status=CloseRunStatus.RUNNING,
+        clients_done=0,
+        outcomes={},
+        failures={},
+        started_by=actor.label,
+        started_by_user_id=actor.user_id,
+        started_at=now,
+        updated_at=now,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(run)
+    except IntegrityError:
+        # Someone else started one in the same instant: the unique index keeps theirs alone.
+        raise Conflict(
+            f"{period.label} is being closed right now; wait until it finishes.",
+            fields={"period": "Already being closed."},
+        ) from None
+    record(actor, "billing.close_started", "billing_period", str(period), details={"run": run.id})
+    enqueue_after_commit("metering.close_month", str(period), run.id)
+    return run
+
+
+def _running(run_id: int) -> CloseRun | None:
+    run = db.session.get(CloseRun, run_id)
+    return run if run is not None and run.status is CloseRunStatus.RUNNING else None
+
+
+def _end(run: CloseRun, status: CloseRunStatus, now: datetime, error: str | None = None) -> None:
+    run.status = status
+    run.error = error
+    run.finished_at = run.updated_at = now
+    db.session.flush()
+
+
+def _note_progress(run_id: int, done: int, summary: runs.CloseSummary) -> None:
+    run = _running(run_id)
+    if run is None:
+        return
+    run.clients_done = done
+    # New objects, not changed ones: a JSON column only notices assignment.
+    run.outcomes = dict(summary.outcomes)
+    run.failures = dict(summary.failures)
+    run.updated_at = utcnow()
+    db.session.flush()
+
+
+def _batches(items: list[int], size: int) -> Iterator[list[int]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def run_recorded_close(
+    run_id: int,
+    tz: ZoneInfo,
+    now: datetime,
+    *,
+    transaction: Callable[[], AbstractContextManager[object]],
+    batch_size: int | None = None,
+) -> runs.CloseSummary | None:
+    """Carry out close run ``run_id`` like :func:`runs.run_close`, writing its progress per batch.
+
+    A run that is not running any more (a message delivered twice, a stale run replaced) is left
+    alone and None returned. A refusal of the close itself (the month got finalized meanwhile) ends
+    the run as failed with its reason; any other error does too, and is raised for the worker's log.
+    """
+    with transaction():
+        run = _running(run_id)
+        if run is None:
+            return None
+        period = BillingPeriod.parse(run.period)
+        # The close's own audit entries name the person who pressed the button.
+        actor = Actor(label=f"{run.started_by} (month close)", user_id=run.started_by_user_id)
+    try:
+        with transaction():
+            plan, summary = runs.start_close(period, tz, now)
+            started = _running(run_id)
+            if started is None:
+                return None
+            started.clients_total = summary.clients
+            started.updated_at = utcnow()
+        done = 0
+        for batch in _batches(plan.client_ids, batch_size or runs.BATCH_SIZE):
+            with transaction():
+                runs.close_clients(actor, plan, batch, summary)
+                done += len(batch)
+                _note_progress(run_id, done, summary)
+        with transaction():
+            runs.finish_close(actor, plan, summary)
+            _note_progress(run_id, done, summary)
+            if (finished := _running(run_id)) is not None:
+                _end(finished, CloseRunStatus.FINISHED, utcnow())
+    except Exception as error:
+        reason = error.message if isinstance(error, ServiceError) else f"An unexpected error: {error}"[:500]
+        with transaction():
+            if (failed := _running(run_id)) is not None:
+                _end(failed, CloseRunStatus.FAILED, utcnow(), reason)
+        if isinstance(error, ServiceError):
+            log.warning("month close %s (run %s) refused: %s", period, run_id, reason)
+            return None
+        raise
+    return summary
+
+
+def close_run_json(run: CloseRun | None) -> dict[str, Any]:
+    """What the review page's progress shows, for its status endpoint."""
+    if run is None:
+        return {"status": "none"}
+    return {
+        "status": run.status.value,
+        "period": run.period,
+        "clients_total": run.clients_total,
+        "clients_done": run.clients_done,
+        "outcomes": dict(run.outcomes or {}),
+        "failures": [{"client": ref, "reason": why} for ref, why in sorted((run.failures or {}).items())],
+        "error": run.error,
+        "started_by": run.started_by,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "progress": close_run_progress(run),
+    }
+
+
+def close_run_progress(run: CloseRun) -> str:
+    """One plain sentence on where the run is."""
+    month = BillingPeriod.parse(run.period).label
+    if run.status is CloseRunStatus.RUNNING:
+        if run.clients_total is None:
+            return f"Closing {month}: waiting for a worker to start."
+        return f"Closing {month}: {run.clients_done} of {run.clients_total} clients done."
+    if run.status is CloseRunStatus.FAILED:
+        return f"The close of {month} stopped: {run.error or 'no reason was given.'}"
+    failed = len(run.failures or {})
+    text = f"{month} is closed: {run.clients_done - failed} of {run.clients_done} clients went through"
+    return text + (f", {failed} failed (listed below)." if failed else ".")
+
+
+def close_run_counts(run: CloseRun) -> list[tuple[str, int]]:
+    """(words, count) for each outcome that happened, in a fixed order."""
+    outcomes = run.outcomes or {}
+    return [(words, outcomes[key]) for key, words in OUTCOME_WORDS.items() if outcomes.get(key)]
+
+
+__all__ = [
+    "STALE_AFTER",
+    "close_refusal",
+    "close_run_counts",
+    "close_run_json",
+    "close_run_progress",
+    "latest_close_run",
+    "run_recorded_close",
+    "start_close_run",
+]

@@ -1,0 +1,139 @@
+"""The reseller closes last month from the bill review page in a real browser, with a real worker.
+
+The portal runs as its own processes (``flask run`` and a Celery worker on the default queue) on a
+scratch database with three clients and nobody has closed the month yet. Pressing "Close <month>"
+queues ``metering.close_month``; the page follows the run (close.js) until it shows the outcome and
+the drafts.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from metering.periods import BillingPeriod
+from portal import create_app
+from portal.accounts.models import Role
+from portal.accounts.services import create_user_with_password
+from portal.db import db, utcnow
+from tests.browser.conftest import (
+    ARTIFACTS,
+    REPO_ROOT,
+    _bin,
+    _portal_environment,
+    _set_up_database,
+    _start_worker,
+    _stop_worker,
+    _wait_until_ready,
+)
+from tests.conftest import TEST_PASSWORD, ScratchDatabases
+from tests.portal.reseller.world import SETUP, UTC_ZONE, build_business
+from tests.standins.aws import MotoServer
+from tests.standins.ports import LOOPBACK, free_port, start_server, stop_process
+
+pytestmark = pytest.mark.slow
+
+RESELLER_EMAIL = "sam@northwind-it.example"
+
+
+@dataclass(frozen=True)
+class ClosePortal:
+    url: str
+    period: BillingPeriod
+
+
+def _fill(env: dict[str, str], work: Path, period: BillingPeriod) -> None:
+    app = create_app(
+        {
+            "DATABASE_URL": env["DATABASE_URL"],
+            "SECRET_KEY": env["SECRET_KEY"],
+            "CELERY_BROKER_URL": "memory://",
+            "INSTANCE_PATH": str(work / "fill-instance"),
+        }
+    )
+    with app.app_context():
+        build_business(period)
+        # Staff, not an administrator: closing the month is the billing clerk's work.
+        create_user_with_password(
+            SETUP, RESELLER_EMAIL, "Sam Clerk", Role.RESELLER_STAFF, None, TEST_PASSWORD
+        )
+        db.session.commit()
+    app.extensions["seatmeter.db"].engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def close_portal(
+    chromium: Path, scratch_databases: ScratchDatabases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ClosePortal]:
+    work = tmp_path_factory.mktemp("close-portal")
+    port = free_port()
+    queue = f"close-{secrets.token_hex(4)}"
+    # Nothing provisions here, so no AWS endpoint is ever called.
+    unused_aws = MotoServer(endpoint_url=f"http://{LOOPBACK}:9")
+    env = _portal_environment(
+        scratch_databases.create("close"),
+        os.environ.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{work / 'broker.sqlite'}",
+        queue,
+        unused_aws,
+        "d-0000000000",
+        work,
+        port,
+    )
+    period = BillingPeriod.containing(utcnow(), UTC_ZONE).previous()
+    _set_up_database(env, work)
+    _fill(env, work, period)
+    # metering's tasks go to the default queue ("seatmeter"), which no other test's worker consumes.
+    worker = _start_worker(env, f"{queue},seatmeter", work / "worker.log")
+    try:
+        web = start_server(
+            [_bin("flask"), "--app", "wsgi", "run", "--host", LOOPBACK, "--port", str(port), "--no-reload"],
+            port,
+            work / "web.log",
+            cwd=REPO_ROOT,
+            env=env,
+            timeout=30,
+        )
+    except BaseException:
+        _stop_worker(worker)
+        raise
+    try:
+        _wait_until_ready(worker, work / "worker.log")
+        yield ClosePortal(url=f"http://{LOOPBACK}:{port}", period=period)
+    finally:
+        _stop_worker(worker)
+        stop_process(web)
+
+
+def test_staff_close_the_month_and_watch_it_finish(close_portal: ClosePortal, browser_page) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    month = close_portal.period.label
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    page.goto(f"{close_portal.url}/login")
+    page.get_by_label("E-mail", exact=True).fill(RESELLER_EMAIL)
+    page.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{close_portal.url}/reseller/review/{close_portal.period}")
+    expect(page.get_by_text(f"No bills for {month}.")).to_be_visible()
+
+    page.get_by_role("button", name=f"Close {month}").click()
+    expect(page.locator(".flash-success")).to_contain_text(f"Closing {month} in the background")
+
+    # The worker closes the month; the page follows it and shows the outcome without a manual reload.
+    panel = page.locator("#close-month")
+    expect(panel).to_contain_text(f"{month} is closed: 3 of 3 clients went through.", timeout=60_000)
+    expect(panel).to_contain_text("3 drafts created")
+    expect(panel).to_contain_text(f"Started by {RESELLER_EMAIL}")
+    expect(page.locator('[data-client="acme"]')).to_contain_text("draft")
+    expect(page.get_by_role("button", name="Approve all 3 drafts")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "reseller-close.png"), full_page=True)
+    assert errors == []
