@@ -5,7 +5,7 @@ writes its progress here, so the page can show it. At most one running close per
 unique index).
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-29
 """
 
@@ -18,7 +18,7 @@ import portal.db
 
 revision: str = "0012"
 # 0011 may come from another branch: the integrator re-chains this one after it.
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
