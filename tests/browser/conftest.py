@@ -294,3 +294,20 @@ def policy_violations(page: object, base_url: str, paths: list[str]) -> list[str
         page.wait_for_load_state("networkidle")  # type: ignore[attr-defined]
         violations += [f"{path}: {text}" for text in page.evaluate("window.__violations")]  # type: ignore[attr-defined]
     return violations
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def wider_than_a_phone(page: object, base_url: str, paths: list[str]) -> list[str]:
+    """Open each page (logged in already) on a 390 px wide screen; the pages a person would have to
+    scroll sideways to read, with how wide they are."""
+    page.set_viewport_size(PHONE)  # type: ignore[attr-defined]
+    too_wide = []
+    for path in paths:
+        response = page.goto(f"{base_url}{path}")  # type: ignore[attr-defined]
+        assert response is not None and response.status == 200, path
+        width = page.evaluate("document.documentElement.scrollWidth")  # type: ignore[attr-defined]
+        if width > PHONE["width"]:
+            too_wide.append(f"{path}: {width} px")
+    return too_wide

@@ -111,3 +111,28 @@ def test_the_client_pages_break_no_rule_of_the_content_security_policy(portal: P
     paths = ["/client/", "/client/seats/", "/client/catalog", "/client/end-users/", "/client/orders"]
     assert policy_violations(page, portal.url, paths) == []
     assert [text for text in console if "Content Security Policy" in text] == []
+
+
+def test_the_client_pages_fit_a_phone_and_mark_where_you_are(portal: Portal, browser_page):
+    from playwright.sync_api import expect
+
+    from tests.browser.conftest import wider_than_a_phone
+
+    page = browser_page
+    page.goto(f"{portal.url}/login")
+    page.get_by_label("E-mail", exact=True).fill(portal.admin_email)
+    page.get_by_label("Password", exact=True).fill(portal.admin_password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Acme Law LLP")).to_be_visible()
+
+    paths = [
+        "/client/",
+        "/client/seats/",
+        "/client/catalog",
+        "/client/end-users/",
+        "/client/orders",
+        "/billing/",
+    ]
+    assert wider_than_a_phone(page, portal.url, paths) == []
+    page.goto(f"{portal.url}/client/end-users/")
+    expect(page.locator('nav a[aria-current="page"]')).to_have_text("End users")

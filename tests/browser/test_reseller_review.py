@@ -222,3 +222,37 @@ def test_the_reseller_pages_and_their_charts_break_no_rule_of_the_content_securi
     assert policy_violations(page, review_portal.url, paths) == []
     page.goto(f"{review_portal.url}/reseller/")
     expect(page.locator("svg.chart").first).to_be_visible()
+
+
+def test_the_reseller_pages_fit_a_phone_and_mark_where_you_are(
+    review_portal: ReviewPortal, browser_page
+) -> None:
+    from playwright.sync_api import expect
+
+    from tests.browser.conftest import wider_than_a_phone
+
+    page = browser_page
+    page.goto(f"{review_portal.url}/login")
+    page.get_by_label("E-mail", exact=True).fill(RESELLER_EMAIL)
+    page.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Home")).to_be_visible()
+
+    period = str(review_portal.period)
+    paths = [
+        "/reseller/",
+        f"/reseller/review/{period}",
+        f"/reseller/spla/{period}",
+        f"/reseller/exports/{period}",
+        "/reseller/clients",
+        "/reseller/price-book/",
+        "/reseller/provisioning/",
+        "/reseller/trueups/",
+        "/reseller/audit/",
+    ]
+    assert wider_than_a_phone(page, review_portal.url, paths) == []
+    page.goto(f"{review_portal.url}/reseller/review/{period}")
+    expect(page.locator('nav a[aria-current="page"]')).to_have_text("Bill review")
+    # The first Tab reaches the skip link, which takes the keyboard past the navigation.
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to the content")).to_be_focused()
