@@ -26,7 +26,8 @@ __all__ = ["change_price", "change_sku_cost", "effective_month"]
 def effective_month(text: str | None, now: datetime, tz: ZoneInfo) -> BillingPeriod:
     """The month a change named ``text`` ("YYYY-MM") takes effect from; none named: the next month.
 
-    Refused, as a one-line InvalidInput, when it is not a month or when that month or a later one
+    Refused, as a one-line InvalidInput (no field notes: the command line would print them as more
+    lines, and the price book shows the message beside its "from month" field), when it is not a month or when that month or a later one
     has a finalized invoice (the change would re-price a bill already sent).
     """
     current = BillingPeriod.containing(now, tz)
@@ -35,10 +36,7 @@ def effective_month(text: str | None, now: datetime, tz: ZoneInfo) -> BillingPer
     try:
         month = BillingPeriod.parse(text.strip())
     except ValueError:
-        raise InvalidInput(
-            f"“{text}” is not a month: write YYYY-MM, e.g. {current.next()}.",
-            fields={"from_month": "Write YYYY-MM."},
-        ) from None
+        raise InvalidInput(f"“{text}” is not a month: write YYYY-MM, e.g. {current.next()}.") from None
     finalized = db.session.scalars(
         select(Invoice.period)
         .where(Invoice.period >= str(month), Invoice.status != InvoiceStatus.DRAFT)
@@ -52,8 +50,7 @@ def effective_month(text: str | None, now: datetime, tz: ZoneInfo) -> BillingPer
         last = BillingPeriod.parse(max(finalized))
         raise InvalidInput(
             f"{last} has finalized invoices, so prices up to it can no longer change; "
-            f"choose {last.next()} or later.",
-            fields={"from_month": f"{last.next()} or later."},
+            f"choose {last.next()} or later."
         )
     return month
 
