@@ -26,9 +26,9 @@ __all__ = ["change_price", "change_sku_cost", "effective_month"]
 def effective_month(text: str | None, now: datetime, tz: ZoneInfo) -> BillingPeriod:
     """The month a change named ``text`` ("YYYY-MM") takes effect from; none named: the next month.
 
-    Refused, as a one-line InvalidInput (no field notes: the command line would print them as more
-    lines, and the price book shows the message beside its "from month" field), when it is not a month or when that month or a later one
-    has a finalized invoice (the change would re-price a bill already sent).
+    Refused, as a one-line InvalidInput, when it is not a month or when that month or a later one
+    has a finalized invoice (the change would re-price a bill already sent). No field notes: the
+    command line would print them as more lines; the price book shows the message by its field.
     """
     current = BillingPeriod.containing(now, tz)
     if not text:

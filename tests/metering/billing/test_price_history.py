@@ -92,7 +92,7 @@ def test_a_month_with_finalized_invoices_is_refused_and_nothing_is_saved(month, 
     month.finalize("2026-10")
 
     for named in ("2026-10", "2026-09"):
-        with pytest.raises(InvalidInput, match="^2026-10 has finalized invoices.*choose 2026-11 or later"):
+        with pytest.raises(InvalidInput, match=r"^2026-10 has finalized invoices.*choose 2026-11 or later"):
             _price("desktop", 4500, named)
         db.session.rollback()
 
