@@ -31,6 +31,7 @@ from metering.billing.models import (
     StripeEvent,
 )
 from metering.billing.pdf import invoice_pdf
+from metering.billing.prices import change_price, change_sku_cost, effective_month
 from metering.billing.queries import (
     billing_account_of,
     draft_count,
@@ -116,6 +117,8 @@ __all__ = [
     "approve_period",
     "billing_account_of",
     "billing_timezone",
+    "change_price",
+    "change_sku_cost",
     "close_in_one_transaction",
     "close_refusal",
     "close_run_counts",
@@ -126,6 +129,7 @@ __all__ = [
     "differences_since_filing",
     "draft_count",
     "drafts_to_review",
+    "effective_month",
     "end_commitment",
     "estimate_month",
     "filing_status",

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 
+from metering.billing.catalog import cost_history, in_force_in
 from metering.billing.models import InvoiceLine
 from metering.counting import core_license_packs
 from metering.ledger.models import LedgerInterval
@@ -84,7 +85,7 @@ def _per_month(masks: Iterable[int], months: int) -> list[int]:
 
 
 def monthly_figures(months: list[BillingPeriod], tz: ZoneInfo, currency: str) -> list[MonthFigures]:
-    """Revenue, licence cost and seats of each month, in ``currency``. Five queries in all."""
+    """Revenue, licence cost and seats of each month, in ``currency``. Six queries in all."""
     periods = [str(month) for month in months]
     revenue = dict(
         db.session.execute(
@@ -111,13 +112,16 @@ def monthly_figures(months: list[BillingPeriod], tz: ZoneInfo, currency: str) ->
     for (_client_id, sku_id, _user_key), mask in licensed.items():
         by_sku[sku_id].append(mask)
     skus = {sku.id: sku for sku in db.session.scalars(select(LicenceSku))}
+    # Each month at the costs in force for it, so a cost change never moves past margins.
+    history = cost_history(list(skus.values()))
+    costs = {str(month): in_force_in(history, month) for month in months}
     cost: dict[str, int] = {}
     for sku_id, masks in by_sku.items():
         sku = skus[sku_id]
         if sku.currency != currency:
             continue
         for month, count in zip(periods, _per_month(masks, len(months)), strict=True):
-            cost[month] = cost.get(month, 0) + count * sku.spla_cost_minor
+            cost[month] = cost.get(month, 0) + count * costs[month][sku.code].amount_minor
 
     first_start, last_stop = months[0].bounds(tz)[0], months[-1].bounds(tz)[1]
     hosts = db.session.execute(
@@ -134,7 +138,7 @@ def monthly_figures(months: list[BillingPeriod], tz: ZoneInfo, currency: str) ->
             in_service = host.in_service_from < stop and (host.retired_at is None or host.retired_at > start)
             if in_service and sku.currency == currency:
                 packs = core_license_packs(host.physical_cores, host.processors)
-                cost[str(month)] = cost.get(str(month), 0) + packs * sku.spla_cost_minor
+                cost[str(month)] = cost.get(str(month), 0) + packs * costs[str(month)][sku.code].amount_minor
 
     return [
         MonthFigures(

@@ -20,7 +20,7 @@ from metering import (
 from portal.accounts.models import ApiToken, Client, EndUser, FailedLogin, OneTimeToken, Reseller, User
 from portal.api.models import IdempotencyKey
 from portal.audit.models import AuditEvent
-from portal.catalog.models import LicenceSku, Product, product_licences
+from portal.catalog.models import LicenceSku, Product, ProductPrice, SkuCost, product_licences
 from portal.db import Base
 from portal.orders.models import Order, Seat
 from provisioning import Finding, ProvisioningAttempt, SeatWork, TrueupPolicy, TrueupRun
@@ -45,10 +45,12 @@ __all__ = [
     "OneTimeToken",
     "Order",
     "Product",
+    "ProductPrice",
     "ProvisioningAttempt",
     "Reseller",
     "Seat",
     "SeatWork",
+    "SkuCost",
     "SplaSubmission",
     "StripeEvent",
     "TrueupPolicy",

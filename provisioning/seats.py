@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from metering import product_price
 from portal.accounts.models import Client, ClientStatus, EndUser
 from portal.audit.services import Actor, record
 from portal.catalog.models import Product, ProductBilling
@@ -60,7 +61,8 @@ def place_order(
         client=client,
         product=product,
         quantity=quantity,
-        unit_price_minor=product.price_minor,
+        # The price in force this month, the one the order quote showed (not a later one set ahead).
+        unit_price_minor=product_price(product).amount_minor,
         currency=product.currency,
         placed_by_user_id=actor.user_id,
         placed_by_token_id=actor.token_id,

@@ -110,7 +110,7 @@ def read_month(period: BillingPeriod, tz: ZoneInfo, now: datetime, client: Clien
         start=start,
         stop=stop,
         built_at=now,
-        catalog=catalog_snapshot(),
+        catalog=catalog_snapshot(period),
         refs=refs,
         intervals=intervals,
         usage=_metered_usage(start, stop, client.id if client is not None else None),

@@ -180,7 +180,8 @@ def adjustment_lines(
                 frozen,
                 _counted(client_id, start, stop),
                 _billed(client_id, frozen, exclude_invoice_id),
-                catalog.prices,
+                # The frozen month is re-rated at its own prices, not at this month's.
+                catalog.prices_for(frozen),
                 catalog.names,
                 catalog.units,
                 committed_quantities_for(client_id, frozen),

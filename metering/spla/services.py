@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
-from metering.billing.catalog import catalog_snapshot
+from metering.billing.catalog import catalog_snapshot, cost_history, in_force_in
 from metering.counting import core_license_packs, count_sku_users
 from metering.ledger.services import intervals_overlapping
 from metering.periods import BillingPeriod
@@ -47,7 +47,7 @@ class SplaReport:
 
 def spla_report(period: BillingPeriod, tz: ZoneInfo) -> SplaReport:
     start, stop = period.bounds(tz)
-    catalog = catalog_snapshot()
+    catalog = catalog_snapshot(period)
     sku_users = count_sku_users(intervals_overlapping(start, stop), catalog.bill_of_licences, start, stop)
     quantities: dict[tuple[str | None, str], int] = {
         key: len(users) for key, users in sku_users.items() if users
@@ -57,6 +57,8 @@ def spla_report(period: BillingPeriod, tz: ZoneInfo) -> SplaReport:
         quantities[key] = quantities.get(key, 0) + core_license_packs(host.physical_cores, host.processors)
 
     skus = {sku.code: sku for sku in db.session.scalars(select(LicenceSku))}
+    # The cost in force for the month reported: a later change leaves this report as it was.
+    costs = in_force_in(cost_history(), period)
     names = {key: value for key, value in db.session.execute(select(Client.ref, Client.name))}
     lines = [
         SplaLine(
@@ -65,8 +67,8 @@ def spla_report(period: BillingPeriod, tz: ZoneInfo) -> SplaReport:
             sku=code,
             sku_name=skus[code].name,
             quantity=quantity,
-            unit_cost_minor=skus[code].spla_cost_minor,
-            currency=skus[code].currency,
+            unit_cost_minor=costs[code].amount_minor,
+            currency=costs[code].currency,
         )
         for (client, code), quantity in sorted(
             quantities.items(), key=lambda item: (item[0][0] or "", item[0][1])

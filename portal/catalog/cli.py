@@ -5,9 +5,11 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from metering import billing_timezone, change_price
 from portal.accounts.services import ensure_reseller
 from portal.audit.services import Actor
-from portal.catalog.services import get_product, list_products, seed_catalog, set_product_price
+from portal.catalog.services import get_product, list_products, seed_catalog
+from portal.db import utcnow
 from portal.errors import InvalidInput
 from portal.money import format_amount, parse_amount
 from portal.transactions import cli_command
@@ -41,16 +43,29 @@ def list_command() -> None:
         )
 
 
-@catalog_cli.command("set-price")
+# ignore_unknown_options: a negative AMOUNT ("-5") reaches the amount check instead of reading as
+# an unknown option, so it gets the same one-line error as any bad amount.
+@catalog_cli.command("set-price", context_settings={"ignore_unknown_options": True})
 @click.argument("code")
 @click.argument("amount")
+@click.option(
+    "--from",
+    "from_month",
+    metavar="YYYY-MM",
+    help="The first month billed at this price (default: the next month). "
+    "A month with finalized invoices is refused.",
+)
 @cli_command
-def set_price(code: str, amount: str) -> None:
-    """Set the monthly price of product CODE to AMOUNT (e.g. 41.50)."""
+def set_price(code: str, amount: str, from_month: str | None) -> None:
+    """Set the monthly price of product CODE to AMOUNT (e.g. 41.50), from a month on."""
     try:
         price_minor = parse_amount(amount)
     except ValueError as error:
         raise InvalidInput(str(error)) from None
     product = get_product(code)
-    set_product_price(Actor.system("command line"), product, price_minor)
-    click.echo(f"{product.code} now costs {format_amount(price_minor, product.currency)} a month.")
+    month = change_price(
+        Actor.system("command line"), product, price_minor, from_month, utcnow(), billing_timezone()
+    )
+    click.echo(
+        f"{product.code} costs {format_amount(price_minor, product.currency)} a month from {month.label}."
+    )

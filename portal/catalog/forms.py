@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField
-from wtforms.validators import DataRequired, ValidationError
+from wtforms.validators import DataRequired, Optional, ValidationError
 
 from portal.money import parse_amount
 
@@ -19,11 +19,17 @@ class AmountField(StringField):
             raise ValidationError(str(error)) from None
 
 
+FROM_MONTH_HELP = "YYYY-MM; empty: the next month. A month with finalized invoices cannot change."
+
+
 class PriceForm(FlaskForm):
     price = AmountField("Monthly price", validators=[DataRequired()])
+    # Checked by metering.change_price (a month, and none with finalized invoices).
+    from_month = StringField("From month", validators=[Optional()], description=FROM_MONTH_HELP)
     submit = SubmitField("Save")
 
 
 class SkuCostForm(FlaskForm):
     cost = AmountField("Monthly SPLA cost", validators=[DataRequired()])
+    from_month = StringField("From month", validators=[Optional()], description=FROM_MONTH_HELP)
     submit = SubmitField("Save")

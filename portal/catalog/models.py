@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, Text
+from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import str_enum
@@ -54,6 +54,11 @@ class LicenceSku(Base):
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+    # The cost from each month on; ``spla_cost_minor`` holds the newest one set.
+    costs: Mapped[list[SkuCost]] = relationship(
+        order_by="SkuCost.effective_from", cascade="all, delete-orphan"
+    )
+
 
 class Product(Base):
     """Something a client orders per seat, priced per month."""
@@ -81,3 +86,51 @@ class Product(Base):
 
     # The bill of licences: every SKU one seat of this product grants to its end user.
     skus: Mapped[list[LicenceSku]] = relationship(secondary=product_licences, order_by=LicenceSku.code)
+    # The price from each month on; ``price_minor`` holds the newest one set (see ProductPrice).
+    prices: Mapped[list[ProductPrice]] = relationship(
+        order_by="ProductPrice.effective_from", cascade="all, delete-orphan"
+    )
+
+
+# Migration 0013 carried every price and cost that existed before history was kept over from here,
+# so every month that was ever billed finds a price in force.
+HISTORY_START = "2000-01"
+
+
+class ProductPrice(Base):
+    """A product's monthly price from a billing month ("YYYY-MM") on, until the next row's month.
+
+    Closing, re-closing and adjusting a month read the row in force for that month, so a price change
+    never re-prices a month that was already billed. ``Product.price_minor`` holds the newest price set
+    (the list price going forward); billing and quotes never read it.
+    """
+
+    __tablename__ = "product_prices"
+    __table_args__ = (
+        UniqueConstraint("product_id", "effective_from"),
+        CheckConstraint("amount_minor >= 0", name="price_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    effective_from: Mapped[str] = mapped_column(String(7))
+    amount_minor: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SkuCost(Base):
+    """What a licence SKU costs the reseller from a billing month on (SPLA report, margins)."""
+
+    __tablename__ = "licence_sku_costs"
+    __table_args__ = (
+        UniqueConstraint("sku_id", "effective_from"),
+        CheckConstraint("amount_minor >= 0", name="cost_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("licence_skus.id", ondelete="CASCADE"), index=True)
+    effective_from: Mapped[str] = mapped_column(String(7))
+    amount_minor: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

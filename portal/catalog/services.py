@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal.audit.services import Actor, record
-from portal.catalog.models import LicenceSku, LicenceUnit, Product, ProductBilling, ProductKind
-from portal.db import db
+from portal.catalog.models import (
+    HISTORY_START,
+    LicenceSku,
+    LicenceUnit,
+    Product,
+    ProductBilling,
+    ProductKind,
+    ProductPrice,
+    SkuCost,
+)
+from portal.db import db, utcnow
 from portal.errors import InvalidInput, NotFound
 
 
@@ -121,6 +134,8 @@ def seed_catalog(actor: Actor) -> SeedResult:
                 code=spec.code, name=spec.name, unit=spec.unit, spla_cost_minor=spec.spla_cost_minor
             )
             db.session.add(sku)
+            # A new SKU's cost holds for every month, as migration 0013 did for the existing ones.
+            sku.costs.append(SkuCost(effective_from=HISTORY_START, amount_minor=spec.spla_cost_minor))
             skus[spec.code] = sku
             created.append(f"SKU {spec.code}")
         elif (sku.name, sku.unit) != (spec.name, spec.unit):
@@ -145,6 +160,7 @@ def seed_catalog(actor: Actor) -> SeedResult:
                 billing=spec.billing,
                 unit=spec.unit,
             )
+            product.prices.append(ProductPrice(effective_from=HISTORY_START, amount_minor=spec.price_minor))
             db.session.add(product)
             created.append(f"product {spec.code}")
         elif (product.name, product.kind, sorted(s.code for s in product.skus)) != (
@@ -187,37 +203,95 @@ def get_sku(code: str) -> LicenceSku:
     return sku
 
 
-def set_product_price(actor: Actor, product: Product, price_minor: int) -> None:
-    """Change a monthly price. It applies to the months billed from now on."""
-    _change_amount(actor, product, "price_minor", price_minor, "price", "catalog.price_changed", "product")
+_MONTH_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
-def set_sku_cost(actor: Actor, sku: LicenceSku, cost_minor: int) -> None:
+def month_of(instant: datetime) -> str:
+    """The billing month ("YYYY-MM") containing ``instant``, cut in ``BILLING_TIMEZONE``."""
+    zone = ZoneInfo(current_app.config.get("BILLING_TIMEZONE") or "UTC")
+    return f"{instant.astimezone(zone):%Y-%m}"
+
+
+def in_force(history: list[ProductPrice] | list[SkuCost], month: str) -> ProductPrice | SkuCost | None:
+    """The row of ``history`` in force in ``month``: the latest one that starts in it or before."""
+    rows = [row for row in history if row.effective_from <= month]
+    return max(rows, key=lambda row: row.effective_from) if rows else None
+
+
+def set_product_price(
+    actor: Actor, product: Product, price_minor: int, effective_from: str | None = None
+) -> None:
+    """Change a monthly price from ``effective_from`` ("YYYY-MM") on; without it, from this month.
+
+    This only records the change. The command line and the price book call
+    ``metering.change_price``, which picks the default month (the next one) and refuses a month
+    that has finalized invoices before it gets here.
+    """
     _change_amount(
-        actor, sku, "spla_cost_minor", cost_minor, "cost", "catalog.sku_cost_changed", "licence_sku"
+        actor,
+        product,
+        product.prices,
+        ProductPrice,
+        "price_minor",
+        price_minor,
+        effective_from,
+        "price",
+        "catalog.price_changed",
+        "product",
+    )
+
+
+def set_sku_cost(actor: Actor, sku: LicenceSku, cost_minor: int, effective_from: str | None = None) -> None:
+    """Change what a licence SKU costs the reseller from ``effective_from`` on (as set_product_price)."""
+    _change_amount(
+        actor,
+        sku,
+        sku.costs,
+        SkuCost,
+        "spla_cost_minor",
+        cost_minor,
+        effective_from,
+        "cost",
+        "catalog.sku_cost_changed",
+        "licence_sku",
     )
 
 
 def _change_amount(
     actor: Actor,
     item: Product | LicenceSku,
+    history: list[ProductPrice] | list[SkuCost],
+    row_type: type[ProductPrice] | type[SkuCost],
     attribute: str,
     amount_minor: int,
+    effective_from: str | None,
     field: str,
     action: str,
     object_type: str,
 ) -> None:
     if amount_minor < 0:
         raise InvalidInput("The amount must be zero or more.", fields={field: "Must be zero or more."})
-    old = getattr(item, attribute)
+    if effective_from is not None and not _MONTH_RE.fullmatch(effective_from):
+        raise InvalidInput(
+            f"“{effective_from}” is not a month: write YYYY-MM, e.g. 2026-11.",
+            fields={"from_month": "YYYY-MM."},
+        )
+    current = month_of(utcnow())
+    month = effective_from or current
+    before = in_force(history, month)
+    old = before.amount_minor if before is not None else getattr(item, attribute)
+    same_month = before if before is not None and before.effective_from == month else None
     if amount_minor == old:
         return
-    setattr(item, attribute, amount_minor)
+    if same_month is not None:
+        same_month.amount_minor = amount_minor
+    else:
+        history.append(row_type(effective_from=month, amount_minor=amount_minor, currency=item.currency))  # type: ignore[arg-type]
+    # The column holds the newest price set, the list price going forward that the price book and
+    # the catalog pages show. Billing and quotes read the history for their month instead.
+    setattr(item, attribute, max(history, key=lambda row: row.effective_from).amount_minor)
     db.session.flush()
-    record(
-        actor,
-        action,
-        object_type,
-        item.code,
-        details={"from_minor": old, "to_minor": amount_minor, "currency": item.currency},
-    )
+    details: dict[str, object] = {"from_minor": old, "to_minor": amount_minor, "currency": item.currency}
+    if effective_from is not None:
+        details["effective_from"] = effective_from
+    record(actor, action, object_type, item.code, details=details)

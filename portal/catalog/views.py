@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
+from metering import billing_timezone, change_price, change_sku_cost
 from portal.accounts.models import Role
 from portal.audit.services import Actor
 from portal.auth.access import RESELLER_ROLES, current_portal_user, roles_required
@@ -15,10 +16,9 @@ from portal.catalog.services import (
     get_sku,
     list_products,
     list_skus,
-    set_product_price,
-    set_sku_cost,
 )
-from portal.errors import NotFound
+from portal.db import utcnow
+from portal.errors import InvalidInput, NotFound
 from portal.money import amount_as_decimal_text, format_amount
 from portal.transactions import web_transaction
 
@@ -74,10 +74,22 @@ def update_price(code: str) -> Response | tuple[str, int]:
     form = PriceForm()
     if not form.validate_on_submit() or form.price.minor is None:
         return _render(price_forms={code: form}, status=422)
-    with web_transaction(renders=()):
-        set_product_price(Actor.for_user(current_portal_user()), product, form.price.minor)
+    with web_transaction(renders=(InvalidInput,)) as attempt:
+        month = change_price(
+            Actor.for_user(current_portal_user()),
+            product,
+            form.price.minor,
+            form.from_month.data,
+            utcnow(),
+            billing_timezone(),
+        )
+    if attempt.error is not None:
+        form.from_month.errors = [attempt.error.message]
+        return _render(price_forms={code: form}, status=attempt.error.http_status)
     flash(
-        f"{product.name} now costs {format_amount(product.price_minor, product.currency)} a month.", "success"
+        f"{product.name} now costs {format_amount(form.price.minor, product.currency)} a month. "
+        f"Months from {month.label} on are billed at it.",
+        "success",
     )
     return redirect(url_for("catalog.index"))
 
@@ -92,7 +104,21 @@ def update_cost(code: str) -> Response | tuple[str, int]:
     form = SkuCostForm()
     if not form.validate_on_submit() or form.cost.minor is None:
         return _render(cost_forms={code: form}, status=422)
-    with web_transaction(renders=()):
-        set_sku_cost(Actor.for_user(current_portal_user()), sku, form.cost.minor)
-    flash(f"{sku.code} now costs you {format_amount(sku.spla_cost_minor, sku.currency)} a month.", "success")
+    with web_transaction(renders=(InvalidInput,)) as attempt:
+        month = change_sku_cost(
+            Actor.for_user(current_portal_user()),
+            sku,
+            form.cost.minor,
+            form.from_month.data,
+            utcnow(),
+            billing_timezone(),
+        )
+    if attempt.error is not None:
+        form.from_month.errors = [attempt.error.message]
+        return _render(cost_forms={code: form}, status=attempt.error.http_status)
+    flash(
+        f"{sku.code} now costs you {format_amount(form.cost.minor, sku.currency)} a month. "
+        f"The SPLA report and margins use it from {month.label} on.",
+        "success",
+    )
     return redirect(url_for("catalog.index"))

@@ -64,3 +64,40 @@ def test_clients_cannot_see_the_price_book(client, catalog, make_user, make_clie
     login(make_user(Role.CLIENT_ADMIN, make_client("acme")))
 
     assert client.get("/reseller/price-book/").status_code == 403
+
+
+def test_a_price_from_a_month_is_kept_in_the_history(client, catalog, make_user, login, time_machine):
+    time_machine.move_to("2026-11-02T12:00:00Z")
+    login(make_user(Role.RESELLER_ADMIN))
+
+    response = client.post("/reseller/price-book/products/desktop", data={"price": "41.50", "from_month": ""})
+    client.post("/reseller/price-book/skus/EXSTD-SAL", data={"cost": "5.00", "from_month": "2026-11"})
+
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert [(row.effective_from, row.amount_minor) for row in get_product("desktop").prices] == [
+        ("2000-01", 3900),
+        ("2026-12", 4150),  # empty: the next month
+    ]
+    assert [(row.effective_from, row.amount_minor) for row in get_sku("EXSTD-SAL").costs] == [
+        ("2000-01", 420),
+        ("2026-11", 500),
+    ]
+    assert "Months from December 2026 on are billed at it." in client.get("/reseller/price-book/").get_data(
+        as_text=True
+    )
+
+
+def test_a_bad_from_month_is_shown_and_nothing_is_saved(client, catalog, make_user, login):
+    login(make_user(Role.RESELLER_ADMIN))
+
+    response = client.post(
+        "/reseller/price-book/products/desktop", data={"price": "41.50", "from_month": "2026-13"}
+    )
+
+    assert response.status_code == 422
+    assert "“2026-13” is not a month: write YYYY-MM" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert [(row.effective_from, row.amount_minor) for row in get_product("desktop").prices] == [
+        ("2000-01", 3900)
+    ]
