@@ -16,7 +16,7 @@ import math
 import time
 from collections.abc import Callable
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from sqlalchemy import select
@@ -77,6 +77,15 @@ _FORM_LIMITS: dict[str, list[tuple[str, Callable[[], str] | None, str | None]]] 
 }
 
 
+# A successful login (a redirect) is not counted: the staff of an office behind one NAT address
+# log in every morning, and only failures are what an attacker spends.
+_COUNT_ONLY_FAILURES = {"auth.login"}
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code != 302
+
+
 def init_limits(app: Flask) -> None:
     """Attach the limits to ``app`` (after its blueprints are registered)."""
     limiter = Limiter(
@@ -92,11 +101,13 @@ def init_limits(app: Flask) -> None:
         # The wrapped view replaces the registered one: Flask-Limiter checks a decorated limit
         # when the wrapper runs, and skips it in its before-request hook.
         view = app.view_functions[endpoint]
+        deduct_when = _failed if endpoint in _COUNT_ONLY_FAILURES else None
         for setting, key_func, scope in limits:
+            options = {"key_func": key_func, "methods": _POST, "deduct_when": deduct_when}
             if scope is None:
-                view = limiter.limit(_limits(setting), key_func=key_func, methods=_POST)(view)
+                view = limiter.limit(_limits(setting), **options)(view)
             else:
-                view = limiter.shared_limit(_limits(setting), scope, key_func=key_func, methods=_POST)(view)
+                view = limiter.shared_limit(_limits(setting), scope, **options)(view)
         app.view_functions[endpoint] = view
     api = app.blueprints["api"]
     limiter.limit(_limits("RATELIMIT_API"), key_func=_token_key, exempt_when=lambda: _bearer() is None)(api)

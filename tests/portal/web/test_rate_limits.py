@@ -175,3 +175,14 @@ def test_the_api_without_a_valid_token_is_limited_per_address(client, make_token
     make_client("acme")
     valid = Api(client, make_token("acme"))
     assert valid.get("/catalog").status_code == 200
+
+
+def test_successful_logins_from_one_address_are_not_counted(client, make_user):
+    # An office behind one NAT address: its people log in every morning.
+    users = [make_user(Role.RESELLER_STAFF) for _ in range(25)]
+    for user in users:
+        login = client.post(
+            "/login", data={"email": user.email, "password": TEST_PASSWORD}, environ_base=OWNER
+        )
+        assert login.status_code == 302
+        client.post("/logout", environ_base=OWNER)
