@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from limits import parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -105,6 +106,48 @@ def _parse_stripe_key(name: str, raw: str) -> str:
     if not value.startswith(("sk_", "rk_")):
         raise ConfigError(name, "expected a Stripe secret or restricted key (sk_… or rk_…)")
     return value
+
+
+# Rate limits (Flask-Limiter): setting -> default. Each is "N per period", several joined by ";".
+# Per source address unless the name says otherwise; the README's Configuration table explains each.
+RATE_LIMITS = {
+    "RATELIMIT_LOGIN": "20/minute;200/hour",  # POST /login
+    "RATELIMIT_EMAIL": "5/hour",  # reset and unlock e-mails asked for, per address
+    "RATELIMIT_EMAIL_ACCOUNT": "3/hour",  # the same, per e-mail address typed (the account)
+    "RATELIMIT_LINKS": "30/hour",  # passwords chosen and unlocks done with an e-mailed link
+    "RATELIMIT_INVITE": "60/hour",  # invitations sent from the client's and reseller's pages
+    "RATELIMIT_API": "600/minute",  # the JSON API, per token
+    "RATELIMIT_API_ANONYMOUS": "60/minute",  # the JSON API without a valid token, per address
+}
+_RATELIMIT_STORAGES = ("memory", "redis", "rediss", "redis+sentinel", "redis+cluster", "memcached")
+
+
+def _parse_rate_limit(name: str, raw: str) -> str:
+    value = raw.strip()
+    try:
+        parsed = parse_many(value)
+    except ValueError:
+        parsed = []
+    if not parsed:
+        raise ConfigError(name, f"expected limits such as 20/minute;200/hour, got {raw!r}")
+    return value
+
+
+def _rate_limit_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
+    storage = get("RATELIMIT_STORAGE_URI") or "memory://"
+    if urlsplit(storage.strip()).scheme not in _RATELIMIT_STORAGES:
+        raise ConfigError(
+            "RATELIMIT_STORAGE_URI", f"expected memory:// or redis://host:6379/1, got {storage!r}"
+        )
+    enabled = get("RATELIMIT_ENABLED")
+    config: dict[str, Any] = {
+        "RATELIMIT_STORAGE_URI": storage.strip(),
+        "RATELIMIT_ENABLED": _parse_bool("RATELIMIT_ENABLED", enabled) if enabled else True,
+    }
+    for name, default in RATE_LIMITS.items():
+        value = get(name)
+        config[name] = _parse_rate_limit(name, value) if value else default
+    return config
 
 
 # Provisioning: which adapter serves each product kind ("none": the kind is not offered here).
@@ -300,6 +343,7 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
     # keeps the tables small without a query a minute for nothing.
     config["PURGE_INTERVAL"] = 3600
 
+    config.update(_rate_limit_settings(get))
     config.update(_provisioning_settings(get, instance_path))
 
     # Cookies are marked Secure whenever the portal is served over HTTPS. `make run` serves plain

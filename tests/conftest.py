@@ -133,6 +133,9 @@ def app_overrides(database_url: str, instance_path: Path) -> dict[str, object]:
         "TESTING": True,
         "WTF_CSRF_ENABLED": False,
         "MAIL_SERVER": "",
+        # Off unless a test turns them on (tests/portal/web/test_rate_limits.py): a suite that
+        # logs in hundreds of times from 127.0.0.1 would otherwise trip them.
+        "RATELIMIT_ENABLED": False,
     }
 
 

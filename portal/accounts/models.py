@@ -164,10 +164,11 @@ class ApiToken(Base):
 class TokenPurpose(enum.StrEnum):
     PASSWORD_RESET = "password_reset"
     INVITATION = "invitation"
+    UNLOCK = "unlock"  # clears a lockout after too many wrong passwords
 
 
 class OneTimeToken(Base):
-    """A single-use link sent by e-mail (password reset, invitation). Stored hashed."""
+    """A single-use link sent by e-mail (password reset, invitation, unlock). Stored hashed."""
 
     __tablename__ = "one_time_tokens"
 

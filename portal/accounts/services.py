@@ -44,6 +44,7 @@ CLIENT_REF_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$")
 MIN_PASSWORD_LENGTH = 12
 INVITATION_LIFETIME = timedelta(days=7)
 PASSWORD_RESET_LIFETIME = timedelta(hours=1)
+UNLOCK_LIFETIME = timedelta(hours=1)
 MAX_FAILED_LOGINS = 5
 FAILED_LOGIN_WINDOW = timedelta(minutes=15)
 
@@ -195,7 +196,7 @@ def _check_not_throttled(email: str) -> None:
         minutes = max(1, -(-int((free_at - utcnow()).total_seconds()) // 60))
         raise LoginThrottled(
             f"Too many wrong passwords for this address. Try again in {minutes} minutes, "
-            "or reset your password."
+            "or unlock it now with a link we e-mail to the address."
         )
 
 
@@ -225,6 +226,57 @@ def _record_failed_login(email: str, user: User | None) -> None:
         minutes = int(FAILED_LOGIN_WINDOW.total_seconds() // 60)
         details = {**details, "minutes": minutes}
         record(who, "user.locked_out", "user", user_id, client_id=client_id, details=details)
+
+
+def is_locked(email: str) -> bool:
+    """Whether ``email`` has had MAX_FAILED_LOGINS wrong passwords within FAILED_LOGIN_WINDOW."""
+    failures = db.session.scalar(
+        select(func.count())
+        .select_from(FailedLogin)
+        .where(FailedLogin.email == normalize_email(email), FailedLogin.at > utcnow() - FAILED_LOGIN_WINDOW)
+    )
+    return (failures or 0) >= MAX_FAILED_LOGINS
+
+
+def request_unlock(email: str) -> None:
+    """E-mail an unlock link to a locked account; say nothing either way (as for a reset).
+
+    Anyone can lock an address by typing wrong passwords for it; the owner reads their own
+    mailbox, so a link sent there lets them back in at once instead of waiting out the window.
+    """
+    email = normalize_email(email)
+    user = db.session.scalars(select(User).where(User.email == email)).first()
+    if user is None or not user.active or user.password_hash is None or not is_locked(email):
+        # The same work as for a send, so the answer's timing tells nothing (as for resets).
+        talk_to_mail_server_after_commit()
+        record(
+            Actor.system("unlock"),
+            "user.unlock_requested",
+            "user",
+            details={"email": email[:254], "sent": False},
+        )
+        return
+    raw = _issue_one_time_token(user, TokenPurpose.UNLOCK, UNLOCK_LIFETIME)
+    send_email_after_commit(
+        user.email,
+        "Unlock your Seatmeter sign-in",
+        f"Hello {user.name},\n\nSomeone typed wrong passwords for your address, so signing in with it "
+        "was locked for a while.\nIf it was you, unlock it here (the link works once, for 1 hour) "
+        f"and log in as usual:\n\n{public_link('auth.unlock', token=raw)}\n\n"
+        "If it was not you, your password is still safe; you may want to change it anyway.\n",
+    )
+    record(Actor.system("unlock"), "user.unlock_requested", "user", user.id, client_id=user.client_id)
+
+
+def unlock_with_token(raw_token: str) -> User:
+    """Use an unlock link: the address's wrong-password count starts again from zero."""
+    token = find_one_time_token(raw_token, TokenPurpose.UNLOCK)
+    user = token.user
+    token.used_at = utcnow()
+    db.session.execute(delete(FailedLogin).where(FailedLogin.email == user.email))
+    db.session.flush()
+    record(Actor.for_user(user), "user.unlocked", "user", user.id, client_id=user.client_id)
+    return user
 
 
 def end_sessions(user: User) -> None:

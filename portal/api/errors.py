@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from portal.db import db
 from portal.errors import ServiceError, too_large_message
+from portal.web.limits import rate_limited_message, retry_after_seconds
 
 # Codes of the errors that do not come from a service (those carry their own ServiceError.code).
 _HTTP_CODES = {
@@ -26,6 +27,7 @@ _HTTP_CODES = {
     413: "too_large",
     415: "unsupported_media_type",
     422: "invalid",
+    429: "rate_limited",
     500: "internal",
 }
 
@@ -93,9 +95,13 @@ def http_error_response(error: HTTPException) -> Response:
         message = "This address does not accept this method."
     elif status == 413:
         message = too_large_message(current_app.config.get("MAX_CONTENT_LENGTH"))
+    elif status == 429:
+        message = rate_limited_message()
     else:
         message = error.description or error.name
     headers = {name: value for name, value in error.get_headers() if name.lower() == "allow"}
+    if status == 429:
+        headers["Retry-After"] = str(retry_after_seconds())
     return error_response(status, _HTTP_CODES.get(status, "error"), message, headers=headers)
 
 

@@ -26,3 +26,7 @@ class ChoosePasswordForm(FlaskForm):
         validators=[DataRequired(), EqualTo("password", message="The passwords differ.")],
     )
     submit = SubmitField("Save password")
+
+
+class UnlockForm(FlaskForm):
+    submit = SubmitField("Unlock")

@@ -16,10 +16,12 @@ from portal.accounts.services import (
     end_sessions,
     find_one_time_token,
     request_password_reset,
+    request_unlock,
     reset_password,
+    unlock_with_token,
 )
 from portal.auth.access import current_portal_user
-from portal.auth.forms import ChoosePasswordForm, ForgotPasswordForm, LoginForm
+from portal.auth.forms import ChoosePasswordForm, ForgotPasswordForm, LoginForm, UnlockForm
 from portal.errors import InvalidInput, NotFound
 from portal.transactions import web_transaction
 
@@ -48,7 +50,7 @@ def login() -> str | Response | tuple[str, int]:
                 user = authenticate(form.email.data or "", form.password.data or "")
         except LoginThrottled as error:
             form.password.errors.append(error.message)
-            return render_template("auth/login.html", form=form), 429
+            return render_template("auth/login.html", form=form, locked=True), 429
         if user is None:
             form.password.errors.append("Wrong e-mail or password.")
         else:
@@ -77,6 +79,38 @@ def forgot_password() -> str | Response:
         flash("If an account uses that address, we have e-mailed it a link to choose a new password.", "info")
         return redirect(url_for("auth.login"))
     return render_template("auth/forgot.html", form=form)
+
+
+@bp.route("/login/unlock", methods=["GET", "POST"], endpoint="request_unlock")
+def request_unlock_page() -> str | Response:
+    form = ForgotPasswordForm()
+    if request.method == "GET" and request.args.get("email"):
+        form.email.data = request.args["email"]
+    if form.validate_on_submit():
+        with web_transaction(renders=()):
+            request_unlock(form.email.data or "")
+        flash(
+            "If that address has an account and is locked, we have e-mailed it a link that unlocks it.",
+            "info",
+        )
+        return redirect(url_for("auth.login"))
+    return render_template("auth/unlock_request.html", form=form)
+
+
+# The link only shows a button: mail scanners open links, and opening one must not use it up.
+@bp.route("/login/unlock/<token>", methods=["GET", "POST"], endpoint="unlock")
+def unlock_page(token: str) -> str | Response | tuple[str, int]:
+    try:
+        one_time = find_one_time_token(token, TokenPurpose.UNLOCK)
+    except NotFound as error:
+        return render_template("error.html", code=404, title="Link not valid", message=error.message), 404
+    form = UnlockForm()
+    if form.validate_on_submit():
+        with web_transaction(renders=()):
+            unlock_with_token(token)
+        flash("Your address is unlocked. Log in with your password.", "success")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/unlock.html", form=form, user=one_time.user)
 
 
 def _choose_password(token: str, purpose: TokenPurpose, title: str, done_message: str) -> str | Response:

@@ -68,6 +68,11 @@ def init_web(app: Flask) -> None:
     # the billing/usage commands.
     metering.init_app(app)
 
+    from portal.web.limits import init_limits
+
+    # After every blueprint: the limits are attached to the registered views by endpoint name.
+    init_limits(app)
+
     app.jinja_env.filters["money"] = format_amount
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
@@ -102,6 +107,13 @@ def _http_error(error: HTTPException) -> tuple[str, int] | HTTPException | Respo
         from portal.api.errors import http_error_response
 
         return http_error_response(error)
+    if error.code == 429:
+        from portal.web.limits import rate_limited_message, retry_after_seconds
+
+        page = render_template(
+            "error.html", code=429, title="Too many requests", message=rate_limited_message()
+        )
+        return Response(page, 429, headers={"Retry-After": str(retry_after_seconds())})
     if error.code == 413:
         message = too_large_message(current_app.config.get("MAX_CONTENT_LENGTH"))
         return render_template("error.html", code=413, title="Too large", message=message), 413

@@ -102,3 +102,30 @@ def test_operator_sees_one_clear_line_not_a_traceback(tmp_path):
     assert result.returncode == 1
     assert "Seatmeter configuration error: DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_rate_limits_have_defaults_and_are_validated(tmp_path):
+    config = load_config({}, tmp_path)
+    assert config["RATELIMIT_ENABLED"] is True
+    assert config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert config["RATELIMIT_LOGIN"] == "20/minute;200/hour"
+    assert config["RATELIMIT_EMAIL"] == "5/hour"
+    assert config["RATELIMIT_EMAIL_ACCOUNT"] == "3/hour"
+    assert config["RATELIMIT_API"] == "600/minute"
+
+    changed = load_config(
+        {"RATELIMIT_LOGIN": "5 per minute", "RATELIMIT_STORAGE_URI": "redis://r:6379/1"}, tmp_path
+    )
+    assert changed["RATELIMIT_LOGIN"] == "5 per minute"
+    assert changed["RATELIMIT_STORAGE_URI"] == "redis://r:6379/1"
+
+    for variable, value, says in (
+        ("RATELIMIT_LOGIN", "lots", "20/minute;200/hour"),
+        ("RATELIMIT_API", "600/fortnight", "20/minute;200/hour"),
+        ("RATELIMIT_STORAGE_URI", "mysql://x", "redis://"),
+        ("RATELIMIT_ENABLED", "maybe", "true/false"),
+    ):
+        with pytest.raises(ConfigError) as raised:
+            load_config({variable: value}, tmp_path)
+        assert raised.value.variable == variable
+        assert says in str(raised.value)
