@@ -71,6 +71,22 @@ class InvoiceLineDraft:
             )
         _check_currency(self.currency)
 
+    @classmethod
+    def priced(
+        cls, client: str, product: str, period: BillingPeriod, quantity: int, price: Price, description: str
+    ) -> InvoiceLineDraft:
+        """A line of ``quantity`` units at ``price``; the amount is derived, never passed in."""
+        return cls(
+            client=client,
+            product=product,
+            period=str(period),
+            quantity=quantity,
+            unit_amount_minor=price.amount_minor,
+            amount_minor=quantity * price.amount_minor,
+            currency=price.currency,
+            description=description,
+        )
+
 
 def _price_for(price_book: Mapping[str, Price], product: str) -> Price:
     try:
@@ -98,18 +114,8 @@ def _rate(
         if quantity == 0:
             continue
         name = names.get(product, product)
-        lines.append(
-            InvoiceLineDraft(
-                client=client,
-                product=product,
-                period=str(period),
-                quantity=quantity,
-                unit_amount_minor=price.amount_minor,
-                amount_minor=quantity * price.amount_minor,
-                currency=price.currency,
-                description=f"{name} — {_plural(quantity, *units)}, {period.label}",
-            )
-        )
+        description = f"{name} — {_plural(quantity, *units)}, {period.label}"
+        lines.append(InvoiceLineDraft.priced(client, product, period, quantity, price, description))
     return lines
 
 
@@ -155,21 +161,9 @@ def rate_seat_products(
         quantity = quantities[key]
         if key in commitments or quantity == 0:
             continue
-        lines.append(
-            InvoiceLineDraft(
-                client=client,
-                product=product,
-                period=str(period),
-                quantity=quantity,
-                unit_amount_minor=price.amount_minor,
-                amount_minor=quantity * price.amount_minor,
-                currency=price.currency,
-                description=(
-                    f"{names.get(product, product)} — {_held_by(users.get(key, 0), seats.get(key, 0))}, "
-                    f"{period.label}"
-                ),
-            )
-        )
+        held_by = _held_by(users.get(key, 0), seats.get(key, 0))
+        description = f"{names.get(product, product)} — {held_by}, {period.label}"
+        lines.append(InvoiceLineDraft.priced(client, product, period, quantity, price, description))
     if not commitments:
         return lines
     for (client, product), committed in commitments.items():
@@ -186,16 +180,7 @@ def rate_seat_products(
             extra = f"{_plural(above, *unit)} above the commitment"
             parts.append((above, f"{name} — true-up: {extra}, {period.label}"))
         lines += [
-            InvoiceLineDraft(
-                client=client,
-                product=product,
-                period=str(period),
-                quantity=quantity,
-                unit_amount_minor=price.amount_minor,
-                amount_minor=quantity * price.amount_minor,
-                currency=price.currency,
-                description=description,
-            )
+            InvoiceLineDraft.priced(client, product, period, quantity, price, description)
             for quantity, description in parts
         ]
     # Stable: a product's committed line stays before its true-up line.

@@ -112,11 +112,7 @@ def assign_seat(actor: Actor, seat: Seat, end_user: EndUser) -> Seat:
     _check_no_other_seat(seat.product, end_user, seat, field="end_user")
     previous = seat.end_user
     seat.end_user = end_user
-    seat.revision += 1
-    db.session.flush()  # end_user_id follows the relationship only when flushed
-    show_next_step(seat)
-    schedule(seat)
-    db.session.flush()
+    _hand_over(seat)
     record(
         actor,
         "seat.reassigned" if previous else "seat.assigned",
@@ -136,11 +132,7 @@ def unassign_seat(actor: Actor, seat: Seat) -> Seat:
         raise Conflict(f"Seat #{seat.id} is not assigned to anyone.")
     previous = seat.end_user
     seat.end_user = None
-    seat.revision += 1
-    db.session.flush()  # end_user_id follows the relationship only when flushed
-    show_next_step(seat)
-    schedule(seat)
-    db.session.flush()
+    _hand_over(seat)
     record(
         actor, "seat.unassigned", "seat", seat.id, client_id=seat.client_id, details={"from": previous.email}
     )
@@ -284,6 +276,15 @@ def _live_seats(client: Client) -> list[Seat]:
             .order_by(Seat.id)
         )
     )
+
+
+def _hand_over(seat: Seat) -> None:
+    """The seat's holder changed: a new revision, the step to come shown, the work queued."""
+    seat.revision += 1
+    db.session.flush()  # end_user_id follows the relationship only when flushed
+    show_next_step(seat)
+    schedule(seat)
+    db.session.flush()
 
 
 def lock_seat(seat: Seat) -> None:
