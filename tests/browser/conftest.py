@@ -311,3 +311,32 @@ def wider_than_a_phone(page: object, base_url: str, paths: list[str]) -> list[st
         if width > PHONE["width"]:
             too_wide.append(f"{path}: {width} px")
     return too_wide
+
+
+def log_in(page: object, base_url: str, email: str, password: str) -> None:
+    """Log in through the login form, as a person would (callers check where they land)."""
+    page.goto(f"{base_url}/login")  # type: ignore[attr-defined]
+    page.get_by_label("E-mail", exact=True).fill(email)  # type: ignore[attr-defined]
+    page.get_by_label("Password", exact=True).fill(password)  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Log in").click()  # type: ignore[attr-defined]
+
+
+def fill_business(env: dict[str, str], work: Path, period: object, reseller: tuple[str, str, Role]) -> None:
+    """Three clients with seats and ledger intervals over the months up to ``period`` (the reseller
+    world of tests/portal/reseller), and one reseller user ``(e-mail, name, role)``."""
+    from tests.portal.reseller.world import SETUP, build_business
+
+    app = create_app(
+        {
+            "DATABASE_URL": env["DATABASE_URL"],
+            "SECRET_KEY": env["SECRET_KEY"],
+            "CELERY_BROKER_URL": "memory://",
+            "INSTANCE_PATH": str(work / "fill-instance"),
+        }
+    )
+    email, name, role = reseller
+    with app.app_context():
+        build_business(period)  # type: ignore[arg-type]
+        create_user_with_password(SETUP, email, name, role, None, TEST_PASSWORD)
+        db.session.commit()
+    app.extensions["seatmeter.db"].engine.dispose()

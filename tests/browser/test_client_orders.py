@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, Portal
+from tests.browser.conftest import ARTIFACTS, Portal, log_in
 
 pytestmark = pytest.mark.slow
 
@@ -35,10 +35,7 @@ def test_client_admin_orders_desktops_and_sees_an_assigned_one_become_active(por
     page = browser_page
     page.context.add_init_script(RECORD_STATES)
 
-    page.goto(f"{portal.url}/login")
-    page.get_by_label("E-mail", exact=True).fill(portal.admin_email)
-    page.get_by_label("Password", exact=True).fill(portal.admin_password)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, portal.url, portal.admin_email, portal.admin_password)
     expect(page.get_by_role("heading", name="Acme Law LLP")).to_be_visible()
     nav = page.locator("header nav")
 
@@ -102,10 +99,7 @@ def test_the_client_pages_break_no_rule_of_the_content_security_policy(portal: P
     page.context.add_init_script(RECORD_POLICY_VIOLATIONS)
     console: list[str] = []
     page.on("console", lambda message: console.append(message.text))
-    page.goto(f"{portal.url}/login")
-    page.get_by_label("E-mail", exact=True).fill(portal.admin_email)
-    page.get_by_label("Password", exact=True).fill(portal.admin_password)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, portal.url, portal.admin_email, portal.admin_password)
     expect(page.get_by_role("heading", name="Acme Law LLP")).to_be_visible()
 
     paths = ["/client/", "/client/seats/", "/client/catalog", "/client/end-users/", "/client/orders"]
@@ -119,10 +113,7 @@ def test_the_client_pages_fit_a_phone_and_mark_where_you_are(portal: Portal, bro
     from tests.browser.conftest import wider_than_a_phone
 
     page = browser_page
-    page.goto(f"{portal.url}/login")
-    page.get_by_label("E-mail", exact=True).fill(portal.admin_email)
-    page.get_by_label("Password", exact=True).fill(portal.admin_password)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, portal.url, portal.admin_email, portal.admin_password)
     expect(page.get_by_role("heading", name="Acme Law LLP")).to_be_visible()
 
     paths = [

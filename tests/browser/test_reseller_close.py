@@ -17,10 +17,8 @@ from pathlib import Path
 import pytest
 
 from metering.periods import BillingPeriod
-from portal import create_app
 from portal.accounts.models import Role
-from portal.accounts.services import create_user_with_password
-from portal.db import db, utcnow
+from portal.db import utcnow
 from tests.browser.conftest import (
     ARTIFACTS,
     REPO_ROOT,
@@ -30,9 +28,11 @@ from tests.browser.conftest import (
     _start_worker,
     _stop_worker,
     _wait_until_ready,
+    fill_business,
+    log_in,
 )
 from tests.conftest import TEST_PASSWORD, ScratchDatabases
-from tests.portal.reseller.world import SETUP, UTC_ZONE, build_business
+from tests.portal.reseller.world import UTC_ZONE
 from tests.standins.aws import MotoServer
 from tests.standins.ports import LOOPBACK, free_port, start_server, stop_process
 
@@ -45,25 +45,6 @@ RESELLER_EMAIL = "sam@northwind-it.example"
 class ClosePortal:
     url: str
     period: BillingPeriod
-
-
-def _fill(env: dict[str, str], work: Path, period: BillingPeriod) -> None:
-    app = create_app(
-        {
-            "DATABASE_URL": env["DATABASE_URL"],
-            "SECRET_KEY": env["SECRET_KEY"],
-            "CELERY_BROKER_URL": "memory://",
-            "INSTANCE_PATH": str(work / "fill-instance"),
-        }
-    )
-    with app.app_context():
-        build_business(period)
-        # Staff, not an administrator: closing the month is the billing clerk's work.
-        create_user_with_password(
-            SETUP, RESELLER_EMAIL, "Sam Clerk", Role.RESELLER_STAFF, None, TEST_PASSWORD
-        )
-        db.session.commit()
-    app.extensions["seatmeter.db"].engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +67,8 @@ def close_portal(
     )
     period = BillingPeriod.containing(utcnow(), UTC_ZONE).previous()
     _set_up_database(env, work)
-    _fill(env, work, period)
+    # Staff, not an administrator: closing the month is the billing clerk's work.
+    fill_business(env, work, period, (RESELLER_EMAIL, "Sam Clerk", Role.RESELLER_STAFF))
     # metering's tasks go to the default queue ("seatmeter"), which no other test's worker consumes.
     worker = _start_worker(env, f"{queue},seatmeter", work / "worker.log")
     try:
@@ -118,10 +100,7 @@ def test_staff_close_the_month_and_watch_it_finish(close_portal: ClosePortal, br
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
 
-    page.goto(f"{close_portal.url}/login")
-    page.get_by_label("E-mail", exact=True).fill(RESELLER_EMAIL)
-    page.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, close_portal.url, RESELLER_EMAIL, TEST_PASSWORD)
     page.goto(f"{close_portal.url}/reseller/review/{close_portal.period}")
     expect(page.get_by_text(f"No bills for {month}.")).to_be_visible()
 

@@ -21,19 +21,19 @@ from pathlib import Path
 import pytest
 
 from metering.periods import BillingPeriod
-from portal import create_app
 from portal.accounts.models import Role
-from portal.accounts.services import create_user_with_password
-from portal.db import db, utcnow
+from portal.db import utcnow
 from tests.browser.conftest import (
     ARTIFACTS,
     REPO_ROOT,
     _bin,
     _portal_environment,
     _set_up_database,
+    fill_business,
+    log_in,
 )
 from tests.conftest import TEST_PASSWORD, ScratchDatabases
-from tests.portal.reseller.world import SETUP, UTC_ZONE, build_business
+from tests.portal.reseller.world import UTC_ZONE
 from tests.standins.aws import MotoServer
 from tests.standins.ports import LOOPBACK, free_port, start_server, stop_process
 
@@ -47,25 +47,6 @@ class ReviewPortal:
     url: str
     period: BillingPeriod
     log: Path
-
-
-def _fill(env: dict[str, str], work: Path, period: BillingPeriod) -> None:
-    """Three clients with seats and ledger intervals over the last three months, and a reseller admin."""
-    app = create_app(
-        {
-            "DATABASE_URL": env["DATABASE_URL"],
-            "SECRET_KEY": env["SECRET_KEY"],
-            "CELERY_BROKER_URL": "memory://",
-            "INSTANCE_PATH": str(work / "fill-instance"),
-        }
-    )
-    with app.app_context():
-        build_business(period)
-        create_user_with_password(
-            SETUP, RESELLER_EMAIL, "Ada Lovelace", Role.RESELLER_ADMIN, None, TEST_PASSWORD
-        )
-        db.session.commit()
-    app.extensions["seatmeter.db"].engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +68,7 @@ def review_portal(
     )
     period = BillingPeriod.containing(utcnow(), UTC_ZONE).previous()
     _set_up_database(env, work)
-    _fill(env, work, period)
+    fill_business(env, work, period, (RESELLER_EMAIL, "Ada Lovelace", Role.RESELLER_ADMIN))
     closed = subprocess.run(
         [_bin("flask"), "--app", "wsgi", "billing", "close", str(period)],
         cwd=REPO_ROOT,
@@ -121,10 +102,7 @@ def test_reseller_reviews_the_month_approves_all_and_downloads_the_spla_report(
     month = review_portal.period.label
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
-    page.goto(f"{review_portal.url}/login")
-    page.get_by_label("E-mail", exact=True).fill(RESELLER_EMAIL)
-    page.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, review_portal.url, RESELLER_EMAIL, TEST_PASSWORD)
 
     # Home: the run rate, what is due, and the charts drawn from the data.
     expect(page.get_by_role("heading", name="Home")).to_be_visible()
@@ -204,10 +182,7 @@ def test_the_reseller_pages_and_their_charts_break_no_rule_of_the_content_securi
 
     page = browser_page
     page.context.add_init_script(RECORD_POLICY_VIOLATIONS)
-    page.goto(f"{review_portal.url}/login")
-    page.get_by_label("E-mail", exact=True).fill(RESELLER_EMAIL)
-    page.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, review_portal.url, RESELLER_EMAIL, TEST_PASSWORD)
     expect(page.get_by_role("heading", name="Home")).to_be_visible()
 
     period = str(review_portal.period)
@@ -232,10 +207,7 @@ def test_the_reseller_pages_fit_a_phone_and_mark_where_you_are(
     from tests.browser.conftest import wider_than_a_phone
 
     page = browser_page
-    page.goto(f"{review_portal.url}/login")
-    page.get_by_label("E-mail", exact=True).fill(RESELLER_EMAIL)
-    page.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, review_portal.url, RESELLER_EMAIL, TEST_PASSWORD)
     expect(page.get_by_role("heading", name="Home")).to_be_visible()
 
     period = str(review_portal.period)
