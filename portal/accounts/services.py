@@ -213,7 +213,7 @@ def _record_failed_login(email: str, user: User | None) -> None:
     # address is recorded too: guessing at addresses is what the reseller wants to see.
     who = Actor.system("sign-in")
     user_id, client_id = (user.id, user.client_id) if user is not None else (None, None)
-    details = {"email": email[:254]}
+    details: dict[str, object] = {"email": email[:254]}
     record(who, "user.login_failed", "user", user_id, client_id=client_id, details=details)
     failures = db.session.scalar(
         select(func.count())

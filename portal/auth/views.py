@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -39,7 +40,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response | tuple[str, int]:
+def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
@@ -99,7 +100,7 @@ def request_unlock_page() -> str | Response:
 
 # The link only shows a button: mail scanners open links, and opening one must not use it up.
 @bp.route("/login/unlock/<token>", methods=["GET", "POST"], endpoint="unlock")
-def unlock_page(token: str) -> str | Response | tuple[str, int]:
+def unlock_page(token: str) -> ResponseReturnValue:
     try:
         one_time = find_one_time_token(token, TokenPurpose.UNLOCK)
     except NotFound as error:
@@ -113,11 +114,11 @@ def unlock_page(token: str) -> str | Response | tuple[str, int]:
     return render_template("auth/unlock.html", form=form, user=one_time.user)
 
 
-def _choose_password(token: str, purpose: TokenPurpose, title: str, done_message: str) -> str | Response:
+def _choose_password(token: str, purpose: TokenPurpose, title: str, done_message: str) -> ResponseReturnValue:
     try:
         one_time = find_one_time_token(token, purpose)
-    except NotFound as error:
-        return render_template("error.html", code=404, title="Link not valid", message=error.message), 404
+    except NotFound as not_found:
+        return render_template("error.html", code=404, title="Link not valid", message=not_found.message), 404
     form = ChoosePasswordForm()
     if form.validate_on_submit():
         action = accept_invitation if purpose is TokenPurpose.INVITATION else reset_password
@@ -133,7 +134,7 @@ def _choose_password(token: str, purpose: TokenPurpose, title: str, done_message
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"], endpoint="reset_password")
-def reset_password_page(token: str) -> str | Response:
+def reset_password_page(token: str) -> ResponseReturnValue:
     return _choose_password(
         token,
         TokenPurpose.PASSWORD_RESET,
@@ -143,5 +144,5 @@ def reset_password_page(token: str) -> str | Response:
 
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"], endpoint="accept_invitation")
-def accept_invitation_page(token: str) -> str | Response:
+def accept_invitation_page(token: str) -> ResponseReturnValue:
     return _choose_password(token, TokenPurpose.INVITATION, "Welcome to Seatmeter", "Your account is ready.")
