@@ -205,6 +205,7 @@ def _provisioning_settings(get: Callable[[str], str | None], instance_path: Path
         ("PROVISIONING_LEASE_SECONDS", 120, 3600),  # a worker's claim on a seat (> any API call)
         ("PROVISIONING_MAX_ATTEMPTS", 8, 100),  # retryable failures before a seat is failed
         ("PROVISIONING_RETRY_BASE_SECONDS", 5, 3600),  # first backoff; doubles with each retry
+        ("BROKER_OUTAGE_PAUSE", 10, 600),  # after a failed send, seconds before the next is tried
     ):
         value = get(name)
         config[name] = _parse_int(name, value, minimum=1, maximum=maximum) if value else default
