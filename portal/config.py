@@ -52,6 +52,20 @@ def _parse_bool(name: str, raw: str) -> bool:
     raise ConfigError(name, f"expected one of true/false/1/0/yes/no, got {raw!r}")
 
 
+_ROLES = ("reseller_admin", "reseller_staff", "client_admin", "client_user")
+
+
+def _parse_roles(name: str, raw: str) -> frozenset[str]:
+    # The roles whose users must log in with a second factor; "none" for nobody.
+    if raw.strip().lower() == "none":
+        return frozenset()
+    roles = frozenset(part.strip().lower() for part in raw.split(",") if part.strip())
+    unknown = sorted(roles - set(_ROLES))
+    if unknown:
+        raise ConfigError(name, f"unknown role {', '.join(unknown)}: use {', '.join(_ROLES)} or none")
+    return roles
+
+
 def _parse_int(name: str, raw: str, *, minimum: int, maximum: int) -> int:
     try:
         value = int(raw.strip())
@@ -339,6 +353,10 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
     # cannot claim another address by sending the header itself. 0: the header is ignored.
     proxies = get("TRUSTED_PROXIES")
     config["TRUSTED_PROXIES"] = _parse_int("TRUSTED_PROXIES", proxies, minimum=0, maximum=5) if proxies else 0
+
+    config["TWO_FACTOR_REQUIRED_ROLES"] = _parse_roles(
+        "TWO_FACTOR_REQUIRED_ROLES", get("TWO_FACTOR_REQUIRED_ROLES") or "reseller_admin,reseller_staff"
+    )
 
     # How often beat deletes expired sign-in records and API idempotency keys (seconds): hourly
     # keeps the tables small without a query a minute for nothing.

@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 from portal.audit.services import Actor, record
 from portal.db import db, utcnow
 from portal.orders.models import Seat, SeatState
+from portal.sealing import seal
 from provisioning.adapters import adapter_name_for, get_adapter
 from provisioning.adapters.base import (
     Account,
@@ -35,7 +36,6 @@ from provisioning.lifecycle import IN_PROGRESS, Action, move, plan, result_state
 from provisioning.models import AttemptOutcome, ProvisioningAttempt, SeatWork
 from provisioning.redaction import redact
 from provisioning.scheduling import schedule
-from provisioning.sealing import seal
 
 SYSTEM = Actor.system("provisioning")
 MAX_BACKOFF_SECONDS = 900

@@ -14,6 +14,7 @@ from portal.accounts.services import (
     LoginThrottled,
     accept_invitation,
     authenticate,
+    complete_login,
     end_sessions,
     find_one_time_token,
     request_password_reset,
@@ -21,15 +22,17 @@ from portal.accounts.services import (
     reset_password,
     unlock_with_token,
 )
+from portal.accounts.two_factor_services import is_enabled
 from portal.auth.access import current_portal_user
 from portal.auth.forms import ChoosePasswordForm, ForgotPasswordForm, LoginForm, UnlockForm
+from portal.auth.second_step import start_second_step
 from portal.errors import InvalidInput, NotFound
 from portal.transactions import web_transaction
 
 bp = Blueprint("auth", __name__)
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     # Only same-site paths: an open redirect after login is a phishing tool.
     if not target:
         return None
@@ -54,9 +57,15 @@ def login() -> ResponseReturnValue:
             return render_template("auth/login.html", form=form, locked=True), 429
         if user is None:
             form.password.errors.append("Wrong e-mail or password.")
+        elif is_enabled(user):
+            # The password is right; the session holds who is half-way in until the code comes.
+            start_second_step(user, remember=bool(form.remember.data), next_url=request.args.get("next"))
+            return redirect(url_for("two_factor.verify"))
         else:
+            with web_transaction(renders=()):
+                complete_login(user)
             login_user(user, remember=bool(form.remember.data))
-            return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
+            return redirect(safe_next(request.args.get("next")) or url_for("home.index"))
     return render_template("auth/login.html", form=form)
 
 
@@ -126,7 +135,15 @@ def _choose_password(token: str, purpose: TokenPurpose, title: str, done_message
             user = action(token, form.password.data or "")
         if (error := attempt.error) is not None:
             form.password.errors.append(error.fields.get("password", error.message))
+        elif is_enabled(user):
+            # A new password is not a way around the second factor: whoever reads the mailbox
+            # still needs the app or a recovery code.
+            flash(done_message, "success")
+            start_second_step(user, remember=False, next_url=None)
+            return redirect(url_for("two_factor.verify"))
         else:
+            with web_transaction(renders=()):
+                complete_login(user)
             login_user(user)
             flash(done_message, "success")
             return redirect(url_for("home.index"))

@@ -129,3 +129,16 @@ def test_rate_limits_have_defaults_and_are_validated(tmp_path):
             load_config({variable: value}, tmp_path)
         assert raised.value.variable == variable
         assert says in str(raised.value)
+
+
+def test_two_step_login_is_required_of_the_resellers_own_roles_unless_set_otherwise(tmp_path):
+    assert load_config({}, tmp_path)["TWO_FACTOR_REQUIRED_ROLES"] == {"reseller_admin", "reseller_staff"}
+    everyone = load_config(
+        {"TWO_FACTOR_REQUIRED_ROLES": "reseller_admin, reseller_staff,client_admin,client_user"}, tmp_path
+    )
+    assert len(everyone["TWO_FACTOR_REQUIRED_ROLES"]) == 4
+    assert load_config({"TWO_FACTOR_REQUIRED_ROLES": "none"}, tmp_path)["TWO_FACTOR_REQUIRED_ROLES"] == set()
+
+    with pytest.raises(ConfigError) as raised:
+        load_config({"TWO_FACTOR_REQUIRED_ROLES": "reseller_admin,admins"}, tmp_path)
+    assert "unknown role admins" in str(raised.value)
