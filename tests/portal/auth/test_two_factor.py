@@ -31,7 +31,9 @@ def _set_up(client) -> tuple[str, list[str]]:
     """What a user does on the set-up page: start, scan (read the key), type the app's code."""
     assert client.post("/account/two-step/start").status_code == 302
     page = client.get("/account/two-step").get_data(as_text=True)
-    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page).group(1)
+    shown = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page)
+    assert shown is not None, "the key is shown for typing"
+    secret = shown.group(1)
     assert "<svg" in page  # the QR code
     done = client.post("/account/two-step/confirm", data={"code": pyotp.TOTP(secret).now()})
     assert done.status_code == 200
