@@ -29,10 +29,12 @@ run: setup
 	$(BIN)/honcho --procfile Procfile start
 
 # lint-imports: the import contracts in pyproject.toml ([tool.importlinter]).
+# mypy: the Stripe calls against the stripe library's typed parameters ([tool.mypy] files).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-logo
+	$(BIN)/mypy
 
 test: install system-packages lint
 	$(BIN)/pytest

@@ -15,8 +15,8 @@ from metering.billing.cards import adopt_card
 from metering.billing.finalize import finalize_period
 from metering.billing.models import BillingAccount, Invoice, InvoiceStatus
 from metering.billing.queries import parse_period
-from metering.billing.stripe_push import ensure_client_customer, stripe_client
-from metering.billing.tasks import enforce_dunning, push_invoice_now, push_sweep
+from metering.billing.stripe_push import ensure_client_customer, invoices_to_push, stripe_client
+from metering.billing.tasks import SWEEP_AFTER, enforce_dunning, push_invoice_now, push_sweep
 from metering.settings import billing_timezone
 from portal.accounts.models import ClientStatus
 from portal.db import db, utcnow
@@ -48,6 +48,11 @@ def add_card(client, payment_method: str = "pm_card_visa") -> BillingAccount:
     account = adopt_card(TESTS, client, setup_intent_id=intent.id)
     db.session.commit()
     return account
+
+
+def retry_due_payments() -> list[str]:
+    """What beat's push sweep queues, run here: the invoices whose retry is due."""
+    return [push_invoice_now(invoice_id) for invoice_id in invoices_to_push(utcnow(), SWEEP_AFTER)]
 
 
 def finalized_october(month, travel) -> Invoice:
@@ -119,9 +124,11 @@ def test_no_card_overdue_then_suspended_after_grace_then_resumed_when_paid(acme,
     assert "To: billing@acme.example" in caplog.text
     assert f"Payment failed for invoice {invoice.number}" in caplog.text
 
-    # Within the grace period (14 days by default) nothing happens; after it, seats are suspended.
+    # Within the grace period (14 days by default) nothing happens; after it, and after the last
+    # retry (days 3, 5 and 7), seats are suspended.
     travel("2026-11-10T12:00:00Z")
     assert enforce_dunning() == {"suspended": 0}
+    assert retry_due_payments() == ["payment failed: there is no card on file to charge"]
     travel("2026-11-20T12:00:00Z")
     assert enforce_dunning() == {"suspended": 1}
     db.session.refresh(acme)
