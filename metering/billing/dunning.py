@@ -70,6 +70,7 @@ def mark_paid(actor: Actor, invoice: Invoice, now: datetime) -> bool:
     if not lifecycle.allows(invoice, InvoiceState.PAID):
         return False
     lifecycle.mark_paid(invoice, now)
+    invoice.next_payment_retry_at = None
     db.session.flush()
     record(
         actor,
