@@ -245,7 +245,7 @@ def collect(client_api: stripe.StripeClient, invoice: Invoice) -> Collection:
         return Collection(
             paid=False,
             reason=plain_reason(error),
-            stripe_message=str(error.user_message or error),
+            stripe_message=f"{error.code}: {error}" if error.code else str(error),
             needs_authentication=error.code in _AUTHENTICATION_CODES,
             hosted_invoice_url=_hosted_url(remote),
         )
