@@ -213,7 +213,7 @@ _AUTHENTICATION_CODES = frozenset({"authentication_required", "invoice_payment_i
 
 def plain_reason(error: stripe.StripeError) -> str:
     """Why a payment failed, in plain words; Stripe's own text is never shown to the client."""
-    decline_code = getattr(error, "decline_code", None)
+    decline_code = error.error.decline_code if error.error is not None else None
     for code in (decline_code, error.code):
         if code and code in _PLAIN_REASONS:
             return _PLAIN_REASONS[code]

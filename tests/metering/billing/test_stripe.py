@@ -15,10 +15,11 @@ from metering.billing.cards import adopt_card
 from metering.billing.finalize import finalize_period
 from metering.billing.models import BillingAccount, Invoice, InvoiceStatus
 from metering.billing.queries import parse_period
-from metering.billing.stripe_push import ensure_client_customer, invoices_to_push, stripe_client
+from metering.billing.stripe_push import ensure_client_customer, invoices_to_push, plain_reason, stripe_client
 from metering.billing.tasks import SWEEP_AFTER, enforce_dunning, push_invoice_now, push_sweep
 from metering.settings import billing_timezone
 from portal.accounts.models import ClientStatus
+from portal.audit.models import AuditEvent
 from portal.db import db, utcnow
 from portal.errors import NotFound
 from tests.metering.months import TESTS, event
@@ -146,14 +147,58 @@ def test_no_card_overdue_then_suspended_after_grace_then_resumed_when_paid(acme,
     assert account.suspended_for_nonpayment_at is None
 
 
-def test_a_card_that_fails_to_charge_makes_the_invoice_overdue(acme, month, travel):
+def test_a_card_that_fails_to_charge_makes_the_invoice_overdue(acme, month, travel, caplog):
     add_card(acme, "pm_card_chargeCustomerFail")
     invoice = finalized_october(month, travel)
 
-    assert push_invoice_now(invoice.id).startswith("payment failed")
+    with caplog.at_level("INFO", logger="seatmeter.mail"):
+        # localstripe answers "pay" with an open invoice (real Stripe: a CardError, see below).
+        assert push_invoice_now(invoice.id) == "payment failed: the payment was not completed"
 
     db.session.refresh(invoice)
     assert invoice.status is InvoiceStatus.OVERDUE and invoice.payment_attempts == 1
+    assert "We could not collect $48.22 for your October 2026 invoice" in caplog.text
+    audited = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "invoice.payment_failed")
+    ).one()
+    assert audited.details["stripe_message"] == "Stripe invoice status after paying: open"
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (
+            stripe.CardError("Your card has insufficient funds.", None, "card_declined"),
+            "your card was declined",
+        ),
+        (
+            stripe.CardError("Your card was declined.", None, "card_declined", json_body={}),
+            "your card was declined",
+        ),
+        (stripe.CardError("Your card has expired.", None, "expired_card"), "your card has expired"),
+        (
+            stripe.InvalidRequestError("Cannot charge a customer that has no active card", None),
+            "there is no card on file to charge",
+        ),
+        (stripe.APIError("Something went wrong on Stripe's end."), "the payment did not go through"),
+    ],
+)
+def test_clients_read_plain_words_never_stripes_text(error, words):
+    assert plain_reason(error) == words
+
+
+def test_a_decline_code_is_worded_too():
+    body = {
+        "error": {
+            "type": "card_error",
+            "code": "card_declined",
+            "decline_code": "insufficient_funds",
+            "message": "Your card has insufficient funds.",
+        }
+    }
+    error = stripe.CardError("Your card has insufficient funds.", None, "card_declined", json_body=body)
+
+    assert plain_reason(error) == "your card was declined for insufficient funds"
 
 
 def test_a_declined_card_is_refused_when_it_is_added(acme):

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from metering.billing.cards import adopt_card
-from metering.billing.models import BillingAccount, Invoice, InvoiceStatus
+from metering.billing.models import BillingAccount, Invoice, InvoiceStatus, StripeEvent
 from metering.billing.stripe_push import ensure_client_customer, stripe_client
 from metering.billing.tasks import enforce_dunning, push_invoice_now
 from portal.accounts.models import Client, ClientStatus, Role
@@ -17,6 +17,7 @@ from portal.audit.models import AuditEvent
 from portal.db import db
 from tests.metering.months import TESTS, event
 from tests.metering.webhooks.test_views import invoice_event, post
+from tests.standins.ports import free_port
 
 HOSTED = "https://invoice.stripe.com/i/acct_1Seatmeter/test_YWNtZQ"
 
@@ -287,3 +288,13 @@ def test_a_payment_checkout_or_a_strangers_session_is_ignored(client, sent_invoi
 
     assert first.get_json()["result"] == "ignored: not a card setup"
     assert second.get_json()["result"] == "ignored: not one of our customers"
+
+
+def test_when_stripe_cannot_be_asked_the_event_is_left_for_stripe_to_deliver_again(app, client, sent_invoice):
+    app.config.update(STRIPE_API_KEY="sk_test_unreachable", STRIPE_API_BASE=f"http://127.0.0.1:{free_port()}")
+    charge = {"id": "ch_1", "object": "charge", "payment_intent": "pi_1", "amount_refunded": 5}
+
+    response = post(client, {"id": "evt_later", "type": "charge.refunded", "data": {"object": charge}})
+
+    assert response.status_code == 503
+    assert db.session.get(StripeEvent, "evt_later") is None
