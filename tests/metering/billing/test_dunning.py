@@ -9,10 +9,11 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from metering.billing.models import Invoice, InvoiceStatus
+from metering.billing.stripe_push import Collection, apply_collection
 from metering.billing.tasks import enforce_dunning, push_invoice_now
 from portal.accounts.models import ClientStatus
 from portal.audit.models import AuditEvent
-from portal.db import db
+from portal.db import db, utcnow
 from tests.metering.billing.test_stripe import add_card, finalized_october, retry_due_payments
 
 NO_CARD = "payment failed: there is no card on file to charge"
@@ -92,3 +93,28 @@ def test_without_retries_dunning_follows_the_first_failure(app, acme, month, tra
     travel("2026-11-17T12:00:00Z")
     assert retry_due_payments() == []
     assert enforce_dunning() == {"suspended": 1}
+
+
+def test_when_the_bank_asks_to_authenticate_the_push_sends_the_client_to_stripes_page(
+    acme, month, travel, caplog
+):
+    """Real Stripe refuses ``pay`` with ``invoice_payment_intent_requires_action`` (localstripe never
+    asks); the push turns that answer into this outcome."""
+    invoice = finalized_october(month, travel)
+    link = "https://invoice.stripe.com/i/acct_1/test_sca"
+    outcome = Collection(
+        paid=False,
+        reason="your card was declined",
+        stripe_message="invoice_payment_intent_requires_action: This payment requires additional user action",
+        needs_authentication=True,
+        hosted_invoice_url=link,
+    )
+
+    with caplog.at_level("INFO", logger="seatmeter.mail"):
+        apply_collection(invoice, outcome, utcnow())
+        db.session.commit()
+
+    assert invoice.status is InvoiceStatus.NEEDS_AUTHENTICATION
+    assert invoice.next_payment_retry_at is None  # charging again would be asked again
+    assert "To: billing@acme.example" in caplog.text and link in caplog.text
+    assert "additional user action" not in caplog.text
