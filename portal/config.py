@@ -255,6 +255,21 @@ def _directory_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
     return config
 
 
+def _parse_retry_days(name: str, value: str) -> list[int]:
+    """``3,5,7``: increasing days (1 to 60) after the first failure; ``none`` turns retries off."""
+    if value.strip().lower() == "none":
+        return []
+    try:
+        days = [int(part) for part in value.split(",")]
+    except ValueError:
+        raise ConfigError(
+            name, f"expected days separated by commas, like 3,5,7 (or none), got {value!r}"
+        ) from None
+    if any(day < 1 or day > 60 for day in days) or days != sorted(set(days)):
+        raise ConfigError(name, f"days must be increasing whole numbers from 1 to 60, got {value!r}")
+    return days
+
+
 def _load_or_create_secret_key(instance_path: Path) -> str:
     """A per-installation secret kept in instance/ so sessions survive restarts."""
     key_file = instance_path / "secret_key"
@@ -313,6 +328,12 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
     grace_days = get("BILLING_GRACE_DAYS")
     config["BILLING_GRACE_DAYS"] = (
         _parse_int("BILLING_GRACE_DAYS", grace_days, minimum=0, maximum=365) if grace_days else 14
+    )
+
+    # Days after the first failed payment on which an overdue invoice is charged again ("none": never).
+    retry_days = get("BILLING_RETRY_DAYS")
+    config["BILLING_RETRY_DAYS"] = (
+        _parse_retry_days("BILLING_RETRY_DAYS", retry_days) if retry_days else [3, 5, 7]
     )
 
     public_url = get("PUBLIC_URL")

@@ -49,6 +49,9 @@ def test_generated_secret_key_is_private_and_kept(tmp_path):
         ("STRIPE_API_BASE", "localhost:12111", "http:// or https://"),
         ("AWS_ENDPOINT_URL", "ftp://moto", "http:// or https://"),
         ("SECRET_KEY", "short", "at least 16"),
+        ("BILLING_RETRY_DAYS", "3, five", "separated by commas"),
+        ("BILLING_RETRY_DAYS", "5,3", "increasing"),
+        ("BILLING_RETRY_DAYS", "0,3", "from 1 to 60"),
     ],
 )
 def test_malformed_setting_names_the_variable(tmp_path, variable, value, says):
@@ -58,6 +61,13 @@ def test_malformed_setting_names_the_variable(tmp_path, variable, value, says):
     assert raised.value.variable == variable
     assert variable in str(raised.value)
     assert says in str(raised.value)
+
+
+@pytest.mark.parametrize(("value", "days"), [(None, [3, 5, 7]), ("2, 4", [2, 4]), ("none", []), ("NONE", [])])
+def test_payment_retry_days_default_to_3_5_7_and_can_be_turned_off(tmp_path, value, days):
+    environ = {"BILLING_RETRY_DAYS": value} if value is not None else {}
+
+    assert load_config(environ, tmp_path)["BILLING_RETRY_DAYS"] == days
 
 
 def test_mail_username_without_server_is_refused(tmp_path):
