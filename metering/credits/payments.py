@@ -34,6 +34,8 @@ def record_payment(
     now: datetime,
 ) -> Payment:
     """Money received for an invoice, whole or in part. The invoice is paid when nothing is left owed."""
+    # Two payments (or a payment and a credit note) at once must not both take the same balance.
+    db.session.refresh(invoice, with_for_update=True)
     if invoice.status is InvoiceStatus.DRAFT:
         raise NotPayable(
             f"Invoice {invoice.number} is a draft: it can be paid once it is approved and issued."

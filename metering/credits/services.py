@@ -112,6 +112,8 @@ def issue_credit_note(
     paid) is refunded outside Seatmeter or kept for the client's next invoices, as ``settlement``
     says. Nothing is saved when any check fails.
     """
+    # Two credit notes (or a credit note and a payment) at once must not both take the same balance.
+    db.session.refresh(invoice, with_for_update=True)
     if invoice.status is InvoiceStatus.DRAFT:
         raise NotCreditable(
             f"Invoice {invoice.number} is still a draft: change it by closing the month again. "
