@@ -4,7 +4,8 @@ Steps (the task commits after each, so a retry resumes where the last attempt st
 
 1. the client's Customer (created once, id kept in ``billing_accounts``);
 2. one InvoiceItem per line: integer ``amount`` in minor units, the line's description, and metadata
-   naming our invoice and line; items already pending for this invoice are not created again;
+   naming our invoice and line; items already pending for this invoice are not created again; credit
+   carried from earlier credit notes and used on this invoice is one negative item each;
 3. an Invoice with ``pending_invoice_items_behavior=include`` (it gathers the items); its total must
    equal ours, or nothing is charged;
 4. "pay": Stripe finalizes the draft and charges the default payment method.
@@ -26,6 +27,7 @@ from sqlalchemy import or_, select, update
 
 from metering.billing.dunning import billing_account, mark_paid, mark_payment_failed
 from metering.billing.models import Invoice, InvoiceStatus
+from metering.credits.services import credit_applied_to
 from metering.periods import BillingPeriod
 from portal.accounts.models import Client
 from portal.audit.services import Actor
@@ -125,6 +127,22 @@ def create_stripe_invoice(client_api: stripe.StripeClient, invoice: Invoice, cus
             },
             options={"idempotency_key": idempotency_key(invoice, f"line-{line.id}")},
         )
+    # Carried credit already used on this invoice goes to Stripe as a negative item, so that the card
+    # is charged what is left, not the total.
+    for application in credit_applied_to(invoice):
+        key = f"credit-{application.id}"
+        if key in already:
+            continue
+        client_api.v1.invoice_items.create(
+            params={
+                "customer": customer_id,
+                "amount": -application.amount_minor,
+                "currency": invoice.currency.lower(),
+                "description": f"Credit from credit note {application.credit_note.number}",
+                "metadata": {"seatmeter_invoice": str(invoice.id), "seatmeter_line": key},
+            },
+            options={"idempotency_key": idempotency_key(invoice, key)},
+        )
     month = BillingPeriod.parse(invoice.period).label
     created = client_api.v1.invoices.create(
         params={
@@ -152,9 +170,12 @@ def collect(client_api: stripe.StripeClient, invoice: Invoice) -> Collection:
     remote = client_api.v1.invoices.retrieve(invoice.stripe_invoice_id)
     if remote.status == "paid":
         return Collection(paid=True)
-    if remote.total != invoice.total_minor:
+    expected = invoice.total_minor - sum(
+        application.amount_minor for application in credit_applied_to(invoice)
+    )
+    if remote.total != expected:
         raise StripeMismatch(
-            f"Stripe invoice {remote.id} totals {remote.total}, ours {invoice.total_minor}: not charged"
+            f"Stripe invoice {remote.id} totals {remote.total}, ours {expected} after credit: not charged"
         )
     try:
         result = client_api.v1.invoices.pay(

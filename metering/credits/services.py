@@ -16,6 +16,7 @@ from metering.billing.models import Invoice, InvoiceStatus
 from metering.credits import lifecycle
 from metering.credits.balances import invoice_balance
 from metering.credits.models import (
+    CreditApplication,
     CreditNote,
     CreditNoteLine,
     CreditNoteSource,
@@ -290,6 +291,17 @@ def apply_carried_credit(actor: Actor, invoice: Invoice, now: datetime) -> int:
     if used_total:
         settle_if_paid_off(actor, invoice, now, how="carried credit")
     return used_total
+
+
+def credit_applied_to(invoice: Invoice) -> list[CreditApplication]:
+    """Carried credit used on this invoice, oldest first."""
+    return list(
+        db.session.scalars(
+            select(CreditApplication)
+            .where(CreditApplication.invoice_id == invoice.id)
+            .order_by(CreditApplication.id)
+        )
+    )
 
 
 def get_credit_note(credit_note_id: int, client_id: int | None = None) -> CreditNote:
