@@ -28,6 +28,7 @@ from metering.credits.models import (
 from metering.periods import BillingPeriod
 from portal.accounts.models import Reseller
 from portal.audit.services import Actor, record
+from portal.celery_app import enqueue_after_commit
 from portal.db import db
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.money import format_amount
@@ -211,6 +212,9 @@ def _issued(actor: Actor, note: CreditNote, invoice: Invoice, now: datetime) -> 
     )
     if note.reduces_invoice_minor:
         settle_if_paid_off(actor, invoice, now, how=f"credit note {note.number}")
+    if note.status is CreditNoteStatus.REFUND_DUE:
+        # Stripe is called by the worker once this commits, never inside the transaction.
+        enqueue_after_commit("metering.refund_credit_note", note.id)
     return note
 
 

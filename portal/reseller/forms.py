@@ -143,6 +143,7 @@ class PaymentForm(FlaskForm):
 
 SETTLEMENTS = [
     SelectChoice(Settlement.NEXT_INVOICE.value, "Keep it as credit for the client's next invoices"),
+    SelectChoice(Settlement.REFUND_STRIPE.value, "Refund it to the card that paid (through Stripe)"),
     SelectChoice(Settlement.REFUNDED_OUTSIDE.value, "I pay it back myself (transfer, cheque)"),
 ]
 

@@ -9,8 +9,11 @@ from metering.billing.cards import adopt_card
 from metering.billing.models import InvoiceStatus
 from metering.billing.stripe_push import ensure_client_customer, stripe_client
 from metering.billing.tasks import push_invoice_now
-from metering.credits.models import CreditNote, CreditNoteStatus, Payment, PaymentMethod
-from portal.db import db
+from metering.credits.models import CreditNote, CreditNoteStatus, Payment, PaymentMethod, Settlement
+from metering.credits.services import issue_credit_note
+from metering.credits.tasks import refund_credit_note_now
+from portal.audit.models import AuditEvent
+from portal.db import db, utcnow
 from tests.metering.months import TESTS, event
 
 
@@ -62,3 +65,42 @@ def test_a_month_credit_is_taken_off_what_stripe_charges_next(stripe_acme, month
     assert (payment.method, payment.amount_minor) == (PaymentMethod.STRIPE, 800)
     assert month.invoice_row(stripe_acme.id, "2026-12").status is InvoiceStatus.PAID
     assert db.session.get(CreditNote, note.id).status is CreditNoteStatus.SETTLED
+
+
+def test_a_credit_on_an_invoice_paid_by_card_is_refunded_through_stripe(stripe_acme, month, travel):
+    month.events(event("e1", "acme", "alice@acme.example", "desktop", "start", "2026-10-03T09:00:00Z"))
+    travel("2026-11-02T12:00:00Z")
+    month.close("2026-10")
+    month.finalize("2026-10")
+    october = month.invoice_row(stripe_acme.id, "2026-10")
+    assert push_invoice_now(october.id) == "paid"
+    db.session.expire_all()
+    october = month.invoice_row(stripe_acme.id, "2026-10")
+
+    note = issue_credit_note(
+        TESTS,
+        october,
+        "Desktop down for a week",
+        utcnow(),
+        amount_minor=1000,
+        settlement=Settlement.REFUND_STRIPE,
+    )
+    db.session.commit()
+    assert (note.refund_minor, note.status) == (1000, CreditNoteStatus.REFUND_DUE)
+
+    assert refund_credit_note_now(note.id) == "refunded"
+
+    db.session.expire_all()
+    note = db.session.get(CreditNote, note.id)
+    assert note.status is CreditNoteStatus.SETTLED and note.stripe_refund_id
+    refund = stripe_client().v1.refunds.retrieve(note.stripe_refund_id)
+    assert (refund.amount, refund.status, refund.metadata["seatmeter_credit_note"]) == (
+        1000,
+        "succeeded",
+        "CN-0001",
+    )
+    assert db.session.scalars(
+        select(AuditEvent.action).where(AuditEvent.action == "credit_note.refunded")
+    ).all() == ["credit_note.refunded"]
+    # Running the task again (a redelivered message) refunds nothing more.
+    assert refund_credit_note_now(note.id) == "nothing to do"
