@@ -68,8 +68,7 @@ def use_credit(note: CreditNote, invoice_id: int, amount_minor: int, now: dateti
         )
     target = CreditNoteStatus.SETTLED if amount_minor == left else CreditNoteStatus.OPEN
     _move(note, target, "used")
-    application = CreditApplication(credit_note=note, invoice_id=invoice_id, amount_minor=amount_minor)
-    application.applied_at = now
+    application = CreditApplication(invoice_id=invoice_id, amount_minor=amount_minor, applied_at=now)
     note.applications.append(application)
     if target is CreditNoteStatus.SETTLED:
         note.settled_at = now

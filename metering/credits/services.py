@@ -87,15 +87,19 @@ def _lines_to_credit(invoice: Invoice, line_ids: Iterable[int], reason: str) -> 
     ]
 
 
-def _stripe_paid(invoice: Invoice) -> int:
-    return int(
-        db.session.scalar(
-            select(func.sum(Payment.amount_minor)).where(
-                Payment.invoice_id == invoice.id, Payment.method == PaymentMethod.STRIPE
-            )
+def _refundable_through_stripe(invoice: Invoice) -> int:
+    """What Stripe collected on the invoice, less what earlier credit notes refund through Stripe."""
+    collected = db.session.scalar(
+        select(func.sum(Payment.amount_minor)).where(
+            Payment.invoice_id == invoice.id, Payment.method == PaymentMethod.STRIPE
         )
-        or 0
     )
+    refunded = db.session.scalar(
+        select(func.sum(CreditNote.refund_minor)).where(
+            CreditNote.invoice_id == invoice.id, CreditNote.settlement == Settlement.REFUND_STRIPE
+        )
+    )
+    return int(collected or 0) - int(refunded or 0)
 
 
 def issue_credit_note(
@@ -164,7 +168,7 @@ def issue_credit_note(
             fields={"settlement": "Choose what happens to the money already paid."},
         )
     settlement = settlement or Settlement.NEXT_INVOICE
-    if rest and settlement is Settlement.REFUND_STRIPE and _stripe_paid(invoice) < rest:
+    if rest and settlement is Settlement.REFUND_STRIPE and _refundable_through_stripe(invoice) < rest:
         raise InvalidInput(
             "Only money paid through Stripe can be refunded through Stripe.",
             fields={"settlement": "Refund it outside Seatmeter, or keep it for the next invoice."},

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from metering.billing.models import Invoice, InvoiceStatus
+from metering.credits import lifecycle
 from metering.credits.balances import invoice_balance
 from metering.credits.models import (
     CreditApplication,
@@ -196,3 +197,23 @@ def test_a_month_whose_corrections_net_negative_is_a_credit_note_used_on_the_nex
     assert december.status is InvoiceStatus.FINALIZED
     assert db.session.get(CreditNote, note.id).status is CreditNoteStatus.SETTLED
     assert {"credit_note.issued", "credit_note.applied"} <= set(_actions())
+
+
+def test_carried_credit_is_used_over_several_invoices_until_it_is_gone(october):
+    record_payment(TESTS, october, 3900, PaymentMethod.TRANSFER, utcnow().date(), "", utcnow())
+    note = issue_credit_note(
+        TESTS, october, "Goodwill", utcnow(), amount_minor=3000, settlement=Settlement.NEXT_INVOICE
+    )
+    db.session.flush()
+
+    first = lifecycle.use_credit(note, october.id, 1000, utcnow())
+    assert lifecycle.unused_credit(note) == 2000
+    assert note.status is CreditNoteStatus.OPEN
+    lifecycle.use_credit(note, october.id, 2000, utcnow())
+    db.session.commit()
+
+    assert [application.amount_minor for application in note.applications] == [1000, 2000]
+    assert first in note.applications
+    assert (lifecycle.unused_credit(note), note.status) == (0, CreditNoteStatus.SETTLED)
+    with pytest.raises(Conflict):
+        lifecycle.use_credit(note, october.id, 1, utcnow())
