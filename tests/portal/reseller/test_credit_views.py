@@ -187,3 +187,17 @@ def test_staff_see_the_page_but_enter_nothing(client, business, staff):
 def test_an_unknown_invoice_is_not_found(client, business, admin):
     assert client.get("/reseller/invoices/999999").status_code == 404
     assert client.get("/reseller/credit-notes/999999.pdf").status_code == 404
+
+
+def test_the_bill_page_shows_the_balance_and_links_to_payments(client, business, admin):
+    invoice = _september(business)
+    client.post(
+        f"/reseller/invoices/{invoice.id}/payments",
+        data={"amount": "10.00", "method": "transfer", "received_on": "2026-11-02"},
+    )
+
+    page = client.get(f"/reseller/review/2026-09/invoices/{invoice.id}").get_data(as_text=True)
+
+    owed = f"${(invoice.total_minor - 1000) / 100:,.2f}"
+    assert f'Balance due: <strong>{owed}</strong> <small class="muted">after payments and credits' in page
+    assert f'href="/reseller/invoices/{invoice.id}" id="money-link"' in page
