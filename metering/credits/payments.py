@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from metering.billing.dunning import settle_if_paid_off
 from metering.billing.models import Invoice, InvoiceStatus
@@ -114,6 +115,7 @@ def payments_received_between(first: date, last: date) -> list[Payment]:
     return list(
         db.session.scalars(
             select(Payment)
+            .options(selectinload(Payment.invoice), selectinload(Payment.client))
             .where(Payment.received_on >= first, Payment.received_on <= last)
             .order_by(Payment.received_on, Payment.id)
         )
