@@ -29,6 +29,16 @@ def _not_found() -> tuple[str, int]:
     return render_template("error.html", code=404, title="Not found", message="No such invoice."), 404
 
 
+def _sent_as_credit_note() -> tuple[str, int]:
+    # A month that netted below zero reached the client as a credit note, never as an invoice.
+    return render_template(
+        "error.html",
+        code=404,
+        title="Not an invoice",
+        message="This month gave back more than it billed: it is a credit note, listed on your billing page.",
+    ), 404
+
+
 @bp.route("/")
 @roles_required(Role.CLIENT_ADMIN)
 def index() -> str:
@@ -54,6 +64,8 @@ def invoice(invoice_id: int) -> str | tuple[str, int]:
         found = get_invoice_for_client(current_client(), invoice_id)
     except NotFound:
         return _not_found()
+    if found.total_minor < 0:
+        return _sent_as_credit_note()
     return render_template(
         "billing/invoice.html",
         invoice=found,
@@ -72,6 +84,8 @@ def invoice_pdf_download(invoice_id: int) -> Response | tuple[str, int]:
         found = get_invoice_for_client(current_client(), invoice_id)
     except NotFound:
         return _not_found()
+    if found.total_minor < 0:
+        return _sent_as_credit_note()
     response = Response(invoice_pdf(found, get_reseller()), mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="invoice-{found.number}.pdf"'
     return response

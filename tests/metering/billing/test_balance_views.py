@@ -52,3 +52,27 @@ def test_the_client_sees_the_balance_and_its_credit_notes(
     pdf = client.get(f"/billing/credit-notes/{mine.id}.pdf")
     assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
     assert client.get(f"/billing/credit-notes/{theirs.id}.pdf").status_code == 404
+
+
+def test_a_month_that_nets_negative_reaches_the_client_as_a_credit_note(
+    client, month, make_client, travel, make_user, login
+):
+    acme = make_client("acme", "Acme Law LLP")
+    month.events(event("e1", "acme", "alice@acme.example", "desktop", "start", "2026-09-20T09:00:00Z"))
+    travel("2026-11-02T12:00:00Z")
+    month.close("2026-10")
+    month.finalize("2026-10")
+    month.events(event("e2", "acme", "alice@acme.example", "desktop", "stop", "2026-09-28T09:00:00Z"))
+    travel("2026-12-02T12:00:00Z")
+    month.close("2026-11")
+    month.finalize("2026-11")
+    november = month.invoice_row(acme.id, "2026-11")
+    login(make_user(Role.CLIENT_ADMIN, acme))
+
+    index = client.get("/billing/").get_data(as_text=True)
+
+    assert f"invoice-{november.id}" not in index
+    assert "CN-0001" in index and "$39.00" in index
+    assert "Taken off your next invoices." in index
+    assert client.get(f"/billing/invoices/{november.id}").status_code == 404
+    assert client.get(f"/billing/invoices/{november.id}.pdf").status_code == 404
