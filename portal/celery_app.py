@@ -25,6 +25,7 @@ TASK_MODULES: list[str] = [
     "provisioning.trueup.tasks",
     "portal.accounts.tasks",
     "portal.api.tasks",
+    "portal.webhooks_out.tasks",
 ]
 
 # Periodic tasks run by beat: entry name -> (task name, config key of its interval in seconds).

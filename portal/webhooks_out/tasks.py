@@ -1,0 +1,57 @@
+"""The Celery task that delivers one event to one endpoint, retried with exponential backoff."""
+
+from __future__ import annotations
+
+from celery import Task, shared_task
+from flask import current_app
+
+from portal.db import db, utcnow
+from portal.errors import InvalidInput
+from portal.transactions import task_transaction
+from portal.webhooks_out.delivery import Result, check_url, encode, post, sign
+from portal.webhooks_out.models import WebhookDelivery
+from portal.webhooks_out.services import DELIVER_TASK, pending_delivery, record_attempt
+
+
+@shared_task(bind=True, name=DELIVER_TASK, max_retries=None)
+def deliver(self: Task, delivery_id: int) -> str:
+    """One attempt; a failure is retried (Celery retry with a countdown) for a day.
+
+    The request is made with no transaction open. Two copies of this task for one delivery (a
+    retry and a "redeliver") may both send: the event keeps its ``webhook-id``, by which a receiver
+    following the Standard Webhooks specification drops the second.
+    """
+    with task_transaction():
+        delivery = pending_delivery(delivery_id)
+        if delivery is None:
+            return "nothing to send"
+        endpoint, event = delivery.endpoint, delivery.event
+        url, allow_private, secret = endpoint.url, endpoint.allow_private, endpoint.secret
+        message_id, body = event.message_id, encode(event.payload)
+    config = current_app.config
+    at = utcnow()
+    try:
+        target = check_url(url, allow_private=allow_private)
+    except InvalidInput as refusal:
+        result = Result(None, 0, refusal.message)
+    else:
+        headers = {
+            "webhook-id": message_id,
+            "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": sign(secret, message_id, at, body),
+        }
+        result = post(
+            target,
+            headers,
+            body,
+            timeout_seconds=float(config["WEBHOOK_TIMEOUT_SECONDS"]),
+            max_response_bytes=int(config["WEBHOOK_MAX_RESPONSE_BYTES"]),
+        )
+    with task_transaction():
+        delivery = db.session.get(WebhookDelivery, delivery_id)
+        if delivery is None:
+            return "the endpoint was removed"
+        upshot = record_attempt(delivery, result, at, utcnow())
+    if upshot.retry_in is not None:
+        raise self.retry(countdown=upshot.retry_in)
+    return "delivered" if result.succeeded else "gave up"
