@@ -186,7 +186,8 @@ def suspend_client(actor: Actor, client: Client, reason: str) -> None:
     if changes:
         emit(
             "client.suspended",
-            {"client_ref": client.ref, "name": client.name, "reason": reason, "seats": changed},
+            client,
+            lambda: {"client_ref": client.ref, "name": client.name, "reason": reason, "seats": changed},
         )
 
 

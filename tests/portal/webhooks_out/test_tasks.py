@@ -1,0 +1,219 @@
+"""Events go out once per change, signed, to a real receiver; failures are retried and logged."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from metering.billing import lifecycle as invoices
+from metering.periods import BillingPeriod
+from portal.accounts.models import Role
+from portal.db import db, utcnow
+from portal.webhooks_out.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from portal.webhooks_out.services import EndpointSettings, create_endpoint, emit
+from provisioning import cancel_seat, resume_client, suspend_client
+from tests.metering.seat_steps import step
+from tests.portal.webhooks_out.conftest import delivery, run_deliveries
+from tests.provisioning.conftest import ACTOR, order
+
+
+def endpoint_for(receiver_url: str = "http://127.0.0.1:9/hooks", **settings) -> WebhookEndpoint:
+    endpoint = create_endpoint(ACTOR, EndpointSettings(url=receiver_url, allow_private=True, **settings))
+    db.session.commit()
+    return endpoint
+
+
+def point_at(endpoint: WebhookEndpoint, url: str) -> None:
+    endpoint.url = url
+    db.session.commit()
+
+
+def attempts(delivery_id: int) -> list[WebhookAttempt]:
+    return list(
+        db.session.scalars(
+            select(WebhookAttempt)
+            .where(WebhookAttempt.delivery_id == delivery_id)
+            .order_by(WebhookAttempt.number)
+        )
+    )
+
+
+def test_a_failing_receiver_gets_retries_with_the_same_signed_event_and_the_log_shows_them(
+    acme, queued, webhook_receiver
+):
+    endpoint = endpoint_for()
+    receiver = webhook_receiver(endpoint.secret, fail_first=2)
+    point_at(endpoint, receiver.url)
+
+    suspend_client(ACTOR, acme, "Asked by the owner")
+    db.session.commit()
+    [(_, [delivery_id])] = queued
+    assert run_deliveries(queued) == ["delivered"]
+
+    seen = receiver.received()
+    assert [r["status"] for r in seen] == [500, 500, 200]
+    assert all(r["verified"] for r in seen)
+    assert {r["id"] for r in seen} == {delivery(delivery_id).event.message_id}  # one event, three tries
+    assert seen[0]["type"] == "client.suspended"
+    assert seen[0]["data"]["client_ref"] == "acme"
+    log = attempts(delivery_id)
+    assert [(a.number, a.response_code, a.succeeded) for a in log] == [
+        (1, 500, False),
+        (2, 500, False),
+        (3, 200, True),
+    ]
+    assert log[0].error.startswith("The endpoint answered 500")
+    assert delivery(delivery_id).status is DeliveryStatus.DELIVERED
+    assert db.session.get(WebhookEndpoint, endpoint.id).failing_since is None
+
+
+def test_every_change_is_announced_once_whatever_repeats_it(acme, queued, webhook_receiver):
+    endpoint = endpoint_for()
+    receiver = webhook_receiver(endpoint.secret)
+    point_at(endpoint, receiver.url)
+
+    # Seats: one becomes active then is cancelled, one fails.
+    voip = order(acme, "voip").seats[0]
+    step(voip)
+    cancel_seat(ACTOR, voip)
+    db.session.commit()
+    step(voip)
+    failing = order(acme, "voip").seats[0]
+    step(failing, fails=True)
+    # A client suspended twice (the second changes nothing) and resumed.
+    suspend_client(ACTOR, acme, "Unpaid")
+    db.session.commit()
+    suspend_client(ACTOR, acme, "Unpaid")
+    db.session.commit()
+    resume_client(ACTOR, acme)
+    db.session.commit()
+    # An invoice finalized, overdue after two failed payments, then paid.
+    invoice = invoices.new_draft(acme.id, BillingPeriod(2026, 10))
+    now = utcnow()
+    invoice.currency, invoice.total_minor = "USD", 12500
+    invoice.starts_at, invoice.ends_at, invoice.built_at = now - timedelta(days=30), now, now
+    db.session.add(invoice)
+    db.session.flush()
+    invoices.finalize(invoice, now)
+    invoices.mark_overdue(invoice, "Your card was declined.", now)
+    invoices.mark_overdue(invoice, "Your card was declined again.", now)
+    invoices.mark_paid(invoice, now)
+    db.session.commit()
+
+    assert set(run_deliveries(queued)) == {"delivered"}
+    seen = receiver.received()
+    assert all(r["verified"] and r["status"] == 200 for r in seen)
+    assert len({r["id"] for r in seen}) == len(seen)
+
+    def subject(data):
+        return data.get("seat_id") or data.get("invoice_id") or data.get("client_ref")
+
+    changes = Counter((r["type"], subject(r["data"])) for r in seen)
+    assert changes == {
+        ("seat.active", voip.id): 1,
+        ("seat.terminated", voip.id): 1,
+        ("seat.failed", failing.id): 1,
+        ("client.suspended", "acme"): 1,
+        ("client.resumed", "acme"): 1,
+        ("invoice.finalized", invoice.id): 1,
+        ("invoice.overdue", invoice.id): 1,
+        ("invoice.paid", invoice.id): 1,
+    }
+    failed = next(r for r in seen if r["type"] == "seat.failed")
+    assert failed["data"]["error"] == "The platform refused the change."
+    paid = next(r for r in seen if r["type"] == "invoice.paid")
+    assert paid["data"] | {"paid_at": None} == paid["data"] | {
+        "number": invoice.number,
+        "client_ref": "acme",
+        "status": "paid",
+        "total_minor": 12500,
+        "currency": "USD",
+        "paid_at": None,
+    }
+
+
+def test_an_endpoint_gets_only_the_events_it_chose_and_a_rolled_back_change_sends_nothing(acme, queued):
+    invoices_only = endpoint_for(event_types=("invoice.paid",))
+    everything = endpoint_for()
+
+    suspend_client(ACTOR, acme, "Unpaid")
+    db.session.rollback()
+    assert queued == []
+
+    suspend_client(ACTOR, acme, "Unpaid")
+    db.session.commit()
+    endpoints = {delivery(d).endpoint_id for _, [d] in queued}
+    assert endpoints == {everything.id}
+    assert invoices_only.wants("invoice.paid") and not invoices_only.wants("client.suspended")
+
+
+def test_nothing_is_recorded_when_no_endpoint_listens(acme, queued):
+    endpoint_for().enabled = False
+    db.session.commit()
+    assert emit("client.resumed", acme, lambda: {"client_ref": acme.ref}) is None
+    db.session.commit()
+    assert queued == []
+    assert db.session.scalars(select(WebhookDelivery)).all() == []
+
+
+def test_retries_stop_a_day_after_the_first_attempt(acme, queued, webhook_receiver):
+    endpoint = endpoint_for()
+    receiver = webhook_receiver(endpoint.secret, fail_first=1000)
+    point_at(endpoint, receiver.url)
+    suspend_client(ACTOR, acme, "Unpaid")
+    db.session.commit()
+    [(_, [delivery_id])] = queued
+    # The retries began almost a day ago: the next one (30 s on) would fall outside the day.
+    delivery(delivery_id).retry_from = utcnow() - timedelta(hours=24) + timedelta(seconds=10)
+    db.session.commit()
+
+    assert run_deliveries(queued) == ["gave up"]
+    assert [r["status"] for r in receiver.received()] == [500]
+    assert delivery(delivery_id).status is DeliveryStatus.FAILED
+
+
+def test_an_endpoint_failing_for_a_day_is_disabled_and_the_admins_are_told(
+    acme, queued, webhook_receiver, make_user, caplog
+):
+    admin = make_user(Role.RESELLER_ADMIN, email="ada@northwind-it.example")
+    endpoint = endpoint_for()
+    receiver = webhook_receiver(endpoint.secret, fail_first=1000)
+    point_at(endpoint, receiver.url)
+    endpoint.failing_since = utcnow() - timedelta(days=1, minutes=1)
+    db.session.commit()
+
+    suspend_client(ACTOR, acme, "Unpaid")
+    db.session.commit()
+    with caplog.at_level(logging.INFO, logger="seatmeter.mail"):
+        assert run_deliveries(queued) == ["gave up"]
+
+    endpoint = db.session.get(WebhookEndpoint, endpoint.id)
+    assert not endpoint.enabled
+    assert "Every delivery failed since" in endpoint.disabled_reason
+    mail = [r.getMessage() for r in caplog.records if "A webhook endpoint was disabled" in r.getMessage()]
+    assert len(mail) == 1 and admin.email in mail[0] and receiver.url in mail[0]
+
+    # Nothing more is recorded for it until it is enabled again.
+    resume_client(ACTOR, acme)
+    db.session.commit()
+    assert queued == []
+
+
+def test_a_url_that_became_private_is_not_called(app, acme, queued, webhook_receiver):
+    app.config["WEBHOOK_RETRY_WINDOW_SECONDS"] = 1  # one attempt, no retry
+    endpoint = endpoint_for()
+    receiver = webhook_receiver(endpoint.secret)
+    point_at(endpoint, receiver.url)
+    endpoint.allow_private = False  # e.g. the host's DNS now points at 127.0.0.1
+    db.session.commit()
+    suspend_client(ACTOR, acme, "Unpaid")
+    db.session.commit()
+    [(_, [delivery_id])] = queued
+
+    assert run_deliveries(queued) == ["gave up"]
+    assert receiver.received() == []
+    [first] = attempts(delivery_id)
+    assert first.response_code is None and "private address" in first.error
