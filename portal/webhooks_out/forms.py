@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from portal.orders.forms import MultiCheckboxField
@@ -19,7 +20,7 @@ class EndpointForm(FlaskForm):
     description = StringField("Description", validators=[Length(max=MAX_DESCRIPTION)])
     event_types = MultiCheckboxField(
         "Events",
-        choices=[(name, f"{name} — {meaning}") for name, meaning in EVENT_TYPES.items()],
+        choices=[SelectChoice(name, f"{name} — {meaning}") for name, meaning in EVENT_TYPES.items()],
         description="None ticked: every event.",
     )
     allow_private = BooleanField(
