@@ -13,7 +13,7 @@ from metering.periods import BillingPeriod
 from portal.accounts.models import Role
 from portal.db import db, utcnow
 from portal.webhooks_out.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from portal.webhooks_out.services import EndpointSettings, create_endpoint, emit
+from portal.webhooks_out.services import EVENT_TYPES, EndpointSettings, create_endpoint, emit
 from provisioning import cancel_seat, resume_client, suspend_client
 from tests.metering.seat_steps import step
 from tests.portal.webhooks_out.conftest import delivery, run_deliveries
@@ -217,3 +217,11 @@ def test_a_url_that_became_private_is_not_called(app, acme, queued, webhook_rece
     assert receiver.received() == []
     [first] = attempts(delivery_id)
     assert first.response_code is None and "private address" in first.error
+
+
+def test_the_openapi_document_describes_every_event_a_receiver_can_get(client):
+    webhooks = client.get("/api/v1/openapi.json").get_json()["webhooks"]
+    assert set(webhooks) == {*EVENT_TYPES, "webhook.test"}
+    body = webhooks["invoice.paid"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["type"] == {"const": "invoice.paid"}
+    assert "total_minor" in body["properties"]["data"]["properties"]
