@@ -15,6 +15,8 @@ from portal.db import db, utcnow
 from portal.webhooks_out.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from portal.webhooks_out.services import EVENT_TYPES, EndpointSettings, create_endpoint, emit
 from provisioning import cancel_seat, resume_client, suspend_client
+from provisioning.trueup.platforms import Reading
+from provisioning.trueup.services import run_discovery
 from tests.metering.seat_steps import step
 from tests.portal.webhooks_out.conftest import delivery, run_deliveries
 from tests.provisioning.conftest import ACTOR, order
@@ -225,3 +227,32 @@ def test_the_openapi_document_describes_every_event_a_receiver_can_get(client):
     body = webhooks["invoice.paid"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["properties"]["type"] == {"const": "invoice.paid"}
     assert "total_minor" in body["properties"]["data"]["properties"]
+
+
+def test_a_trueup_finding_is_announced_once_however_often_discovery_sees_it(acme, queued, webhook_receiver):
+    endpoint = endpoint_for(event_types=("trueup.finding",))
+    receiver = webhook_receiver(endpoint.secret)
+    point_at(endpoint, receiver.url)
+    voip = order(acme, "voip").seats[0]
+    step(voip)
+    # The platform lists no account for the active seat: an orphaned seat, in two nightly runs.
+    for _ in range(2):
+        run_discovery(ACTOR, [Reading(platform="kamailio", kind="voip")])
+        db.session.commit()
+
+    run_deliveries(queued)
+    [seen] = receiver.received()
+    assert seen["verified"] and seen["type"] == "trueup.finding"
+    assert seen["data"] | {"finding_id": 0, "first_seen_at": ""} == {
+        "finding_id": 0,
+        "what": "found",
+        "platform": "kamailio",
+        "account": voip.external_id,
+        "kind": "orphaned",
+        "summary": seen["data"]["summary"],
+        "client_ref": "acme",
+        "product": "voip",
+        "seat_id": voip.id,
+        "user": None,
+        "first_seen_at": "",
+    }
