@@ -228,6 +228,8 @@ def _webhook_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
         ("WEBHOOK_DISABLE_AFTER_SECONDS", 86400, 1, 30 * 86400),  # failing this long: endpoint off
         ("WEBHOOK_TIMEOUT_SECONDS", 5, 1, 60),  # connect and read, each
         ("WEBHOOK_MAX_RESPONSE_BYTES", 65536, 0, 1024**2),  # of an endpoint's answer
+        ("WEBHOOK_SWEEP_INTERVAL", 300, 1, 86400),  # how often beat looks for lost deliveries
+        ("WEBHOOK_SWEEP_GRACE_SECONDS", 600, 1, 86400),  # overdue this long: the delivery's job was lost
     ):
         value = get(name)
         config[name] = _parse_int(name, value, minimum=minimum, maximum=maximum) if value else default

@@ -82,6 +82,9 @@ class WebhookDelivery(Base):
     # When the current run of retries began (creation, or the last "redeliver"): retries stop a day on.
     retry_from: Mapped[datetime] = mapped_column(default=utcnow)
     last_attempt_at: Mapped[datetime | None]
+    # When the next attempt is due while pending (None once delivered or failed): the sweep re-queues
+    # a delivery whose job was lost (a broker outage, a killed worker) some time after this.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

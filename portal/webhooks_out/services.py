@@ -101,7 +101,9 @@ def _record_event(
     session.add(event)
     session.flush()
     for endpoint in endpoints:
-        delivery = WebhookDelivery(event_id=event.id, endpoint_id=endpoint.id, retry_from=now, created_at=now)
+        delivery = WebhookDelivery(
+            event_id=event.id, endpoint_id=endpoint.id, retry_from=now, next_attempt_at=now, created_at=now
+        )
         session.add(delivery)
         session.flush()
         enqueue_after_commit(DELIVER_TASK, delivery.id)
@@ -232,7 +234,9 @@ def send_test_event(actor: Actor, endpoint: WebhookEndpoint, now: datetime | Non
     )
     db.session.add(event)
     db.session.flush()
-    delivery = WebhookDelivery(event_id=event.id, endpoint_id=endpoint.id, retry_from=now, created_at=now)
+    delivery = WebhookDelivery(
+        event_id=event.id, endpoint_id=endpoint.id, retry_from=now, next_attempt_at=now, created_at=now
+    )
     db.session.add(delivery)
     db.session.flush()
     enqueue_after_commit(DELIVER_TASK, delivery.id)
@@ -244,8 +248,9 @@ def redeliver(actor: Actor, delivery: WebhookDelivery, now: datetime | None = No
     """Send an event again (same ``webhook-id``), with a fresh day of retries."""
     if not delivery.endpoint.enabled:
         raise Conflict("This endpoint is disabled; enable it before redelivering.")
+    now = now or utcnow()
     delivery.status = DeliveryStatus.PENDING
-    delivery.retry_from = now or utcnow()
+    delivery.retry_from = delivery.next_attempt_at = now
     db.session.flush()
     enqueue_after_commit(DELIVER_TASK, delivery.id)
     record(
@@ -313,6 +318,7 @@ def pending_delivery(delivery_id: int) -> WebhookDelivery | None:
         return None
     if not delivery.endpoint.enabled:
         delivery.status = DeliveryStatus.FAILED
+        delivery.next_attempt_at = None
         db.session.flush()
         return None
     return delivery
@@ -344,6 +350,7 @@ def record_attempt(delivery: WebhookDelivery, result: Result, at: datetime, now:
     if result.succeeded:
         delivery.status = DeliveryStatus.DELIVERED
         delivery.delivered_at = now
+        delivery.next_attempt_at = None
         endpoint.failing_since = None
         db.session.flush()
         return Next(None)
@@ -356,10 +363,38 @@ def record_attempt(delivery: WebhookDelivery, result: Result, at: datetime, now:
     window = timedelta(seconds=int(config["WEBHOOK_RETRY_WINDOW_SECONDS"]))
     if not endpoint.enabled or now + timedelta(seconds=wait) - delivery.retry_from > window:
         delivery.status = DeliveryStatus.FAILED
+        delivery.next_attempt_at = None
         db.session.flush()
         return Next(None)
+    delivery.next_attempt_at = now + timedelta(seconds=wait)
     db.session.flush()
     return Next(wait)
+
+
+def requeue_lost_deliveries(now: datetime) -> int:
+    """Queue again every pending delivery whose attempt is overdue by more than the sweep's grace.
+
+    Its job was lost (a broker that was down when the change committed, a worker killed between
+    attempts). A job that is merely late may then run twice: the event keeps its ``webhook-id``.
+    """
+    grace = timedelta(seconds=int(current_app.config["WEBHOOK_SWEEP_GRACE_SECONDS"]))
+    overdue = list(
+        db.session.scalars(
+            select(WebhookDelivery)
+            .where(
+                WebhookDelivery.status == DeliveryStatus.PENDING,
+                WebhookDelivery.next_attempt_at <= now - grace,
+            )
+            .order_by(WebhookDelivery.id)
+            .limit(500)
+        )
+    )
+    for delivery in overdue:
+        # Not queued again by the next sweep before this job has had its time.
+        delivery.next_attempt_at = now
+        enqueue_after_commit(DELIVER_TASK, delivery.id)
+    db.session.flush()
+    return len(overdue)
 
 
 def _disable_for_failures(endpoint: WebhookEndpoint, now: datetime) -> None:

@@ -10,7 +10,12 @@ from portal.errors import InvalidInput
 from portal.transactions import task_transaction
 from portal.webhooks_out.delivery import Result, check_url, encode, post, sign
 from portal.webhooks_out.models import WebhookDelivery
-from portal.webhooks_out.services import DELIVER_TASK, pending_delivery, record_attempt
+from portal.webhooks_out.services import (
+    DELIVER_TASK,
+    pending_delivery,
+    record_attempt,
+    requeue_lost_deliveries,
+)
 
 
 @shared_task(bind=True, name=DELIVER_TASK, max_retries=None)
@@ -55,3 +60,10 @@ def deliver(self: Task, delivery_id: int) -> str:
     if upshot.retry_in is not None:
         raise self.retry(countdown=upshot.retry_in)
     return "delivered" if result.succeeded else "gave up"
+
+
+@shared_task(name="webhooks.sweep")
+def sweep() -> int:
+    """Beat: queue again the deliveries whose job was lost; how many."""
+    with task_transaction():
+        return requeue_lost_deliveries(utcnow())

@@ -14,6 +14,7 @@ from portal.accounts.models import Role
 from portal.db import db, utcnow
 from portal.webhooks_out.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from portal.webhooks_out.services import EVENT_TYPES, EndpointSettings, create_endpoint, emit
+from portal.webhooks_out.tasks import sweep
 from provisioning import cancel_seat, resume_client, suspend_client
 from provisioning.trueup.platforms import Reading
 from provisioning.trueup.services import run_discovery
@@ -256,3 +257,30 @@ def test_a_trueup_finding_is_announced_once_however_often_discovery_sees_it(acme
         "user": None,
         "first_seen_at": "",
     }
+
+
+def test_a_delivery_whose_job_was_lost_is_sent_by_the_sweep(acme, queued, webhook_receiver):
+    endpoint = endpoint_for()
+    receiver = webhook_receiver(endpoint.secret)
+    point_at(endpoint, receiver.url)
+    suspend_client(ACTOR, acme, "Unpaid")
+    db.session.commit()
+    [(_, [lost])] = queued
+    queued.clear()  # the broker was down when the suspension committed
+    resume_client(ACTOR, acme)
+    db.session.commit()
+    [(_, [on_time])] = queued
+    queued.clear()
+
+    assert sweep.apply().get() == 0  # neither is overdue yet
+    delivery(lost).next_attempt_at = utcnow() - timedelta(minutes=11)
+    db.session.commit()
+    assert sweep.apply().get() == 1
+    db.session.expire_all()
+    assert [args for _, args in queued] == [[lost]]
+
+    run_deliveries(queued)
+    [seen] = receiver.received()
+    assert seen["type"] == "client.suspended" and seen["id"] == delivery(lost).event.message_id
+    assert delivery(lost).status is DeliveryStatus.DELIVERED and delivery(lost).next_attempt_at is None
+    assert delivery(on_time).status is DeliveryStatus.PENDING
