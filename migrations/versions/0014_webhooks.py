@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("description", sa.String(length=200), nullable=False),
-        sa.Column("secret", sa.String(length=100), nullable=False),
+        sa.Column("sealed_secret", sa.Text(), nullable=False),
         sa.Column("event_types", sa.JSON(), nullable=False),
         sa.Column("allow_private", sa.Boolean(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),

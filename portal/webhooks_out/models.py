@@ -26,8 +26,9 @@ class WebhookEndpoint(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(String(200), default="")
-    # "whsec_" + base64 of 32 random bytes, the Standard Webhooks secret format.
-    secret: Mapped[str] = mapped_column(String(100))
+    # The signing secret ("whsec_" + base64 of 32 random bytes, the Standard Webhooks format),
+    # encrypted with a key derived from SECRET_KEY: a copy of the database alone cannot forge events.
+    sealed_secret: Mapped[str] = mapped_column(Text)
     event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     allow_private: Mapped[bool] = mapped_column(default=False)
     enabled: Mapped[bool] = mapped_column(default=True)

@@ -9,12 +9,14 @@ however long the endpoint is down (retries, then "redeliver").
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
@@ -51,6 +53,11 @@ EVENT_TYPES: dict[str, str] = {
 # Sent by "Send test event" to one endpoint only; no endpoint subscribes to it.
 TEST_EVENT = "webhook.test"
 
+UNREADABLE_SECRET = (
+    "The signing secret cannot be read: SECRET_KEY changed since it was made. "
+    "Make a new secret and give it to the receiver."
+)
+
 MAX_DESCRIPTION = 200
 MAX_URL = 2000
 
@@ -58,6 +65,25 @@ MAX_URL = 2000
 def new_secret() -> str:
     """A Standard Webhooks signing secret: ``whsec_`` and 32 random bytes in base64."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _fernet() -> Fernet:
+    digest = hashlib.sha256(
+        b"seatmeter/webhook-secret/v1\0" + current_app.config["SECRET_KEY"].encode()
+    ).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def _set_secret(endpoint: WebhookEndpoint, secret: str) -> None:
+    endpoint.sealed_secret = _fernet().encrypt(secret.encode()).decode()
+
+
+def signing_secret(endpoint: WebhookEndpoint) -> str | None:
+    """The endpoint's signing secret, or None if it was sealed under another SECRET_KEY."""
+    try:
+        return _fernet().decrypt(endpoint.sealed_secret.encode()).decode()
+    except InvalidToken:
+        return None
 
 
 # --- the outbox --------------------------------------------------------------------------------------
@@ -169,8 +195,8 @@ def create_endpoint(actor: Actor, settings: EndpointSettings) -> WebhookEndpoint
         description=checked.description,
         event_types=list(checked.event_types),
         allow_private=checked.allow_private,
-        secret=new_secret(),
     )
+    _set_secret(endpoint, new_secret())
     db.session.add(endpoint)
     db.session.flush()
     record(actor, "webhook.endpoint_added", "webhook_endpoint", endpoint.id, details=_details(endpoint))
@@ -212,7 +238,7 @@ def enable_endpoint(actor: Actor, endpoint: WebhookEndpoint) -> None:
 
 
 def rotate_secret(actor: Actor, endpoint: WebhookEndpoint) -> None:
-    endpoint.secret = new_secret()
+    _set_secret(endpoint, new_secret())
     db.session.flush()
     record(actor, "webhook.secret_rotated", "webhook_endpoint", endpoint.id)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from celery import Task, shared_task
 from flask import current_app
 
@@ -12,9 +14,11 @@ from portal.webhooks_out.delivery import Result, check_url, encode, post, sign
 from portal.webhooks_out.models import WebhookDelivery
 from portal.webhooks_out.services import (
     DELIVER_TASK,
+    UNREADABLE_SECRET,
     pending_delivery,
     record_attempt,
     requeue_lost_deliveries,
+    signing_secret,
 )
 
 
@@ -31,27 +35,10 @@ def deliver(self: Task, delivery_id: int) -> str:
         if delivery is None:
             return "nothing to send"
         endpoint, event = delivery.endpoint, delivery.event
-        url, allow_private, secret = endpoint.url, endpoint.allow_private, endpoint.secret
+        url, allow_private, secret = endpoint.url, endpoint.allow_private, signing_secret(endpoint)
         message_id, body = event.message_id, encode(event.payload)
-    config = current_app.config
     at = utcnow()
-    try:
-        target = check_url(url, allow_private=allow_private)
-    except InvalidInput as refusal:
-        result = Result(None, 0, refusal.message)
-    else:
-        headers = {
-            "webhook-id": message_id,
-            "webhook-timestamp": str(int(at.timestamp())),
-            "webhook-signature": sign(secret, message_id, at, body),
-        }
-        result = post(
-            target,
-            headers,
-            body,
-            timeout_seconds=float(config["WEBHOOK_TIMEOUT_SECONDS"]),
-            max_response_bytes=int(config["WEBHOOK_MAX_RESPONSE_BYTES"]),
-        )
+    result = _send(url, allow_private, secret, message_id, body, at)
     with task_transaction():
         delivery = db.session.get(WebhookDelivery, delivery_id)
         if delivery is None:
@@ -60,6 +47,31 @@ def deliver(self: Task, delivery_id: int) -> str:
     if upshot.retry_in is not None:
         raise self.retry(countdown=upshot.retry_in)
     return "delivered" if result.succeeded else "gave up"
+
+
+def _send(
+    url: str, allow_private: bool, secret: str | None, message_id: str, body: str, at: datetime
+) -> Result:
+    """One signed POST to the endpoint's URL, checked again first (its DNS may have changed)."""
+    try:
+        target = check_url(url, allow_private=allow_private)
+    except InvalidInput as refusal:
+        return Result(None, 0, refusal.message)
+    if secret is None:
+        return Result(None, 0, UNREADABLE_SECRET)
+    headers = {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": sign(secret, message_id, at, body),
+    }
+    config = current_app.config
+    return post(
+        target,
+        headers,
+        body,
+        timeout_seconds=float(config["WEBHOOK_TIMEOUT_SECONDS"]),
+        max_response_bytes=int(config["WEBHOOK_MAX_RESPONSE_BYTES"]),
+    )
 
 
 @shared_task(name="webhooks.sweep")

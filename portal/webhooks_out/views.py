@@ -33,6 +33,7 @@ from portal.webhooks_out.services import (
     redeliver,
     rotate_secret,
     send_test_event,
+    signing_secret,
     update_endpoint,
 )
 
@@ -99,6 +100,7 @@ def _render_endpoint(endpoint: WebhookEndpoint, form: EndpointForm | None = None
         endpoint=endpoint,
         form=form or EndpointForm(formdata=None, obj=endpoint),
         action_form=EndpointActionForm(formdata=None),
+        secret=signing_secret(endpoint),
         deliveries=[(delivery, attempts_of(delivery)) for delivery in deliveries],
     ), status
 

@@ -2,6 +2,7 @@
 
 ``python -m tests.standins.webhook_receiver --port N --secret whsec_… [--fail-first K]`` answers 500
 to the first K deliveries it verifies, then 200. A request whose signature does not verify gets 401.
+A POST to a path ending in ``/redirect`` is answered with a 307 to ``/hooks``.
 ``GET /received`` lists every request as JSON: webhook-id, type, whether it verified, the answer.
 The ``webhook_receiver`` fixture (tests/portal/webhooks_out/conftest.py) starts and stops it.
 """
@@ -50,7 +51,13 @@ def serve(port: int, receiver: Receiver) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {name.lower(): value for name, value in self.headers.items()}
             status = receiver.handle(body, headers)
+            if self.path.endswith("/redirect"):
+                # Somewhere else: a sender that followed it would POST to /hooks next.
+                status = 307
+                receiver.received[-1]["status"] = status
             self.send_response(status)
+            if status == 307:
+                self.send_header("Location", "/hooks")
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok" if status == 200 else b"no")

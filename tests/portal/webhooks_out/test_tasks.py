@@ -13,7 +13,7 @@ from metering.periods import BillingPeriod
 from portal.accounts.models import Role
 from portal.db import db, utcnow
 from portal.webhooks_out.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from portal.webhooks_out.services import EVENT_TYPES, EndpointSettings, create_endpoint, emit
+from portal.webhooks_out.services import EVENT_TYPES, EndpointSettings, create_endpoint, emit, signing_secret
 from portal.webhooks_out.tasks import sweep
 from provisioning import cancel_seat, resume_client, suspend_client
 from provisioning.trueup.platforms import Reading
@@ -48,7 +48,7 @@ def test_a_failing_receiver_gets_retries_with_the_same_signed_event_and_the_log_
     acme, queued, webhook_receiver
 ):
     endpoint = endpoint_for()
-    receiver = webhook_receiver(endpoint.secret, fail_first=2)
+    receiver = webhook_receiver(signing_secret(endpoint), fail_first=2)
     point_at(endpoint, receiver.url)
 
     suspend_client(ACTOR, acme, "Asked by the owner")
@@ -75,7 +75,7 @@ def test_a_failing_receiver_gets_retries_with_the_same_signed_event_and_the_log_
 
 def test_every_change_is_announced_once_whatever_repeats_it(acme, queued, webhook_receiver):
     endpoint = endpoint_for()
-    receiver = webhook_receiver(endpoint.secret)
+    receiver = webhook_receiver(signing_secret(endpoint))
     point_at(endpoint, receiver.url)
 
     # Seats: one becomes active then is cancelled, one fails.
@@ -164,7 +164,7 @@ def test_nothing_is_recorded_when_no_endpoint_listens(acme, queued):
 
 def test_retries_stop_a_day_after_the_first_attempt(acme, queued, webhook_receiver):
     endpoint = endpoint_for()
-    receiver = webhook_receiver(endpoint.secret, fail_first=1000)
+    receiver = webhook_receiver(signing_secret(endpoint), fail_first=1000)
     point_at(endpoint, receiver.url)
     suspend_client(ACTOR, acme, "Unpaid")
     db.session.commit()
@@ -183,7 +183,7 @@ def test_an_endpoint_failing_for_a_day_is_disabled_and_the_admins_are_told(
 ):
     admin = make_user(Role.RESELLER_ADMIN, email="ada@northwind-it.example")
     endpoint = endpoint_for()
-    receiver = webhook_receiver(endpoint.secret, fail_first=1000)
+    receiver = webhook_receiver(signing_secret(endpoint), fail_first=1000)
     point_at(endpoint, receiver.url)
     endpoint.failing_since = utcnow() - timedelta(days=1, minutes=1)
     db.session.commit()
@@ -208,7 +208,7 @@ def test_an_endpoint_failing_for_a_day_is_disabled_and_the_admins_are_told(
 def test_a_url_that_became_private_is_not_called(app, acme, queued, webhook_receiver):
     app.config["WEBHOOK_RETRY_WINDOW_SECONDS"] = 1  # one attempt, no retry
     endpoint = endpoint_for()
-    receiver = webhook_receiver(endpoint.secret)
+    receiver = webhook_receiver(signing_secret(endpoint))
     point_at(endpoint, receiver.url)
     endpoint.allow_private = False  # e.g. the host's DNS now points at 127.0.0.1
     db.session.commit()
@@ -232,7 +232,7 @@ def test_the_openapi_document_describes_every_event_a_receiver_can_get(client):
 
 def test_a_trueup_finding_is_announced_once_however_often_discovery_sees_it(acme, queued, webhook_receiver):
     endpoint = endpoint_for(event_types=("trueup.finding",))
-    receiver = webhook_receiver(endpoint.secret)
+    receiver = webhook_receiver(signing_secret(endpoint))
     point_at(endpoint, receiver.url)
     voip = order(acme, "voip").seats[0]
     step(voip)
@@ -261,7 +261,7 @@ def test_a_trueup_finding_is_announced_once_however_often_discovery_sees_it(acme
 
 def test_a_delivery_whose_job_was_lost_is_sent_by_the_sweep(acme, queued, webhook_receiver):
     endpoint = endpoint_for()
-    receiver = webhook_receiver(endpoint.secret)
+    receiver = webhook_receiver(signing_secret(endpoint))
     point_at(endpoint, receiver.url)
     suspend_client(ACTOR, acme, "Unpaid")
     db.session.commit()
@@ -284,3 +284,36 @@ def test_a_delivery_whose_job_was_lost_is_sent_by_the_sweep(acme, queued, webhoo
     assert seen["type"] == "client.suspended" and seen["id"] == delivery(lost).event.message_id
     assert delivery(lost).status is DeliveryStatus.DELIVERED and delivery(lost).next_attempt_at is None
     assert delivery(on_time).status is DeliveryStatus.PENDING
+
+
+def test_a_redirect_is_not_followed(app, acme, queued, webhook_receiver):
+    app.config["WEBHOOK_RETRY_WINDOW_SECONDS"] = 1  # one attempt, no retry
+    endpoint = endpoint_for()
+    receiver = webhook_receiver(signing_secret(endpoint))
+    point_at(endpoint, receiver.url.replace("/hooks", "/redirect"))
+    suspend_client(ACTOR, acme, "Unpaid")
+    db.session.commit()
+    [(_, [delivery_id])] = queued
+
+    assert run_deliveries(queued) == ["gave up"]
+    assert [r["status"] for r in receiver.received()] == [307]  # nothing went on to /hooks
+    [first] = attempts(delivery_id)
+    assert first.response_code == 307 and "redirects are not followed" in first.error
+
+
+def test_a_secret_sealed_under_another_secret_key_stops_deliveries_with_a_plain_reason(
+    app, acme, queued, webhook_receiver
+):
+    app.config["WEBHOOK_RETRY_WINDOW_SECONDS"] = 1  # one attempt, no retry
+    endpoint = endpoint_for()
+    receiver = webhook_receiver(signing_secret(endpoint))
+    point_at(endpoint, receiver.url)
+    app.config["SECRET_KEY"] = "another-secret-key-" + "y" * 32
+    suspend_client(ACTOR, acme, "Unpaid")
+    db.session.commit()
+    [(_, [delivery_id])] = queued
+
+    assert run_deliveries(queued) == ["gave up"]
+    assert receiver.received() == []  # nothing unsigned (or signed wrongly) was sent
+    [first] = attempts(delivery_id)
+    assert "SECRET_KEY changed" in first.error

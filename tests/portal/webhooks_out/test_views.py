@@ -10,6 +10,7 @@ from sqlalchemy import select
 from portal.accounts.models import Role
 from portal.db import db
 from portal.webhooks_out.models import WebhookEndpoint
+from portal.webhooks_out.services import signing_secret
 from tests.portal.webhooks_out.conftest import run_deliveries
 
 PAGE = "/reseller/webhooks/"
@@ -43,7 +44,8 @@ def test_a_url_pointing_at_127_0_0_1_is_refused_unless_private_targets_are_allow
     endpoint = only_endpoint()
     assert endpoint.allow_private and endpoint.enabled
     page = client.get(added.headers["Location"]).get_data(as_text=True)
-    assert endpoint.secret in page and endpoint.secret.startswith("whsec_")
+    assert signing_secret(endpoint) in page and signing_secret(endpoint).startswith("whsec_")
+    assert signing_secret(endpoint) not in endpoint.sealed_secret
 
 
 def test_nonsense_in_the_form_is_a_plain_message_never_a_500(client, admin):
@@ -69,7 +71,7 @@ def test_send_test_event_reaches_the_receiver_and_the_log_and_redeliver_sends_it
 ):
     client.post(PAGE, data={"url": "http://127.0.0.1:9/hooks", "allow_private": "y"})
     endpoint = only_endpoint()
-    receiver = webhook_receiver(endpoint.secret, fail_first=1)
+    receiver = webhook_receiver(signing_secret(endpoint), fail_first=1)
     client.post(
         f"{PAGE}{endpoint.id}",
         data={"url": receiver.url, "allow_private": "y", "description": "Our PSA"},
