@@ -230,6 +230,7 @@ def _webhook_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
         ("WEBHOOK_MAX_RESPONSE_BYTES", 65536, 0, 1024**2),  # of an endpoint's answer
         ("WEBHOOK_SWEEP_INTERVAL", 300, 1, 86400),  # how often beat looks for lost deliveries
         ("WEBHOOK_SWEEP_GRACE_SECONDS", 600, 1, 86400),  # overdue this long: the delivery's job was lost
+        ("WEBHOOK_RETENTION_DAYS", 30, 1, 3650),  # events and their delivery log are kept this long
     ):
         value = get(name)
         config[name] = _parse_int(name, value, minimum=minimum, maximum=maximum) if value else default

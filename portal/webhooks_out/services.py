@@ -18,7 +18,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, object_session
 
 from portal.accounts.models import Role, User
@@ -421,6 +421,24 @@ def requeue_lost_deliveries(now: datetime) -> int:
         enqueue_after_commit(DELIVER_TASK, delivery.id)
     db.session.flush()
     return len(overdue)
+
+
+def purge_old_events(now: datetime) -> int:
+    """Delete events (with their deliveries and attempts) older than the retention, none pending."""
+    cutoff = now - timedelta(days=int(current_app.config["WEBHOOK_RETENTION_DAYS"]))
+    pending = select(WebhookDelivery.event_id).where(WebhookDelivery.status == DeliveryStatus.PENDING)
+    old = list(
+        db.session.scalars(
+            select(WebhookEvent.id).where(WebhookEvent.created_at < cutoff, WebhookEvent.id.not_in(pending))
+        )
+    )
+    if not old:
+        return 0
+    deliveries = select(WebhookDelivery.id).where(WebhookDelivery.event_id.in_(old))
+    db.session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(deliveries)))
+    db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.event_id.in_(old)))
+    db.session.execute(delete(WebhookEvent).where(WebhookEvent.id.in_(old)))
+    return len(old)
 
 
 def _disable_for_failures(endpoint: WebhookEndpoint, now: datetime) -> None:

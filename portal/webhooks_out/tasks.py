@@ -16,6 +16,7 @@ from portal.webhooks_out.services import (
     DELIVER_TASK,
     UNREADABLE_SECRET,
     pending_delivery,
+    purge_old_events,
     record_attempt,
     requeue_lost_deliveries,
     signing_secret,
@@ -75,7 +76,11 @@ def _send(
 
 
 @shared_task(name="webhooks.sweep")
-def sweep() -> int:
-    """Beat: queue again the deliveries whose job was lost; how many."""
+def sweep() -> dict[str, int]:
+    """Beat: queue again the deliveries whose job was lost, and forget events past the retention."""
+    now = utcnow()
     with task_transaction():
-        return requeue_lost_deliveries(utcnow())
+        requeued = requeue_lost_deliveries(now)
+    with task_transaction():
+        purged = purge_old_events(now)
+    return {"requeued": requeued, "purged": purged}

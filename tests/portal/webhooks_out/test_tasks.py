@@ -272,10 +272,10 @@ def test_a_delivery_whose_job_was_lost_is_sent_by_the_sweep(acme, queued, webhoo
     [(_, [on_time])] = queued
     queued.clear()
 
-    assert sweep.apply().get() == 0  # neither is overdue yet
+    assert sweep.apply().get()["requeued"] == 0  # neither is overdue yet
     delivery(lost).next_attempt_at = utcnow() - timedelta(minutes=11)
     db.session.commit()
-    assert sweep.apply().get() == 1
+    assert sweep.apply().get()["requeued"] == 1
     db.session.expire_all()
     assert [args for _, args in queued] == [[lost]]
 
@@ -317,3 +317,21 @@ def test_a_secret_sealed_under_another_secret_key_stops_deliveries_with_a_plain_
     assert receiver.received() == []  # nothing unsigned (or signed wrongly) was sent
     [first] = attempts(delivery_id)
     assert "SECRET_KEY changed" in first.error
+
+
+def test_the_sweep_forgets_settled_events_past_the_retention_but_not_pending_ones(acme, queued):
+    endpoint_for()
+    suspend_client(ACTOR, acme, "Unpaid")
+    db.session.commit()
+    resume_client(ACTOR, acme)
+    db.session.commit()
+    [(_, [settled]), (_, [pending])] = queued
+    delivery(settled).status = DeliveryStatus.FAILED
+    delivery(settled).event.created_at = utcnow() - timedelta(days=31)
+    delivery(pending).event.created_at = utcnow() - timedelta(days=31)
+    delivery(pending).next_attempt_at = utcnow()  # not overdue: the sweep leaves it be
+    db.session.commit()
+
+    assert sweep.apply().get() == {"requeued": 0, "purged": 1}
+    db.session.expire_all()
+    assert [d.id for d in db.session.scalars(select(WebhookDelivery))] == [pending]
