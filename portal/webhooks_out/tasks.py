@@ -10,17 +10,15 @@ from flask import current_app
 from portal.db import db, utcnow
 from portal.errors import InvalidInput
 from portal.transactions import task_transaction
-from portal.webhooks_out.delivery import Result, check_url, encode, post, sign
-from portal.webhooks_out.models import WebhookDelivery
-from portal.webhooks_out.services import (
-    DELIVER_TASK,
-    UNREADABLE_SECRET,
+from portal.webhooks_out.deliveries import (
     pending_delivery,
     purge_old_events,
     record_attempt,
     requeue_lost_deliveries,
-    signing_secret,
 )
+from portal.webhooks_out.models import WebhookDelivery
+from portal.webhooks_out.sending import Result, check_url, encode, post, sign
+from portal.webhooks_out.services import DELIVER_TASK, UNREADABLE_SECRET, signing_secret
 
 
 @shared_task(bind=True, name=DELIVER_TASK, max_retries=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portal.errors import InvalidInput
-from portal.webhooks_out.delivery import check_url, is_public
+from portal.webhooks_out.sending import check_url, is_public
 
 
 @pytest.mark.parametrize(
