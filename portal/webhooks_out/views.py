@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, url_for
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from portal.accounts.models import Role
@@ -53,7 +54,11 @@ def _webhook_notice() -> dict[str, Any]:
     def endpoints_disabled_by_failures() -> list[WebhookEndpoint]:
         if not current_user.is_authenticated or current_user.role is not ADMIN:
             return []
-        return disabled_by_failures()
+        try:
+            return disabled_by_failures()
+        except SQLAlchemyError:
+            # The page is an error page about the database itself: it must still render.
+            return []
 
     return {"webhooks_disabled_by_failures": endpoints_disabled_by_failures}
 

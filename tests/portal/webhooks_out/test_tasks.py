@@ -12,6 +12,7 @@ from metering.billing import lifecycle as invoices
 from metering.periods import BillingPeriod
 from portal.accounts.models import Role
 from portal.db import db, utcnow
+from portal.webhooks_out.deliveries import backoff_seconds
 from portal.webhooks_out.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from portal.webhooks_out.services import EVENT_TYPES, EndpointSettings, create_endpoint, emit, signing_secret
 from portal.webhooks_out.tasks import sweep
@@ -335,3 +336,7 @@ def test_the_sweep_forgets_settled_events_past_the_retention_but_not_pending_one
     assert sweep.apply().get() == {"requeued": 0, "purged": 1}
     db.session.expire_all()
     assert [d.id for d in db.session.scalars(select(WebhookDelivery))] == [pending]
+
+
+def test_the_wait_between_attempts_doubles_up_to_the_maximum(app):
+    assert [backoff_seconds(n) for n in range(1, 9)] == [30, 60, 120, 240, 480, 960, 1800, 1800]
