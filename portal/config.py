@@ -224,6 +224,31 @@ def _provisioning_settings(get: Callable[[str], str | None], instance_path: Path
         value = get(name)
         config[name] = _parse_int(name, value, minimum=1, maximum=maximum) if value else default
     config.update(_directory_settings(get))
+    config.update(_webhook_settings(get))
+    return config
+
+
+def _webhook_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
+    """Outgoing webhooks (docs/webhooks.md): retry schedule, timeout, how much of an answer is read."""
+    config: dict[str, Any] = {}
+    for name, default, minimum, maximum in (
+        ("WEBHOOK_RETRY_BASE_SECONDS", 30, 0, 3600),  # first backoff; doubles with each retry
+        (
+            "WEBHOOK_RETRY_MAX_SECONDS",
+            1800,
+            1,
+            3600,
+        ),  # the longest wait (under the broker's visibility timeout)
+        ("WEBHOOK_RETRY_WINDOW_SECONDS", 86400, 1, 7 * 86400),  # retries stop this long after the first
+        ("WEBHOOK_DISABLE_AFTER_SECONDS", 86400, 1, 30 * 86400),  # failing this long: endpoint off
+        ("WEBHOOK_TIMEOUT_SECONDS", 5, 1, 60),  # connect and read, each
+        ("WEBHOOK_MAX_RESPONSE_BYTES", 65536, 0, 1024**2),  # of an endpoint's answer
+        ("WEBHOOK_SWEEP_INTERVAL", 300, 1, 86400),  # how often beat looks for lost deliveries
+        ("WEBHOOK_SWEEP_GRACE_SECONDS", 600, 1, 86400),  # overdue this long: the delivery's job was lost
+        ("WEBHOOK_RETENTION_DAYS", 30, 1, 3650),  # events and their delivery log are kept this long
+    ):
+        value = get(name)
+        config[name] = _parse_int(name, value, minimum=minimum, maximum=maximum) if value else default
     return config
 
 

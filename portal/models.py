@@ -27,6 +27,7 @@ from portal.audit.models import AuditEvent
 from portal.catalog.models import LicenceSku, Product, ProductPrice, SkuCost, product_licences
 from portal.db import Base
 from portal.orders.models import Order, Seat
+from portal.webhooks_out.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from provisioning import Finding, ProvisioningAttempt, SeatWork, TrueupPolicy, TrueupRun
 
 __all__ = [
@@ -65,5 +66,9 @@ __all__ = [
     "TrueupRun",
     "UsageEvent",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "product_licences",
 ]

@@ -236,8 +236,9 @@ def finish(claim: Claim, outcome: Outcome) -> float | None:
         reason = f"Gave up after {work.attempt_count + 1} attempts: {reason}"
     attempt.outcome = AttemptOutcome.FAILED
     previous = seat.state
-    move(seat, SeatState.FAILED, now)
+    # Before the move, so that the seat.failed webhook carries the reason.
     seat.last_error = reason
+    move(seat, SeatState.FAILED, now)
     work.sweep_after = None
     work.attempt_count = 0
     work.next_attempt_at = None

@@ -38,6 +38,7 @@ from datetime import datetime
 from metering.billing.models import Invoice, InvoiceStatus
 from metering.periods import BillingPeriod
 from portal.errors import Conflict
+from portal.webhooks_out.services import emit
 
 
 class InvoiceState(enum.StrEnum):
@@ -163,6 +164,32 @@ def _move(invoice: Invoice, target: InvoiceState) -> InvoiceState:
     return state
 
 
+def _announce(invoice: Invoice, event_type: str, now: datetime) -> None:
+    """The outgoing webhook of a move, recorded in the move's transaction (docs/webhooks.md)."""
+
+    def stamp(value: datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    emit(
+        event_type,
+        invoice,
+        lambda: {
+            "invoice_id": invoice.id,
+            "number": invoice.number,
+            "client_ref": invoice.client.ref,
+            "period": invoice.period,
+            "status": invoice.status.value,
+            "total_minor": invoice.total_minor,
+            "currency": invoice.currency,
+            "finalized_at": stamp(invoice.finalized_at),
+            "paid_at": stamp(invoice.paid_at),
+            "overdue_since": stamp(invoice.overdue_since),
+            "payment_error": invoice.payment_error,
+        },
+        now=now,
+    )
+
+
 # --- the moves -------------------------------------------------------------------------------------
 
 
@@ -200,10 +227,12 @@ def finalize(invoice: Invoice, now: datetime) -> InvoiceState:
     """
     _move(invoice, InvoiceState.FINALIZED)
     invoice.finalized_at = now
+    _announce(invoice, "invoice.finalized", now)
     if invoice.total_minor <= 0:
         # Nothing to collect (e.g. an adjustment that cancels out, or gives more back than is billed).
         _move(invoice, InvoiceState.PAID)
         invoice.paid_at = now
+        _announce(invoice, "invoice.paid", now)
     return state_of(invoice)
 
 
@@ -212,6 +241,7 @@ def mark_paid(invoice: Invoice, now: datetime) -> None:
     _move(invoice, InvoiceState.PAID)
     invoice.paid_at = now
     invoice.payment_error = None
+    _announce(invoice, "invoice.paid", now)
 
 
 def mark_overdue(invoice: Invoice, reason: str, now: datetime) -> bool:
@@ -221,6 +251,7 @@ def mark_overdue(invoice: Invoice, reason: str, now: datetime) -> bool:
     if state is InvoiceState.OVERDUE:
         return False
     invoice.overdue_since = now
+    _announce(invoice, "invoice.overdue", now)
     return True
 
 

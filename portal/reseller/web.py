@@ -29,6 +29,10 @@ def init_reseller(app: Flask) -> None:
     for blueprint in (reseller_bp, review_bp, filing_bp, credits_bp):
         app.register_blueprint(blueprint)
 
+    from portal.webhooks_out.views import init_webhooks
+
+    init_webhooks(app)
+
 
 def period_from_url(text: str) -> BillingPeriod:
     """The month named in a URL; anything else is a page that does not exist."""
