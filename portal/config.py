@@ -247,16 +247,17 @@ _LOG_FORMATS = ("text", "json")
 _DEFAULT_METRICS_NETWORKS = "127.0.0.0/8,::1/128"
 
 
-def _parse_networks(name: str, raw: str) -> tuple[str, ...]:
+def _parse_networks(name: str, raw: str) -> str:
+    """Addresses and networks, joined by commas (text, like every setting an override may give)."""
     if raw.strip().lower() == "none":  # the bearer token alone opens /metrics
-        return ()
+        return ""
     networks = []
     for item in filter(None, (part.strip() for part in raw.split(","))):
         try:
             networks.append(str(ipaddress.ip_network(item, strict=False)))
         except ValueError:
             raise ConfigError(name, f"{item!r} is not an address or network such as 10.0.0.0/8") from None
-    return tuple(networks)
+    return ",".join(networks)
 
 
 def _observability_settings(get: Callable[[str], str | None]) -> dict[str, Any]:

@@ -90,7 +90,7 @@ def json_formatter() -> JsonFormatter:
 
 
 def use_json_logs() -> None:
-    """Every log line of the process (ours, Flask's, Celery's, gunicorn's) as JSON on stderr."""
+    """Every log line that reaches the root logger (ours, Flask's, Celery's) as JSON on stderr."""
     root = logging.getLogger()
     handler = next((h for h in root.handlers if h.get_name() == _HANDLER_NAME), None)
     if handler is None:
@@ -99,9 +99,6 @@ def use_json_logs() -> None:
         handler.setFormatter(json_formatter())
         handler.addFilter(ContextFilter())
         root.addHandler(handler)
-    for other in list(root.handlers):
-        if other is not handler:
-            root.removeHandler(other)
     if root.level == logging.WARNING:  # the default: ours say INFO
         root.setLevel(logging.INFO)
     # The text handler create_app gives "seatmeter" would print each line a second time.

@@ -74,12 +74,16 @@ def _bearer_matches(token: str | None) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
 
 
-def _from_allowed_network(networks: Iterable[str]) -> bool:
+def _from_allowed_network(networks: str) -> bool:
     try:
         address = ipaddress.ip_address(request.remote_addr or "")
     except ValueError:
         return False
-    return any(address in ipaddress.ip_network(network) for network in networks)
+    return any(
+        address in ipaddress.ip_network(network.strip(), strict=False)
+        for network in networks.split(",")
+        if network.strip()
+    )
 
 
 def _plain(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -90,7 +94,7 @@ def _plain(status: int, message: str, headers: dict[str, str] | None = None) -> 
 def metrics() -> Response:
     config = current_app.config
     token = config.get("METRICS_TOKEN")
-    if not (_bearer_matches(token) or _from_allowed_network(config.get("METRICS_ALLOWED_NETWORKS", ()))):
+    if not (_bearer_matches(token) or _from_allowed_network(config.get("METRICS_ALLOWED_NETWORKS", ""))):
         if token:
             return _plain(
                 401,
