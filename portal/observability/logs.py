@@ -51,12 +51,15 @@ class ContextFilter(logging.Filter):
     """Adds what is known about the current request or task to each record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        task = current_task
-        if task is not None and task.request.id is not None:
-            record.task_id = task.request.id
-            record.task_name = task.name
-        if has_request_context():
-            self._add_request(record)
+        try:
+            # current_task is a proxy: false outside a task.
+            if current_task and current_task.request.id is not None:
+                record.task_id = current_task.request.id
+                record.task_name = current_task.name
+            if has_request_context():
+                self._add_request(record)
+        except Exception:  # the line is worth more than its context: never lose it
+            pass
         return True
 
     @staticmethod

@@ -2,8 +2,9 @@
 
 The SDK is initialised once per process with its Flask and Celery integrations: an exception in a
 view or a task is sent with its stack, the request's method and endpoint, and the task's name.
-``send_default_pii`` stays off: no cookies, no request bodies, no users' addresses or e-mails
-leave the installation (a client's people and bills are personal data).
+Personal data stays out (``send_default_pii`` off, the SDK's default): no cookies, no request
+bodies, no users' addresses or e-mails leave the installation (a client's people and bills are
+personal data).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def init_sentry(app: Flask) -> bool:
         integrations=[FlaskIntegration(), CeleryIntegration()],
         environment=app.config.get("SENTRY_ENVIRONMENT", "production"),
         release=_release(),
-        send_default_pii=False,
+        # No personal data (send_default_pii): off by default in every 2.x release, and left unset
+        # because the newest releases deprecate the option in favour of data_collection.
         # Errors only: performance tracing is a separate decision (volume, cost).
         traces_sample_rate=0.0,
     )
