@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from portal.observability.cli import metrics_cli
 from portal.observability.logs import init_logs
 from portal.observability.metrics import init_metrics
 from portal.observability.sentry import init_sentry
@@ -25,3 +26,4 @@ def init_app(app: Flask) -> None:
     init_metrics(app)
     init_logs(app)
     init_views(app)
+    app.cli.add_command(metrics_cli)

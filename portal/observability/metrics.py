@@ -213,13 +213,17 @@ class DatabaseFigures(Collector):
         return family
 
 
-def exposition() -> bytes:
-    """The text a scrape gets: this host's process figures, then the database's."""
+def process_registry() -> CollectorRegistry:
+    """This process's figures, or, in multiprocess mode, those of every process of the host."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        processes = CollectorRegistry()
-        MultiProcessCollector(processes)
-    else:
-        processes = REGISTRY
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return registry
+    return REGISTRY
+
+
+def exposition() -> bytes:
+    """The text a scrape gets: the host's process figures, then the database's."""
     database = CollectorRegistry(auto_describe=False)
     database.register(DatabaseFigures())
-    return generate_latest(processes) + generate_latest(database)
+    return generate_latest(process_registry()) + generate_latest(database)

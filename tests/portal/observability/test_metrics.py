@@ -10,9 +10,12 @@ directory fails for good.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
+import time
+import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
@@ -226,3 +229,42 @@ def test_task_figures_of_several_processes_are_added_up(client, database_url, tm
     assert value(samples, "seatmeter_celery_task_duration_seconds_count", **probe) == 2
     assert value(samples, "seatmeter_seats", state="active") == 0  # the database's figures still come along
     assert value(samples, "seatmeter_database_figures_up") == 1
+
+    # A host of workers alone: `metrics serve` shows the same task figures on a port of its own.
+    port = free_port()
+    env.update(DATABASE_URL=database_url, SECRET_KEY=TEST_SECRET_KEY, CELERY_BROKER_URL="memory://")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "metrics", "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        text = fetch_when_up(f"http://127.0.0.1:{port}/metrics", timeout=60)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    served = {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert value(served, "seatmeter_celery_tasks_total", outcome="success", **probe) == 2
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def fetch_when_up(url: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
