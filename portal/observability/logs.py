@@ -104,6 +104,15 @@ def use_json_logs() -> None:
         root.addHandler(handler)
     if root.level == logging.WARNING:  # the default: ours say INFO
         root.setLevel(logging.INFO)
+    # gunicorn gives its own loggers text handlers before it loads the app; its lines become JSON
+    # lines too (they do not propagate, so ours goes on them directly).
+    for name in ("gunicorn.error", "gunicorn.access"):
+        logger = logging.getLogger(name)
+        if logger.handlers and handler not in logger.handlers:
+            for other in list(logger.handlers):
+                logger.removeHandler(other)
+            logger.addHandler(handler)
+            logger.propagate = False  # as gunicorn has it: one line, not two
     # The text handler create_app gives "seatmeter" would print each line a second time.
     seatmeter = logging.getLogger("seatmeter")
     for other in list(seatmeter.handlers):

@@ -116,3 +116,26 @@ def test_a_celery_tasks_lines_carry_its_task_id(json_app, lines):
 def test_text_logs_stay_the_default(app):
     assert app.config["LOG_FORMAT"] == "text"
     assert not any(h.get_name() == "seatmeter-json" for h in logging.getLogger().handlers)
+
+
+def test_gunicorns_own_lines_become_json_too(engine, database_url, tmp_path):
+    gunicorn = logging.getLogger("gunicorn.error")
+    text_handler = logging.StreamHandler(io.StringIO())  # what gunicorn sets up before loading the app
+    gunicorn.addHandler(text_handler)
+    try:
+        create_app({**app_overrides(database_url, tmp_path / "instance"), "LOG_FORMAT": "json"})
+        assert text_handler not in gunicorn.handlers
+        [handler] = gunicorn.handlers
+        stream = io.StringIO()
+        handler.setStream(stream)
+        gunicorn.info("Booting worker with pid: %s", 4242)
+        [record] = _records(stream)
+        assert record["logger"] == "gunicorn.error"
+        assert record["message"] == "Booting worker with pid: 4242"
+    finally:
+        for handler in list(gunicorn.handlers):
+            gunicorn.removeHandler(handler)
+        gunicorn.propagate = True
+        root = logging.getLogger()
+        for handler in [h for h in root.handlers if h.get_name() == "seatmeter-json"]:
+            root.removeHandler(handler)
