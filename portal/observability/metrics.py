@@ -40,6 +40,7 @@ from metering import (
     BillingPeriodState,
     Invoice,
     InvoiceStatus,
+    StripeEvent,
     billing_timezone,
     filing_status,
     unfiled_periods,
@@ -186,6 +187,12 @@ class DatabaseFigures(Collector):
             "seatmeter_last_trueup_sync_timestamp_seconds",
             "When the last true-up run (the platforms' accounts read and compared) finished (0: never).",
             _timestamp(trueup_at),
+        )
+        stripe_at = session.scalar(select(func.max(StripeEvent.received_at)))
+        yield _gauge(
+            "seatmeter_last_stripe_event_timestamp_seconds",
+            "When the last Stripe webhook event (payment news) was received and applied (0: never).",
+            _timestamp(stripe_at),
         )
 
     def _spla_reports(self) -> GaugeMetricFamily:

@@ -22,13 +22,13 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from metering import BillingPeriodState, Invoice, InvoiceStatus, SplaSubmission
+from metering import BillingPeriodState, Invoice, InvoiceStatus, SplaSubmission, StripeEvent
 from portal.accounts.end_user_services import add_end_user
 from portal.accounts.models import Client
 from portal.catalog.services import get_product
 from portal.db import db, utcnow
 from portal.orders.models import Seat, SeatState
-from provisioning import place_order
+from provisioning import TrueupRun, place_order
 from tests.conftest import TEST_SECRET_KEY
 from tests.provisioning.conftest import ACTOR
 
@@ -152,11 +152,17 @@ def test_unsent_invoices_unfiled_spla_months_and_the_last_close(app, client, mak
         )
     closed_at = now - timedelta(days=2)
     db.session.add(BillingPeriodState(period="2026-03", closed_at=closed_at))
+    received_at = now - timedelta(minutes=5)
+    db.session.add(StripeEvent(id="evt_1", type="invoice.paid", object_id="in_123", received_at=received_at))
     db.session.commit()
 
     samples = scrape(client)
     assert value(samples, "seatmeter_invoices_unsent") == 1
     assert value(samples, "seatmeter_last_close_timestamp_seconds") == pytest.approx(closed_at.timestamp())
+    assert value(samples, "seatmeter_last_stripe_event_timestamp_seconds") == pytest.approx(
+        received_at.timestamp()
+    )
+    assert value(samples, "seatmeter_last_trueup_sync_timestamp_seconds") == 0  # never ran
     # The reseller's installation is new: only last month's report is owed, and it is not filed.
     unfiled = value(samples, "seatmeter_spla_reports_unfiled", state="due") + value(
         samples, "seatmeter_spla_reports_unfiled", state="overdue"
@@ -268,3 +274,16 @@ def fetch_when_up(url: str, timeout: float) -> str:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_the_last_trueup_run_is_the_last_sync_with_the_platforms(app, client):
+    finished_at = utcnow() - timedelta(hours=3)
+    db.session.add(
+        TrueupRun(by="tests", started_at=finished_at - timedelta(minutes=2), finished_at=finished_at)
+    )
+    db.session.add(TrueupRun(by="tests", started_at=utcnow()))  # running now: not finished yet
+    db.session.commit()
+    samples = scrape(client)
+    assert value(samples, "seatmeter_last_trueup_sync_timestamp_seconds") == pytest.approx(
+        finished_at.timestamp()
+    )
