@@ -12,7 +12,7 @@ from typing import Any
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask import Flask, current_app
+from flask import Flask
 from kombu import Connection
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -85,7 +85,6 @@ def _broker_check(app: Flask) -> Check:
     return Check("broker", True, "ok")
 
 
-def readiness() -> list[Check]:
+def readiness(app: Flask) -> list[Check]:
     """Every check, in a fixed order; the caller answers 200 when all are ``ok``, else 503."""
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     return [*_database_checks(app), _broker_check(app)]

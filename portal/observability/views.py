@@ -53,7 +53,7 @@ class HealthCheck:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    checks = readiness()
+    checks = readiness(current_app)
     ready = all(check.ok for check in checks)
     body: dict[str, Any] = {
         "status": "ready" if ready else "not ready",
