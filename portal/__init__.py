@@ -48,6 +48,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from portal.cli import init_cli
 
     init_cli(app)
+
+    from portal.observability import init_app as init_observability
+
+    # Last: /healthz is answered in front of everything registered above.
+    init_observability(app)
     return app
 
 

@@ -8,6 +8,7 @@ request or a task.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -295,6 +296,46 @@ def _parse_retry_days(name: str, value: str) -> list[int]:
     return days
 
 
+_LOG_FORMATS = ("text", "json")
+# Loopback only unless the operator widens it: a scrape from the host itself (a local Prometheus
+# agent, `curl` on the box) needs nothing else; see docs/observability.md.
+_DEFAULT_METRICS_NETWORKS = "127.0.0.0/8,::1/128"
+
+
+def _parse_networks(name: str, raw: str) -> str:
+    """Addresses and networks, joined by commas (text, like every setting an override may give)."""
+    if raw.strip().lower() == "none":  # the bearer token alone opens /metrics
+        return ""
+    networks = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigError(name, f"{item!r} is not an address or network such as 10.0.0.0/8") from None
+    return ",".join(networks)
+
+
+def _observability_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
+    """Logs, metrics and error tracking (portal/observability, docs/observability.md)."""
+    config: dict[str, Any] = {}
+    log_format = (get("LOG_FORMAT") or "text").strip().lower()
+    if log_format not in _LOG_FORMATS:
+        raise ConfigError("LOG_FORMAT", f"expected text or json, got {log_format!r}")
+    config["LOG_FORMAT"] = log_format
+    token = get("METRICS_TOKEN")
+    if token is not None and len(token.strip()) < 16:
+        raise ConfigError("METRICS_TOKEN", "must be at least 16 characters long")
+    config["METRICS_TOKEN"] = token.strip() if token else None
+    networks = get("METRICS_ALLOWED_NETWORKS")
+    config["METRICS_ALLOWED_NETWORKS"] = _parse_networks(
+        "METRICS_ALLOWED_NETWORKS", networks if networks is not None else _DEFAULT_METRICS_NETWORKS
+    )
+    dsn = get("SENTRY_DSN")
+    config["SENTRY_DSN"] = _parse_http_url("SENTRY_DSN", dsn) if dsn else None
+    config["SENTRY_ENVIRONMENT"] = (get("SENTRY_ENVIRONMENT") or "production").strip()
+    return config
+
+
 def _load_or_create_secret_key(instance_path: Path) -> str:
     """A per-installation secret kept in instance/ so sessions survive restarts."""
     key_file = instance_path / "secret_key"
@@ -410,6 +451,7 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
 
     config.update(_rate_limit_settings(get))
     config.update(_provisioning_settings(get, instance_path))
+    config.update(_observability_settings(get))
 
     # Cookies are marked Secure whenever the portal is served over HTTPS. `make run` serves plain
     # http://127.0.0.1 where a Secure cookie would never be sent back and nobody could log in.
