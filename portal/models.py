@@ -13,11 +13,24 @@ from metering import (
     InvoiceLine,
     LedgerInterval,
     LicensedHost,
+    SnapshotRule,
     SplaSubmission,
     StripeEvent,
     UsageEvent,
+    UsageSnapshot,
 )
-from portal.accounts.models import ApiToken, Client, EndUser, FailedLogin, OneTimeToken, Reseller, User
+from portal.accounts.models import (
+    ApiToken,
+    Client,
+    EndUser,
+    FailedLogin,
+    Integration,
+    OneTimeToken,
+    Reseller,
+    SourceMapping,
+    UnmappedSource,
+    User,
+)
 from portal.api.models import IdempotencyKey
 from portal.audit.models import AuditEvent
 from portal.catalog.models import LicenceSku, Product, ProductPrice, SkuCost, product_licences
@@ -37,6 +50,7 @@ __all__ = [
     "FailedLogin",
     "Finding",
     "IdempotencyKey",
+    "Integration",
     "Invoice",
     "InvoiceLine",
     "LedgerInterval",
@@ -51,11 +65,15 @@ __all__ = [
     "Seat",
     "SeatWork",
     "SkuCost",
+    "SnapshotRule",
+    "SourceMapping",
     "SplaSubmission",
     "StripeEvent",
     "TrueupPolicy",
     "TrueupRun",
+    "UnmappedSource",
     "UsageEvent",
+    "UsageSnapshot",
     "User",
     "product_licences",
 ]
