@@ -102,7 +102,7 @@ class UsageSnapshot(Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     as_of: Mapped[datetime]
-    users: Mapped[list[str] | None] = mapped_column(JSON)
+    users: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     quantity: Mapped[int | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     received_from: Mapped[str] = mapped_column(String(300), default="")
