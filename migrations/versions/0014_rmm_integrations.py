@@ -112,7 +112,9 @@ def upgrade() -> None:
     with op.batch_alter_table("usage_events", schema=None) as batch_op:
         batch_op.alter_column("sender", server_default=None)
         batch_op.drop_constraint(batch_op.f("uq_usage_events_event_id"), type_="unique")
-        batch_op.create_unique_constraint(batch_op.f("uq_usage_events_sender_event_id"), ["sender", "event_id"])
+        batch_op.create_unique_constraint(
+            batch_op.f("uq_usage_events_sender_event_id"), ["sender", "event_id"]
+        )
 
     op.create_table(
         "usage_snapshots",
