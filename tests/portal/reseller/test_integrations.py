@@ -3,10 +3,23 @@ and revoke its tokens, and choose peak or average for per-device products."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import select
 
-from metering import Sender, SnapshotAggregate, SnapshotRule, UnmappedSources, ingest_usage_events
-from portal.accounts.integration_services import create_integration, note_unmapped_sources
+from metering import (
+    BillingPeriod,
+    Invoice,
+    Sender,
+    SnapshotAggregate,
+    SnapshotRule,
+    UnmappedSources,
+    billing_timezone,
+    close_in_one_transaction,
+    ingest_usage_events,
+    put_usage_snapshot,
+)
+from portal.accounts.integration_services import create_integration, map_source, note_unmapped_sources
 from portal.accounts.models import ApiToken, Integration, Role, SourceMapping, UnmappedSource
 from portal.accounts.token_services import authenticate_api_token
 from portal.audit.services import Actor
@@ -92,3 +105,30 @@ def test_admin_bills_a_per_device_product_on_its_average(client, admin, catalog)
     assert response.status_code == 302
     assert db.session.get(SnapshotRule, minutes.id).aggregate is SnapshotAggregate.AVERAGE
     assert "the month's average" in client.get("/reseller/integrations/").get_data(as_text=True)
+
+
+def test_a_bill_shows_people_counted_from_rmm_snapshots(client, staff, make_client, catalog):
+    acme = make_client("acme", "Acme Law LLP")
+    integration = create_integration(SETUP, "ninjaone", "NinjaOne RMM")
+    map_source(SETUP, integration, "org-17", acme)
+    sender = Sender.of_integration(integration)
+    for day, users in [("01", ["ann@acme.example", "bob@acme.example"]), ("02", ["ann@acme.example"])]:
+        put_usage_snapshot(
+            SETUP,
+            sender,
+            {"source": "ninjaone", "external_org": "org-17", "product": "desktop",
+             "as_of": f"2026-10-{day}T02:00:00Z", "users": users},
+        )  # fmt: skip
+    db.session.commit()
+    close_in_one_transaction(
+        SETUP, BillingPeriod(2026, 10), billing_timezone(), datetime(2026, 11, 2, tzinfo=UTC)
+    )
+    db.session.commit()
+    invoice = db.session.scalars(select(Invoice).where(Invoice.client_id == acme.id)).one()
+
+    page = client.get(f"/reseller/review/2026-10/invoices/{invoice.id}")
+
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "RMM snapshots" in text and "bob@acme.example" in text
+    assert [(line.quantity, line.product.code) for line in invoice.lines] == [(2, "desktop")]
