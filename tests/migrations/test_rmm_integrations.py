@@ -73,9 +73,9 @@ def test_stored_events_become_the_resellers_and_ids_are_unique_per_sender(scratc
         assert tuple(token) == ("reseller_admin", None, None)
 
         insert = text(
-            "INSERT INTO usage_events (sender, event_id, client_id, product_id, user_key, action, at, "
+            "INSERT INTO usage_events (id, sender, event_id, client_id, product_id, user_key, action, at, "
             "received_at, received_from) "
-            "VALUES (:sender, 'e-1', 1, 1, 'bob@acme.example', 'start', :at, :at, '')"
+            "VALUES (:id, :sender, 'e-1', 1, 1, 'bob@acme.example', 'start', :at, :at, '')"
         )
         with engine.begin() as connection:
             connection.execute(
@@ -84,15 +84,15 @@ def test_stored_events_become_the_resellers_and_ids_are_unique_per_sender(scratc
                 ),
                 {"at": AT},
             )
-            connection.execute(insert, {"sender": "integration:1", "at": AT})
+            connection.execute(insert, {"id": 3, "sender": "integration:1", "at": AT})
         with pytest.raises(IntegrityError), engine.begin() as connection:
-            connection.execute(insert, {"sender": "reseller", "at": AT})
+            connection.execute(insert, {"id": 4, "sender": "reseller", "at": AT})
         # A token of the integration role must name its integration, and nothing else.
         with pytest.raises(IntegrityError), engine.begin() as connection:
             connection.execute(
                 text(
-                    "INSERT INTO api_tokens (name, token_hash, token_prefix, role, created_at) "
-                    "VALUES ('RMM', :hash, 'smt_x', 'integration', :at)"
+                    "INSERT INTO api_tokens (id, name, token_hash, token_prefix, role, created_at) "
+                    "VALUES (2, 'RMM', :hash, 'smt_x', 'integration', :at)"
                 ),
                 {"hash": "b" * 64, "at": AT},
             )
