@@ -346,3 +346,55 @@ def test_integration_token_needs_an_integration(acme):
 
     with pytest.raises(InvalidInput):
         create_api_token(TESTS, "rmm", Role.INTEGRATION, None)
+
+
+def test_replaying_every_snapshot_after_the_close_leaves_the_bill_unchanged(
+    rmm_api, reseller_api, devices_product
+):
+    bodies = [
+        _snapshot("2026-11-01T06:00:00Z", ["ann@acme.example", "bob@acme.example"]),
+        _snapshot("2026-11-02T06:00:00Z", ["ann@acme.example"]),
+    ] + [
+        {
+            "source": "ninjaone",
+            "external_org": "org-17",
+            "product": "rmm-agents",
+            "as_of": as_of,
+            "quantity": n,
+        }
+        for as_of, n in [
+            ("2026-11-01T06:00:00Z", 10),
+            ("2026-11-15T06:00:00Z", 14),
+            ("2026-11-30T06:00:00Z", 11),
+        ]
+    ]
+    for body in bodies:
+        assert put(rmm_api, "/usage-snapshots", body).get_json()["outcome"] == "created"
+    with time_machine.travel("2026-12-02T12:00:00Z", tick=True):
+        first = reseller_api.post("/billing/close", {"period": "2026-11"}).get_json()
+        for body in reversed(bodies):
+            assert put(rmm_api, "/usage-snapshots", body).get_json()["outcome"] == "unchanged"
+        again = reseller_api.post("/billing/close", {"period": "2026-11"}).get_json()
+        (invoice,) = reseller_api.get("/invoices?client=acme&period=2026-11").get_json()["invoices"]
+
+    assert first["outcomes"] == {"created": 1}
+    assert again["outcomes"] == {"unchanged": 1}
+    quantities = {line["product"]: line["quantity"] for line in invoice["lines"]}
+    assert quantities == {"desktop": 2, "rmm-agents": 14}
+
+
+def test_a_corrected_snapshot_for_the_same_moment_replaces_the_first(rmm_api):
+    put(rmm_api, "/usage-snapshots", _snapshot("2026-10-01T06:00:00Z", ["ann@acme.example"]))
+    put(rmm_api, "/usage-snapshots", _snapshot("2026-10-02T06:00:00Z", ["ann@acme.example"]))
+
+    corrected = put(rmm_api, "/usage-snapshots", _snapshot("2026-10-02T06:00:00Z", []))
+
+    assert corrected.get_json()["outcome"] == "replaced"
+    assert _snapshot_intervals("ann@acme.example") == [
+        (_utc("2026-10-01T06:00:00Z"), _utc("2026-10-02T06:00:00Z"))
+    ]
+    listed = rmm_api.get("/usage-snapshots").get_json()["snapshots"]
+    assert [(s["as_of"], s["users"]) for s in listed] == [
+        ("2026-10-01T06:00:00Z", ["ann@acme.example"]),
+        ("2026-10-02T06:00:00Z", []),
+    ]
