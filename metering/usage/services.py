@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, or_, select
 
 from metering.ledger.models import IntervalSource, LedgerInterval
 from metering.usage.models import UsageAction, UsageEvent
-from metering.usage.senders import Sender, UnmappedSources, client_scope, unmapped_message
+from metering.usage.senders import ClientScope, Sender, UnmappedSources, client_scope, unmapped_message
 from metering.usage.validation import (
     ParsedEvent,
     ProductInfo,
@@ -28,7 +28,7 @@ from metering.usage.validation import (
     parse_event,
     stops_without_start,
 )
-from portal.accounts.integration_services import clean_external_org, clients_of_integration
+from portal.accounts.integration_services import clean_external_org
 from portal.accounts.models import Client, EndUser
 from portal.audit.services import Actor, record
 from portal.catalog.models import Product
@@ -87,11 +87,12 @@ def ingest_usage_events(
 
     errors: dict[int, str] = {}
     unmapped: set[str] = set()
-    resolved = _resolve_organisations(sender, fresh, errors, unmapped)
+    scope = client_scope(sender, _external_orgs(fresh))
+    resolved = _resolve_organisations(sender, scope, fresh, errors, unmapped)
     clients, products = _lookups(resolved)
-    if sender.integration is not None:
-        allowed = clients_of_integration(sender.integration.id)
-        clients = {ref: client_id for ref, client_id in clients.items() if ref in allowed}
+    if scope.refs is not None:
+        # An integration names only the clients mapped to it; any other is an unknown client.
+        clients = {ref: client_id for ref, client_id in clients.items() if ref in scope.refs}
     parsed: list[ParsedEvent] = []
     for index, raw in resolved:
         event, problems = parse_event(index, raw, clients, products)
@@ -179,12 +180,19 @@ def _stored_event_ids(sender: str, event_ids: set[str | None]) -> set[str]:
     return found
 
 
+def _external_orgs(fresh: list[tuple[int, Any]]) -> list[str]:
+    orgs = {clean_external_org(raw.get("external_org")) for _, raw in fresh if isinstance(raw, dict)}
+    return sorted(org for org in orgs if org is not None)
+
+
 def _resolve_organisations(
-    sender: Sender, fresh: list[tuple[int, Any]], errors: dict[int, str], unmapped: set[str]
+    sender: Sender,
+    scope: ClientScope,
+    fresh: list[tuple[int, Any]],
+    errors: dict[int, str],
+    unmapped: set[str],
 ) -> list[tuple[int, Any]]:
     """Events naming an ``external_org``, with the client it is mapped to; problems go to ``errors``."""
-    orgs = {clean_external_org(raw.get("external_org")) for _, raw in fresh if isinstance(raw, dict)} - {None}
-    scope = client_scope(sender, [org for org in orgs if org is not None])
     resolved: list[tuple[int, Any]] = []
     for index, raw in fresh:
         if not isinstance(raw, dict) or "external_org" not in raw:
