@@ -60,7 +60,7 @@ def usage_event_page(sender: str | None, wanted: UsageFilter) -> Page:
     if wanted.until is not None:
         query = query.where(UsageEvent.at < wanted.until)
     rows = list(db.session.execute(query))
-    items = [
+    items: list[dict[str, Any]] = [
         {
             "sequence": event.id,
             "id": event.event_id,

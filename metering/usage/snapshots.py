@@ -305,6 +305,8 @@ def device_snapshots(
         query = query.where(UsageSnapshot.client_id == client_id)
     found: defaultdict[int, list[DeviceSnapshot]] = defaultdict(list)
     for owner, ref, code, integration_id, org, as_of, quantity in db.session.execute(query):
+        if quantity is None:  # excluded by the query; says so to the type checker
+            continue
         found[owner].append(
             DeviceSnapshot(
                 client=ref, product=code, stream=f"{integration_id}:{org}", as_of=as_of, quantity=quantity
