@@ -109,7 +109,7 @@ def _parse_stripe_key(name: str, raw: str) -> str:
 
 
 # Rate limits (Flask-Limiter): setting -> default. Each is "N per period", several joined by ";".
-# Per source address unless the name says otherwise; the README's Configuration table explains each.
+# Per source address unless the name says otherwise; docs/configuration.md explains each.
 RATE_LIMITS = {
     "RATELIMIT_LOGIN": "20/minute;200/hour",  # POST /login
     "RATELIMIT_EMAIL": "5/hour",  # reset and unlock e-mails asked for, per address

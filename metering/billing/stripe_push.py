@@ -11,7 +11,7 @@ Steps (the task commits after each, so a retry resumes where the last attempt st
 
 Every call carries an idempotency key derived from the invoice id and the step, so a retried call
 within Stripe's 24 hours returns the first result instead of charging twice. Only these calls are
-used because both real Stripe and localstripe accept them (see the README).
+used because both real Stripe and localstripe accept them (see docs/billing.md).
 """
 
 from __future__ import annotations
