@@ -87,7 +87,9 @@ def test_cookies_are_secure_when_served_over_https(tmp_path):
 
 def test_create_app_validates_overrides_like_the_environment(tmp_path):
     with pytest.raises(ConfigError, match="BILLING_TIMEZONE"):
-        create_app({"BILLING_TIMEZONE": "Nowhere/Special", "INSTANCE_PATH": str(tmp_path)})
+        create_app(
+            {"BILLING_TIMEZONE": "Nowhere/Special", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "k" * 32}
+        )
 
 
 def test_operator_sees_one_clear_line_not_a_traceback(tmp_path):
