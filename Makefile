@@ -5,15 +5,26 @@ BIN := $(CURDIR)/$(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test setup install system-packages lint format clean
+.PHONY: run test setup install lock system-packages lint format clean
 
-$(VENV)/.installed: pyproject.toml
+# Installs exactly the lock (hash-checked), then Seatmeter itself (editable, no dependency
+# resolution). A changed lock or pyproject.toml reinstalls.
+$(VENV)/.installed: pyproject.toml requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
+
+# The lock files from pyproject.toml: requirements/dev.txt (everything `make` installs) first, then
+# requirements/runtime.txt (what the Docker image installs) within the same pins. Pins already in
+# the files are kept unless UPGRADE=1; UV_OFFLINE=1 resolves from uv's cache alone.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 --generate-hashes \
+	$(if $(UPGRADE),--upgrade)
+lock: install
+	$(UV_COMPILE) --extra test --extra dev --output-file requirements/dev.txt
+	$(UV_COMPILE) --constraint requirements/dev.txt --output-file requirements/runtime.txt
 
 # Debian packages the test suite starts as real processes (Kamailio, SIPp); installed when missing.
 system-packages:

@@ -201,7 +201,7 @@ def rate_client(
     catalog = plan.catalog
     intervals = plan.intervals.get(client_id, ())
     users = count_product_users(intervals, plan.start, plan.stop)
-    # Seats in service with nobody counted through them bill one unit each (DESIGN.md).
+    # Seats in service with nobody counted through them bill one unit each (docs/billing.md).
     unassigned = count_unassigned_seats(intervals, plan.start, plan.stop)
     committed = {(ref, code): quantity for code, quantity in plan.commitments.get(client_id, {}).items()}
     lines = [

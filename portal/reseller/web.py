@@ -1,6 +1,6 @@
 """Wiring and small helpers shared by the reseller console's pages.
 
-Who may do what (see the README, "Reseller console"): both reseller roles see every page, close a
+Who may do what (see docs/consoles.md, "Reseller console"): both reseller roles see every page, close a
 month, review bills, hold, release and approve them, file the SPLA report and download exports; only a
 ``reseller_admin`` suspends or resumes a client (and, elsewhere, changes prices, clients and users).
 """
