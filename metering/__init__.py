@@ -18,6 +18,7 @@ from metering.billing.close_runs import (
     latest_close_run,
     start_close_run,
 )
+from metering.billing.documents import InvoiceDocument, invoice_document, is_open, state_label
 from metering.billing.estimate import MonthEstimate, estimate_month
 from metering.billing.finalize import finalize_period
 from metering.billing.models import (
@@ -30,7 +31,7 @@ from metering.billing.models import (
     InvoiceStatus,
     StripeEvent,
 )
-from metering.billing.pdf import invoice_pdf
+from metering.billing.pdf import invoice_pdf, render_invoice_html
 from metering.billing.prices import change_price, change_sku_cost, effective_month
 from metering.billing.queries import (
     billing_account_of,
@@ -83,6 +84,8 @@ from metering.spla.filing import (
 )
 from metering.spla.models import LicensedHost, SplaSubmission
 from metering.spla.services import SplaReport, spla_report, spla_report_csv
+from metering.tax.models import ClientTax, TaxRate, format_rate
+from metering.tax.services import client_tax, create_tax_rate, list_tax_rates, set_client_tax
 from metering.usage.models import UsageAction, UsageEvent
 from metering.usage.services import MAX_USAGE_BATCH, ingest_usage_events
 from metering.web import init_app
@@ -95,11 +98,13 @@ __all__ = [
     "BillingAccount",
     "BillingPeriod",
     "BillingPeriodState",
+    "ClientTax",
     "CloseRun",
     "CloseRunStatus",
     "Commitment",
     "IntervalSource",
     "Invoice",
+    "InvoiceDocument",
     "InvoiceLine",
     "InvoiceStatus",
     "LedgerInterval",
@@ -110,6 +115,7 @@ __all__ = [
     "SplaReport",
     "SplaSubmission",
     "StripeEvent",
+    "TaxRate",
     "UsageAction",
     "UsageEvent",
     "add_commitment",
@@ -119,6 +125,7 @@ __all__ = [
     "billing_timezone",
     "change_price",
     "change_sku_cost",
+    "client_tax",
     "close_in_one_transaction",
     "close_refusal",
     "close_run_counts",
@@ -126,6 +133,7 @@ __all__ = [
     "close_run_progress",
     "close_seat_interval",
     "committed_quantities",
+    "create_tax_rate",
     "differences_since_filing",
     "draft_count",
     "drafts_to_review",
@@ -134,19 +142,23 @@ __all__ = [
     "estimate_month",
     "filing_status",
     "finalize_period",
+    "format_rate",
     "get_invoice",
     "get_invoice_for_client",
     "get_period_invoice",
     "hold_invoice",
     "ingest_usage_events",
     "init_app",
+    "invoice_document",
     "invoice_json",
     "invoice_pdf",
+    "is_open",
     "last_months",
     "latest_close_run",
     "line_details",
     "list_commitments",
     "list_invoices",
+    "list_tax_rates",
     "mark_spla_submitted",
     "month_review",
     "monthly_figures",
@@ -159,9 +171,12 @@ __all__ = [
     "parse_period",
     "product_price",
     "release_invoice",
+    "render_invoice_html",
     "seats_counted_now",
+    "set_client_tax",
     "spla_report",
     "spla_report_csv",
     "start_close_run",
+    "state_label",
     "unfiled_periods",
 ]

@@ -8,6 +8,7 @@ above the engines, not in the kernel: their tables come through the names ``prov
 from metering import (
     BillingAccount,
     BillingPeriodState,
+    ClientTax,
     Commitment,
     Invoice,
     InvoiceLine,
@@ -15,6 +16,7 @@ from metering import (
     LicensedHost,
     SplaSubmission,
     StripeEvent,
+    TaxRate,
     UsageEvent,
 )
 from portal.accounts.models import ApiToken, Client, EndUser, FailedLogin, OneTimeToken, Reseller, User
@@ -32,6 +34,7 @@ __all__ = [
     "BillingAccount",
     "BillingPeriodState",
     "Client",
+    "ClientTax",
     "Commitment",
     "EndUser",
     "FailedLogin",
@@ -53,6 +56,7 @@ __all__ = [
     "SkuCost",
     "SplaSubmission",
     "StripeEvent",
+    "TaxRate",
     "TrueupPolicy",
     "TrueupRun",
     "UsageEvent",

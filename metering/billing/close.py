@@ -29,7 +29,8 @@ from metering.commitments.services import committed_quantities, committed_quanti
 from metering.counting import LicenceInterval, count_product_users, count_unassigned_seats
 from metering.ledger.services import intervals_by_client, intervals_overlapping
 from metering.periods import BillingPeriod
-from metering.rating import InvoiceLineDraft, invoice_total, rate_metered_usage, rate_seat_products
+from metering.rating import InvoiceLineDraft, rate_metered_usage, rate_seat_products, taxed_totals
+from metering.tax.services import ClientTaxRule, tax_rules_by_client
 from metering.usage.models import UsageAction, UsageEvent
 from portal.accounts.models import Client
 from portal.audit.services import Actor, record
@@ -64,6 +65,8 @@ class ClosePlan:
     client_ids: list[int] = field(default_factory=list)
     # Clients that had an invoice for the month when the plan was made (any status).
     invoiced: set[int] = field(default_factory=set)
+    # The tax each client pays (absent: none, or exempt), applied per line as its draft is written.
+    taxes: dict[int, ClientTaxRule] = field(default_factory=dict)
 
 
 def period_state(period: BillingPeriod) -> BillingPeriodState | None:
@@ -116,6 +119,7 @@ def read_month(period: BillingPeriod, tz: ZoneInfo, now: datetime, client: Clien
         usage=_metered_usage(start, stop, client.id if client is not None else None),
         restate_from=restate_from,
         commitments=commitments,
+        taxes=tax_rules_by_client(client.id if client is not None else None),
     )
 
 
@@ -203,7 +207,9 @@ def rate_client(
     return lines
 
 
-def _signature(kind: LineKind, product_id: int, line: InvoiceLineDraft) -> tuple[object, ...]:
+def _signature(
+    kind: LineKind, product_id: int, line: InvoiceLineDraft, tax: ClientTaxRule | None, tax_minor: int
+) -> tuple[object, ...]:
     return (
         kind,
         product_id,
@@ -213,6 +219,10 @@ def _signature(kind: LineKind, product_id: int, line: InvoiceLineDraft) -> tuple
         line.amount_minor,
         line.currency,
         line.description,
+        tax_minor,
+        tax.tax_rate_id if tax else None,
+        tax.rule.rate_ppm if tax else None,
+        tax.rule.inclusive if tax else False,
     )
 
 
@@ -226,6 +236,10 @@ def _stored_signature(line: InvoiceLine) -> tuple[object, ...]:
         line.amount_minor,
         line.currency,
         line.description,
+        line.tax_minor,
+        line.tax_rate_id,
+        line.tax_rate_ppm,
+        line.tax_inclusive,
     )
 
 
@@ -263,10 +277,15 @@ def close_client(actor: Actor, plan: ClosePlan, client_id: int) -> CloseOutcome:
         return CloseOutcome.REMOVED
 
     drafts = [line for _kind, line in rated]
-    total = invoice_total(drafts)
+    tax = plan.taxes.get(client_id)
+    totals = taxed_totals(drafts, tax.rule if tax else None)
+    total = totals.total_minor
     currency = drafts[0].currency
     product_ids = plan.catalog.product_ids
-    wanted = [_signature(kind, product_ids[line.product], line) for kind, line in rated]
+    wanted = [
+        _signature(kind, product_ids[line.product], line, tax, line_tax)
+        for (kind, line), line_tax in zip(rated, totals.line_taxes, strict=True)
+    ]
     if invoice is not None and [_stored_signature(line) for line in invoice.lines] == wanted:
         invoice.built_at = plan.built_at
         db.session.flush()
@@ -281,9 +300,11 @@ def close_client(actor: Actor, plan: ClosePlan, client_id: int) -> CloseOutcome:
         invoice.lines.clear()
     invoice.currency = currency
     invoice.total_minor = total
+    invoice.subtotal_minor = totals.subtotal_minor
+    invoice.tax_minor = totals.tax_minor
     invoice.starts_at, invoice.ends_at = plan.start, plan.stop
     invoice.built_at = plan.built_at
-    for position, (kind, line) in enumerate(rated):
+    for position, ((kind, line), line_tax) in enumerate(zip(rated, totals.line_taxes, strict=True)):
         invoice.lines.append(
             InvoiceLine(
                 position=position,
@@ -295,6 +316,11 @@ def close_client(actor: Actor, plan: ClosePlan, client_id: int) -> CloseOutcome:
                 amount_minor=line.amount_minor,
                 currency=line.currency,
                 description=line.description,
+                tax_minor=line_tax,
+                tax_rate_id=tax.tax_rate_id if tax else None,
+                tax_name=tax.rule.name if tax else None,
+                tax_rate_ppm=tax.rule.rate_ppm if tax else None,
+                tax_inclusive=tax.rule.inclusive if tax else False,
             )
         )
     db.session.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -15,6 +15,8 @@ from metering.billing.close import check_period_over, period_state
 from metering.billing.lifecycle import InvoiceState
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceStatus
 from metering.periods import BillingPeriod
+from portal.accounts.models import DEFAULT_PAYMENT_TERMS_DAYS, Reseller
+from portal.accounts.services import get_reseller
 from portal.audit.services import Actor, record
 from portal.celery_app import enqueue_after_commit
 from portal.db import db
@@ -39,8 +41,12 @@ def require_closed(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> Billin
     return state
 
 
-def _finalize(actor: Actor, invoice: Invoice, now: datetime) -> None:
+def _finalize(actor: Actor, invoice: Invoice, tz: ZoneInfo, now: datetime, reseller: Reseller | None) -> None:
     lifecycle.finalize(invoice, now)
+    # The document's terms are fixed as it is issued: a later change of the profile changes no invoice.
+    terms = reseller.payment_terms_days if reseller is not None else DEFAULT_PAYMENT_TERMS_DAYS
+    invoice.due_on = now.astimezone(tz).date() + timedelta(days=terms)
+    invoice.number_prefix = reseller.invoice_prefix if reseller is not None else ""
     record(
         actor,
         "invoice.finalized",
@@ -65,8 +71,9 @@ def finalize_period(actor: Actor, period: BillingPeriod, tz: ZoneInfo, now: date
     # A draft the reseller put on hold waits for its review; the month freezes once none is left.
     drafts = [invoice for invoice in all_drafts if not lifecycle.is_held(invoice)]
     held = len(all_drafts) - len(drafts)
+    reseller = get_reseller()
     for invoice in drafts:
-        _finalize(actor, invoice, now)
+        _finalize(actor, invoice, tz, now, reseller)
     if held:
         log.info("%s: %d held drafts left for review; the month stays open", period, held)
     elif state.finalized_at is None:
@@ -87,7 +94,7 @@ def finalize_invoice(actor: Actor, invoice: Invoice, tz: ZoneInfo, now: datetime
     """Finalize one reviewed draft (the reseller's review pages)."""
     lifecycle.require(invoice, InvoiceState.FINALIZED)
     check_period_over(BillingPeriod.parse(invoice.period), tz, now)
-    _finalize(actor, invoice, now)
+    _finalize(actor, invoice, tz, now, get_reseller())
     db.session.flush()
     if invoice.status is InvoiceStatus.FINALIZED:
         schedule_push([invoice.id])

@@ -1,0 +1,168 @@
+"""An invoice as a document a business can read: what the client's page and the PDF both show.
+
+:func:`invoice_document` gathers the seller (the reseller's profile), the buyer (the client's billing
+details), the dates in the billing time zone, the taxes per rate, what is paid and still due, how it
+will be paid, and the per-person detail, once, so the HTML page and the PDF cannot disagree.
+:func:`state_label` is the state in a client's words: Due, Paid, Overdue (never "Finalized").
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from metering.billing.models import BillingAccount, Invoice, InvoiceStatus
+from metering.billing.queries import billing_account_of
+from metering.billing.review_rows import LineDetail, line_details
+from metering.tax.models import format_rate
+from portal.accounts.models import Reseller
+from portal.money import format_amount
+
+DEFAULT_SELLER_NAME = "Your managed-service provider"
+
+# Statuses other work adds (void, credited) read as their own word; these are the ones said differently.
+_STATE_WORDS = {
+    InvoiceStatus.DRAFT: "Draft",
+    InvoiceStatus.PAID: "Paid",
+    InvoiceStatus.OVERDUE: "Overdue",
+}
+
+
+def state_label(invoice: Invoice, today: date) -> str:
+    """Due, Paid, Overdue, Void, Credited, Draft: the invoice's state as the client reads it.
+
+    A finalized invoice is Due until its due date has passed, then Overdue, even before a
+    payment attempt failed.
+    """
+    if invoice.status is InvoiceStatus.FINALIZED:
+        return "Overdue" if invoice.due_on is not None and today > invoice.due_on else "Due"
+    return _STATE_WORDS.get(invoice.status, invoice.status.value.replace("_", " ").capitalize())
+
+
+def is_open(invoice: Invoice) -> bool:
+    """Money is still owed on it: the client may pay it now."""
+    return invoice.status in (InvoiceStatus.FINALIZED, InvoiceStatus.OVERDUE)
+
+
+@dataclass(frozen=True)
+class TaxSummary:
+    label: str  # "VAT 23 % (PL)"
+    inclusive: bool
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class Party:
+    name: str
+    address_lines: tuple[str, ...]
+    tax_id: str | None
+    contact: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class InvoiceDocument:
+    invoice: Invoice
+    seller: Party
+    buyer: Party
+    logo_data_uri: str | None
+    title: str  # "Invoice" or "Draft invoice"
+    state: str
+    issued_on: date | None
+    due_on: date | None
+    service_from: date
+    service_to: date  # the last day of the service period (inclusive)
+    taxes: tuple[TaxSummary, ...]
+    amount_paid_minor: int
+    balance_due_minor: int
+    how_to_pay: str
+    bank_details: str | None
+    details: list[LineDetail]
+
+    def money(self, amount_minor: int) -> str:
+        return format_amount(amount_minor, self.invoice.currency)
+
+
+def _lines(text: str | None) -> tuple[str, ...]:
+    return tuple(line.strip() for line in (text or "").splitlines() if line.strip())
+
+
+def _seller(reseller: Reseller | None) -> Party:
+    if reseller is None:
+        return Party(DEFAULT_SELLER_NAME, (), None, ())
+    contact = tuple(value for value in (reseller.support_email, reseller.support_phone) if value)
+    return Party(reseller.name, _lines(reseller.address), reseller.tax_id, contact)
+
+
+def logo_data_uri(reseller: Reseller | None) -> str | None:
+    if reseller is None or not reseller.logo or not reseller.logo_mimetype:
+        return None
+    return f"data:{reseller.logo_mimetype};base64,{base64.b64encode(reseller.logo).decode('ascii')}"
+
+
+def tax_summaries(invoice: Invoice) -> tuple[TaxSummary, ...]:
+    """One row per rate on the invoice, in the order the lines first use it."""
+    sums: dict[tuple[str, int, bool], int] = {}
+    for line in invoice.lines:
+        if line.tax_name is None or line.tax_rate_ppm is None:
+            continue
+        key = (line.tax_name, line.tax_rate_ppm, line.tax_inclusive)
+        sums[key] = sums.get(key, 0) + line.tax_minor
+    return tuple(
+        TaxSummary(f"{name} {format_rate(rate)} %" + (" included" if inclusive else ""), inclusive, amount)
+        for (name, rate, inclusive), amount in sums.items()
+    )
+
+
+def _how_to_pay(
+    invoice: Invoice, account: BillingAccount | None, reseller: Reseller | None, tz: ZoneInfo
+) -> tuple[str, str | None]:
+    """A sentence on how the invoice is (or was) paid, and the bank details to print with it."""
+    bank = reseller.payment_instructions if reseller is not None and reseller.payment_instructions else None
+    if invoice.status is InvoiceStatus.PAID:
+        paid = invoice.paid_at.astimezone(tz).date() if invoice.paid_at else None
+        return (f"Paid on {paid:%d %B %Y}. Thank you." if paid else "Paid. Thank you."), None
+    card = account is not None and account.card_last4
+    if card and invoice.status is InvoiceStatus.FINALIZED:
+        assert account is not None
+        brand = (account.card_brand or "card").capitalize()
+        charge_on = (invoice.finalized_at or invoice.built_at).astimezone(tz).date()
+        return f"Your {brand} ending {account.card_last4} will be charged on {charge_on:%d %B %Y}.", None
+    if card and invoice.status is InvoiceStatus.OVERDUE:
+        assert account is not None
+        text = f"The charge to your card ending {account.card_last4} did not go through. "
+        return text + ("Please pay by bank transfer:" if bank else "Please update your card."), bank
+    if bank:
+        return "Please pay by bank transfer by the due date:", bank
+    return "Your provider will tell you how to pay.", None
+
+
+def invoice_document(
+    invoice: Invoice, reseller: Reseller | None, tz: ZoneInfo, now: datetime, with_details: bool = True
+) -> InvoiceDocument:
+    client = invoice.client
+    buyer_contact = tuple(
+        value for value in (client.billing_email, *_lines(client.extra_billing_emails)) if value
+    )
+    first, stop = invoice.starts_at, invoice.ends_at
+    how, bank = _how_to_pay(invoice, billing_account_of(client), reseller, tz)
+    paid = invoice.total_minor if invoice.status is InvoiceStatus.PAID else 0
+    return InvoiceDocument(
+        invoice=invoice,
+        seller=_seller(reseller),
+        buyer=Party(client.name, _lines(client.billing_address), client.tax_id, buyer_contact),
+        logo_data_uri=logo_data_uri(reseller),
+        title="Draft invoice" if invoice.status is InvoiceStatus.DRAFT else "Invoice",
+        state=state_label(invoice, now.astimezone(tz).date()),
+        issued_on=invoice.finalized_at.astimezone(tz).date() if invoice.finalized_at else None,
+        due_on=invoice.due_on,
+        service_from=first.astimezone(tz).date(),
+        service_to=(stop.astimezone(tz) - timedelta(seconds=1)).date(),
+        taxes=tax_summaries(invoice),
+        amount_paid_minor=paid,
+        balance_due_minor=invoice.total_minor - paid,
+        how_to_pay=how,
+        bank_details=bank,
+        details=line_details(invoice, tz) if with_details else [],
+    )
