@@ -7,14 +7,17 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from werkzeug.wrappers import Response
 
 from metering.billing.cards import adopt_card, start_card_setup
+from metering.billing.documents import invoice_document, is_open, state_label
 from metering.billing.pdf import invoice_pdf
 from metering.billing.queries import billing_account_of, get_invoice_for_client, list_invoices
 from metering.billing.stripe_push import StripeNotConfigured
 from metering.periods import BillingPeriod
+from metering.settings import billing_timezone
 from portal.accounts.models import Role
 from portal.accounts.services import get_reseller
 from portal.audit.services import Actor
 from portal.auth.access import current_client, current_portal_user, roles_required
+from portal.db import utcnow
 from portal.errors import InvalidInput, NotFound
 from portal.transactions import web_transaction
 
@@ -29,6 +32,7 @@ def _not_found() -> tuple[str, int]:
 @roles_required(Role.CLIENT_ADMIN)
 def index() -> str:
     client = current_client()
+    today = utcnow().astimezone(billing_timezone()).date()
     return render_template(
         "billing/index.html",
         client=client,
@@ -36,6 +40,8 @@ def index() -> str:
         account=billing_account_of(client),
         stripe_ready=bool(current_app.config.get("STRIPE_API_KEY")),
         period_label=lambda text: BillingPeriod.parse(text).label,
+        state_of=lambda invoice: state_label(invoice, today),
+        is_open=is_open,
     )
 
 
@@ -48,9 +54,9 @@ def invoice(invoice_id: int) -> str | tuple[str, int]:
         return _not_found()
     return render_template(
         "billing/invoice.html",
-        invoice=found,
+        doc=invoice_document(found, get_reseller(), billing_timezone(), utcnow()),
         month=BillingPeriod.parse(found.period),
-        parse=BillingPeriod.parse,
+        pay_now=found.hosted_invoice_url if is_open(found) else None,
     )
 
 

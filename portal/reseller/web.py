@@ -22,10 +22,11 @@ DEFAULT_CURRENCY = "USD"
 
 def init_reseller(app: Flask) -> None:
     from portal.reseller.filing_views import bp as filing_bp
+    from portal.reseller.profile_views import bp as profile_bp
     from portal.reseller.review_views import bp as review_bp
     from portal.reseller.views import bp as reseller_bp
 
-    for blueprint in (reseller_bp, review_bp, filing_bp):
+    for blueprint in (reseller_bp, review_bp, filing_bp, profile_bp):
         app.register_blueprint(blueprint)
 
 
