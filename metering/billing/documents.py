@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from metering.billing.models import BillingAccount, Invoice, InvoiceStatus
 from metering.billing.queries import billing_account_of
 from metering.billing.review_rows import LineDetail, line_details
 from metering.tax.models import format_rate
-from portal.accounts.models import Reseller
+from portal.accounts.models import Client, Reseller
 from portal.money import format_amount
 
 DEFAULT_SELLER_NAME = "Your managed-service provider"
@@ -95,6 +96,38 @@ def _seller(reseller: Reseller | None) -> Party:
     return Party(reseller.name, _lines(reseller.address), reseller.tax_id, contact)
 
 
+def _buyer(client: Client) -> Party:
+    contact = tuple(value for value in (client.billing_email, *_lines(client.extra_billing_emails)) if value)
+    return Party(client.name, _lines(client.billing_address), client.tax_id, contact)
+
+
+def _party_json(party: Party) -> dict[str, Any]:
+    return {
+        "name": party.name,
+        "address_lines": list(party.address_lines),
+        "tax_id": party.tax_id,
+        "contact": list(party.contact),
+    }
+
+
+def _party_from(data: dict[str, Any]) -> Party:
+    return Party(
+        str(data.get("name") or ""),
+        tuple(data.get("address_lines") or ()),
+        data.get("tax_id"),
+        tuple(data.get("contact") or ()),
+    )
+
+
+def parties_snapshot(invoice: Invoice, reseller: Reseller | None) -> dict[str, Any]:
+    """The seller, the buyer and the bank details as they stand now, kept on the invoice as it is issued."""
+    return {
+        "seller": _party_json(_seller(reseller)),
+        "buyer": _party_json(_buyer(invoice.client)),
+        "bank_details": reseller.payment_instructions if reseller is not None else None,
+    }
+
+
 def logo_data_uri(reseller: Reseller | None) -> str | None:
     if reseller is None or not reseller.logo or not reseller.logo_mimetype:
         return None
@@ -119,7 +152,10 @@ def _how_to_pay(
     invoice: Invoice, account: BillingAccount | None, reseller: Reseller | None, tz: ZoneInfo
 ) -> tuple[str, str | None]:
     """A sentence on how the invoice is (or was) paid, and the bank details to print with it."""
-    bank = reseller.payment_instructions if reseller is not None and reseller.payment_instructions else None
+    if invoice.parties is not None:
+        bank = invoice.parties.get("bank_details") or None
+    else:
+        bank = reseller.payment_instructions if reseller is not None else None
     if invoice.status is InvoiceStatus.PAID:
         paid = invoice.paid_at.astimezone(tz).date() if invoice.paid_at else None
         return (f"Paid on {paid:%d %B %Y}. Thank you." if paid else "Paid. Thank you."), None
@@ -142,16 +178,17 @@ def invoice_document(
     invoice: Invoice, reseller: Reseller | None, tz: ZoneInfo, now: datetime, with_details: bool = True
 ) -> InvoiceDocument:
     client = invoice.client
-    buyer_contact = tuple(
-        value for value in (client.billing_email, *_lines(client.extra_billing_emails)) if value
-    )
+    # An issued invoice prints the parties as they were when it was issued; a draft, as they are now.
+    kept = invoice.parties
+    seller = _party_from(kept["seller"]) if kept else _seller(reseller)
+    buyer = _party_from(kept["buyer"]) if kept else _buyer(client)
     first, stop = invoice.starts_at, invoice.ends_at
     how, bank = _how_to_pay(invoice, billing_account_of(client), reseller, tz)
     paid = invoice.total_minor if invoice.status is InvoiceStatus.PAID else 0
     return InvoiceDocument(
         invoice=invoice,
-        seller=_seller(reseller),
-        buyer=Party(client.name, _lines(client.billing_address), client.tax_id, buyer_contact),
+        seller=seller,
+        buyer=buyer,
         logo_data_uri=logo_data_uri(reseller),
         title="Draft invoice" if invoice.status is InvoiceStatus.DRAFT else "Invoice",
         state=state_label(invoice, now.astimezone(tz).date()),

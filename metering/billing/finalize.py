@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from metering.billing import lifecycle
 from metering.billing.close import check_period_over, period_state
+from metering.billing.documents import parties_snapshot
 from metering.billing.lifecycle import InvoiceState
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceStatus
 from metering.periods import BillingPeriod
@@ -47,6 +48,7 @@ def _finalize(actor: Actor, invoice: Invoice, tz: ZoneInfo, now: datetime, resel
     terms = reseller.payment_terms_days if reseller is not None else DEFAULT_PAYMENT_TERMS_DAYS
     invoice.due_on = now.astimezone(tz).date() + timedelta(days=terms)
     invoice.number_prefix = reseller.invoice_prefix if reseller is not None else ""
+    invoice.parties = parties_snapshot(invoice, reseller)
     record(
         actor,
         "invoice.finalized",

@@ -83,6 +83,10 @@ class Invoice(Base):
     # and the reseller's invoice number prefix at that moment.
     due_on: Mapped[date | None]
     number_prefix: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    # The seller's and buyer's blocks and the bank details as they stood when it was issued
+    # (metering.billing.documents.parties_snapshot): a later change of either profile changes no
+    # issued document. None on a draft, and on invoices issued before this was kept.
+    parties: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Stripe's page where the client pays this invoice, once Stripe has it.
     hosted_invoice_url: Mapped[str | None] = mapped_column(Text)
     # Stripe bookkeeping (delivery state, not content).
@@ -226,6 +230,7 @@ _FROZEN_INVOICE_COLUMNS = (
     "total_minor",
     "subtotal_minor",
     "tax_minor",
+    "parties",
     "starts_at",
     "ends_at",
     "built_at",

@@ -3,7 +3,8 @@
 Existing data is carried over: the reseller keeps its name and support e-mail and gets payment terms
 of 14 days and no prefix; every invoice's subtotal is its total and its tax zero (no tax was
 charged before); a finalized invoice is due 14 days after the day it was finalized (UTC), which is
-what the default terms give; its number keeps its old form (no prefix).
+what the default terms give; its number keeps its old form (no prefix); it has no snapshot of the
+parties (``parties`` is null), so it prints the profiles as they are now.
 
 Revision ID: 0014_invoice_documents
 Revises: 0013
@@ -84,6 +85,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("due_on", sa.Date(), nullable=True))
         batch.add_column(sa.Column("number_prefix", sa.String(length=16), server_default="", nullable=False))
         batch.add_column(sa.Column("hosted_invoice_url", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("parties", sa.JSON(), nullable=True))
     with op.batch_alter_table("invoice_lines") as batch:
         batch.add_column(sa.Column("tax_minor", sa.Integer(), server_default="0", nullable=False))
         batch.add_column(sa.Column("tax_rate_id", sa.Integer(), nullable=True))
@@ -124,7 +126,14 @@ def downgrade() -> None:
         for column in ("tax_inclusive", "tax_rate_ppm", "tax_name", "tax_rate_id", "tax_minor"):
             batch.drop_column(column)
     with op.batch_alter_table("invoices") as batch:
-        for column in ("hosted_invoice_url", "number_prefix", "due_on", "tax_minor", "subtotal_minor"):
+        for column in (
+            "parties",
+            "hosted_invoice_url",
+            "number_prefix",
+            "due_on",
+            "tax_minor",
+            "subtotal_minor",
+        ):
             batch.drop_column(column)
     op.drop_table("client_taxes")
     op.drop_table("tax_rates")
