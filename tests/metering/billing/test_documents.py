@@ -45,7 +45,9 @@ def krakow_invoice(app, month, make_client, travel, tmp_path) -> Invoice:
             tax_id="PL6762000000",
             support_email="pomoc@polnoc.example",
             support_phone="+48 12 000 00 00",
-            payment_instructions="Północ IT Sp. z o.o.\nIBAN PL61 1090 1014 0000 0712 1981 2874\nBIC WBKPPLPP",
+            payment_instructions=(
+                "Północ IT Sp. z o.o.\nIBAN PL61 1090 1014 0000 0712 1981 2874\nBIC WBKPPLPP"
+            ),
             invoice_prefix="PN-",
             payment_terms_days=14,
         ),
@@ -105,7 +107,7 @@ def test_the_pdf_reads_back_with_polish_greek_and_cyrillic_text_and_the_euro_sig
         f"Invoice {krakow_invoice.number}",
         "01 November 2026",  # issued (Warsaw time)
         "15 November 2026",  # due
-        "01 October 2026 – 31 October 2026",  # the service period
+        "01 October 2026 \N{EN DASH} 31 October 2026",  # the service period
         "€78.00",  # quantity x unit = amount, and the subtotal
         "€17.94",  # VAT 23 %
         "VAT 23 %",
