@@ -25,8 +25,9 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 
 from metering.billing.dunning import billing_account, mark_paid, mark_payment_failed
-from metering.billing.models import Invoice, InvoiceStatus
+from metering.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from metering.periods import BillingPeriod
+from metering.tax.models import PPM_PER_PERCENT, TaxRate
 from portal.accounts.models import Client
 from portal.audit.services import Actor
 from portal.db import db
@@ -98,6 +99,42 @@ def ensure_client_customer(client_api: stripe.StripeClient, client: Client) -> s
     return customer.id
 
 
+def line_tax_rates(client_api: stripe.StripeClient, line: InvoiceLine) -> list[str]:
+    """The Stripe TaxRate ids for the line's tax (none when untaxed), each created once per rate.
+
+    Stripe computes the tax itself from these, per line, so its total matches ours only while both
+    round the same way (half up per line; see docs/invoices.md for what was checked where).
+    """
+    if line.tax_rate_id is None:
+        return []
+    rate = db.session.get(TaxRate, line.tax_rate_id)
+    if rate is None:
+        return []
+    if rate.stripe_tax_rate_id is None:
+        created = client_api.v1.tax_rates.create(
+            params={
+                "display_name": rate.name,
+                # Stripe takes a decimal percentage; four decimals are exact in a float's 15 digits.
+                "percentage": rate.rate_ppm / PPM_PER_PERCENT,
+                "inclusive": rate.inclusive,
+                "jurisdiction": rate.jurisdiction,
+                "metadata": {"seatmeter_tax_rate": str(rate.id)},
+            },
+            options={"idempotency_key": f"seatmeter-tax-rate-{rate.id}"},
+        )
+        rate.stripe_tax_rate_id = created.id
+        db.session.flush()
+    return [rate.stripe_tax_rate_id]
+
+
+def remember_hosted_page(invoice: Invoice, remote: Any) -> None:
+    """Keep Stripe's page where the client pays the invoice (the billing page's "Pay now")."""
+    url = getattr(remote, "hosted_invoice_url", None)
+    if url and url != invoice.hosted_invoice_url:
+        invoice.hosted_invoice_url = url
+        db.session.flush()
+
+
 def _pending_items_of(client_api: stripe.StripeClient, customer_id: str, invoice: Invoice) -> set[str]:
     """Lines of ours already pending on the customer (an earlier attempt stopped half-way)."""
     items = client_api.v1.invoice_items.list(params={"customer": customer_id, "limit": 100})
@@ -121,6 +158,8 @@ def create_stripe_invoice(client_api: stripe.StripeClient, invoice: Invoice, cus
                 "amount": line.amount_minor,
                 "currency": line.currency.lower(),
                 "description": line.description,
+                # An empty list is sent as nothing at all: an untaxed line stays untaxed.
+                "tax_rates": line_tax_rates(client_api, line),
                 "metadata": {"seatmeter_invoice": str(invoice.id), "seatmeter_line": str(line.id)},
             },
             options={"idempotency_key": idempotency_key(invoice, f"line-{line.id}")},
@@ -137,6 +176,7 @@ def create_stripe_invoice(client_api: stripe.StripeClient, invoice: Invoice, cus
     )
     invoice.stripe_invoice_id = created.id
     db.session.flush()
+    remember_hosted_page(invoice, created)
     return created.id
 
 
@@ -150,6 +190,7 @@ def collect(client_api: stripe.StripeClient, invoice: Invoice) -> Collection:
     """Step 4: ask Stripe to charge the invoice (or notice it is already paid)."""
     assert invoice.stripe_invoice_id is not None
     remote = client_api.v1.invoices.retrieve(invoice.stripe_invoice_id)
+    remember_hosted_page(invoice, remote)
     if remote.status == "paid":
         return Collection(paid=True)
     if remote.total != invoice.total_minor:
@@ -166,6 +207,7 @@ def collect(client_api: stripe.StripeClient, invoice: Invoice) -> Collection:
     except stripe.InvalidRequestError as error:
         # e.g. no payment method on file: a payment failure the client can fix, not a bug.
         return Collection(paid=False, reason=error.user_message or str(error))
+    remember_hosted_page(invoice, result)
     if result.status == "paid":
         return Collection(paid=True)
     return Collection(paid=False, reason="the payment was not completed (the bank may ask to confirm it)")
