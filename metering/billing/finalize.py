@@ -43,12 +43,14 @@ def require_closed(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> Billin
 
 
 def _finalize(actor: Actor, invoice: Invoice, tz: ZoneInfo, now: datetime, reseller: Reseller | None) -> None:
-    lifecycle.finalize(invoice, now)
-    # The document's terms are fixed as it is issued: a later change of the profile changes no invoice.
+    # The document's terms and parties are fixed as it is issued: a later change of either profile
+    # changes no invoice. Written while it is still a draft, which may still change.
+    lifecycle.require(invoice, InvoiceState.FINALIZED)
     terms = reseller.payment_terms_days if reseller is not None else DEFAULT_PAYMENT_TERMS_DAYS
     invoice.due_on = now.astimezone(tz).date() + timedelta(days=terms)
     invoice.number_prefix = reseller.invoice_prefix if reseller is not None else ""
     invoice.parties = parties_snapshot(invoice, reseller)
+    lifecycle.finalize(invoice, now)
     record(
         actor,
         "invoice.finalized",
