@@ -121,34 +121,26 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Plain column drops (SQLite 3.35+ and PostgreSQL drop in place): a batch copy of a table that
+    # other tables reference would fail on SQLite's foreign keys once it holds rows.
     with op.batch_alter_table("invoice_lines") as batch:
         batch.drop_constraint(op.f("fk_invoice_lines_tax_rate_id_tax_rates"), type_="foreignkey")
         for column in ("tax_inclusive", "tax_rate_ppm", "tax_name", "tax_rate_id", "tax_minor"):
             batch.drop_column(column)
-    with op.batch_alter_table("invoices") as batch:
-        for column in (
-            "parties",
-            "hosted_invoice_url",
-            "number_prefix",
-            "due_on",
-            "tax_minor",
-            "subtotal_minor",
-        ):
-            batch.drop_column(column)
+    for column in ("parties", "hosted_invoice_url", "number_prefix", "due_on", "tax_minor", "subtotal_minor"):
+        op.drop_column("invoices", column)
     op.drop_table("client_taxes")
     op.drop_table("tax_rates")
-    with op.batch_alter_table("clients") as batch:
-        for column in ("tax_id", "extra_billing_emails", "billing_address"):
-            batch.drop_column(column)
-    with op.batch_alter_table("resellers") as batch:
-        for column in (
-            "logo_mimetype",
-            "logo",
-            "payment_terms_days",
-            "invoice_prefix",
-            "payment_instructions",
-            "support_phone",
-            "tax_id",
-            "address",
-        ):
-            batch.drop_column(column)
+    for column in ("tax_id", "extra_billing_emails", "billing_address"):
+        op.drop_column("clients", column)
+    for column in (
+        "logo_mimetype",
+        "logo",
+        "payment_terms_days",
+        "invoice_prefix",
+        "payment_instructions",
+        "support_phone",
+        "tax_id",
+        "address",
+    ):
+        op.drop_column("resellers", column)
