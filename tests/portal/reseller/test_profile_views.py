@@ -11,11 +11,16 @@ import io
 from PIL import Image
 from sqlalchemy import func, select
 
+from metering.billing.models import Invoice
+from metering.billing.queries import parse_period
+from metering.billing.runs import close_in_one_transaction
+from metering.settings import billing_timezone
 from metering.tax.models import ClientTax, TaxRate
 from portal.accounts.models import Reseller, Role
 from portal.accounts.services import get_reseller
 from portal.audit.models import AuditEvent
-from portal.db import db
+from portal.audit.services import Actor
+from portal.db import db, utcnow
 
 
 def _png(size: tuple[int, int] = (40, 20)) -> bytes:
@@ -188,3 +193,20 @@ def test_the_client_admin_edits_its_own_billing_details(client, business, make_u
 
     assert form.status_code == 200
     assert "Billing details saved" in page and "ul. Łódzka 7, Kraków" in page
+
+
+def test_the_bill_under_review_shows_its_tax(client, business, admin):
+    client.post("/reseller/tax-rates", data={"name": "VAT", "percentage": "20", "jurisdiction": "UK"})
+    rate = db.session.scalars(select(TaxRate)).one()
+    client.post("/reseller/clients/acme/billing/tax", data={"tax_rate": str(rate.id)})
+    # The close's re-run rebuilds October's draft with the tax.
+    close_in_one_transaction(Actor.for_user(admin), parse_period("2026-10"), billing_timezone(), utcnow())
+    db.session.commit()
+    invoice = db.session.scalars(
+        select(Invoice).where(Invoice.client_id == business.acme.id, Invoice.period == "2026-10")
+    ).one()
+
+    page = client.get(f"/reseller/review/2026-10/invoices/{invoice.id}").get_data(as_text=True)
+
+    assert invoice.tax_minor > 0
+    assert f"tax ${invoice.tax_minor // 100}.{invoice.tax_minor % 100:02d}" in page
