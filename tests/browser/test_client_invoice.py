@@ -197,3 +197,22 @@ def test_the_invoice_pages_fit_a_phone_and_break_no_rule_of_the_content_security
     assert policy_violations(page, invoice_portal.url, paths) == []
     assert wider_than_a_phone(page, invoice_portal.url, paths) == []
     page.screenshot(path=str(ARTIFACTS / "client-invoice-phone.png"), full_page=True)
+
+
+def test_the_resellers_profile_and_tax_pages_fit_a_phone_and_keep_the_policy(
+    invoice_portal: InvoicePortal, browser_page
+) -> None:
+    from playwright.sync_api import expect
+
+    from tests.browser.conftest import RECORD_POLICY_VIOLATIONS, policy_violations, wider_than_a_phone
+
+    page = browser_page
+    page.context.add_init_script(RECORD_POLICY_VIOLATIONS)
+    log_in(page, invoice_portal.url, RESELLER_EMAIL, TEST_PASSWORD)
+    page.locator("header nav").get_by_role("link", name="Profile", exact=True).click()
+    expect(page.get_by_label("Legal name")).to_have_value("Northwind Managed IT Sp. z o.o.")
+    expect(page.locator("#current-logo")).to_be_visible()
+    paths = ["/reseller/profile", "/reseller/tax-rates", "/reseller/clients/acme/billing"]
+
+    assert policy_violations(page, invoice_portal.url, paths) == []
+    assert wider_than_a_phone(page, invoice_portal.url, paths) == []
