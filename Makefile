@@ -28,11 +28,12 @@ run: setup
 	@echo "Seatmeter: portal on http://127.0.0.1:5000, with a Celery worker and beat (Ctrl-C stops all)."
 	$(BIN)/honcho --procfile Procfile start
 
-# lint-imports: the import contracts in pyproject.toml ([tool.importlinter]).
+# lint-imports: the import contracts in pyproject.toml ([tool.importlinter]); mypy: [tool.mypy].
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-logo
+	$(BIN)/mypy
 
 test: install system-packages lint
 	$(BIN)/pytest
@@ -42,4 +43,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache

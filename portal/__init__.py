@@ -58,3 +58,8 @@ def _configure_logging(app: Flask) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if app.debug else logging.INFO)
+    from portal.web.access_log import RedactOneTimeLinks
+
+    werkzeug_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, RedactOneTimeLinks) for f in werkzeug_log.filters):
+        werkzeug_log.addFilter(RedactOneTimeLinks())

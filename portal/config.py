@@ -52,6 +52,20 @@ def _parse_bool(name: str, raw: str) -> bool:
     raise ConfigError(name, f"expected one of true/false/1/0/yes/no, got {raw!r}")
 
 
+_ROLES = ("reseller_admin", "reseller_staff", "client_admin", "client_user")
+
+
+def _parse_roles(name: str, raw: str) -> frozenset[str]:
+    # The roles whose users must log in with a second factor; "none" for nobody.
+    if raw.strip().lower() == "none":
+        return frozenset()
+    roles = frozenset(part.strip().lower() for part in raw.split(",") if part.strip())
+    unknown = sorted(roles - set(_ROLES))
+    if unknown:
+        raise ConfigError(name, f"unknown role {', '.join(unknown)}: use {', '.join(_ROLES)} or none")
+    return roles
+
+
 def _parse_int(name: str, raw: str, *, minimum: int, maximum: int) -> int:
     try:
         value = int(raw.strip())
@@ -205,6 +219,7 @@ def _provisioning_settings(get: Callable[[str], str | None], instance_path: Path
         ("PROVISIONING_LEASE_SECONDS", 120, 3600),  # a worker's claim on a seat (> any API call)
         ("PROVISIONING_MAX_ATTEMPTS", 8, 100),  # retryable failures before a seat is failed
         ("PROVISIONING_RETRY_BASE_SECONDS", 5, 3600),  # first backoff; doubles with each retry
+        ("BROKER_OUTAGE_PAUSE", 10, 600),  # after a failed send, seconds before the next is tried
     ):
         value = get(name)
         config[name] = _parse_int(name, value, minimum=1, maximum=maximum) if value else default
@@ -238,6 +253,21 @@ def _directory_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
     hour = get("TRUEUP_HOUR")  # the nightly true-up run, at this hour (UTC)
     config["TRUEUP_HOUR"] = _parse_int("TRUEUP_HOUR", hour, minimum=0, maximum=23) if hour else 2
     return config
+
+
+def _parse_retry_days(name: str, value: str) -> list[int]:
+    """``3,5,7``: increasing days (1 to 60) after the first failure; ``none`` turns retries off."""
+    if value.strip().lower() == "none":
+        return []
+    try:
+        days = [int(part) for part in value.split(",")]
+    except ValueError:
+        raise ConfigError(
+            name, f"expected days separated by commas, like 3,5,7 (or none), got {value!r}"
+        ) from None
+    if any(day < 1 or day > 60 for day in days) or days != sorted(set(days)):
+        raise ConfigError(name, f"days must be increasing whole numbers from 1 to 60, got {value!r}")
+    return days
 
 
 def _load_or_create_secret_key(instance_path: Path) -> str:
@@ -300,6 +330,12 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         _parse_int("BILLING_GRACE_DAYS", grace_days, minimum=0, maximum=365) if grace_days else 14
     )
 
+    # Days after the first failed payment on which an overdue invoice is charged again ("none": never).
+    retry_days = get("BILLING_RETRY_DAYS")
+    config["BILLING_RETRY_DAYS"] = (
+        _parse_retry_days("BILLING_RETRY_DAYS", retry_days) if retry_days else [3, 5, 7]
+    )
+
     public_url = get("PUBLIC_URL")
     config["PUBLIC_URL"] = (
         _parse_http_url("PUBLIC_URL", public_url) if public_url else "http://127.0.0.1:5000"
@@ -338,6 +374,10 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
     # cannot claim another address by sending the header itself. 0: the header is ignored.
     proxies = get("TRUSTED_PROXIES")
     config["TRUSTED_PROXIES"] = _parse_int("TRUSTED_PROXIES", proxies, minimum=0, maximum=5) if proxies else 0
+
+    config["TWO_FACTOR_REQUIRED_ROLES"] = _parse_roles(
+        "TWO_FACTOR_REQUIRED_ROLES", get("TWO_FACTOR_REQUIRED_ROLES") or "reseller_admin,reseller_staff"
+    )
 
     # How often beat deletes expired sign-in records and API idempotency keys (seconds): hourly
     # keeps the tables small without a query a minute for nothing.

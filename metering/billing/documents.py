@@ -23,11 +23,14 @@ from portal.money import format_amount
 
 DEFAULT_SELLER_NAME = "Your managed-service provider"
 
-# Statuses other work adds (void, credited) read as their own word; these are the ones said differently.
+# Statuses added later (credited) read as their own word; these are the ones said differently.
 _STATE_WORDS = {
     InvoiceStatus.DRAFT: "Draft",
     InvoiceStatus.PAID: "Paid",
     InvoiceStatus.OVERDUE: "Overdue",
+    InvoiceStatus.NEEDS_AUTHENTICATION: "Needs authentication",
+    InvoiceStatus.VOID: "Void",
+    InvoiceStatus.UNCOLLECTIBLE: "Written off",
 }
 
 
@@ -44,7 +47,11 @@ def state_label(invoice: Invoice, today: date) -> str:
 
 def is_open(invoice: Invoice) -> bool:
     """Money is still owed on it: the client may pay it now."""
-    return invoice.status in (InvoiceStatus.FINALIZED, InvoiceStatus.OVERDUE)
+    return invoice.status in (
+        InvoiceStatus.FINALIZED,
+        InvoiceStatus.OVERDUE,
+        InvoiceStatus.NEEDS_AUTHENTICATION,
+    )
 
 
 @dataclass(frozen=True)
@@ -159,6 +166,10 @@ def _how_to_pay(
     if invoice.status is InvoiceStatus.PAID:
         paid = invoice.paid_at.astimezone(tz).date() if invoice.paid_at else None
         return (f"Paid on {paid:%d %B %Y}. Thank you." if paid else "Paid. Thank you."), None
+    if invoice.status is InvoiceStatus.VOID:
+        return "This invoice was cancelled: nothing is owed on it.", None
+    if invoice.status is InvoiceStatus.NEEDS_AUTHENTICATION:
+        return "Your bank asks you to confirm the payment: use the link on your billing page.", None
     card = account is not None and account.card_last4
     if card and invoice.status is InvoiceStatus.FINALIZED:
         assert account is not None
@@ -185,6 +196,8 @@ def invoice_document(
     first, stop = invoice.starts_at, invoice.ends_at
     how, bank = _how_to_pay(invoice, billing_account_of(client), reseller, tz)
     paid = invoice.total_minor if invoice.status is InvoiceStatus.PAID else 0
+    # A void invoice is owed by nobody: its balance is nil whatever its total.
+    owed = 0 if invoice.status is InvoiceStatus.VOID else invoice.total_minor - paid
     return InvoiceDocument(
         invoice=invoice,
         seller=seller,
@@ -198,7 +211,7 @@ def invoice_document(
         service_to=(stop.astimezone(tz) - timedelta(seconds=1)).date(),
         taxes=tax_summaries(invoice),
         amount_paid_minor=paid,
-        balance_due_minor=invoice.total_minor - paid,
+        balance_due_minor=owed,
         how_to_pay=how,
         bank_details=bank,
         details=line_details(invoice, tz) if with_details else [],

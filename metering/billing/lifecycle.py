@@ -5,19 +5,26 @@
     (new_draft) ──▶ draft ──hold──▶ held ──release──▶ draft
                       │
                       └──finalize──▶ finalized ──payment fails──▶ overdue
+                                         │   └──bank asks (SCA)──▶ needs_authentication
                                          │                           │
-                                         └──────────paid──────▶ paid ◀┘
+                                         └──────────paid──────▶ paid ◀┘  (from overdue and
+                                                                          needs_authentication too)
+
+    finalized, overdue, needs_authentication ──void──▶ void (Stripe voided it: nothing is owed)
+    finalized, overdue, needs_authentication ──write off──▶ uncollectible ──paid──▶ paid
+                                                                          └──void──▶ void
 
 "Held" is a draft the reseller keeps back from approval: it is stored as a draft with a
 ``hold_reason`` rather than as a status of its own, so the close (which rebuilds drafts) and the
 ``invoices`` table need not know about it. A draft whose total is zero is settled as it is finalized
 (finalized, then paid, in one step): there is nothing to collect.
 
-Every write of ``Invoice.status``, ``hold_reason``, ``finalized_at``, ``paid_at`` and
-``overdue_since`` happens here, the first one as the month close creates a draft
-(:func:`new_draft`), every later one after :data:`TRANSITIONS` allowed it; an illegal move raises
-:class:`IllegalTransition`. The moves to paid and overdue also set ``payment_error``, which is
-otherwise delivery bookkeeping (the Stripe push notes why it could not send an invoice there).
+Every write of ``Invoice.status``, ``hold_reason``, ``finalized_at``, ``paid_at``,
+``overdue_since``, ``voided_at`` and ``uncollectible_at`` happens here, the first one as the month
+close creates a draft (:func:`new_draft`), every later one after :data:`TRANSITIONS` allowed it;
+an illegal move raises :class:`IllegalTransition`. The moves to paid and overdue also set
+``payment_error``, which is otherwise delivery bookkeeping (the Stripe push notes why it could not
+send an invoice there).
 Callers keep what surrounds a move (audit records, e-mails, Stripe, freezing the month) and flush.
 """
 
@@ -38,6 +45,9 @@ class InvoiceState(enum.StrEnum):
     FINALIZED = "finalized"
     PAID = "paid"
     OVERDUE = "overdue"
+    NEEDS_AUTHENTICATION = "needs_authentication"  # the bank wants the client to confirm (3-D Secure)
+    VOID = "void"
+    UNCOLLECTIBLE = "uncollectible"
 
 
 # from -> the states it may move to. The self-moves are real operations, not accidents: a held draft
@@ -46,10 +56,42 @@ class InvoiceState(enum.StrEnum):
 TRANSITIONS: Mapping[InvoiceState, frozenset[InvoiceState]] = {
     InvoiceState.DRAFT: frozenset({InvoiceState.DRAFT, InvoiceState.HELD, InvoiceState.FINALIZED}),
     InvoiceState.HELD: frozenset({InvoiceState.HELD, InvoiceState.DRAFT}),
-    InvoiceState.FINALIZED: frozenset({InvoiceState.PAID, InvoiceState.OVERDUE}),
-    InvoiceState.OVERDUE: frozenset({InvoiceState.OVERDUE, InvoiceState.PAID}),
+    InvoiceState.FINALIZED: frozenset(
+        {
+            InvoiceState.PAID,
+            InvoiceState.OVERDUE,
+            InvoiceState.NEEDS_AUTHENTICATION,
+            InvoiceState.VOID,
+            InvoiceState.UNCOLLECTIBLE,
+        }
+    ),
+    InvoiceState.OVERDUE: frozenset(
+        {
+            InvoiceState.OVERDUE,
+            InvoiceState.PAID,
+            InvoiceState.NEEDS_AUTHENTICATION,
+            InvoiceState.VOID,
+            InvoiceState.UNCOLLECTIBLE,
+        }
+    ),
+    # Stripe may ask again (a second attempt, another authentication), or the attempt fails after all.
+    InvoiceState.NEEDS_AUTHENTICATION: frozenset(
+        {
+            InvoiceState.NEEDS_AUTHENTICATION,
+            InvoiceState.PAID,
+            InvoiceState.OVERDUE,
+            InvoiceState.VOID,
+            InvoiceState.UNCOLLECTIBLE,
+        }
+    ),
+    # Written off in Stripe, which still accepts a late payment, or voids it.
+    InvoiceState.UNCOLLECTIBLE: frozenset({InvoiceState.PAID, InvoiceState.VOID}),
     InvoiceState.PAID: frozenset(),
+    InvoiceState.VOID: frozenset(),
 }
+
+# States in which money is still owed and the client is being asked for it: dunning counts them.
+UNPAID_AND_CHASED = frozenset({InvoiceState.OVERDUE, InvoiceState.NEEDS_AUTHENTICATION})
 
 # The moves only a draft (held or not) makes: refusing one says that only a draft can do it.
 _DRAFT_MOVES = frozenset({InvoiceState.DRAFT, InvoiceState.HELD, InvoiceState.FINALIZED})
@@ -61,6 +103,9 @@ _STATUS = {
     InvoiceState.FINALIZED: InvoiceStatus.FINALIZED,
     InvoiceState.PAID: InvoiceStatus.PAID,
     InvoiceState.OVERDUE: InvoiceStatus.OVERDUE,
+    InvoiceState.NEEDS_AUTHENTICATION: InvoiceStatus.NEEDS_AUTHENTICATION,
+    InvoiceState.VOID: InvoiceStatus.VOID,
+    InvoiceState.UNCOLLECTIBLE: InvoiceStatus.UNCOLLECTIBLE,
 }
 
 
@@ -101,7 +146,11 @@ def _refusal(invoice: Invoice, state: InvoiceState, target: InvoiceState, doing:
         )
     if target in _DRAFT_MOVES:
         return IllegalTransition(f"Invoice {number} is already {state.value}; only a draft can be {doing}.")
-    described = {InvoiceState.DRAFT: "a draft", InvoiceState.HELD: "a held draft"}.get(state, state.value)
+    described = {
+        InvoiceState.DRAFT: "a draft",
+        InvoiceState.HELD: "a held draft",
+        InvoiceState.NEEDS_AUTHENTICATION: "waiting for the client to authenticate the payment",
+    }.get(state, state.value)
     return IllegalTransition(f"Invoice {number} is {described}; it cannot be {doing}.")
 
 
@@ -168,3 +217,27 @@ def mark_overdue(invoice: Invoice, reason: str, now: datetime) -> bool:
         return False
     invoice.overdue_since = now
     return True
+
+
+def mark_needs_authentication(invoice: Invoice, now: datetime) -> bool:
+    """The bank asked the client to confirm the payment (SCA). False when it was asking already.
+
+    The invoice is unpaid from now on: the dunning clock starts here unless an earlier failure
+    started it.
+    """
+    state = _move(invoice, InvoiceState.NEEDS_AUTHENTICATION)
+    if invoice.overdue_since is None:
+        invoice.overdue_since = now
+    return state is not InvoiceState.NEEDS_AUTHENTICATION
+
+
+def void(invoice: Invoice, now: datetime) -> None:
+    """Stripe voided the invoice: nothing is owed on it, nothing is collected or chased."""
+    _move(invoice, InvoiceState.VOID)
+    invoice.voided_at = now
+
+
+def mark_uncollectible(invoice: Invoice, now: datetime) -> None:
+    """Written off as bad debt in Stripe: no longer chased, though a late payment is still accepted."""
+    _move(invoice, InvoiceState.UNCOLLECTIBLE)
+    invoice.uncollectible_at = now

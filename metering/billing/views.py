@@ -56,7 +56,7 @@ def invoice(invoice_id: int) -> str | tuple[str, int]:
         "billing/invoice.html",
         doc=invoice_document(found, get_reseller(), billing_timezone(), utcnow()),
         month=BillingPeriod.parse(found.period),
-        pay_now=found.hosted_invoice_url if is_open(found) else None,
+        pay_now=found.stripe_hosted_invoice_url if is_open(found) else None,
     )
 
 
@@ -113,8 +113,11 @@ def card_return() -> Response | tuple[str, int]:
             title="Not found",
             message="That card setup is not yours or does not exist.",
         ), 404
-    except (InvalidInput, StripeNotConfigured) as error:
+    except InvalidInput as error:
         flash(str(error), "error")
+        return redirect(url_for("billing.index"))
+    except StripeNotConfigured:
+        flash("Card payments are not set up yet; your provider will tell you how to pay.", "error")
         return redirect(url_for("billing.index"))
     except stripe.StripeError as error:
         current_app.logger.error("Stripe refused the card: %s", error)

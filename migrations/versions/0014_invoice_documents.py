@@ -7,7 +7,7 @@ what the default terms give; its number keeps its old form (no prefix); it has n
 parties (``parties`` is null), so it prints the profiles as they are now.
 
 Revision ID: 0014_invoice_documents
-Revises: 0013
+Revises: 0014_stripe
 Create Date: 2026-11-29
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 import portal.db
 
 revision: str = "0014_invoice_documents"
-# 0013 may come from another branch: the integrator re-chains this one after it.
-down_revision: str | None = "0013"
+# Chained after the Stripe work's 0014 (merged first); the integrator may re-chain it again.
+down_revision: str | None = "0014_stripe"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -84,7 +84,6 @@ def upgrade() -> None:
         batch.add_column(sa.Column("tax_minor", sa.Integer(), server_default="0", nullable=False))
         batch.add_column(sa.Column("due_on", sa.Date(), nullable=True))
         batch.add_column(sa.Column("number_prefix", sa.String(length=16), server_default="", nullable=False))
-        batch.add_column(sa.Column("hosted_invoice_url", sa.Text(), nullable=True))
         batch.add_column(sa.Column("parties", sa.JSON(), nullable=True))
     with op.batch_alter_table("invoice_lines") as batch:
         batch.add_column(sa.Column("tax_minor", sa.Integer(), server_default="0", nullable=False))
@@ -127,7 +126,7 @@ def downgrade() -> None:
         batch.drop_constraint(op.f("fk_invoice_lines_tax_rate_id_tax_rates"), type_="foreignkey")
         for column in ("tax_inclusive", "tax_rate_ppm", "tax_name", "tax_rate_id", "tax_minor"):
             batch.drop_column(column)
-    for column in ("parties", "hosted_invoice_url", "number_prefix", "due_on", "tax_minor", "subtotal_minor"):
+    for column in ("parties", "number_prefix", "due_on", "tax_minor", "subtotal_minor"):
         op.drop_column("invoices", column)
     op.drop_table("client_taxes")
     op.drop_table("tax_rates")

@@ -35,8 +35,8 @@ def profile() -> str | Response | tuple[str, int]:
     if request.method == "GET" and reseller is not None:
         form.payment_terms_days.data = reseller.payment_terms_days
     if request.method == "POST" and form.validate_on_submit():
-        upload = form.logo.data
-        logo = upload.read() if upload is not None and getattr(upload, "filename", "") else None
+        upload = request.files.get(form.logo.name)
+        logo = upload.read() if upload is not None and upload.filename else None
         with web_transaction() as attempt:
             update_reseller_profile(
                 actor(),

@@ -119,7 +119,7 @@ def test_the_billing_page_says_due_overdue_and_paid_with_due_dates_and_pay_now(
 ):
     acme, _bright, invoices = billed
     october = invoices[("acme", "2026-10")]
-    october.hosted_invoice_url = "https://invoice.stripe.com/i/acct_test/inv_test"
+    october.stripe_hosted_invoice_url = "https://invoice.stripe.com/i/acct_test/inv_test"
     db.session.commit()
     login(make_user(Role.CLIENT_ADMIN, acme))
 
