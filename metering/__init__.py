@@ -63,6 +63,32 @@ from metering.commitments.services import (
     end_commitment,
     list_commitments,
 )
+from metering.credits.balances import InvoiceBalance, balances_for, invoice_balance
+from metering.credits.models import (
+    CreditApplication,
+    CreditNote,
+    CreditNoteLine,
+    CreditNoteSource,
+    CreditNoteStatus,
+    Payment,
+    PaymentMethod,
+    Settlement,
+)
+from metering.credits.payments import (
+    MANUAL_METHODS,
+    MAX_PAYMENT_REFERENCE,
+    payments_of,
+    payments_received_between,
+    record_payment,
+)
+from metering.credits.pdf import credit_note_pdf
+from metering.credits.services import (
+    MAX_CREDIT_REASON,
+    credit_notes_issued_in,
+    credit_notes_of,
+    get_credit_note,
+    issue_credit_note,
+)
 from metering.figures import last_months, monthly_figures
 from metering.ledger.models import IntervalSource, LedgerInterval
 from metering.ledger.services import (
@@ -91,7 +117,10 @@ from metering.usage.services import MAX_USAGE_BATCH, ingest_usage_events
 from metering.web import init_app
 
 __all__ = [
+    "MANUAL_METHODS",
+    "MAX_CREDIT_REASON",
     "MAX_HOLD_REASON",
+    "MAX_PAYMENT_REFERENCE",
     "MAX_SPLA_REFERENCE",
     "MAX_USAGE_BATCH",
     "Bill",
@@ -102,8 +131,14 @@ __all__ = [
     "CloseRun",
     "CloseRunStatus",
     "Commitment",
+    "CreditApplication",
+    "CreditNote",
+    "CreditNoteLine",
+    "CreditNoteSource",
+    "CreditNoteStatus",
     "IntervalSource",
     "Invoice",
+    "InvoiceBalance",
     "InvoiceDocument",
     "InvoiceLine",
     "InvoiceStatus",
@@ -111,7 +146,10 @@ __all__ = [
     "LicensedHost",
     "MonthEstimate",
     "MonthReview",
+    "Payment",
+    "PaymentMethod",
     "Price",
+    "Settlement",
     "SplaReport",
     "SplaSubmission",
     "StripeEvent",
@@ -121,6 +159,7 @@ __all__ = [
     "add_commitment",
     "approve_invoice",
     "approve_period",
+    "balances_for",
     "billing_account_of",
     "billing_timezone",
     "change_price",
@@ -134,6 +173,9 @@ __all__ = [
     "close_seat_interval",
     "committed_quantities",
     "create_tax_rate",
+    "credit_note_pdf",
+    "credit_notes_issued_in",
+    "credit_notes_of",
     "differences_since_filing",
     "draft_count",
     "drafts_to_review",
@@ -143,16 +185,19 @@ __all__ = [
     "filing_status",
     "finalize_period",
     "format_rate",
+    "get_credit_note",
     "get_invoice",
     "get_invoice_for_client",
     "get_period_invoice",
     "hold_invoice",
     "ingest_usage_events",
     "init_app",
+    "invoice_balance",
     "invoice_document",
     "invoice_json",
     "invoice_pdf",
     "is_open",
+    "issue_credit_note",
     "last_months",
     "latest_close_run",
     "line_details",
@@ -169,7 +214,10 @@ __all__ = [
     "overdue_clients",
     "parse_day",
     "parse_period",
+    "payments_of",
+    "payments_received_between",
     "product_price",
+    "record_payment",
     "release_invoice",
     "render_invoice_html",
     "seats_counted_now",

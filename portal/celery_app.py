@@ -23,6 +23,7 @@ log = logging.getLogger("seatmeter.celery")
 TASK_MODULES: list[str] = [
     "provisioning.tasks",
     "metering.billing.tasks",
+    "metering.credits.tasks",
     "provisioning.trueup.tasks",
     "portal.accounts.tasks",
     "portal.api.tasks",

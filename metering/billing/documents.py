@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from metering.billing.models import BillingAccount, Invoice, InvoiceStatus
 from metering.billing.queries import billing_account_of
 from metering.billing.review_rows import LineDetail, line_details
+from metering.credits.balances import InvoiceBalance, invoice_balance
 from metering.tax.models import format_rate
 from portal.accounts.models import Client, Reseller
 from portal.money import format_amount
@@ -82,6 +83,8 @@ class InvoiceDocument:
     service_from: date
     service_to: date  # the last day of the service period (inclusive)
     taxes: tuple[TaxSummary, ...]
+    # Payments received, credit notes against it and earlier credit used on it (metering.credits).
+    balance: InvoiceBalance
     amount_paid_minor: int
     balance_due_minor: int
     how_to_pay: str
@@ -195,9 +198,9 @@ def invoice_document(
     buyer = _party_from(kept["buyer"]) if kept else _buyer(client)
     first, stop = invoice.starts_at, invoice.ends_at
     how, bank = _how_to_pay(invoice, billing_account_of(client), reseller, tz)
-    paid = invoice.total_minor if invoice.status is InvoiceStatus.PAID else 0
+    balance = invoice_balance(invoice)
     # A void invoice is owed by nobody: its balance is nil whatever its total.
-    owed = 0 if invoice.status is InvoiceStatus.VOID else invoice.total_minor - paid
+    owed = 0 if invoice.status is InvoiceStatus.VOID else balance.balance_minor
     return InvoiceDocument(
         invoice=invoice,
         seller=seller,
@@ -210,7 +213,8 @@ def invoice_document(
         service_from=first.astimezone(tz).date(),
         service_to=(stop.astimezone(tz) - timedelta(seconds=1)).date(),
         taxes=tax_summaries(invoice),
-        amount_paid_minor=paid,
+        balance=balance,
+        amount_paid_minor=balance.paid_minor,
         balance_due_minor=owed,
         how_to_pay=how,
         bank_details=bank,

@@ -14,8 +14,10 @@ from sqlalchemy import func, select
 from metering.billing import lifecycle
 from metering.billing.lifecycle import InvoiceState
 from metering.billing.models import BillingAccount, Invoice, InvoiceStatus
+from metering.credits.balances import invoice_balance
+from metering.credits.models import Payment, PaymentMethod
 from metering.periods import BillingPeriod
-from metering.settings import payment_retry_days
+from metering.settings import billing_timezone, payment_retry_days
 from portal.accounts.models import Client, ClientStatus, Reseller, Role, User
 from portal.audit.services import Actor, record
 from portal.db import db
@@ -65,10 +67,43 @@ def reseller_contacts() -> list[str]:
 
 
 def mark_paid(actor: Actor, invoice: Invoice, now: datetime) -> bool:
-    """The invoice is paid. Resumes the client if dunning suspended it and nothing else is overdue."""
+    """Stripe collected the invoice: its balance is recorded as a Stripe payment, and it is paid.
+
+    Resumes the client if dunning suspended it and nothing else is overdue.
+    """
     # Paid already (the push and the webhook both report it), or a draft Stripe never saw.
     if not lifecycle.allows(invoice, InvoiceState.PAID):
         return False
+    owed = invoice_balance(invoice).balance_minor
+    if owed > 0:
+        db.session.add(
+            Payment(
+                invoice_id=invoice.id,
+                client_id=invoice.client_id,
+                method=PaymentMethod.STRIPE,
+                amount_minor=owed,
+                currency=invoice.currency,
+                reference=invoice.stripe_invoice_id or "",
+                received_on=now.astimezone(billing_timezone()).date(),
+                recorded_at=now,
+                recorded_by=actor.label,
+            )
+        )
+    _settle(actor, invoice, now, {"paid_minor": owed, "method": PaymentMethod.STRIPE.value})
+    return True
+
+
+def settle_if_paid_off(actor: Actor, invoice: Invoice, now: datetime, how: str) -> bool:
+    """A payment or a credit brought the invoice's balance to zero: it is paid. False otherwise."""
+    if not lifecycle.allows(invoice, InvoiceState.PAID) or invoice.status is InvoiceStatus.DRAFT:
+        return False
+    if invoice_balance(invoice).balance_minor > 0:
+        return False
+    _settle(actor, invoice, now, {"settled_by": how})
+    return True
+
+
+def _settle(actor: Actor, invoice: Invoice, now: datetime, details: dict[str, object]) -> None:
     lifecycle.mark_paid(invoice, now)
     invoice.next_payment_retry_at = None
     db.session.flush()
@@ -78,10 +113,9 @@ def mark_paid(actor: Actor, invoice: Invoice, now: datetime) -> bool:
         "invoice",
         invoice.id,
         client_id=invoice.client_id,
-        details={"total_minor": invoice.total_minor, "currency": invoice.currency},
+        details={"total_minor": invoice.total_minor, "currency": invoice.currency, **details},
     )
     _resume_if_settled(actor, invoice.client)
-    return True
 
 
 def next_retry_after(first_failure: datetime, now: datetime) -> datetime | None:
@@ -116,6 +150,7 @@ def mark_payment_failed(
             "reason": reason,
             "stripe_message": stripe_message,
             "total_minor": invoice.total_minor,
+            "balance_minor": invoice_balance(invoice).balance_minor,
             "attempt": invoice.payment_attempts,
             "next_retry_at": invoice.next_payment_retry_at.isoformat()
             if invoice.next_payment_retry_at
@@ -126,7 +161,8 @@ def mark_payment_failed(
         # The client heard about it at the first failure; the latest reason is kept for the pages.
         return False
     client = invoice.client
-    amount = format_amount(invoice.total_minor, invoice.currency)
+    # What is still owed, after partial payments and credit notes, not the invoice's total.
+    amount = format_amount(invoice_balance(invoice).balance_minor, invoice.currency)
     month = BillingPeriod.parse(invoice.period).label
     retry = (
         f"We will try to charge your card again on {invoice.next_payment_retry_at:%d %B %Y}.\n\n"
@@ -298,7 +334,8 @@ def suspend_for_nonpayment(client_id: int, now: datetime, grace: timedelta) -> b
         .order_by(Invoice.overdue_since)
     ).first()
     assert oldest is not None
-    reason = f"Invoice {oldest.number} unpaid since {oldest.overdue_since:%Y-%m-%d}"
+    owed = format_amount(invoice_balance(oldest).balance_minor, oldest.currency)
+    reason = f"Invoice {oldest.number} unpaid since {oldest.overdue_since:%Y-%m-%d} ({owed} due)"
     suspend_client(DUNNING_ACTOR, client, reason)
     billing_account(client_id).suspended_for_nonpayment_at = now
     db.session.flush()

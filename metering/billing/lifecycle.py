@@ -16,8 +16,9 @@
 
 "Held" is a draft the reseller keeps back from approval: it is stored as a draft with a
 ``hold_reason`` rather than as a status of its own, so the close (which rebuilds drafts) and the
-``invoices`` table need not know about it. A draft whose total is zero is settled as it is finalized
-(finalized, then paid, in one step): there is nothing to collect.
+``invoices`` table need not know about it. A draft whose total is zero or less is settled as it is
+finalized (finalized, then paid, in one step): there is nothing to collect. A balance brought to zero
+by payments and credit notes is a move to paid as well.
 
 Every write of ``Invoice.status``, ``hold_reason``, ``finalized_at``, ``paid_at``,
 ``overdue_since``, ``voided_at`` and ``uncollectible_at`` happens here, the first one as the month
@@ -192,11 +193,15 @@ def release(invoice: Invoice) -> str | None:
 
 
 def finalize(invoice: Invoice, now: datetime) -> InvoiceState:
-    """Freeze a draft: its lines and total never change again. A zero total is paid as it is issued."""
+    """Freeze a draft: its lines and total never change again. Nothing to collect: paid as it is issued.
+
+    A total below zero is settled too: the client gets a credit note for it (the finalizing caller
+    issues it), never a negative invoice.
+    """
     _move(invoice, InvoiceState.FINALIZED)
     invoice.finalized_at = now
-    if invoice.total_minor == 0:
-        # Nothing to collect (e.g. an adjustment that cancels out).
+    if invoice.total_minor <= 0:
+        # Nothing to collect (e.g. an adjustment that cancels out, or gives more back than is billed).
         _move(invoice, InvoiceState.PAID)
         invoice.paid_at = now
     return state_of(invoice)

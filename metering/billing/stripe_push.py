@@ -7,7 +7,8 @@ Steps (the task commits after each, so a retry resumes where the last attempt st
 3. one InvoiceItem per line, added to that Invoice by its id: integer ``amount`` in minor units, the
    line's description, and metadata naming our invoice and line; lines already on it are not added
    again. Items never wait "pending" on the Customer, where another invoice of the same client being
-   pushed at the same time could sweep them up;
+   pushed at the same time could sweep them up; credit carried from earlier credit notes and used
+   on this invoice is one negative item each;
 4. "pay": Stripe finalizes the draft and charges the default payment method, after checking that
    its total equals ours (or nothing is charged).
 
@@ -34,6 +35,7 @@ from metering.billing.dunning import (
     mark_payment_failed,
 )
 from metering.billing.models import Invoice, InvoiceLine, InvoiceStatus
+from metering.credits.services import credit_applied_to
 from metering.periods import BillingPeriod
 from metering.tax.models import PPM_PER_PERCENT, TaxRate
 from portal.accounts.models import Client
@@ -212,6 +214,24 @@ def add_invoice_items(client_api: stripe.StripeClient, invoice: Invoice, custome
             options={"idempotency_key": idempotency_key(invoice, f"line-{line.id}")},
         )
         added += 1
+    # Carried credit already used on this invoice goes to Stripe as a negative item, so that the card
+    # is charged what is left, not the total.
+    for application in credit_applied_to(invoice):
+        key = f"credit-{application.id}"
+        if key in already:
+            continue
+        client_api.v1.invoice_items.create(
+            params={
+                "customer": customer_id,
+                "invoice": invoice.stripe_invoice_id,
+                "amount": -application.amount_minor,
+                "currency": invoice.currency.lower(),
+                "description": f"Credit from credit note {application.credit_note.number}",
+                "metadata": {"seatmeter_invoice": str(invoice.id), "seatmeter_line": key},
+            },
+            options={"idempotency_key": idempotency_key(invoice, key)},
+        )
+        added += 1
     return added
 
 
@@ -262,9 +282,12 @@ def collect(client_api: stripe.StripeClient, invoice: Invoice) -> Collection:
     remote = client_api.v1.invoices.retrieve(invoice.stripe_invoice_id)
     if remote.status == "paid":
         return Collection(paid=True, hosted_invoice_url=_hosted_url(remote))
-    if remote.total != invoice.total_minor:
+    expected = invoice.total_minor - sum(
+        application.amount_minor for application in credit_applied_to(invoice)
+    )
+    if remote.total != expected:
         raise StripeMismatch(
-            f"Stripe invoice {remote.id} totals {remote.total}, ours {invoice.total_minor}: not charged"
+            f"Stripe invoice {remote.id} totals {remote.total}, ours {expected} after credit: not charged"
         )
     try:
         result = client_api.v1.invoices.pay(

@@ -7,7 +7,7 @@ what the default terms give; its number keeps its old form (no prefix); it has n
 parties (``parties`` is null), so it prints the profiles as they are now.
 
 Revision ID: 0014_invoice_documents
-Revises: 0014_stripe
+Revises: 0014_two_factor
 Create Date: 2026-11-29
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 import portal.db
 
 revision: str = "0014_invoice_documents"
-# Chained after the Stripe work's 0014 (merged first); the integrator may re-chain it again.
-down_revision: str | None = "0014_stripe"
+# Chained after the work merged before it (stripe, credit notes, two-factor); the integrator may re-chain it.
+down_revision: str | None = "0014_two_factor"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

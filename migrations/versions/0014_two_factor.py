@@ -17,7 +17,7 @@ import portal.db
 
 revision: str = "0014_two_factor"
 # 0013 may come from another branch: the integrator re-chains this one after it.
-down_revision: str | None = "0013"
+down_revision: str | None = "0014_credit_notes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

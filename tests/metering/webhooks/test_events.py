@@ -34,7 +34,7 @@ def audit_actions(invoice: Invoice) -> list[str]:
 
 def state_of(invoice: Invoice) -> tuple[InvoiceStatus, ClientStatus]:
     db.session.expire_all()
-    return invoice.status, db.session.get(Client, invoice.client_id).status
+    return invoice.status, db.session.get_one(Client, invoice.client_id).status
 
 
 # --- invoice.payment_action_required (3-D Secure / SCA) ----------------------------------------------
