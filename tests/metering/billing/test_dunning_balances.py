@@ -17,7 +17,9 @@ from portal.db import db, utcnow
 from tests.metering.months import TESTS, event
 
 
-def test_a_part_paid_overdue_invoice_is_dunned_for_its_balance(month, make_client, travel, caplog):
+def test_a_part_paid_overdue_invoice_is_dunned_for_its_balance(app, month, make_client, travel, caplog):
+    # No card retries: suspension follows the grace period directly (retries: test_dunning.py).
+    app.config["BILLING_RETRY_DAYS"] = []
     acme = make_client("acme", "Acme Law LLP")
     acme.billing_email = "billing@acme.example"
     db.session.commit()
