@@ -112,7 +112,7 @@ def oracle_figures(months: list[BillingPeriod], tz: ZoneInfo, currency: str) -> 
     ]
 
 
-def _random_intervals(rng: random.Random, count: int) -> None:
+def random_intervals(rng: random.Random, count: int) -> None:
     """Intervals of a few people over a year and a half: overlapping, split, open, several products
     (some sharing a SKU), some a person's through two sources, and seats in service with nobody."""
     clients = list(db.session.scalars(select(Client.id)))
@@ -139,7 +139,7 @@ def _random_intervals(rng: random.Random, count: int) -> None:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("zone", ["UTC", "Pacific/Auckland"])
 def test_figures_counted_in_sql_equal_the_figures_counted_in_python(app, business, seed, zone):
-    _random_intervals(random.Random(seed), 400)
+    random_intervals(random.Random(seed), 400)
     tz = ZoneInfo(zone)
 
     for months in (last_months(OCTOBER, 12), last_months(OCTOBER, 1), last_months(BillingPeriod(2027, 3), 6)):
@@ -154,7 +154,7 @@ def test_the_figures_cost_the_same_statements_with_ten_times_the_intervals(app, 
     rng = random.Random(7)
     sizes = []
     for count in (40, 400):
-        _random_intervals(rng, count)
+        random_intervals(rng, count)
         with count_queries() as statements:
             monthly_figures(months, ZoneInfo("UTC"), "USD")
         sizes.append(len(statements))
