@@ -124,6 +124,11 @@ def celery_init_app(app: Flask) -> Celery:
     celery = Celery(app.import_name, task_cls=FlaskTask, include=TASK_MODULES)
     celery.conf.update(
         broker_url=broker_url,
+        # Celery lets the CELERY_BROKER_URL environment variable win over broker_url whatever the
+        # app says; the read and write URLs are what it connects with, so this app's own setting
+        # (from a *_FILE, or an app built for another broker in the same process) is used.
+        broker_read_url=broker_url,
+        broker_write_url=broker_url,
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,
         # A task is acknowledged when it finishes, so a killed worker's task is delivered again;

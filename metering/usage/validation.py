@@ -18,7 +18,9 @@ from portal.catalog.models import ProductBilling
 MAX_EVENT_ID_LENGTH = 200
 MAX_USER_LENGTH = 254
 MAX_QUANTITY = 10**9
-_USER_RE = re.compile(r"[^\s]+")
+# No spaces, and no control characters: PostgreSQL cannot store a NUL, and no name holds the others.
+_USER_RE = re.compile(r"[^\s\x00-\x1f\x7f]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # (client_id, product_id, user_key): the unit whose start/stop events make licence intervals.
 UsageKey = tuple[int, int, str]
@@ -51,7 +53,12 @@ def event_id_of(raw: Any) -> str | None:
     """The event's id if it has a usable one (duplicates are recognised by it before any check)."""
     if isinstance(raw, dict):
         value = raw.get("id")
-        if isinstance(value, str) and value.strip() and len(value.strip()) <= MAX_EVENT_ID_LENGTH:
+        if (
+            isinstance(value, str)
+            and value.strip()
+            and len(value.strip()) <= MAX_EVENT_ID_LENGTH
+            and not _CONTROL.search(value)
+        ):
             return value.strip()
     return None
 
@@ -91,7 +98,10 @@ def parse_event(
     problems: list[str] = []
     event_id = event_id_of(raw)
     if event_id is None:
-        problems.append(f"“id” must be a non-empty string of at most {MAX_EVENT_ID_LENGTH} characters")
+        problems.append(
+            f"“id” must be a non-empty string of at most {MAX_EVENT_ID_LENGTH} characters, "
+            "without control characters"
+        )
 
     client_ref = raw.get("client")
     client_id = clients.get(client_ref) if isinstance(client_ref, str) else None
