@@ -18,6 +18,7 @@ from metering.billing.close_runs import (
     latest_close_run,
     start_close_run,
 )
+from metering.billing.dunning import mark_paid, mark_payment_failed
 from metering.billing.estimate import MonthEstimate, estimate_month
 from metering.billing.finalize import finalize_period
 from metering.billing.models import (
@@ -147,6 +148,8 @@ __all__ = [
     "line_details",
     "list_commitments",
     "list_invoices",
+    "mark_paid",
+    "mark_payment_failed",
     "mark_spla_submitted",
     "month_review",
     "monthly_figures",

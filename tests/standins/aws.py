@@ -143,7 +143,7 @@ def workmail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkMa
     argv = [
         sys.executable,
         "-m",
-        "tests.standins.workmail_server",
+        "sandbox.workmail_server",
         "--port",
         str(port),
         "--organization",
