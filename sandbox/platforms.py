@@ -29,7 +29,7 @@ from pathlib import Path
 
 import boto3
 
-from portal.demo.services import HAND_MADE_DESKTOP
+from portal.demo.services import HAND_MADE_DESKTOP, LEFTOVER_MAILBOX
 from sandbox import kamailio as kamailio_standin
 from sandbox.ports import LOOPBACK, free_port, start_server, stop_process
 
@@ -99,6 +99,24 @@ def make_hand_made_desktop(endpoint_url: str, directory_id: str, user_name: str)
     )
     workspace_id: str = result["PendingRequests"][0]["WorkspaceId"]
     return workspace_id
+
+
+def leave_mailbox_behind(
+    endpoint_url: str, organization_id: str, mail_domain: str, email: str, name: str
+) -> None:
+    """A WorkMail mailbox nobody removed when its person left: the true-up reports it as unbilled."""
+    workmail = boto3.client(
+        "workmail",
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id=DUMMY_KEY_ID,
+        aws_secret_access_key=DUMMY_SECRET,
+    )
+    user_id = workmail.create_user(
+        OrganizationId=organization_id, Name=email, DisplayName=name, Password="Sandbox-Passw0rd!"
+    )["UserId"]
+    address = f"{email.split('@', 1)[0]}@{mail_domain}"
+    workmail.register_to_work_mail(OrganizationId=organization_id, EntityId=user_id, Email=address)
 
 
 def register_stripe_webhook(api_base: str, url: str, secret: str) -> None:
@@ -176,6 +194,14 @@ def _start(sandbox: Sandbox, public_url: str) -> None:
         WORKMAIL_ENDPOINT_URL=f"http://{LOOPBACK}:{workmail_port}",
         WORKMAIL_ORGANIZATION_ID=organization_id,
         WORKMAIL_MAIL_DOMAIN=f"{WORKMAIL_ALIAS}.awsapps.com",
+    )
+    leftover_name, leftover_email = LEFTOVER_MAILBOX
+    leave_mailbox_behind(
+        env["WORKMAIL_ENDPOINT_URL"],
+        organization_id,
+        env["WORKMAIL_MAIL_DOMAIN"],
+        leftover_email,
+        leftover_name,
     )
 
     stripe_port = free_port()

@@ -2,13 +2,19 @@
 
 Prints only the address, the logins and real problems; every process writes its log under
 ``instance/logs/`` (the platforms' under ``instance/sandbox/``). Ctrl-C stops everything it started
-and exits 0. ``PORT`` moves the portal off 5000.
+and exits 0. ``PORT`` (or ``--port``) moves the portal off 5000; ``--instance DIR`` keeps the
+database, broker, logs and sandbox in DIR instead of ``instance/`` (the tests run it so).
+
+Once the workers have settled every demo seat, one line says how they ended, and the true-up reads
+the platforms once (as it does nightly), so its findings are there on first login.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
+import secrets
 import signal
 import sqlite3
 import subprocess
@@ -18,13 +24,18 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from sqlalchemy import select
+
+from portal import create_app
+from portal.db import db
+from portal.demo.services import DEMO_PASSWORD, demo_logins
+from portal.orders.models import DesiredState, Seat, SeatState
 from sandbox import sip_client
 from sandbox.platforms import PROJECT_ROOT, Sandbox, start_sandbox
 from sandbox.ports import LOOPBACK
 from sandbox.supervisor import Interrupted, Supervisor, interrupts_raise, read_procfile
 
-INSTANCE = PROJECT_ROOT / "instance"
-LOG_DIR = INSTANCE / "logs"
+DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
 READY_TIMEOUT = 120.0
 SETUP_STEPS = (("db", "upgrade"), ("catalog", "seed"), ("demo",))
 
@@ -33,9 +44,22 @@ def _flask(*args: str) -> list[str]:
     return [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", *args]
 
 
-def set_up_data(env: dict[str, str]) -> None:
-    """Migrations, catalog and demo data, output in instance/logs/setup.log; SystemExit if one fails."""
-    log_path = LOG_DIR / "setup.log"
+def instance_environment(instance: Path) -> dict[str, str]:
+    """Settings that keep the database, broker and beat schedule in ``instance`` (unless set already)."""
+    env = {
+        "DATABASE_URL": f"sqlite:///{instance / 'seatmeter.sqlite'}",
+        "CELERY_BROKER_URL": f"sqla+sqlite:///{instance / 'broker.sqlite'}",
+        "CELERY_BEAT_SCHEDULE": str(instance / "celerybeat-schedule"),
+    }
+    if instance != DEFAULT_INSTANCE:
+        # The portal keeps a generated key in instance/ only for its default instance folder.
+        env["SECRET_KEY"] = secrets.token_urlsafe(32)
+    return {name: value for name, value in env.items() if not os.environ.get(name)}
+
+
+def set_up_data(env: dict[str, str], log_dir: Path) -> None:
+    """Migrations, catalog and demo data, output in logs/setup.log; SystemExit if one fails."""
+    log_path = log_dir / "setup.log"
     with log_path.open("ab") as log:
         for step in SETUP_STEPS:
             status = subprocess.run(
@@ -59,16 +83,16 @@ def wait_for_login_page(url: str, supervisor: Supervisor) -> None:
             if response.status == 200:
                 return
         time.sleep(0.1)
-    raise SystemExit(f"The portal did not answer on {url}/login within {READY_TIMEOUT:.0f} s; see {LOG_DIR}")
+    raise SystemExit(f"The portal did not answer on {url}/login within {READY_TIMEOUT:.0f} s; see its logs")
 
 
 class Softphones:
     """Registers a softphone for every extension on the sandbox Kamailio, as a person's desk phone would."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: Sandbox, log_dir: Path) -> None:
         self.kamailio = sandbox.kamailio
         self.registered: set[tuple[str, str]] = set()
-        self.log = LOG_DIR / "softphones.log"
+        self.log = log_dir / "softphones.log"
 
     def register_new(self) -> list[str]:
         if self.kamailio is None:
@@ -96,9 +120,46 @@ class Softphones:
         return newly
 
 
-def _banner(url: str, sandbox: Sandbox, seconds: float) -> str:
-    from portal.demo.services import DEMO_PASSWORD, demo_logins
+class DemoSeats:
+    """Watches the demo's seats until the workers have settled every one, then says how they ended."""
 
+    def __init__(self, env: dict[str, str], instance: Path) -> None:
+        overrides = {name: env[name] for name in ("DATABASE_URL", "SECRET_KEY") if env.get(name)}
+        self.app = create_app({**overrides, "CELERY_BROKER_URL": "memory://", "INSTANCE_PATH": str(instance)})
+        self.reported = False
+
+    def summary(self) -> str | None:
+        """One line once no wanted seat is on its way any more (None before)."""
+        settled = {SeatState.ACTIVE, SeatState.SUSPENDED, SeatState.FAILED}
+        with self.app.app_context():
+            wanted = select(Seat).where(Seat.desired_state != DesiredState.TERMINATED)
+            seats = list(db.session.scalars(wanted))
+            if not seats or any(seat.state not in settled for seat in seats):
+                return None
+            active = sum(seat.state is SeatState.ACTIVE for seat in seats)
+            failed = [seat for seat in seats if seat.state is SeatState.FAILED]
+            line = f"Demo seats: {active} of {len(seats)} active"
+            for seat in failed:
+                who = seat.end_user.name if seat.end_user else "nobody"
+                line += f"; failed as the demo intends: {seat.product.name} for {who}: {seat.last_error}"
+            return line
+
+    def close(self) -> None:
+        self.app.extensions["seatmeter.db"].engine.dispose()
+
+
+def run_trueup(env: dict[str, str], log_dir: Path) -> None:
+    """The nightly true-up, once now: what the platforms have and nobody bills shows up at first login."""
+    with (log_dir / "setup.log").open("ab") as log:
+        command = _flask("trueup", "run")
+        status = subprocess.run(
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_ROOT, check=False
+        ).returncode
+    if status != 0:
+        print(f"The true-up could not read the sandbox platforms (status {status}); see {log_dir}/setup.log")
+
+
+def _banner(url: str, sandbox: Sandbox, seconds: float, log_dir: Path) -> str:
     kamailio = sandbox.kamailio
     voip = f"Kamailio on udp:{LOOPBACK}:{kamailio.port}" if kamailio else "Kamailio's tables only"
     lines = [
@@ -108,29 +169,45 @@ def _banner(url: str, sandbox: Sandbox, seconds: float) -> str:
         *sandbox.notes,
         f"Log in with the password {DEMO_PASSWORD} as:",
         *(f"  {login.email:<30} {login.role}" for login in demo_logins()),
-        f"Logs: {LOG_DIR.relative_to(PROJECT_ROOT)}/",
+        f"Logs: {log_dir}/",
     ]
     return "\n".join(lines)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Seatmeter with sandbox platforms and demo data")
+    parser.add_argument("--port", default=os.environ.get("PORT") or "5000")
+    parser.add_argument("--instance", type=Path, default=DEFAULT_INSTANCE)
+    options = parser.parse_args(argv)
     started = time.monotonic()
-    port = os.environ.get("PORT") or "5000"
-    url = f"http://{LOOPBACK}:{port}"
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    url = f"http://{LOOPBACK}:{options.port}"
+    instance: Path = options.instance.resolve()
+    log_dir = instance / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
     sandbox: Sandbox | None = None
     supervisor: Supervisor | None = None
+    seats: DemoSeats | None = None
     with interrupts_raise():
         try:
-            sandbox = start_sandbox(INSTANCE / "sandbox", url)
-            env = {**os.environ, **sandbox.env, "PORT": port, "PUBLIC_URL": url, "FLASK_DEBUG": "0"}
-            set_up_data(env)
-            supervisor = Supervisor(read_procfile(PROJECT_ROOT / "Procfile"), env, LOG_DIR, PROJECT_ROOT)
+            sandbox = start_sandbox(instance / "sandbox", url)
+            env = {
+                **os.environ,
+                **instance_environment(instance),
+                **sandbox.env,
+                "PORT": options.port,
+                "PUBLIC_URL": url,
+                "FLASK_DEBUG": "0",
+                # The Procfile names flask and celery: this interpreter's, as under `make run`.
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            }
+            set_up_data(env, log_dir)
+            supervisor = Supervisor(read_procfile(PROJECT_ROOT / "Procfile"), env, log_dir, PROJECT_ROOT)
             supervisor.start()
             wait_for_login_page(url, supervisor)
-            print(_banner(url, sandbox, time.monotonic() - started), flush=True)
-            phones = Softphones(sandbox)
-            next_phone_check = 0.0
+            print(_banner(url, sandbox, time.monotonic() - started, log_dir), flush=True)
+            phones = Softphones(sandbox, log_dir)
+            seats = DemoSeats(env, instance)
+            next_check = 0.0
             while True:
                 ended = supervisor.exited()
                 if ended is not None:
@@ -138,10 +215,14 @@ def main() -> int:
                     print(f"The {name} process stopped by itself (status {status}); the end of its log:")
                     print(supervisor.tail(name))
                     return 1
-                if time.monotonic() >= next_phone_check:
+                if time.monotonic() >= next_check:
+                    if not seats.reported and (summary := seats.summary()) is not None:
+                        seats.reported = True
+                        print(summary, flush=True)
+                        run_trueup(env, log_dir)
                     for address in phones.register_new():
                         print(f"A sandbox softphone registered as {address}.", flush=True)
-                    next_phone_check = time.monotonic() + 3
+                    next_check = time.monotonic() + 2
                 time.sleep(0.2)
         except Interrupted:
             return 0
@@ -153,6 +234,8 @@ def main() -> int:
                 supervisor.stop()
             if sandbox is not None:
                 sandbox.stop()
+            if seats is not None:
+                seats.close()
 
 
 if __name__ == "__main__":

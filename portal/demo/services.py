@@ -9,8 +9,8 @@ the workers and the Stripe webhooks use, with the date it would have happened on
 * every past month closed; all but the last approved (finalized) and paid, except Bright Smile's
   latest finalized invoice, whose card was declined (overdue); last month's bills wait for review;
 * every past month's SPLA report marked submitted, so nothing on the home page is falsely overdue;
-* one seat that fails with a plain reason (see :data:`HAND_MADE_DESKTOP`), which the nightly true-up
-  also reports as an account the platform has and nobody bills.
+* one seat that fails with a plain reason (see :data:`HAND_MADE_DESKTOP`), and a mailbox left on the
+  platform after its person left (:data:`LEFTOVER_MAILBOX`) for the true-up to find.
 
 Loading it again changes nothing: clients, people and logins are looked up by their natural keys
 first, and seats and months are only added to a client without orders and a database without bills.
@@ -50,6 +50,9 @@ HISTORY_MONTHS = 12
 # The sandbox has a WorkSpace for this directory user that somebody made by hand in the AWS console;
 # the demo's desktop for the same person fails with that reason (WorkSpaces allows one per user).
 HAND_MADE_DESKTOP = "gina"
+# Jon left Ledgerline and his seat was cancelled, but his WorkMail mailbox is still there (the sandbox
+# keeps it): the true-up's finding of an account nobody bills.
+LEFTOVER_MAILBOX = ("Jon Abbott", "jon@ledgerline.example")
 DECLINED = "Your card was declined."
 
 
