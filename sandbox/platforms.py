@@ -29,7 +29,6 @@ from pathlib import Path
 
 import boto3
 
-from portal.demo.services import HAND_MADE_DESKTOP, LEFTOVER_MAILBOX
 from sandbox import kamailio as kamailio_standin
 from sandbox.ports import LOOPBACK, free_port, start_server, stop_process
 
@@ -165,6 +164,9 @@ def start_sandbox(workdir: Path, public_url: str) -> Sandbox:
 
 
 def _start(sandbox: Sandbox, public_url: str) -> None:
+    # Imported here: `make run` starts the data setup before paying for importing the application.
+    from portal.demo.services import HAND_MADE_DESKTOP, LEFTOVER_MAILBOX
+
     workdir = sandbox.workdir
     env = sandbox.env
     env.update(aws_environment())

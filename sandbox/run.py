@@ -7,6 +7,9 @@ database, broker, logs and sandbox in DIR instead of ``instance/`` (the tests ru
 
 Once the workers have settled every demo seat, one line says how they ended, and the true-up reads
 the platforms once (as it does nightly), so its findings are there on first login.
+
+The application (portal, the engines) is imported only where it is used, after the data setup has
+started in its own process: importing it is most of the start-up time.
 """
 
 from __future__ import annotations
@@ -24,20 +27,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from sqlalchemy import select
-
-from portal import create_app
-from portal.db import db
-from portal.demo.services import DEMO_PASSWORD, demo_logins
-from portal.orders.models import DesiredState, Seat, SeatState
 from sandbox import sip_client
 from sandbox.platforms import PROJECT_ROOT, Sandbox, start_sandbox
-from sandbox.ports import LOOPBACK
+from sandbox.ports import LOOPBACK, stop_process
 from sandbox.supervisor import Interrupted, Supervisor, interrupts_raise, read_procfile
 
 DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
 READY_TIMEOUT = 120.0
-SETUP_STEPS = (("db", "upgrade"), ("catalog", "seed"), ("demo",))
 
 
 def _flask(*args: str) -> list[str]:
@@ -57,17 +53,25 @@ def instance_environment(instance: Path) -> dict[str, str]:
     return {name: value for name, value in env.items() if not os.environ.get(name)}
 
 
-def set_up_data(env: dict[str, str], log_dir: Path) -> None:
-    """Migrations, catalog and demo data, output in logs/setup.log; SystemExit if one fails."""
-    log_path = log_dir / "setup.log"
-    with log_path.open("ab") as log:
-        for step in SETUP_STEPS:
-            status = subprocess.run(
-                _flask(*step), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_ROOT, check=False
-            ).returncode
-            if status != 0:
-                output = log_path.read_text(errors="replace")[-3000:]
-                raise SystemExit(f"`flask {' '.join(step)}` failed (status {status}):\n{output}")
+def start_data_setup(env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
+    """Migrations and demo data (``sandbox.setup_data``), output in logs/setup.log; started, not awaited."""
+    with (log_dir / "setup.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "sandbox.setup_data"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=PROJECT_ROOT,
+        )
+
+
+def finish_data_setup(setup: subprocess.Popen[bytes], log_dir: Path) -> None:
+    """Wait for :func:`start_data_setup`; SystemExit with the end of its log if it failed."""
+    status = setup.wait()
+    if status != 0:
+        output = (log_dir / "setup.log").read_text(errors="replace")[-3000:]
+        raise SystemExit(f"Loading the demo data failed (status {status}):\n{output}")
 
 
 def wait_for_login_page(url: str, supervisor: Supervisor) -> None:
@@ -124,12 +128,19 @@ class DemoSeats:
     """Watches the demo's seats until the workers have settled every one, then says how they ended."""
 
     def __init__(self, env: dict[str, str], instance: Path) -> None:
+        from portal import create_app
+
         overrides = {name: env[name] for name in ("DATABASE_URL", "SECRET_KEY") if env.get(name)}
         self.app = create_app({**overrides, "CELERY_BROKER_URL": "memory://", "INSTANCE_PATH": str(instance)})
         self.reported = False
 
     def summary(self) -> str | None:
         """One line once no wanted seat is on its way any more (None before)."""
+        from sqlalchemy import select
+
+        from portal.db import db
+        from portal.orders.models import DesiredState, Seat, SeatState
+
         settled = {SeatState.ACTIVE, SeatState.SUSPENDED, SeatState.FAILED}
         with self.app.app_context():
             wanted = select(Seat).where(Seat.desired_state != DesiredState.TERMINATED)
@@ -160,6 +171,8 @@ def run_trueup(env: dict[str, str], log_dir: Path) -> None:
 
 
 def _banner(url: str, sandbox: Sandbox, seconds: float, log_dir: Path) -> str:
+    from portal.demo.services import DEMO_PASSWORD, demo_logins
+
     kamailio = sandbox.kamailio
     voip = f"Kamailio on udp:{LOOPBACK}:{kamailio.port}" if kamailio else "Kamailio's tables only"
     lines = [
@@ -187,20 +200,23 @@ def main(argv: list[str] | None = None) -> int:
     sandbox: Sandbox | None = None
     supervisor: Supervisor | None = None
     seats: DemoSeats | None = None
+    setup: subprocess.Popen[bytes] | None = None
     with interrupts_raise():
         try:
-            sandbox = start_sandbox(instance / "sandbox", url)
-            env = {
+            base_env = {
                 **os.environ,
                 **instance_environment(instance),
-                **sandbox.env,
                 "PORT": options.port,
                 "PUBLIC_URL": url,
                 "FLASK_DEBUG": "0",
                 # The Procfile names flask and celery: this interpreter's, as under `make run`.
                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             }
-            set_up_data(env, log_dir)
+            # The data needs no platform: it loads while the sandbox starts.
+            setup = start_data_setup(base_env, log_dir)
+            sandbox = start_sandbox(instance / "sandbox", url)
+            env = {**base_env, **sandbox.env}
+            finish_data_setup(setup, log_dir)
             supervisor = Supervisor(read_procfile(PROJECT_ROOT / "Procfile"), env, log_dir, PROJECT_ROOT)
             supervisor.start()
             wait_for_login_page(url, supervisor)
@@ -234,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
                 supervisor.stop()
             if sandbox is not None:
                 sandbox.stop()
+            if setup is not None and setup.poll() is None:
+                stop_process(setup)
             if seats is not None:
                 seats.close()
 

@@ -33,6 +33,8 @@ def _visit_console(page: object, run: DemoRun, email: str) -> dict[str, str]:
     log_in(page, run.url, email, DEMO_PASSWORD)
     page.wait_for_load_state("networkidle")  # type: ignore[attr-defined]
     assert "/login" not in urlsplit(page.url).path, _main_text(page)  # type: ignore[attr-defined]
+    # The platforms are make run's stand-ins, and the console says so on every page.
+    assert page.locator("header .sandbox-label").inner_text().strip().lower() == "sandbox"  # type: ignore[attr-defined]
     nav = page.locator("header nav a").evaluate_all("links => links.map(link => link.href)")  # type: ignore[attr-defined]
     assert len(nav) >= 4
     texts: dict[str, str] = {}
