@@ -214,7 +214,13 @@ def main(argv: list[str] | None = None) -> int:
             }
             # The data needs no platform: it loads while the sandbox starts.
             setup = start_data_setup(base_env, log_dir)
+            ran_before = (instance / "sandbox").exists()
             sandbox = start_sandbox(instance / "sandbox", url)
+            if ran_before:
+                sandbox.notes.append(
+                    "The sandbox platforms start empty each run, but this database keeps the seats an "
+                    f"earlier run made: the true-up will find them missing. Delete {instance} to start over."
+                )
             env = {**base_env, **sandbox.env}
             finish_data_setup(setup, log_dir)
             supervisor = Supervisor(read_procfile(PROJECT_ROOT / "Procfile"), env, log_dir, PROJECT_ROOT)
