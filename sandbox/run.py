@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                 if time.monotonic() >= next_check:
                     if not seats.reported and (summary := seats.summary()) is not None:
                         seats.reported = True
-                        print(summary, flush=True)
+                        print(f"{summary} ({time.monotonic() - started:.0f} s after start)", flush=True)
                         run_trueup(env, log_dir)
                     for address in phones.register_new():
                         print(f"A sandbox softphone registered as {address}.", flush=True)
