@@ -29,11 +29,12 @@ setup: install
 run: install
 	@$(BIN)/python -m sandbox.run
 
-# lint-imports: the import contracts in pyproject.toml ([tool.importlinter]).
+# lint-imports: the import contracts in pyproject.toml ([tool.importlinter]); mypy: [tool.mypy].
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-logo
+	$(BIN)/mypy
 
 test: install system-packages lint
 	$(BIN)/pytest
@@ -43,4 +44,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache

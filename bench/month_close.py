@@ -149,29 +149,31 @@ def _run(url: str, clients: int, rng: random.Random) -> None:
     with app.app_context():
         seed_catalog(Actor.system("bench"))
         db.session.commit()
-        product_ids = dict(db.session.execute(text("SELECT code, id FROM products")).all())  # type: ignore[arg-type]
+        product_ids: dict[str, int] = dict(
+            db.session.execute(text("SELECT code, id FROM products")).tuples().all()
+        )
 
         started = time.perf_counter()
         raw = db.engine.raw_connection()
+        connection = raw.driver_connection
+        assert connection is not None
         try:
             now = datetime.now(UTC).isoformat()
             client_rows = io.StringIO(
                 "".join(f"client{i}\tClient {i}\tactive\t{now}\n" for i in range(1, clients + 1))
             )
-            _copy(
-                raw.driver_connection, "COPY clients (ref, name, status, created_at) FROM STDIN", client_rows
-            )
+            _copy(connection, "COPY clients (ref, name, status, created_at) FROM STDIN", client_rows)
             rows, intervals, seat_months = _history(clients, rng, product_ids)
             _copy(
-                raw.driver_connection,
+                connection,
                 "COPY licence_intervals"
                 " (client_id, product_id, user_key, source, start_at, stop_at, created_at) FROM STDIN",
                 rows,
             )
-            raw.driver_connection.commit()
-            with raw.driver_connection.cursor() as cursor:
+            connection.commit()
+            with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
-            raw.driver_connection.commit()
+            connection.commit()
         finally:
             raw.close()
         print(

@@ -113,8 +113,11 @@ def main() -> None:
             while active < args.seats and time.monotonic() - started < args.timeout:
                 time.sleep(0.5)
                 with app.app_context():
-                    active = db.session.scalar(
-                        select(func.count()).select_from(Seat).where(Seat.state == SeatState.ACTIVE)
+                    active = (
+                        db.session.scalar(
+                            select(func.count()).select_from(Seat).where(Seat.state == SeatState.ACTIVE)
+                        )
+                        or 0
                     )
                     failed = db.session.scalar(
                         select(func.count()).select_from(Seat).where(Seat.state == SeatState.FAILED)

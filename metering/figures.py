@@ -132,13 +132,14 @@ def monthly_figures(months: list[BillingPeriod], tz: ZoneInfo, currency: str) ->
             or_(LicensedHost.retired_at.is_(None), LicensedHost.retired_at > first_start),
         )
     ).all()
-    for month in months:
-        start, stop = month.bounds(tz)
+    for billing_month in months:
+        start, stop = billing_month.bounds(tz)
         for host, sku in hosts:
             in_service = host.in_service_from < stop and (host.retired_at is None or host.retired_at > start)
             if in_service and sku.currency == currency:
                 packs = core_license_packs(host.physical_cores, host.processors)
-                cost[str(month)] = cost.get(str(month), 0) + packs * costs[str(month)][sku.code].amount_minor
+                key = str(billing_month)
+                cost[key] = cost.get(key, 0) + packs * costs[key][sku.code].amount_minor
 
     return [
         MonthFigures(

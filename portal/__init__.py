@@ -48,6 +48,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from portal.cli import init_cli
 
     init_cli(app)
+
+    from portal.observability import init_app as init_observability
+
+    # Last: /healthz is answered in front of everything registered above.
+    init_observability(app)
     return app
 
 
@@ -58,3 +63,8 @@ def _configure_logging(app: Flask) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if app.debug else logging.INFO)
+    from portal.web.access_log import RedactOneTimeLinks
+
+    werkzeug_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, RedactOneTimeLinks) for f in werkzeug_log.filters):
+        werkzeug_log.addFilter(RedactOneTimeLinks())

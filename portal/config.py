@@ -8,6 +8,7 @@ request or a task.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -50,6 +51,20 @@ def _parse_bool(name: str, raw: str) -> bool:
     if value in _FALSE:
         return False
     raise ConfigError(name, f"expected one of true/false/1/0/yes/no, got {raw!r}")
+
+
+_ROLES = ("reseller_admin", "reseller_staff", "client_admin", "client_user")
+
+
+def _parse_roles(name: str, raw: str) -> frozenset[str]:
+    # The roles whose users must log in with a second factor; "none" for nobody.
+    if raw.strip().lower() == "none":
+        return frozenset()
+    roles = frozenset(part.strip().lower() for part in raw.split(",") if part.strip())
+    unknown = sorted(roles - set(_ROLES))
+    if unknown:
+        raise ConfigError(name, f"unknown role {', '.join(unknown)}: use {', '.join(_ROLES)} or none")
+    return roles
 
 
 def _parse_int(name: str, raw: str, *, minimum: int, maximum: int) -> int:
@@ -205,10 +220,36 @@ def _provisioning_settings(get: Callable[[str], str | None], instance_path: Path
         ("PROVISIONING_LEASE_SECONDS", 120, 3600),  # a worker's claim on a seat (> any API call)
         ("PROVISIONING_MAX_ATTEMPTS", 8, 100),  # retryable failures before a seat is failed
         ("PROVISIONING_RETRY_BASE_SECONDS", 5, 3600),  # first backoff; doubles with each retry
+        ("BROKER_OUTAGE_PAUSE", 10, 600),  # after a failed send, seconds before the next is tried
     ):
         value = get(name)
         config[name] = _parse_int(name, value, minimum=1, maximum=maximum) if value else default
     config.update(_directory_settings(get))
+    config.update(_webhook_settings(get))
+    return config
+
+
+def _webhook_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
+    """Outgoing webhooks (docs/webhooks.md): retry schedule, timeout, how much of an answer is read."""
+    config: dict[str, Any] = {}
+    for name, default, minimum, maximum in (
+        ("WEBHOOK_RETRY_BASE_SECONDS", 30, 0, 3600),  # first backoff; doubles with each retry
+        (
+            "WEBHOOK_RETRY_MAX_SECONDS",
+            1800,
+            1,
+            3600,
+        ),  # the longest wait (under the broker's visibility timeout)
+        ("WEBHOOK_RETRY_WINDOW_SECONDS", 86400, 1, 7 * 86400),  # retries stop this long after the first
+        ("WEBHOOK_DISABLE_AFTER_SECONDS", 86400, 1, 30 * 86400),  # failing this long: endpoint off
+        ("WEBHOOK_TIMEOUT_SECONDS", 5, 1, 60),  # connect and read, each
+        ("WEBHOOK_MAX_RESPONSE_BYTES", 65536, 0, 1024**2),  # of an endpoint's answer
+        ("WEBHOOK_SWEEP_INTERVAL", 300, 1, 86400),  # how often beat looks for lost deliveries
+        ("WEBHOOK_SWEEP_GRACE_SECONDS", 600, 1, 86400),  # overdue this long: the delivery's job was lost
+        ("WEBHOOK_RETENTION_DAYS", 30, 1, 3650),  # events and their delivery log are kept this long
+    ):
+        value = get(name)
+        config[name] = _parse_int(name, value, minimum=minimum, maximum=maximum) if value else default
     return config
 
 
@@ -237,6 +278,61 @@ def _directory_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
     config["AD_RDS_GROUP"] = group
     hour = get("TRUEUP_HOUR")  # the nightly true-up run, at this hour (UTC)
     config["TRUEUP_HOUR"] = _parse_int("TRUEUP_HOUR", hour, minimum=0, maximum=23) if hour else 2
+    return config
+
+
+def _parse_retry_days(name: str, value: str) -> list[int]:
+    """``3,5,7``: increasing days (1 to 60) after the first failure; ``none`` turns retries off."""
+    if value.strip().lower() == "none":
+        return []
+    try:
+        days = [int(part) for part in value.split(",")]
+    except ValueError:
+        raise ConfigError(
+            name, f"expected days separated by commas, like 3,5,7 (or none), got {value!r}"
+        ) from None
+    if any(day < 1 or day > 60 for day in days) or days != sorted(set(days)):
+        raise ConfigError(name, f"days must be increasing whole numbers from 1 to 60, got {value!r}")
+    return days
+
+
+_LOG_FORMATS = ("text", "json")
+# Loopback only unless the operator widens it: a scrape from the host itself (a local Prometheus
+# agent, `curl` on the box) needs nothing else; see docs/observability.md.
+_DEFAULT_METRICS_NETWORKS = "127.0.0.0/8,::1/128"
+
+
+def _parse_networks(name: str, raw: str) -> str:
+    """Addresses and networks, joined by commas (text, like every setting an override may give)."""
+    if raw.strip().lower() == "none":  # the bearer token alone opens /metrics
+        return ""
+    networks = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigError(name, f"{item!r} is not an address or network such as 10.0.0.0/8") from None
+    return ",".join(networks)
+
+
+def _observability_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
+    """Logs, metrics and error tracking (portal/observability, docs/observability.md)."""
+    config: dict[str, Any] = {}
+    log_format = (get("LOG_FORMAT") or "text").strip().lower()
+    if log_format not in _LOG_FORMATS:
+        raise ConfigError("LOG_FORMAT", f"expected text or json, got {log_format!r}")
+    config["LOG_FORMAT"] = log_format
+    token = get("METRICS_TOKEN")
+    if token is not None and len(token.strip()) < 16:
+        raise ConfigError("METRICS_TOKEN", "must be at least 16 characters long")
+    config["METRICS_TOKEN"] = token.strip() if token else None
+    networks = get("METRICS_ALLOWED_NETWORKS")
+    config["METRICS_ALLOWED_NETWORKS"] = _parse_networks(
+        "METRICS_ALLOWED_NETWORKS", networks if networks is not None else _DEFAULT_METRICS_NETWORKS
+    )
+    dsn = get("SENTRY_DSN")
+    config["SENTRY_DSN"] = _parse_http_url("SENTRY_DSN", dsn) if dsn else None
+    config["SENTRY_ENVIRONMENT"] = (get("SENTRY_ENVIRONMENT") or "production").strip()
     return config
 
 
@@ -300,6 +396,12 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         _parse_int("BILLING_GRACE_DAYS", grace_days, minimum=0, maximum=365) if grace_days else 14
     )
 
+    # Days after the first failed payment on which an overdue invoice is charged again ("none": never).
+    retry_days = get("BILLING_RETRY_DAYS")
+    config["BILLING_RETRY_DAYS"] = (
+        _parse_retry_days("BILLING_RETRY_DAYS", retry_days) if retry_days else [3, 5, 7]
+    )
+
     public_url = get("PUBLIC_URL")
     config["PUBLIC_URL"] = (
         _parse_http_url("PUBLIC_URL", public_url) if public_url else "http://127.0.0.1:5000"
@@ -339,6 +441,10 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
     proxies = get("TRUSTED_PROXIES")
     config["TRUSTED_PROXIES"] = _parse_int("TRUSTED_PROXIES", proxies, minimum=0, maximum=5) if proxies else 0
 
+    config["TWO_FACTOR_REQUIRED_ROLES"] = _parse_roles(
+        "TWO_FACTOR_REQUIRED_ROLES", get("TWO_FACTOR_REQUIRED_ROLES") or "reseller_admin,reseller_staff"
+    )
+
     # How often beat deletes expired sign-in records and API idempotency keys (seconds): hourly
     # keeps the tables small without a query a minute for nothing.
     config["PURGE_INTERVAL"] = 3600
@@ -349,6 +455,7 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
 
     config.update(_rate_limit_settings(get))
     config.update(_provisioning_settings(get, instance_path))
+    config.update(_observability_settings(get))
 
     # Cookies are marked Secure whenever the portal is served over HTTPS. `make run` serves plain
     # http://127.0.0.1 where a Secure cookie would never be sent back and nobody could log in.

@@ -9,10 +9,14 @@ from metering import (
     BillingAccount,
     BillingPeriodState,
     Commitment,
+    CreditApplication,
+    CreditNote,
+    CreditNoteLine,
     Invoice,
     InvoiceLine,
     LedgerInterval,
     LicensedHost,
+    Payment,
     SplaSubmission,
     StripeEvent,
     UsageEvent,
@@ -23,6 +27,7 @@ from portal.audit.models import AuditEvent
 from portal.catalog.models import LicenceSku, Product, ProductPrice, SkuCost, product_licences
 from portal.db import Base
 from portal.orders.models import Order, Seat
+from portal.webhooks_out.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from provisioning import Finding, ProvisioningAttempt, SeatWork, TrueupPolicy, TrueupRun
 
 __all__ = [
@@ -33,6 +38,9 @@ __all__ = [
     "BillingPeriodState",
     "Client",
     "Commitment",
+    "CreditApplication",
+    "CreditNote",
+    "CreditNoteLine",
     "EndUser",
     "FailedLogin",
     "Finding",
@@ -44,6 +52,7 @@ __all__ = [
     "LicensedHost",
     "OneTimeToken",
     "Order",
+    "Payment",
     "Product",
     "ProductPrice",
     "ProvisioningAttempt",
@@ -57,5 +66,9 @@ __all__ = [
     "TrueupRun",
     "UsageEvent",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "product_licences",
 ]

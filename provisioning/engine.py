@@ -13,14 +13,16 @@ import random
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from portal.audit.services import Actor, record
 from portal.db import db, utcnow
 from portal.orders.models import Seat, SeatState
+from portal.sealing import seal
 from provisioning.adapters import adapter_name_for, get_adapter
 from provisioning.adapters.base import (
     Account,
@@ -34,7 +36,6 @@ from provisioning.lifecycle import IN_PROGRESS, Action, move, plan, result_state
 from provisioning.models import AttemptOutcome, ProvisioningAttempt, SeatWork
 from provisioning.redaction import redact
 from provisioning.scheduling import schedule
-from provisioning.sealing import seal
 
 SYSTEM = Actor.system("provisioning")
 MAX_BACKOFF_SECONDS = 900
@@ -135,14 +136,18 @@ def claim(seat_id: int, task_id: str | None = None) -> Claim | None:
 
 def _take_lease(seat_id: int, owner: str, until: datetime, now: datetime) -> bool:
     """Claim the seat for this worker unless another holds an unexpired lease (one statement)."""
-    taken = db.session.execute(
-        update(SeatWork)
-        .where(
-            SeatWork.seat_id == seat_id,
-            or_(SeatWork.lease_expires_at.is_(None), SeatWork.lease_expires_at < now),
-        )
-        .values(lease_owner=owner, lease_expires_at=until)
-        .execution_options(synchronize_session=False)
+    # An UPDATE answers a CursorResult, which has the rowcount; execute's hints say Result.
+    taken = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(SeatWork)
+            .where(
+                SeatWork.seat_id == seat_id,
+                or_(SeatWork.lease_expires_at.is_(None), SeatWork.lease_expires_at < now),
+            )
+            .values(lease_owner=owner, lease_expires_at=until)
+            .execution_options(synchronize_session=False)
+        ),
     )
     return taken.rowcount == 1
 
@@ -231,8 +236,9 @@ def finish(claim: Claim, outcome: Outcome) -> float | None:
         reason = f"Gave up after {work.attempt_count + 1} attempts: {reason}"
     attempt.outcome = AttemptOutcome.FAILED
     previous = seat.state
-    move(seat, SeatState.FAILED, now)
+    # Before the move, so that the seat.failed webhook carries the reason.
     seat.last_error = reason
+    move(seat, SeatState.FAILED, now)
     work.sweep_after = None
     work.attempt_count = 0
     work.next_attempt_at = None

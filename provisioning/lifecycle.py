@@ -22,6 +22,7 @@ from portal.catalog.models import ProductKind
 from portal.db import utcnow
 from portal.errors import Conflict
 from portal.orders.models import DesiredState, Seat, SeatState
+from portal.webhooks_out.services import emit
 from provisioning.models import SeatWork
 
 
@@ -56,6 +57,13 @@ IN_PROGRESS: dict[Action, SeatState] = {
     Action.SUSPEND: S.SUSPENDING,
     Action.RESUME: S.RESUMING,
     Action.TERMINATE: S.TERMINATING,
+}
+
+# The observed states a webhook announces (docs/webhooks.md), each time a seat enters one.
+ANNOUNCED: dict[SeatState, str] = {
+    S.ACTIVE: "seat.active",
+    S.FAILED: "seat.failed",
+    S.TERMINATED: "seat.terminated",
 }
 
 # Kinds whose platform account belongs to a named person: the seat waits in `ordered` until it is
@@ -185,7 +193,29 @@ def move(seat: Seat, to: SeatState, at: datetime | None = None) -> None:
         if to is S.TERMINATED:
             seat.terminated_at = at
             SeatWork.of(seat).sweep_after = None
+        if to in ANNOUNCED:
+            _announce(seat, ANNOUNCED[to], at)
     sync_ledger(seat, at)
+
+
+def _announce(seat: Seat, event_type: str, at: datetime) -> None:
+    """The outgoing webhook of an observed-state change, recorded in the same transaction."""
+    emit(
+        event_type,
+        seat,
+        lambda: {
+            "seat_id": seat.id,
+            "client_ref": seat.client.ref,
+            "product": seat.product.code,
+            "state": seat.state.value,
+            "desired_state": seat.desired_state.value,
+            "end_user": seat.end_user.email if seat.end_user is not None else None,
+            "external_id": seat.external_id,
+            "error": seat.last_error if seat.state is S.FAILED else None,
+            "changed_at": at.isoformat(),
+        },
+        now=at,
+    )
 
 
 def plan(seat: Seat, *, reopening: bool = False) -> Action | None:

@@ -21,6 +21,7 @@ from portal.catalog.models import Product, ProductBilling
 from portal.db import db
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.orders.models import DesiredState, Order, Seat, SeatState
+from portal.webhooks_out.services import emit
 from provisioning.lifecycle import NAMED_USER_KINDS, access_gone, move, reopen, show_next_step
 from provisioning.models import SeatWork
 from provisioning.scheduling import schedule
@@ -171,6 +172,7 @@ def retry_seat(actor: Actor, seat: Seat) -> Seat:
 
 def suspend_client(actor: Actor, client: Client, reason: str) -> None:
     """Suspend every live seat of the client (dunning, or the reseller's decision). Idempotent."""
+    changes = client.status is not ClientStatus.SUSPENDED
     client.status = ClientStatus.SUSPENDED
     changed = _want_for_live_seats(client, DesiredState.ACTIVE, DesiredState.SUSPENDED)
     record(
@@ -181,13 +183,26 @@ def suspend_client(actor: Actor, client: Client, reason: str) -> None:
         client_id=client.id,
         details={"reason": reason, "seats": changed},
     )
+    if changes:
+        emit(
+            "client.suspended",
+            client,
+            lambda: {"client_ref": client.ref, "name": client.name, "reason": reason, "seats": changed},
+        )
 
 
 def resume_client(actor: Actor, client: Client) -> None:
     """Lift a suspension: every suspended seat of the client becomes active again. Idempotent."""
+    changes = client.status is not ClientStatus.ACTIVE
     client.status = ClientStatus.ACTIVE
     changed = _want_for_live_seats(client, DesiredState.SUSPENDED, DesiredState.ACTIVE)
     record(actor, "client.resumed", "client", client.id, client_id=client.id, details={"seats": changed})
+    if changes:
+        emit(
+            "client.resumed",
+            client,
+            lambda: {"client_ref": client.ref, "name": client.name, "seats": changed},
+        )
 
 
 # --- True-up settlements: the platform already holds (or lost) the account ---------------------------

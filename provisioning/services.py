@@ -11,8 +11,8 @@ from metering import seats_counted_now
 from portal.audit.services import Actor, record
 from portal.db import db
 from portal.orders.models import Seat, SeatState
+from portal.sealing import unseal
 from provisioning.models import ProvisioningAttempt, SeatWork
-from provisioning.sealing import unseal
 
 
 def failed_seats(limit: int = 500) -> list[Seat]:

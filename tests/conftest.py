@@ -137,6 +137,9 @@ def app_overrides(database_url: str, instance_path: Path) -> dict[str, object]:
         # Off unless a test turns them on (tests/portal/web/test_rate_limits.py): a suite that
         # logs in hundreds of times from 127.0.0.1 would otherwise trip them.
         "RATELIMIT_ENABLED": False,
+        # Off unless a test turns it on (tests/portal/auth/test_two_factor.py): every test that logs
+        # in as the reseller would otherwise first have to set up an authenticator app.
+        "TWO_FACTOR_REQUIRED_ROLES": frozenset(),
     }
 
 

@@ -1,8 +1,10 @@
 """A client adds a card through Stripe: Checkout in "setup" mode, then the card becomes the default.
 
-Stripe's hosted page collects the card (no card data ever reaches the portal). On the way back the
-portal reads the SetupIntent, checks it belongs to this client's Customer, makes its payment method
-the Customer's default for invoices, and retries collecting any overdue invoice.
+Stripe's hosted page collects the card (no card data ever reaches the portal). On the way back, or
+when Stripe's ``checkout.session.completed`` event arrives (whichever comes first; the browser may
+never come back), the portal reads the SetupIntent, checks it belongs to this client's Customer,
+makes its payment method the Customer's default for invoices, and retries collecting any unpaid
+invoice.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ def start_card_setup(client: Client, success_url: str, cancel_url: str) -> str:
         params={
             "mode": "setup",
             "customer": customer_id,
-            "payment_method_types": ["card"],
+            # Not payment_method_types (refused by the pinned API version): a filter on the methods
+            # Stripe offers. Cards only, because invoices are charged to "the card on file".
+            "allowed_payment_method_types": ["card"],
             "success_url": success_url + "?session_id={CHECKOUT_SESSION_ID}",
             "cancel_url": cancel_url,
             "metadata": {"seatmeter_client": client.ref},
@@ -69,6 +73,9 @@ def adopt_card(
         raise InvalidInput("The card was not confirmed. Try adding it again.")
     payment_method_id = _id_of(intent.payment_method)
     assert payment_method_id is not None
+    if account.payment_method_id == payment_method_id:
+        # Adopted already: the browser came back and Stripe's event arrived too.
+        return account
     method = client_api.v1.payment_methods.retrieve(payment_method_id)
     if _id_of(method.customer) is None:
         # Real Stripe attaches it when the SetupIntent succeeds; attaching again is refused there.
@@ -98,12 +105,14 @@ def adopt_card(
 
 
 def _retry_unpaid(client: Client) -> None:
-    """With a new card, overdue invoices and those that could not be charged are tried again."""
+    """With a new card, unpaid invoices and those that could not be charged are tried again."""
     unpaid = list(
         db.session.scalars(
             select(Invoice).where(
                 Invoice.client_id == client.id,
-                Invoice.status.in_([InvoiceStatus.OVERDUE, InvoiceStatus.FINALIZED]),
+                Invoice.status.in_(
+                    [InvoiceStatus.OVERDUE, InvoiceStatus.NEEDS_AUTHENTICATION, InvoiceStatus.FINALIZED]
+                ),
             )
         )
     )

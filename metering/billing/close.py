@@ -166,7 +166,7 @@ def _metered_usage(
     rows = db.session.execute(query)
     usage: dict[int, dict[str, int]] = {}
     for owner, code, quantity in rows:
-        usage.setdefault(owner, {})[code] = int(quantity)
+        usage.setdefault(owner, {})[code] = int(quantity or 0)
     return usage
 
 

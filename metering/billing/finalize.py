@@ -14,6 +14,7 @@ from metering.billing import lifecycle
 from metering.billing.close import check_period_over, period_state
 from metering.billing.lifecycle import InvoiceState
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceStatus
+from metering.credits.services import apply_carried_credit, issue_month_credit_note
 from metering.periods import BillingPeriod
 from portal.audit.services import Actor, record
 from portal.celery_app import enqueue_after_commit
@@ -49,6 +50,12 @@ def _finalize(actor: Actor, invoice: Invoice, now: datetime) -> None:
         client_id=invoice.client_id,
         details={"period": invoice.period, "total_minor": invoice.total_minor, "currency": invoice.currency},
     )
+    if invoice.total_minor < 0:
+        # A month that gives back more than it bills is a credit note, never a negative invoice.
+        issue_month_credit_note(actor, invoice, now)
+    else:
+        # Credit kept from earlier credit notes pays (part of) this invoice before it goes out.
+        apply_carried_credit(actor, invoice, now)
 
 
 def finalize_period(actor: Actor, period: BillingPeriod, tz: ZoneInfo, now: datetime) -> list[Invoice]:

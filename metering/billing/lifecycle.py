@@ -5,19 +5,27 @@
     (new_draft) ──▶ draft ──hold──▶ held ──release──▶ draft
                       │
                       └──finalize──▶ finalized ──payment fails──▶ overdue
+                                         │   └──bank asks (SCA)──▶ needs_authentication
                                          │                           │
-                                         └──────────paid──────▶ paid ◀┘
+                                         └──────────paid──────▶ paid ◀┘  (from overdue and
+                                                                          needs_authentication too)
+
+    finalized, overdue, needs_authentication ──void──▶ void (Stripe voided it: nothing is owed)
+    finalized, overdue, needs_authentication ──write off──▶ uncollectible ──paid──▶ paid
+                                                                          └──void──▶ void
 
 "Held" is a draft the reseller keeps back from approval: it is stored as a draft with a
 ``hold_reason`` rather than as a status of its own, so the close (which rebuilds drafts) and the
-``invoices`` table need not know about it. A draft whose total is zero is settled as it is finalized
-(finalized, then paid, in one step): there is nothing to collect.
+``invoices`` table need not know about it. A draft whose total is zero or less is settled as it is
+finalized (finalized, then paid, in one step): there is nothing to collect. A balance brought to zero
+by payments and credit notes is a move to paid as well.
 
-Every write of ``Invoice.status``, ``hold_reason``, ``finalized_at``, ``paid_at`` and
-``overdue_since`` happens here, the first one as the month close creates a draft
-(:func:`new_draft`), every later one after :data:`TRANSITIONS` allowed it; an illegal move raises
-:class:`IllegalTransition`. The moves to paid and overdue also set ``payment_error``, which is
-otherwise delivery bookkeeping (the Stripe push notes why it could not send an invoice there).
+Every write of ``Invoice.status``, ``hold_reason``, ``finalized_at``, ``paid_at``,
+``overdue_since``, ``voided_at`` and ``uncollectible_at`` happens here, the first one as the month
+close creates a draft (:func:`new_draft`), every later one after :data:`TRANSITIONS` allowed it;
+an illegal move raises :class:`IllegalTransition`. The moves to paid and overdue also set
+``payment_error``, which is otherwise delivery bookkeeping (the Stripe push notes why it could not
+send an invoice there).
 Callers keep what surrounds a move (audit records, e-mails, Stripe, freezing the month) and flush.
 """
 
@@ -30,6 +38,7 @@ from datetime import datetime
 from metering.billing.models import Invoice, InvoiceStatus
 from metering.periods import BillingPeriod
 from portal.errors import Conflict
+from portal.webhooks_out.services import emit
 
 
 class InvoiceState(enum.StrEnum):
@@ -38,6 +47,9 @@ class InvoiceState(enum.StrEnum):
     FINALIZED = "finalized"
     PAID = "paid"
     OVERDUE = "overdue"
+    NEEDS_AUTHENTICATION = "needs_authentication"  # the bank wants the client to confirm (3-D Secure)
+    VOID = "void"
+    UNCOLLECTIBLE = "uncollectible"
 
 
 # from -> the states it may move to. The self-moves are real operations, not accidents: a held draft
@@ -46,10 +58,42 @@ class InvoiceState(enum.StrEnum):
 TRANSITIONS: Mapping[InvoiceState, frozenset[InvoiceState]] = {
     InvoiceState.DRAFT: frozenset({InvoiceState.DRAFT, InvoiceState.HELD, InvoiceState.FINALIZED}),
     InvoiceState.HELD: frozenset({InvoiceState.HELD, InvoiceState.DRAFT}),
-    InvoiceState.FINALIZED: frozenset({InvoiceState.PAID, InvoiceState.OVERDUE}),
-    InvoiceState.OVERDUE: frozenset({InvoiceState.OVERDUE, InvoiceState.PAID}),
+    InvoiceState.FINALIZED: frozenset(
+        {
+            InvoiceState.PAID,
+            InvoiceState.OVERDUE,
+            InvoiceState.NEEDS_AUTHENTICATION,
+            InvoiceState.VOID,
+            InvoiceState.UNCOLLECTIBLE,
+        }
+    ),
+    InvoiceState.OVERDUE: frozenset(
+        {
+            InvoiceState.OVERDUE,
+            InvoiceState.PAID,
+            InvoiceState.NEEDS_AUTHENTICATION,
+            InvoiceState.VOID,
+            InvoiceState.UNCOLLECTIBLE,
+        }
+    ),
+    # Stripe may ask again (a second attempt, another authentication), or the attempt fails after all.
+    InvoiceState.NEEDS_AUTHENTICATION: frozenset(
+        {
+            InvoiceState.NEEDS_AUTHENTICATION,
+            InvoiceState.PAID,
+            InvoiceState.OVERDUE,
+            InvoiceState.VOID,
+            InvoiceState.UNCOLLECTIBLE,
+        }
+    ),
+    # Written off in Stripe, which still accepts a late payment, or voids it.
+    InvoiceState.UNCOLLECTIBLE: frozenset({InvoiceState.PAID, InvoiceState.VOID}),
     InvoiceState.PAID: frozenset(),
+    InvoiceState.VOID: frozenset(),
 }
+
+# States in which money is still owed and the client is being asked for it: dunning counts them.
+UNPAID_AND_CHASED = frozenset({InvoiceState.OVERDUE, InvoiceState.NEEDS_AUTHENTICATION})
 
 # The moves only a draft (held or not) makes: refusing one says that only a draft can do it.
 _DRAFT_MOVES = frozenset({InvoiceState.DRAFT, InvoiceState.HELD, InvoiceState.FINALIZED})
@@ -61,6 +105,9 @@ _STATUS = {
     InvoiceState.FINALIZED: InvoiceStatus.FINALIZED,
     InvoiceState.PAID: InvoiceStatus.PAID,
     InvoiceState.OVERDUE: InvoiceStatus.OVERDUE,
+    InvoiceState.NEEDS_AUTHENTICATION: InvoiceStatus.NEEDS_AUTHENTICATION,
+    InvoiceState.VOID: InvoiceStatus.VOID,
+    InvoiceState.UNCOLLECTIBLE: InvoiceStatus.UNCOLLECTIBLE,
 }
 
 
@@ -101,7 +148,11 @@ def _refusal(invoice: Invoice, state: InvoiceState, target: InvoiceState, doing:
         )
     if target in _DRAFT_MOVES:
         return IllegalTransition(f"Invoice {number} is already {state.value}; only a draft can be {doing}.")
-    described = {InvoiceState.DRAFT: "a draft", InvoiceState.HELD: "a held draft"}.get(state, state.value)
+    described = {
+        InvoiceState.DRAFT: "a draft",
+        InvoiceState.HELD: "a held draft",
+        InvoiceState.NEEDS_AUTHENTICATION: "waiting for the client to authenticate the payment",
+    }.get(state, state.value)
     return IllegalTransition(f"Invoice {number} is {described}; it cannot be {doing}.")
 
 
@@ -111,6 +162,32 @@ def _move(invoice: Invoice, target: InvoiceState) -> InvoiceState:
     if invoice.status is not _STATUS[target]:
         invoice.status = _STATUS[target]
     return state
+
+
+def _announce(invoice: Invoice, event_type: str, now: datetime) -> None:
+    """The outgoing webhook of a move, recorded in the move's transaction (docs/webhooks.md)."""
+
+    def stamp(value: datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    emit(
+        event_type,
+        invoice,
+        lambda: {
+            "invoice_id": invoice.id,
+            "number": invoice.number,
+            "client_ref": invoice.client.ref,
+            "period": invoice.period,
+            "status": invoice.status.value,
+            "total_minor": invoice.total_minor,
+            "currency": invoice.currency,
+            "finalized_at": stamp(invoice.finalized_at),
+            "paid_at": stamp(invoice.paid_at),
+            "overdue_since": stamp(invoice.overdue_since),
+            "payment_error": invoice.payment_error,
+        },
+        now=now,
+    )
 
 
 # --- the moves -------------------------------------------------------------------------------------
@@ -143,13 +220,19 @@ def release(invoice: Invoice) -> str | None:
 
 
 def finalize(invoice: Invoice, now: datetime) -> InvoiceState:
-    """Freeze a draft: its lines and total never change again. A zero total is paid as it is issued."""
+    """Freeze a draft: its lines and total never change again. Nothing to collect: paid as it is issued.
+
+    A total below zero is settled too: the client gets a credit note for it (the finalizing caller
+    issues it), never a negative invoice.
+    """
     _move(invoice, InvoiceState.FINALIZED)
     invoice.finalized_at = now
-    if invoice.total_minor == 0:
-        # Nothing to collect (e.g. an adjustment that cancels out).
+    _announce(invoice, "invoice.finalized", now)
+    if invoice.total_minor <= 0:
+        # Nothing to collect (e.g. an adjustment that cancels out, or gives more back than is billed).
         _move(invoice, InvoiceState.PAID)
         invoice.paid_at = now
+        _announce(invoice, "invoice.paid", now)
     return state_of(invoice)
 
 
@@ -158,6 +241,7 @@ def mark_paid(invoice: Invoice, now: datetime) -> None:
     _move(invoice, InvoiceState.PAID)
     invoice.paid_at = now
     invoice.payment_error = None
+    _announce(invoice, "invoice.paid", now)
 
 
 def mark_overdue(invoice: Invoice, reason: str, now: datetime) -> bool:
@@ -167,4 +251,29 @@ def mark_overdue(invoice: Invoice, reason: str, now: datetime) -> bool:
     if state is InvoiceState.OVERDUE:
         return False
     invoice.overdue_since = now
+    _announce(invoice, "invoice.overdue", now)
     return True
+
+
+def mark_needs_authentication(invoice: Invoice, now: datetime) -> bool:
+    """The bank asked the client to confirm the payment (SCA). False when it was asking already.
+
+    The invoice is unpaid from now on: the dunning clock starts here unless an earlier failure
+    started it.
+    """
+    state = _move(invoice, InvoiceState.NEEDS_AUTHENTICATION)
+    if invoice.overdue_since is None:
+        invoice.overdue_since = now
+    return state is not InvoiceState.NEEDS_AUTHENTICATION
+
+
+def void(invoice: Invoice, now: datetime) -> None:
+    """Stripe voided the invoice: nothing is owed on it, nothing is collected or chased."""
+    _move(invoice, InvoiceState.VOID)
+    invoice.voided_at = now
+
+
+def mark_uncollectible(invoice: Invoice, now: datetime) -> None:
+    """Written off as bad debt in Stripe: no longer chased, though a late payment is still accepted."""
+    _move(invoice, InvoiceState.UNCOLLECTIBLE)
+    invoice.uncollectible_at = now

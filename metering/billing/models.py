@@ -37,6 +37,9 @@ class InvoiceStatus(enum.StrEnum):
     FINALIZED = "finalized"  # sent for payment, not paid yet
     PAID = "paid"
     OVERDUE = "overdue"  # a payment attempt failed
+    NEEDS_AUTHENTICATION = "needs_authentication"  # the bank asks the client to confirm (3-D Secure)
+    VOID = "void"  # voided in Stripe: nothing is owed
+    UNCOLLECTIBLE = "uncollectible"  # written off in Stripe: not chased any more
 
     @property
     def is_final(self) -> bool:
@@ -70,6 +73,8 @@ class Invoice(Base):
     finalized_at: Mapped[datetime | None]
     paid_at: Mapped[datetime | None]
     overdue_since: Mapped[datetime | None]
+    voided_at: Mapped[datetime | None]
+    uncollectible_at: Mapped[datetime | None]
     payment_error: Mapped[str | None] = mapped_column(Text)
     # Set while the reseller holds the draft back from approval (the reseller console's review);
     # who held it and when is in the audit log.
@@ -78,6 +83,10 @@ class Invoice(Base):
     stripe_invoice_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     payment_attempts: Mapped[int] = mapped_column(default=0)
     push_lease_until: Mapped[datetime | None]
+    # Stripe's page where the client pays or authenticates this invoice (from Stripe's answers).
+    stripe_hosted_invoice_url: Mapped[str | None] = mapped_column(Text)
+    # When the beat sweep charges an overdue invoice again (BILLING_RETRY_DAYS); None: no retry left.
+    next_payment_retry_at: Mapped[datetime | None]
 
     client: Mapped[Client] = relationship()
     lines: Mapped[list[InvoiceLine]] = relationship(

@@ -162,7 +162,8 @@ class OverdueClient:
 
 
 def overdue_clients(limit: int = 50) -> list[OverdueClient]:
-    """Clients with overdue invoices, longest overdue first."""
+    """Clients with unpaid invoices being chased (overdue, or waiting for the client to confirm the
+    payment), longest unpaid first."""
     rows = db.session.execute(
         select(
             Client,
@@ -172,7 +173,7 @@ def overdue_clients(limit: int = 50) -> list[OverdueClient]:
             func.min(Invoice.overdue_since),
         )
         .join(Invoice, Invoice.client_id == Client.id)
-        .where(Invoice.status == InvoiceStatus.OVERDUE)
+        .where(Invoice.status.in_([InvoiceStatus.OVERDUE, InvoiceStatus.NEEDS_AUTHENTICATION]))
         .group_by(Client.id, Invoice.currency)
         .order_by(func.min(Invoice.overdue_since), Client.name)
         .limit(limit)

@@ -128,7 +128,7 @@ def _counted(client_id: int, start: datetime, stop: datetime) -> dict[str, int]:
         .group_by(Product.code)
     )
     for code, quantity in usage:
-        counted[code] = counted.get(code, 0) + int(quantity)
+        counted[code] = counted.get(code, 0) + int(quantity or 0)
     return counted
 
 

@@ -34,7 +34,8 @@ def holdings(
     """Who held ``product`` at ``client`` in [start, stop), and on which days (in the billing zone)."""
     spans: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
     for interval in intervals:
-        if interval.client != client or interval.product != product:
+        # A seat in service with nobody on it is billed, but it is nobody's holding.
+        if interval.client != client or interval.product != product or interval.end_user is None:
             continue
         begin = max(interval.start, start)
         end = stop if interval.stop is None else min(interval.stop, stop)

@@ -272,7 +272,7 @@ def line_details(invoice: Invoice, tz: ZoneInfo) -> list[LineDetail]:
     """
     client = invoice.client
     names = end_user_names([client.id])
-    by_period: dict[str, tuple[list[LicenceInterval], dict[tuple[str, str], set[IntervalSource]]]] = {}
+    by_period: dict[str, tuple[list[LicenceInterval], dict[tuple[str, str | None], set[IntervalSource]]]] = {}
     for month in sorted({line.period for line in invoice.lines}):
         start, stop = BillingPeriod.parse(month).bounds(tz)
         rows = db.session.execute(
@@ -296,7 +296,7 @@ def line_details(invoice: Invoice, tz: ZoneInfo) -> list[LineDetail]:
             LicenceInterval(client=client.ref, end_user=key, product=code, start=begin, stop=end)
             for key, code, _source, begin, end in rows
         ]
-        sources: dict[tuple[str, str], set[IntervalSource]] = defaultdict(set)
+        sources: dict[tuple[str, str | None], set[IntervalSource]] = defaultdict(set)
         for key, code, source, _begin, _end in rows:
             sources[(code, key)].add(source)
         by_period[month] = (intervals, sources)

@@ -17,17 +17,19 @@ from flask import current_app
 
 from metering.billing.close_runs import run_recorded_close
 from metering.billing.dunning import clients_past_grace, suspend_for_nonpayment
+from metering.billing.models import InvoiceStatus
 from metering.billing.queries import parse_period
 from metering.billing.runs import run_close
 from metering.billing.stripe_push import (
     StripeMismatch,
     StripeNotConfigured,
+    add_invoice_items,
     apply_collection,
     claim_push,
     collect,
-    create_stripe_invoice,
     ensure_client_customer,
     invoices_to_push,
+    open_stripe_invoice,
     release_push,
     stripe_client,
 )
@@ -57,7 +59,10 @@ def push_invoice_now(invoice_id: int) -> str:
             customer_id = ensure_client_customer(client_api, invoice.client)
         if invoice.stripe_invoice_id is None:
             with task_transaction():
-                create_stripe_invoice(client_api, invoice, customer_id)
+                open_stripe_invoice(client_api, invoice, customer_id)
+        with task_transaction():
+            # Lines already on Stripe's invoice (a retry, an earlier attempt) are not added again.
+            add_invoice_items(client_api, invoice, customer_id)
         with task_transaction():
             # Counted before the call: the attempt number is part of the "pay" idempotency key.
             invoice.payment_attempts += 1
@@ -79,7 +84,12 @@ def push_invoice_now(invoice_id: int) -> str:
         return "waiting: Stripe is not configured"
     except (StripeMismatch, stripe.StripeError) as error:
         with task_transaction():
-            invoice.payment_error = str(error)[:1000]
+            if invoice.status is InvoiceStatus.FINALIZED:
+                # Delivery bookkeeping (the sweep leaves it alone); the client's pages do not show it.
+                invoice.payment_error = str(error)[:1000]
+            else:
+                # An overdue invoice keeps its plain-words reason for the client; no retry loops on it.
+                invoice.next_payment_retry_at = None
             release_push(invoice)
         log.error("invoice %s could not be sent to Stripe: %s", invoice.number, error)
         return f"error: {error}"

@@ -10,6 +10,10 @@ from metering.billing.cards import adopt_card, start_card_setup
 from metering.billing.pdf import invoice_pdf
 from metering.billing.queries import billing_account_of, get_invoice_for_client, list_invoices
 from metering.billing.stripe_push import StripeNotConfigured
+from metering.credits.balances import balances_for, invoice_balance
+from metering.credits.payments import payments_of
+from metering.credits.pdf import credit_note_pdf
+from metering.credits.services import credit_notes_of, get_credit_note
 from metering.periods import BillingPeriod
 from portal.accounts.models import Role
 from portal.accounts.services import get_reseller
@@ -25,14 +29,28 @@ def _not_found() -> tuple[str, int]:
     return render_template("error.html", code=404, title="Not found", message="No such invoice."), 404
 
 
+def _sent_as_credit_note() -> tuple[str, int]:
+    # A month that netted below zero reached the client as a credit note, never as an invoice.
+    return render_template(
+        "error.html",
+        code=404,
+        title="Not an invoice",
+        message="This month gave back more than it billed: it is a credit note, listed on your billing page.",
+    ), 404
+
+
 @bp.route("/")
 @roles_required(Role.CLIENT_ADMIN)
 def index() -> str:
     client = current_client()
+    # A month that netted below zero reached the client as a credit note, not as an invoice.
+    invoices = [invoice for invoice in list_invoices(client=client) if invoice.total_minor >= 0]
     return render_template(
         "billing/index.html",
         client=client,
-        invoices=list_invoices(client=client),
+        invoices=invoices,
+        balances=balances_for(invoices),
+        credit_notes=credit_notes_of(client_id=client.id),
         account=billing_account_of(client),
         stripe_ready=bool(current_app.config.get("STRIPE_API_KEY")),
         period_label=lambda text: BillingPeriod.parse(text).label,
@@ -46,9 +64,14 @@ def invoice(invoice_id: int) -> str | tuple[str, int]:
         found = get_invoice_for_client(current_client(), invoice_id)
     except NotFound:
         return _not_found()
+    if found.total_minor < 0:
+        return _sent_as_credit_note()
     return render_template(
         "billing/invoice.html",
         invoice=found,
+        balance=invoice_balance(found),
+        payments=payments_of(invoice_id=found.id),
+        credit_notes=credit_notes_of(invoice_id=found.id),
         month=BillingPeriod.parse(found.period),
         parse=BillingPeriod.parse,
     )
@@ -61,8 +84,22 @@ def invoice_pdf_download(invoice_id: int) -> Response | tuple[str, int]:
         found = get_invoice_for_client(current_client(), invoice_id)
     except NotFound:
         return _not_found()
+    if found.total_minor < 0:
+        return _sent_as_credit_note()
     response = Response(invoice_pdf(found, get_reseller()), mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="invoice-{found.number}.pdf"'
+    return response
+
+
+@bp.route("/credit-notes/<int:credit_note_id>.pdf")
+@roles_required(Role.CLIENT_ADMIN)
+def credit_note_download(credit_note_id: int) -> Response | tuple[str, int]:
+    try:
+        note = get_credit_note(credit_note_id, client_id=current_client().id)
+    except NotFound:
+        return render_template("error.html", code=404, title="Not found", message="No such credit note."), 404
+    response = Response(credit_note_pdf(note, get_reseller()), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="credit-note-{note.number}.pdf"'
     return response
 
 
@@ -107,8 +144,11 @@ def card_return() -> Response | tuple[str, int]:
             title="Not found",
             message="That card setup is not yours or does not exist.",
         ), 404
-    except (InvalidInput, StripeNotConfigured) as error:
+    except InvalidInput as error:
         flash(str(error), "error")
+        return redirect(url_for("billing.index"))
+    except StripeNotConfigured:
+        flash("Card payments are not set up yet; your provider will tell you how to pay.", "error")
         return redirect(url_for("billing.index"))
     except stripe.StripeError as error:
         current_app.logger.error("Stripe refused the card: %s", error)

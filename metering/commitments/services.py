@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import selectinload
 
 from metering.commitments.models import Commitment
@@ -18,7 +18,7 @@ from portal.errors import Conflict, InvalidInput
 MAX_COMMITTED = 100_000
 
 
-def _active_in(period: BillingPeriod) -> list[object]:
+def _active_in(period: BillingPeriod) -> list[ColumnElement[bool]]:
     text = str(period)
     return [Commitment.starts <= text, or_(Commitment.ends.is_(None), Commitment.ends >= text)]
 

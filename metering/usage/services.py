@@ -188,6 +188,14 @@ def _key_filters(keys: Iterable[UsageKey], client_col: Any, product_col: Any, us
     return filters
 
 
+def _usage_key(client_id: int, product_id: int, user_key: str | None) -> UsageKey:
+    # Start and stop events, and the usage intervals made of them, always name a person: the
+    # tables' check constraints say so, the column types cannot.
+    if user_key is None:
+        raise ValueError("a start/stop event or usage interval without a person")
+    return (client_id, product_id, user_key)
+
+
 def _earliest_stored_starts(keys: set[UsageKey]) -> dict[UsageKey, datetime]:
     earliest: dict[UsageKey, datetime] = {}
     filters = _key_filters(keys, UsageEvent.client_id, UsageEvent.product_id, UsageEvent.user_key)
@@ -198,7 +206,7 @@ def _earliest_stored_starts(keys: set[UsageKey]) -> dict[UsageKey, datetime]:
             .group_by(UsageEvent.client_id, UsageEvent.product_id, UsageEvent.user_key)
         )
         for client_id, product_id, user_key, at in rows:
-            earliest[(client_id, product_id, user_key)] = at
+            earliest[_usage_key(client_id, product_id, user_key)] = at
     return earliest
 
 
@@ -223,12 +231,12 @@ def rebuild_usage_intervals(keys: set[UsageKey]) -> int:
             ).where(UsageEvent.action != UsageAction.USAGE, or_(*chunk))
         )
         for client_id, product_id, user_key, action, at in rows:
-            events[(client_id, product_id, user_key)].append((action, at))
+            events[_usage_key(client_id, product_id, user_key)].append((action, at))
     for chunk in _chunks(interval_filters, 50):
         for interval in db.session.scalars(
             select(LedgerInterval).where(LedgerInterval.source == IntervalSource.USAGE, or_(*chunk))
         ):
-            existing[(interval.client_id, interval.product_id, interval.user_key)].append(interval)
+            existing[_usage_key(interval.client_id, interval.product_id, interval.user_key)].append(interval)
 
     end_users = _end_users_by_email(keys)
     changed = 0

@@ -105,7 +105,7 @@ def parse_event(
 
     action: UsageAction | None = None
     try:
-        action = UsageAction(raw.get("action"))
+        action = UsageAction(str(raw.get("action")))
     except ValueError:
         problems.append(f"“action” must be start, stop or usage, got {raw.get('action')!r}")
 

@@ -59,4 +59,8 @@ def stripe_webhook() -> tuple[Response, int]:
     except IntegrityError:
         # The same event, delivered twice at once: the other delivery applied it (ours is rolled back).
         result = "duplicate"
+    except stripe.StripeError as error:
+        # Looking something up in Stripe failed; nothing was kept, so Stripe's redelivery applies it.
+        current_app.logger.warning("Stripe event not applied yet (%s): %s", event.get("type"), error)
+        return _answer(503, error="Stripe could not be reached; deliver again later")
     return _answer(200, received=True, result=result)

@@ -195,3 +195,30 @@ class FailedLogin(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TwoFactor(Base):
+    """A user's second factor: a TOTP secret (sealed, see portal.sealing) and its last code used.
+
+    The row exists from the start of the set-up; ``enabled_at`` is set once the user has proved
+    their authenticator app works by typing a code from it. Until then the login asks for nothing.
+    """
+
+    __tablename__ = "user_two_factor"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret_sealed: Mapped[str] = mapped_column(String(255))
+    enabled_at: Mapped[datetime | None]
+    # The 30-second step of the last accepted code: a code seen once is never accepted again.
+    last_step: Mapped[int | None]
+
+
+class RecoveryCode(Base):
+    """A single-use code that replaces the authenticator app once (a lost phone). Stored hashed."""
+
+    __tablename__ = "two_factor_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]

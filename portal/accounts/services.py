@@ -151,6 +151,8 @@ def _set_password(user: User, password: str) -> None:
 def authenticate(email: str, password: str) -> User | None:
     """The active user with this e-mail and password, or None (without saying which was wrong).
 
+    The caller finishes with complete_login once every factor has passed.
+
     After MAX_FAILED_LOGINS wrong passwords for an address within FAILED_LOGIN_WINDOW, that address
     cannot log in until the window has passed (LoginThrottled), whatever the password: guessing
     passwords online stops being practical, and the password-reset link still works.
@@ -170,10 +172,35 @@ def authenticate(email: str, password: str) -> User | None:
     db.session.execute(delete(FailedLogin).where(FailedLogin.email == email))
     if _hasher.check_needs_rehash(stored_hash):
         user.password_hash = _hasher.hash(password)
+    db.session.flush()
+    return user
+
+
+def verify_password(user: User, password: str) -> bool:
+    """Whether ``password`` is ``user``'s (to confirm a sensitive change by someone logged in)."""
+    if not user.password_hash:
+        return False
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def complete_login(user: User) -> None:
+    """Record that ``user`` is in: the password and, when they have one, the second factor passed."""
     user.last_login_at = utcnow()
     db.session.flush()
     record(Actor.for_user(user), "user.logged_in", "user", user.id, client_id=user.client_id)
-    return user
+
+
+def record_failed_login(email: str, user: User | None) -> None:
+    """Count a failed sign-in step towards the address's throttle (a wrong second factor too)."""
+    _record_failed_login(normalize_email(email), user)
+
+
+def check_not_throttled(email: str) -> None:
+    """Raise LoginThrottled while the address is locked (see authenticate)."""
+    _check_not_throttled(normalize_email(email))
 
 
 class LoginThrottled(ServiceError):
@@ -213,7 +240,7 @@ def _record_failed_login(email: str, user: User | None) -> None:
     # address is recorded too: guessing at addresses is what the reseller wants to see.
     who = Actor.system("sign-in")
     user_id, client_id = (user.id, user.client_id) if user is not None else (None, None)
-    details = {"email": email[:254]}
+    details: dict[str, object] = {"email": email[:254]}
     record(who, "user.login_failed", "user", user_id, client_id=client_id, details=details)
     failures = db.session.scalar(
         select(func.count())

@@ -51,7 +51,7 @@ class Field:
     def schema(self) -> dict[str, Any]:
         json_type: str | list[str] = self.json_type()
         if self.nullable:
-            json_type = [json_type, "null"]
+            json_type = [str(json_type), "null"]
         return {"type": json_type, **self.base_schema(), "description": self.description}
 
     def check(self, value: Any) -> Any:

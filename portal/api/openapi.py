@@ -15,6 +15,7 @@ from flask import Response, jsonify
 from portal.api import bp
 from portal.api.bodies import CLIENT_REF, MAX_ID, Body, Query
 from portal.api.idempotency import HEADER, KEY_PATTERN, REPLAYED_HEADER
+from portal.webhooks_out.schema import webhooks_section
 
 PREFIX = "/api/v1"
 JSON = "application/json"
@@ -58,6 +59,8 @@ DOCUMENT: dict[str, Any] = {
     },
     "security": [{"bearerAuth": []}],
     "paths": {},
+    # What Seatmeter POSTs to the reseller's webhook endpoints (docs/webhooks.md).
+    "webhooks": webhooks_section(),
     "components": {
         "securitySchemes": {
             "bearerAuth": {

@@ -29,7 +29,7 @@ CLIENT_ONLY = Body({"client": client_field()}, "Only reseller tokens need a body
 _OWN_SEATS = "A client_user token sees only the seats assigned to its own person (by e-mail)."
 
 
-def _visible_seats(client_ref: str | None = None) -> Select[tuple[Seat]]:
+def _visible_seats(client_ref: str | None = None) -> Select[Seat]:
     """The seats the token may see: the client's, or for a client_user token only their own."""
     client = acting_client(client_ref)
     query = (

@@ -45,7 +45,7 @@ def roles_required(*roles: Role, to_change: tuple[Role, ...] | None = None) -> C
 
 
 def current_portal_user() -> User:
-    return current_user._get_current_object()  # type: ignore[attr-defined]
+    return current_user._get_current_object()
 
 
 def current_client() -> Client:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SubmitField
+from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from portal.web.validators import EmailAddress
@@ -30,3 +30,30 @@ class ChoosePasswordForm(FlaskForm):
 
 class UnlockForm(FlaskForm):
     submit = SubmitField("Unlock")
+
+
+class SecondStepForm(FlaskForm):
+    code = StringField(
+        "Code from your authenticator app, or a recovery code",
+        validators=[DataRequired(message="Type the code."), Length(max=40)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "text", "autocapitalize": "off"},
+    )
+    submit = SubmitField("Continue")
+
+
+class ConfirmSetupForm(FlaskForm):
+    code = StringField(
+        "The 6-digit code your app shows now",
+        validators=[DataRequired(message="Type the code."), Length(max=12)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+    submit = SubmitField("Turn on two-step login")
+
+
+class StartSetupForm(FlaskForm):
+    submit = SubmitField("Set up two-step login")
+
+
+class PasswordConfirmForm(FlaskForm):
+    password = PasswordField("Your password", validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField("Confirm")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -13,6 +14,7 @@ from portal.accounts.services import (
     LoginThrottled,
     accept_invitation,
     authenticate,
+    complete_login,
     end_sessions,
     find_one_time_token,
     request_password_reset,
@@ -20,15 +22,17 @@ from portal.accounts.services import (
     reset_password,
     unlock_with_token,
 )
+from portal.accounts.two_factor_services import is_enabled
 from portal.auth.access import current_portal_user
 from portal.auth.forms import ChoosePasswordForm, ForgotPasswordForm, LoginForm, UnlockForm
+from portal.auth.second_step import start_second_step
 from portal.errors import InvalidInput, NotFound
 from portal.transactions import web_transaction
 
 bp = Blueprint("auth", __name__)
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     # Only same-site paths: an open redirect after login is a phishing tool.
     if not target:
         return None
@@ -39,7 +43,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response | tuple[str, int]:
+def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
@@ -53,9 +57,15 @@ def login() -> str | Response | tuple[str, int]:
             return render_template("auth/login.html", form=form, locked=True), 429
         if user is None:
             form.password.errors.append("Wrong e-mail or password.")
+        elif is_enabled(user):
+            # The password is right; the session holds who is half-way in until the code comes.
+            start_second_step(user, remember=bool(form.remember.data), next_url=request.args.get("next"))
+            return redirect(url_for("two_factor.verify"))
         else:
+            with web_transaction(renders=()):
+                complete_login(user)
             login_user(user, remember=bool(form.remember.data))
-            return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
+            return redirect(safe_next(request.args.get("next")) or url_for("home.index"))
     return render_template("auth/login.html", form=form)
 
 
@@ -99,7 +109,7 @@ def request_unlock_page() -> str | Response:
 
 # The link only shows a button: mail scanners open links, and opening one must not use it up.
 @bp.route("/login/unlock/<token>", methods=["GET", "POST"], endpoint="unlock")
-def unlock_page(token: str) -> str | Response | tuple[str, int]:
+def unlock_page(token: str) -> ResponseReturnValue:
     try:
         one_time = find_one_time_token(token, TokenPurpose.UNLOCK)
     except NotFound as error:
@@ -113,11 +123,11 @@ def unlock_page(token: str) -> str | Response | tuple[str, int]:
     return render_template("auth/unlock.html", form=form, user=one_time.user)
 
 
-def _choose_password(token: str, purpose: TokenPurpose, title: str, done_message: str) -> str | Response:
+def _choose_password(token: str, purpose: TokenPurpose, title: str, done_message: str) -> ResponseReturnValue:
     try:
         one_time = find_one_time_token(token, purpose)
-    except NotFound as error:
-        return render_template("error.html", code=404, title="Link not valid", message=error.message), 404
+    except NotFound as not_found:
+        return render_template("error.html", code=404, title="Link not valid", message=not_found.message), 404
     form = ChoosePasswordForm()
     if form.validate_on_submit():
         action = accept_invitation if purpose is TokenPurpose.INVITATION else reset_password
@@ -125,7 +135,15 @@ def _choose_password(token: str, purpose: TokenPurpose, title: str, done_message
             user = action(token, form.password.data or "")
         if (error := attempt.error) is not None:
             form.password.errors.append(error.fields.get("password", error.message))
+        elif is_enabled(user):
+            # A new password is not a way around the second factor: whoever reads the mailbox
+            # still needs the app or a recovery code.
+            flash(done_message, "success")
+            start_second_step(user, remember=False, next_url=None)
+            return redirect(url_for("two_factor.verify"))
         else:
+            with web_transaction(renders=()):
+                complete_login(user)
             login_user(user)
             flash(done_message, "success")
             return redirect(url_for("home.index"))
@@ -133,7 +151,7 @@ def _choose_password(token: str, purpose: TokenPurpose, title: str, done_message
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"], endpoint="reset_password")
-def reset_password_page(token: str) -> str | Response:
+def reset_password_page(token: str) -> ResponseReturnValue:
     return _choose_password(
         token,
         TokenPurpose.PASSWORD_RESET,
@@ -143,5 +161,5 @@ def reset_password_page(token: str) -> str | Response:
 
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"], endpoint="accept_invitation")
-def accept_invitation_page(token: str) -> str | Response:
+def accept_invitation_page(token: str) -> ResponseReturnValue:
     return _choose_password(token, TokenPurpose.INVITATION, "Welcome to Seatmeter", "Your account is ready.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -146,30 +147,32 @@ def seed_catalog(actor: Actor) -> SeedResult:
         product.code: product
         for product in db.session.scalars(select(Product).options(selectinload(Product.skus)))
     }
-    for spec in DEFAULT_PRODUCTS:
-        wanted_skus = [skus[code] for code in spec.sku_codes]
-        product = products.get(spec.code)
+    for product_spec in DEFAULT_PRODUCTS:
+        wanted_skus = [skus[code] for code in product_spec.sku_codes]
+        product = products.get(product_spec.code)
         if product is None:
             product = Product(
-                code=spec.code,
-                name=spec.name,
-                kind=spec.kind,
-                price_minor=spec.price_minor,
-                description=spec.description,
+                code=product_spec.code,
+                name=product_spec.name,
+                kind=product_spec.kind,
+                price_minor=product_spec.price_minor,
+                description=product_spec.description,
                 skus=wanted_skus,
-                billing=spec.billing,
-                unit=spec.unit,
+                billing=product_spec.billing,
+                unit=product_spec.unit,
             )
-            product.prices.append(ProductPrice(effective_from=HISTORY_START, amount_minor=spec.price_minor))
+            product.prices.append(
+                ProductPrice(effective_from=HISTORY_START, amount_minor=product_spec.price_minor)
+            )
             db.session.add(product)
-            created.append(f"product {spec.code}")
+            created.append(f"product {product_spec.code}")
         elif (product.name, product.kind, sorted(s.code for s in product.skus)) != (
-            spec.name,
-            spec.kind,
-            sorted(spec.sku_codes),
+            product_spec.name,
+            product_spec.kind,
+            sorted(product_spec.sku_codes),
         ):
-            product.name, product.kind, product.skus = spec.name, spec.kind, wanted_skus
-            updated.append(f"product {spec.code}")
+            product.name, product.kind, product.skus = product_spec.name, product_spec.kind, wanted_skus
+            updated.append(f"product {product_spec.code}")
     db.session.flush()
     if created or updated:
         record(actor, "catalog.seeded", "catalog", details={"created": created, "updated": updated})
@@ -216,6 +219,10 @@ def in_force(history: list[ProductPrice] | list[SkuCost], month: str) -> Product
     """The row of ``history`` in force in ``month``: the latest one that starts in it or before."""
     rows = [row for row in history if row.effective_from <= month]
     return max(rows, key=lambda row: row.effective_from) if rows else None
+
+
+def _newest(history: Sequence[ProductPrice | SkuCost]) -> ProductPrice | SkuCost:
+    return max(history, key=lambda row: row.effective_from)
 
 
 def set_product_price(
@@ -289,7 +296,7 @@ def _change_amount(
         history.append(row_type(effective_from=month, amount_minor=amount_minor, currency=item.currency))  # type: ignore[arg-type]
     # The column holds the newest price set, the list price going forward that the price book and
     # the catalog pages show. Billing and quotes read the history for their month instead.
-    setattr(item, attribute, max(history, key=lambda row: row.effective_from).amount_minor)
+    setattr(item, attribute, _newest(history).amount_minor)
     db.session.flush()
     details: dict[str, object] = {"from_minor": old, "to_minor": amount_minor, "currency": item.currency}
     if effective_from is not None:

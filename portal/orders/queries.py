@@ -26,7 +26,7 @@ def is_possible_id(value: int) -> bool:
     return 0 < value <= MAX_ID
 
 
-def visible_seats_query(user: User, client: Client) -> Select[tuple[Seat]]:
+def visible_seats_query(user: User, client: Client) -> Select[Seat]:
     query = (
         select(Seat)
         .options(joinedload(Seat.product), joinedload(Seat.end_user))

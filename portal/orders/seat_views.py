@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
 from portal.accounts.models import Client, Role
@@ -39,7 +40,11 @@ MAX_STATE_IDS = 1000
 
 # Every page that shows seats words their states the same way (dashboard, orders, seats).
 bp.add_app_template_global(seat_status, "seat_status")
-bp.add_app_template_global(STATE_LABELS, "state_labels")
+
+
+@bp.record_once
+def _share_state_labels(state: BlueprintSetupState) -> None:
+    state.app.jinja_env.globals["state_labels"] = STATE_LABELS
 
 
 def _seat_or_404(seat_id: int) -> Seat:

@@ -7,6 +7,7 @@ own tables and the ledger right now, one aggregate query each.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -79,7 +80,7 @@ def seat_matrix() -> SeatMatrix:
         .group_by(Seat.product_id, Seat.state)
     ):
         counts.setdefault(product_id, {})[state] = count
-    products = (
+    products: Iterable[Product] = (
         db.session.scalars(
             select(Product).where(Product.id.in_(counts)).order_by(Product.price_minor, Product.code)
         )

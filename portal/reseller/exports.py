@@ -1,18 +1,31 @@
-"""Exports of finalized invoices for the reseller's accounting system.
+"""Exports of issued invoices, credit notes and payments for the reseller's accounting system.
 
 Two formats, so the numbers in the books match the bills to the cent:
-- QuickBooks Online: the CSV its "Import invoices" tool reads (one row per invoice line).
-- QuickBooks Desktop: an IIF file of INVOICE transactions (TRNS header, SPL lines, ENDTRNS).
-Pure functions over plain data; the view gathers the invoices.
+- QuickBooks Online: the CSV its "Import invoices" tool reads (one row per invoice line), at most
+  :data:`QBO_MAX_INVOICES` invoices a file (its import limit; a zip of files when there are more),
+  plus a credit memos CSV in the same shape and a payments CSV.
+- QuickBooks Desktop: an IIF file of INVOICE, CREDIT MEMO and PAYMENT transactions (TRNS header,
+  SPL lines, ENDTRNS), in Windows-1252 (what QuickBooks Desktop reads) with anything outside it
+  transliterated, ``DOCNUM`` at most 11 characters and item names at most 31.
+Pure functions over plain data; the view gathers the documents.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
-from collections.abc import Iterable
+import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+
+from text_unidecode import unidecode
+
+QBO_MAX_INVOICES = 100
+IIF_ENCODING = "cp1252"
+MAX_DOCNUM = 11
+MAX_ITEM_NAME = 31
 
 QBO_COLUMNS = (
     "InvoiceNo",
@@ -90,25 +103,63 @@ def quickbooks_online_csv(invoices: Iterable[ExportInvoice]) -> str:
     return out.getvalue()
 
 
-def _iif_field(value: str) -> str:
-    # IIF is tab-separated with no quoting: a tab or newline inside a value would split the row.
-    return " ".join(value.replace("\t", " ").splitlines())
-
-
 def quickbooks_desktop_iif(
     invoices: Iterable[ExportInvoice],
+    credit_notes: Iterable[ExportCreditNote] = (),
+    payments: Iterable[ExportPayment] = (),
     receivable_account: str = "Accounts Receivable",
     income_account: str = "Hosted Services Income",
+    deposit_account: str = "Undeposited Funds",
 ) -> str:
-    """INVOICE transactions: the receivable is a positive TRNS, each line a negative SPL (a credit)."""
+    """INVOICE, CREDIT MEMO and PAYMENT transactions; every value within QuickBooks Desktop's limits.
+
+    An invoice is a positive receivable (TRNS) and negative income lines (SPL); a credit memo the
+    opposite; a payment moves money from the receivable into ``deposit_account``. The text is
+    Windows-1252-safe: :func:`quickbooks_desktop_iif_bytes` encodes it.
+    """
     rows = [
-        ["!TRNS", "TRNSTYPE", "DATE", "ACCNT", "NAME", "AMOUNT", "DOCNUM", "MEMO", "DUEDATE", "TERMS"],
+        [
+            "!TRNS",
+            "TRNSTYPE",
+            "DATE",
+            "ACCNT",
+            "NAME",
+            "AMOUNT",
+            "DOCNUM",
+            "MEMO",
+            "DUEDATE",
+            "TERMS",
+            "PAYMETH",
+        ],
         ["!SPL", "TRNSTYPE", "DATE", "ACCNT", "NAME", "AMOUNT", "DOCNUM", "MEMO", "QNTY", "PRICE", "INVITEM"],
         ["!ENDTRNS"],
     ]
+
+    def split_rows(
+        kind: str, day: str, name: str, docnum: str, lines: Iterable[ExportLine], sign: int
+    ) -> None:
+        for line in lines:
+            rows.append(
+                [
+                    "SPL",
+                    kind,
+                    day,
+                    income_account,
+                    name,
+                    _decimal(sign * line.amount_minor),
+                    docnum,
+                    iif_text(line.description),
+                    str(sign * line.quantity),
+                    _decimal(line.rate_minor),
+                    iif_item_name(line.item),
+                ]
+            )
+
     for invoice in invoices:
         day = _us_date(invoice.invoice_date)
-        customer = _iif_field(invoice.customer)
+        customer = iif_text(invoice.customer)
+        docnum = iif_docnum(invoice.number)
+        memo = iif_text(invoice.memo if docnum == invoice.number else f"{invoice.number} {invoice.memo}")
         rows.append(
             [
                 "TRNS",
@@ -117,27 +168,258 @@ def quickbooks_desktop_iif(
                 receivable_account,
                 customer,
                 _decimal(invoice.total_minor),
-                invoice.number,
-                _iif_field(invoice.memo),
+                docnum,
+                memo,
                 _us_date(invoice.due_date),
-                invoice.terms,
+                iif_text(invoice.terms),
+                "",
             ]
         )
-        for line in invoice.lines:
-            rows.append(
-                [
-                    "SPL",
-                    "INVOICE",
-                    day,
-                    income_account,
-                    customer,
-                    _decimal(-line.amount_minor),
-                    invoice.number,
-                    _iif_field(line.description),
-                    str(-line.quantity),
-                    _decimal(line.rate_minor),
-                    _iif_field(line.item),
-                ]
-            )
+        split_rows("INVOICE", day, customer, docnum, invoice.lines, -1)
+        rows.append(["ENDTRNS"])
+    for note in credit_notes:
+        day = _us_date(note.credit_date)
+        customer = iif_text(note.customer)
+        docnum = iif_docnum(note.number)
+        rows.append(
+            [
+                "TRNS",
+                "CREDIT MEMO",
+                day,
+                receivable_account,
+                customer,
+                _decimal(-note.total_minor),
+                docnum,
+                iif_text(note.memo),
+                "",
+                "",
+                "",
+            ]
+        )
+        split_rows("CREDIT MEMO", day, customer, docnum, note.lines, 1)
+        rows.append(["ENDTRNS"])
+    for payment in payments:
+        day = _us_date(payment.received_on)
+        customer = iif_text(payment.customer)
+        docnum = iif_docnum(payment.reference) if payment.reference else ""
+        memo = iif_text(f"Payment for invoice {payment.invoice_number} {payment.reference}".strip())
+        rows.append(
+            [
+                "TRNS",
+                "PAYMENT",
+                day,
+                deposit_account,
+                customer,
+                _decimal(payment.amount_minor),
+                docnum,
+                memo,
+                "",
+                "",
+                iif_text(payment.method),
+            ]
+        )
+        rows.append(
+            [
+                "SPL",
+                "PAYMENT",
+                day,
+                receivable_account,
+                customer,
+                _decimal(-payment.amount_minor),
+                docnum,
+                memo,
+                "",
+                "",
+                "",
+            ]
+        )
         rows.append(["ENDTRNS"])
     return "".join("\t".join(row) + "\r\n" for row in rows)
+
+
+# --- what QuickBooks Desktop can read -------------------------------------------------------------------
+
+# Typographic punctuation becomes its plain form, as a person would type it into QuickBooks.
+_PLAIN_PUNCTUATION = str.maketrans(
+    {
+        "\u2014": "-",  # em dash
+        "\u2013": "-",  # en dash
+        "\u2212": "-",  # minus sign
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2026": "...",
+        "\u00a0": " ",  # no-break space
+        "\u2192": "->",
+    }
+)
+
+
+def _cp1252_char(char: str) -> str:
+    try:
+        char.encode(IIF_ENCODING)
+    except UnicodeEncodeError:
+        # Letters outside Windows-1252 ('ł', Cyrillic, Greek) become their Latin transliteration.
+        return unidecode(char)
+    return char
+
+
+def iif_text(value: str) -> str:
+    """A value as it can stand in an IIF field: Windows-1252 only, on one line, with no tab."""
+    plain = "".join(_cp1252_char(char) for char in value.translate(_PLAIN_PUNCTUATION))
+    # IIF is tab-separated with no quoting: a tab or newline inside a value would split the row.
+    return " ".join(plain.replace("\t", " ").splitlines())
+
+
+def iif_docnum(number: str) -> str:
+    """A document number within QuickBooks Desktop's 11 characters, the same every time.
+
+    A number that fits is kept; a longer one loses its separators, then keeps its last 11
+    characters, where numbers of one series differ (``2026-10-00042`` becomes ``20261000042``).
+    The whole number stays in the memo.
+    """
+    text = iif_text(number).strip()
+    if len(text) <= MAX_DOCNUM:
+        return text
+    compact = "".join(char for char in text if char.isalnum())
+    return compact[-MAX_DOCNUM:]
+
+
+def iif_item_name(name: str) -> str:
+    """An item (product/service) name within QuickBooks Desktop's 31 characters, the same every time.
+
+    A name that fits is kept; a longer one is cut and given a short code made from the whole name,
+    so two long names that begin alike stay two items. A colon would make a sub-item: it is a dash.
+    """
+    text = iif_text(name).replace(":", "-").strip()
+    if len(text) <= MAX_ITEM_NAME:
+        return text
+    code = hashlib.sha1(name.encode("utf-8")).hexdigest()[:6].upper()
+    return f"{text[: MAX_ITEM_NAME - len(code) - 1].rstrip()}~{code}"
+
+
+# --- credit notes and payments --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportCreditNote:
+    number: str
+    customer: str
+    credit_date: date
+    memo: str
+    # Amounts positive: what the client gets back.
+    lines: tuple[ExportLine, ...]
+
+    @property
+    def total_minor(self) -> int:
+        return sum(line.amount_minor for line in self.lines)
+
+
+@dataclass(frozen=True)
+class ExportPayment:
+    customer: str
+    received_on: date
+    amount_minor: int
+    method: str  # "Stripe", "Bank transfer", "Cheque", ...
+    reference: str
+    invoice_number: str
+
+
+QBO_CREDIT_MEMO_COLUMNS = (
+    "CreditMemoNo",
+    "Customer",
+    "CreditMemoDate",
+    "Memo",
+    "Item(Product/Service)",
+    "ItemDescription",
+    "ItemQuantity",
+    "ItemRate",
+    "ItemAmount",
+    "Service Date",
+)
+
+QBO_PAYMENT_COLUMNS = (
+    "PaymentDate",
+    "Customer",
+    "PaymentMethod",
+    "ReferenceNo",
+    "InvoiceNo",
+    "Amount",
+    "Memo",
+)
+
+
+def quickbooks_online_credit_memos_csv(credit_notes: Iterable[ExportCreditNote]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(QBO_CREDIT_MEMO_COLUMNS)
+    for note in credit_notes:
+        for line in note.lines:
+            writer.writerow(
+                (
+                    note.number,
+                    note.customer,
+                    _us_date(note.credit_date),
+                    note.memo,
+                    line.item,
+                    line.description,
+                    line.quantity,
+                    _decimal(line.rate_minor),
+                    _decimal(line.amount_minor),
+                    _us_date(line.service_date),
+                )
+            )
+    return out.getvalue()
+
+
+def quickbooks_online_payments_csv(payments: Iterable[ExportPayment]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(QBO_PAYMENT_COLUMNS)
+    for payment in payments:
+        writer.writerow(
+            (
+                _us_date(payment.received_on),
+                payment.customer,
+                payment.method,
+                payment.reference,
+                payment.invoice_number,
+                _decimal(payment.amount_minor),
+                f"Payment for invoice {payment.invoice_number}",
+            )
+        )
+    return out.getvalue()
+
+
+def chunks(invoices: Sequence[ExportInvoice], size: int = QBO_MAX_INVOICES) -> list[list[ExportInvoice]]:
+    """Invoices in files of at most ``size`` (QuickBooks Online imports at most 100 at a time)."""
+    return [list(invoices[start : start + size]) for start in range(0, len(invoices), size)] or [[]]
+
+
+@dataclass(frozen=True)
+class Download:
+    filename: str
+    body: bytes
+    mimetype: str
+
+
+def quickbooks_online_invoices(invoices: Sequence[ExportInvoice], stem: str) -> Download:
+    """One CSV for up to 100 invoices; more make a zip of CSVs of at most 100 invoices each."""
+    parts = chunks(invoices)
+    if len(parts) == 1:
+        return Download(f"{stem}.csv", quickbooks_online_csv(parts[0]).encode("utf-8"), "text/csv")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        for index, part in enumerate(parts, start=1):
+            bundle.writestr(f"{stem}-{index:02d}-of-{len(parts):02d}.csv", quickbooks_online_csv(part))
+    return Download(f"{stem}.zip", archive.getvalue(), "application/zip")
+
+
+def quickbooks_desktop_iif_bytes(
+    invoices: Iterable[ExportInvoice],
+    credit_notes: Iterable[ExportCreditNote] = (),
+    payments: Iterable[ExportPayment] = (),
+) -> bytes:
+    """The IIF file as QuickBooks Desktop reads it: Windows-1252."""
+    return quickbooks_desktop_iif(invoices, credit_notes, payments).encode(IIF_ENCODING)

@@ -20,8 +20,19 @@ from metering import (
 )
 from portal.auth.access import RESELLER_ROLES, roles_required
 from portal.db import utcnow
-from portal.reseller.books import export_invoices, issued_invoices
-from portal.reseller.exports import quickbooks_desktop_iif, quickbooks_online_csv
+from portal.reseller.books import (
+    export_credit_notes,
+    export_invoices,
+    export_payments,
+    issued_invoices,
+)
+from portal.reseller.exports import (
+    QBO_MAX_INVOICES,
+    quickbooks_desktop_iif_bytes,
+    quickbooks_online_credit_memos_csv,
+    quickbooks_online_invoices,
+    quickbooks_online_payments_csv,
+)
 from portal.reseller.forms import PeriodForm, SplaSubmittedForm
 from portal.reseller.web import actor, download, period_from_url
 from portal.transactions import web_transaction
@@ -139,12 +150,16 @@ def exports(period: str) -> str:
     for invoice in invoices:
         totals[invoice.currency] = totals.get(invoice.currency, 0) + invoice.total_minor
     drafts = draft_count(month)
+    tz = billing_timezone()
     return render_template(
         "reseller/exports.html",
         period=month,
         invoices=invoices,
         totals=totals,
         drafts=drafts,
+        credit_notes=export_credit_notes(month, tz),
+        payments=export_payments(month),
+        max_invoices=QBO_MAX_INVOICES,
         period_form=PeriodForm(formdata=None, period=str(month)),
     )
 
@@ -152,14 +167,37 @@ def exports(period: str) -> str:
 @bp.route("/exports/<period>/quickbooks-online.csv")
 @roles_required(*RESELLER_ROLES)
 def quickbooks_online(period: str) -> Response:
+    """One CSV of up to 100 invoices (QuickBooks Online's import limit); more come as a zip of CSVs."""
     month = period_from_url(period)
-    body = quickbooks_online_csv(export_invoices(month, billing_timezone()))
-    return download(body, f"seatmeter-{month}-quickbooks-online.csv", "text/csv")
+    file = quickbooks_online_invoices(
+        export_invoices(month, billing_timezone()), f"seatmeter-{month}-quickbooks-online"
+    )
+    return download(file.body, file.filename, file.mimetype)
+
+
+@bp.route("/exports/<period>/quickbooks-online-credit-memos.csv")
+@roles_required(*RESELLER_ROLES)
+def quickbooks_online_credit_memos(period: str) -> Response:
+    month = period_from_url(period)
+    body = quickbooks_online_credit_memos_csv(export_credit_notes(month, billing_timezone()))
+    return download(body, f"seatmeter-{month}-quickbooks-online-credit-memos.csv", "text/csv")
+
+
+@bp.route("/exports/<period>/quickbooks-online-payments.csv")
+@roles_required(*RESELLER_ROLES)
+def quickbooks_online_payments(period: str) -> Response:
+    month = period_from_url(period)
+    body = quickbooks_online_payments_csv(export_payments(month))
+    return download(body, f"seatmeter-{month}-quickbooks-online-payments.csv", "text/csv")
 
 
 @bp.route("/exports/<period>/quickbooks-desktop.iif")
 @roles_required(*RESELLER_ROLES)
 def quickbooks_desktop(period: str) -> Response:
+    """Invoices, credit memos and payments of the month in one IIF file, in Windows-1252."""
     month = period_from_url(period)
-    body = quickbooks_desktop_iif(export_invoices(month, billing_timezone()))
+    tz = billing_timezone()
+    body = quickbooks_desktop_iif_bytes(
+        export_invoices(month, tz), export_credit_notes(month, tz), export_payments(month)
+    )
     return download(body, f"seatmeter-{month}-quickbooks-desktop.iif", "application/octet-stream")

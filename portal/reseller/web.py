@@ -21,12 +21,17 @@ DEFAULT_CURRENCY = "USD"
 
 
 def init_reseller(app: Flask) -> None:
+    from portal.reseller.credit_views import bp as credits_bp
     from portal.reseller.filing_views import bp as filing_bp
     from portal.reseller.review_views import bp as review_bp
     from portal.reseller.views import bp as reseller_bp
 
-    for blueprint in (reseller_bp, review_bp, filing_bp):
+    for blueprint in (reseller_bp, review_bp, filing_bp, credits_bp):
         app.register_blueprint(blueprint)
+
+    from portal.webhooks_out.views import init_webhooks
+
+    init_webhooks(app)
 
 
 def period_from_url(text: str) -> BillingPeriod:
@@ -69,7 +74,7 @@ def sent_for_payment_note(count: int) -> str:
     )
 
 
-def download(body: str, filename: str, mimetype: str) -> Response:
+def download(body: str | bytes, filename: str, mimetype: str) -> Response:
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -32,11 +32,12 @@ def init_web(app: Flask) -> None:
 
     from portal.accounts.views import bp as accounts_bp
     from portal.audit.views import bp as audit_bp
+    from portal.auth.two_factor_views import bp as two_factor_bp
     from portal.auth.views import bp as auth_bp
     from portal.catalog.views import bp as catalog_bp
     from portal.web.views import bp as home_bp
 
-    for blueprint in (auth_bp, home_bp, accounts_bp, catalog_bp, audit_bp):
+    for blueprint in (auth_bp, two_factor_bp, home_bp, accounts_bp, catalog_bp, audit_bp):
         app.register_blueprint(blueprint)
 
     from portal.accounts.end_user_views import bp as end_users_bp

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
@@ -100,18 +101,27 @@ def init_limits(app: Flask) -> None:
     for endpoint, limits in _FORM_LIMITS.items():
         # The wrapped view replaces the registered one: Flask-Limiter checks a decorated limit
         # when the wrapper runs, and skips it in its before-request hook.
-        view = app.view_functions[endpoint]
+        view: Callable[..., Any] = app.view_functions[endpoint]
         deduct_when = _failed if endpoint in _COUNT_ONLY_FAILURES else None
         for setting, key_func, scope in limits:
-            options = {"key_func": key_func, "methods": _POST, "deduct_when": deduct_when}
             if scope is None:
-                view = limiter.limit(_limits(setting), **options)(view)
+                limit = limiter.limit(
+                    _limits(setting), key_func=key_func, methods=_POST, deduct_when=deduct_when
+                )
             else:
-                view = limiter.shared_limit(_limits(setting), scope, **options)(view)
+                limit = limiter.shared_limit(
+                    _limits(setting), scope, key_func=key_func, methods=_POST, deduct_when=deduct_when
+                )
+            view = limit(view)
         app.view_functions[endpoint] = view
     api = app.blueprints["api"]
-    limiter.limit(_limits("RATELIMIT_API"), key_func=_token_key, exempt_when=lambda: _bearer() is None)(api)
-    limiter.limit(_limits("RATELIMIT_API_ANONYMOUS"), exempt_when=_has_valid_token)(api)
+    # Limiting a whole blueprint is documented Flask-Limiter usage; its type hints only know views.
+    limit_api = limiter.limit(
+        _limits("RATELIMIT_API"), key_func=_token_key, exempt_when=lambda: _bearer() is None
+    )
+    limit_api(api)  # type: ignore[call-overload]
+    limit_anonymous = limiter.limit(_limits("RATELIMIT_API_ANONYMOUS"), exempt_when=_has_valid_token)
+    limit_anonymous(api)  # type: ignore[call-overload]
     app.extensions["seatmeter.limiter"] = limiter
 
 

@@ -183,7 +183,7 @@ def external_counts(now: datetime) -> dict[str, Drift]:
             LedgerInterval.start_at,
         )
     ).scalars()
-    grouped: dict[tuple[int, int, str], list[LedgerInterval]] = {}
+    grouped: dict[tuple[int, int, str | None], list[LedgerInterval]] = {}
     for interval in rows:
         key = (interval.client_id, interval.product_id, interval.user_key)
         if key not in explained:

@@ -71,7 +71,7 @@ def remove_account_now(finding_id: int, *, give_up: bool = True) -> str:
         kind, request = finding.product_kind, removal_request(finding)
     try:
         get_adapter(kind).terminate(request)
-        error = None
+        error: AdapterError | None = None
     except NotConfigured as problem:
         error = problem
     except AdapterError as problem:

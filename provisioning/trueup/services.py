@@ -22,6 +22,7 @@ from portal.accounts.models import Client
 from portal.audit.services import Actor, record
 from portal.db import db, utcnow
 from portal.errors import NotFound, ServiceError
+from portal.webhooks_out.services import emit
 from provisioning.trueup.drift import Drift, compare_platform, external_counts
 from provisioning.trueup.models import (
     USAGE_PLATFORM,
@@ -83,6 +84,7 @@ def _apply(
             db.session.flush()
             counts["new"] += 1
             _record(actor, "trueup.found", finding)
+            _announce(finding, "found")
         elif finding.status is FindingStatus.OPEN:
             if finding.kind is not drift.kind:
                 finding.first_seen_at = now
@@ -98,6 +100,7 @@ def _apply(
             _describe(finding, drift, now)
             counts["reopened"] += 1
             _record(actor, "trueup.reopened", finding, previous=previous)
+            _announce(finding, "reopened")
     for account_id, finding in existing.items():
         if account_id in drifts:
             continue
@@ -126,6 +129,27 @@ def _describe(finding: Finding, drift: Drift, now: datetime) -> None:
     finding.seat = drift.seat
     finding.product = drift.product
     finding.last_seen_at = now
+
+
+def _announce(finding: Finding, what: str) -> None:
+    """The ``trueup.finding`` webhook: a new difference, or a settled one that came back changed."""
+    emit(
+        "trueup.finding",
+        finding,
+        lambda: {
+            "finding_id": finding.id,
+            "what": what,
+            "platform": finding.platform,
+            "account": finding.account_id,
+            "kind": finding.kind.value,
+            "summary": finding.summary,
+            "client_ref": finding.client.ref if finding.client is not None else None,
+            "product": finding.product.code if finding.product is not None else None,
+            "seat_id": finding.seat.id if finding.seat is not None else None,
+            "user": finding.user_key,
+            "first_seen_at": finding.first_seen_at.isoformat(),
+        },
+    )
 
 
 def _record(actor: Actor, action: str, finding: Finding, **extra: Any) -> None:

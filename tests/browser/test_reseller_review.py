@@ -193,6 +193,7 @@ def test_the_reseller_pages_and_their_charts_break_no_rule_of_the_content_securi
         f"/reseller/exports/{period}",
         "/reseller/clients",
         "/reseller/audit/",
+        "/reseller/webhooks/",
     ]
     assert policy_violations(page, review_portal.url, paths) == []
     page.goto(f"{review_portal.url}/reseller/")
@@ -221,6 +222,7 @@ def test_the_reseller_pages_fit_a_phone_and_mark_where_you_are(
         "/reseller/provisioning/",
         "/reseller/trueups/",
         "/reseller/audit/",
+        "/reseller/webhooks/",
     ]
     assert wider_than_a_phone(page, review_portal.url, paths) == []
     page.goto(f"{review_portal.url}/reseller/review/{period}")

@@ -30,8 +30,8 @@ OCTOBER = BillingPeriod(2026, 10)
 OCT_START, OCT_STOP = OCTOBER.bounds(UTC)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def iv(user, product, start, stop=None, client="acme-law"):

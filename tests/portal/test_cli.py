@@ -118,7 +118,7 @@ def test_demo_loads_once_and_prints_the_logins(runner):
     assert authenticate("grace@acme.example", "seatmeter-demo") is not None
 
 
-def _counts() -> dict[str, int]:
+def _counts() -> dict[str, int | None]:
     return {
         "users": db.session.scalar(select(func.count(User.id))),
         "end_users": db.session.scalar(select(func.count(EndUser.id))),

@@ -49,6 +49,9 @@ def test_generated_secret_key_is_private_and_kept(tmp_path):
         ("STRIPE_API_BASE", "localhost:12111", "http:// or https://"),
         ("AWS_ENDPOINT_URL", "ftp://moto", "http:// or https://"),
         ("SECRET_KEY", "short", "at least 16"),
+        ("BILLING_RETRY_DAYS", "3, five", "separated by commas"),
+        ("BILLING_RETRY_DAYS", "5,3", "increasing"),
+        ("BILLING_RETRY_DAYS", "0,3", "from 1 to 60"),
     ],
 )
 def test_malformed_setting_names_the_variable(tmp_path, variable, value, says):
@@ -58,6 +61,13 @@ def test_malformed_setting_names_the_variable(tmp_path, variable, value, says):
     assert raised.value.variable == variable
     assert variable in str(raised.value)
     assert says in str(raised.value)
+
+
+@pytest.mark.parametrize(("value", "days"), [(None, [3, 5, 7]), ("2, 4", [2, 4]), ("none", []), ("NONE", [])])
+def test_payment_retry_days_default_to_3_5_7_and_can_be_turned_off(tmp_path, value, days):
+    environ = {"BILLING_RETRY_DAYS": value} if value is not None else {}
+
+    assert load_config(environ, tmp_path)["BILLING_RETRY_DAYS"] == days
 
 
 def test_mail_username_without_server_is_refused(tmp_path):
@@ -129,3 +139,16 @@ def test_rate_limits_have_defaults_and_are_validated(tmp_path):
             load_config({variable: value}, tmp_path)
         assert raised.value.variable == variable
         assert says in str(raised.value)
+
+
+def test_two_step_login_is_required_of_the_resellers_own_roles_unless_set_otherwise(tmp_path):
+    assert load_config({}, tmp_path)["TWO_FACTOR_REQUIRED_ROLES"] == {"reseller_admin", "reseller_staff"}
+    everyone = load_config(
+        {"TWO_FACTOR_REQUIRED_ROLES": "reseller_admin, reseller_staff,client_admin,client_user"}, tmp_path
+    )
+    assert len(everyone["TWO_FACTOR_REQUIRED_ROLES"]) == 4
+    assert load_config({"TWO_FACTOR_REQUIRED_ROLES": "none"}, tmp_path)["TWO_FACTOR_REQUIRED_ROLES"] == set()
+
+    with pytest.raises(ConfigError) as raised:
+        load_config({"TWO_FACTOR_REQUIRED_ROLES": "reseller_admin,admins"}, tmp_path)
+    assert "unknown role admins" in str(raised.value)

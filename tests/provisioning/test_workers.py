@@ -10,6 +10,7 @@ import secrets
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 import pytest
@@ -56,10 +57,10 @@ SIP_DOMAIN = "seats.test"
 class Stack:
     app: Flask
     worker: Worker
-    workspaces: object  # boto3 client
-    workmail: object
-    workmail_server: object
-    kamailio: object
+    workspaces: Any  # boto3 client
+    workmail: Any
+    workmail_server: Any
+    kamailio: Any
     directory_id: str
 
     def seats(self, *ids: int) -> list[Seat]:
@@ -157,9 +158,9 @@ def new_client(stack: Stack, people: int) -> tuple[int, list[Person]]:
 
 def order(stack: Stack, client_id: int, product: str, people: list[Person]) -> list[int]:
     def work() -> list[int]:
-        users = [db.session.get(EndUser, person.id) for person in people]
+        users = [db.session.get_one(EndUser, person.id) for person in people]
         placed = place_order(
-            ACTOR, db.session.get(Client, client_id), get_product(product), len(users), users
+            ACTOR, db.session.get_one(Client, client_id), get_product(product), len(users), users
         )
         return [seat.id for seat in placed.seats]
 
@@ -167,11 +168,11 @@ def order(stack: Stack, client_id: int, product: str, people: list[Person]) -> l
 
 
 def on_seat(stack: Stack, seat_id: int, operation: Callable[[Seat], object]) -> object:
-    return committed(stack.app, lambda: operation(db.session.get(Seat, seat_id)))
+    return committed(stack.app, lambda: operation(db.session.get_one(Seat, seat_id)))
 
 
 def on_client(stack: Stack, client_id: int, operation: Callable[[Client], object]) -> object:
-    return committed(stack.app, lambda: operation(db.session.get(Client, client_id)))
+    return committed(stack.app, lambda: operation(db.session.get_one(Client, client_id)))
 
 
 def workspaces_of(stack: Stack, user_name: str) -> list[dict]:
@@ -182,6 +183,7 @@ def workspaces_of(stack: Stack, user_name: str) -> list[dict]:
 
 def voip_login(stack: Stack, seat_id: int) -> tuple[str, str]:
     seat = stack.seats(seat_id)[0]
+    assert seat.external_id is not None
     username, domain = seat.external_id.split("@")
     return username, domain
 

@@ -8,7 +8,8 @@
 
 The launcher (``python -m sandbox.stripe_server --port N``) does not use the ``localstripe`` CLI:
 that binds every interface and pickles its store into one fixed /tmp file shared by all instances.
-It also adjusts localstripe in two documented ways, see ``_patch_localstripe``.
+It also adjusts localstripe where it differs from real Stripe in ways we depend on, see
+``_patch_localstripe`` (each numbered change says which).
 """
 
 from __future__ import annotations

@@ -21,6 +21,11 @@ DRAFT, HELD, FINALIZED, PAID, OVERDUE = (
     InvoiceState.PAID,
     InvoiceState.OVERDUE,
 )
+NEEDS_AUTHENTICATION, VOID, UNCOLLECTIBLE = (
+    InvoiceState.NEEDS_AUTHENTICATION,
+    InvoiceState.VOID,
+    InvoiceState.UNCOLLECTIBLE,
+)
 EARLIER = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
 
@@ -36,6 +41,21 @@ LEGAL = {
     (FINALIZED, OVERDUE),
     (OVERDUE, OVERDUE),  # another failed attempt
     (OVERDUE, PAID),
+    # The bank asks the client to confirm the payment (3-D Secure), at the first attempt or a retry.
+    (FINALIZED, NEEDS_AUTHENTICATION),
+    (OVERDUE, NEEDS_AUTHENTICATION),
+    (NEEDS_AUTHENTICATION, NEEDS_AUTHENTICATION),  # asked again
+    (NEEDS_AUTHENTICATION, PAID),
+    (NEEDS_AUTHENTICATION, OVERDUE),  # a retry with another card failed
+    # Voided or written off in Stripe, while unpaid.
+    (FINALIZED, VOID),
+    (OVERDUE, VOID),
+    (NEEDS_AUTHENTICATION, VOID),
+    (FINALIZED, UNCOLLECTIBLE),
+    (OVERDUE, UNCOLLECTIBLE),
+    (NEEDS_AUTHENTICATION, UNCOLLECTIBLE),
+    (UNCOLLECTIBLE, PAID),  # a late payment
+    (UNCOLLECTIBLE, VOID),
 }
 
 
@@ -44,9 +64,10 @@ def invoice_in(state: InvoiceState, total_minor: int = 12500) -> Invoice:
     invoice.status = InvoiceStatus.DRAFT
     invoice.hold_reason = None
     invoice.finalized_at = invoice.paid_at = invoice.overdue_since = invoice.payment_error = None
+    invoice.voided_at = invoice.uncollectible_at = None
     if state is HELD:
         invoice.hold_reason = "Checking the new starters"
-    if state in (FINALIZED, PAID, OVERDUE):
+    if state in (FINALIZED, PAID, OVERDUE, NEEDS_AUTHENTICATION, VOID, UNCOLLECTIBLE):
         invoice.status = InvoiceStatus.FINALIZED
         invoice.finalized_at = EARLIER
     if state is PAID:
@@ -56,6 +77,15 @@ def invoice_in(state: InvoiceState, total_minor: int = 12500) -> Invoice:
         invoice.status = InvoiceStatus.OVERDUE
         invoice.overdue_since = EARLIER
         invoice.payment_error = "Your card was declined."
+    if state is NEEDS_AUTHENTICATION:
+        invoice.status = InvoiceStatus.NEEDS_AUTHENTICATION
+        invoice.overdue_since = EARLIER
+    if state is VOID:
+        invoice.status = InvoiceStatus.VOID
+        invoice.voided_at = EARLIER
+    if state is UNCOLLECTIBLE:
+        invoice.status = InvoiceStatus.UNCOLLECTIBLE
+        invoice.uncollectible_at = EARLIER
     assert lifecycle.state_of(invoice) is state
     return invoice
 
@@ -67,9 +97,21 @@ MOVE_TO: dict[InvoiceState, Callable[[Invoice], object]] = {
     FINALIZED: lambda invoice: lifecycle.finalize(invoice, NOW),
     PAID: lambda invoice: lifecycle.mark_paid(invoice, NOW),
     OVERDUE: lambda invoice: lifecycle.mark_overdue(invoice, "Insufficient funds.", NOW),
+    NEEDS_AUTHENTICATION: lambda invoice: lifecycle.mark_needs_authentication(invoice, NOW),
+    VOID: lambda invoice: lifecycle.void(invoice, NOW),
+    UNCOLLECTIBLE: lambda invoice: lifecycle.mark_uncollectible(invoice, NOW),
 }
 
-FIELDS = ("status", "hold_reason", "finalized_at", "paid_at", "overdue_since", "payment_error")
+FIELDS = (
+    "status",
+    "hold_reason",
+    "finalized_at",
+    "paid_at",
+    "overdue_since",
+    "payment_error",
+    "voided_at",
+    "uncollectible_at",
+)
 
 
 def test_the_module_has_the_table_written_here():
@@ -146,3 +188,24 @@ def test_refusals_say_why_in_plain_words():
         lifecycle.finalize(invoice_in(HELD), NOW)
     with pytest.raises(IllegalTransition, match=r"is a draft; it cannot be marked paid\."):
         lifecycle.mark_paid(invoice_in(DRAFT), NOW)
+
+
+def test_asking_for_authentication_starts_the_dunning_clock_once():
+    invoice = invoice_in(FINALIZED)
+    assert lifecycle.mark_needs_authentication(invoice, NOW) is True
+    assert invoice.overdue_since == NOW
+    assert lifecycle.mark_needs_authentication(invoice, NOW) is False  # asked again: nothing new
+
+    failed_first = invoice_in(OVERDUE)
+    lifecycle.mark_needs_authentication(failed_first, NOW)
+    assert failed_first.overdue_since == EARLIER  # the clock runs from the first failure
+
+
+def test_void_and_write_off_stamp_their_time():
+    voided = invoice_in(OVERDUE)
+    lifecycle.void(voided, NOW)
+    assert voided.status is InvoiceStatus.VOID and voided.voided_at == NOW
+
+    written_off = invoice_in(FINALIZED)
+    lifecycle.mark_uncollectible(written_off, NOW)
+    assert written_off.status is InvoiceStatus.UNCOLLECTIBLE and written_off.uncollectible_at == NOW

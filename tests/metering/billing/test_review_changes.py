@@ -37,6 +37,19 @@ def test_days_held_are_counted_in_the_billing_zone():
     ]
 
 
+def test_a_seat_in_service_with_nobody_on_it_is_no_ones_holding():
+    intervals = [
+        interval("bob@acme.example", datetime(2026, 9, 1, tzinfo=UTC)),
+        LicenceInterval(
+            client="acme", end_user=None, product="desktop", start=datetime(2026, 9, 1, tzinfo=UTC), seat=7
+        ),
+    ]
+
+    result = holdings(intervals, "acme", "desktop", OCT_START, NOV_START, NY)
+
+    assert [h.user for h in result] == ["bob@acme.example"]
+
+
 def test_adjacent_spans_merge_and_days_are_not_counted_twice():
     intervals = [
         interval(

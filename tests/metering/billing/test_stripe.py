@@ -15,10 +15,11 @@ from metering.billing.cards import adopt_card
 from metering.billing.finalize import finalize_period
 from metering.billing.models import BillingAccount, Invoice, InvoiceStatus
 from metering.billing.queries import parse_period
-from metering.billing.stripe_push import ensure_client_customer, stripe_client
-from metering.billing.tasks import enforce_dunning, push_invoice_now, push_sweep
+from metering.billing.stripe_push import ensure_client_customer, invoices_to_push, plain_reason, stripe_client
+from metering.billing.tasks import SWEEP_AFTER, enforce_dunning, push_invoice_now, push_sweep
 from metering.settings import billing_timezone
 from portal.accounts.models import ClientStatus
+from portal.audit.models import AuditEvent
 from portal.db import db, utcnow
 from portal.errors import NotFound
 from tests.metering.months import TESTS, event
@@ -43,11 +44,20 @@ def add_card(client, payment_method: str = "pm_card_visa") -> BillingAccount:
     api = stripe_client()
     customer_id = ensure_client_customer(api, client)
     db.session.commit()
-    intent = api.v1.setup_intents.create(params={"customer": customer_id, "payment_method_types": ["card"]})
+    # Stripe's own page does this step on real Stripe; localstripe only knows the older parameter
+    # name, which the pinned version no longer types.
+    intent = api.v1.setup_intents.create(
+        params={"customer": customer_id, "payment_method_types": ["card"]}  # type: ignore[arg-type]
+    )
     api.v1.setup_intents.confirm(intent.id, params={"payment_method": payment_method})
     account = adopt_card(TESTS, client, setup_intent_id=intent.id)
     db.session.commit()
     return account
+
+
+def retry_due_payments() -> list[str]:
+    """What beat's push sweep queues, run here: the invoices whose retry is due."""
+    return [push_invoice_now(invoice_id) for invoice_id in invoices_to_push(utcnow(), SWEEP_AFTER)]
 
 
 def finalized_october(month, travel) -> Invoice:
@@ -119,9 +129,11 @@ def test_no_card_overdue_then_suspended_after_grace_then_resumed_when_paid(acme,
     assert "To: billing@acme.example" in caplog.text
     assert f"Payment failed for invoice {invoice.number}" in caplog.text
 
-    # Within the grace period (14 days by default) nothing happens; after it, seats are suspended.
+    # Within the grace period (14 days by default) nothing happens; after it, and after the last
+    # retry (days 3, 5 and 7), seats are suspended.
     travel("2026-11-10T12:00:00Z")
     assert enforce_dunning() == {"suspended": 0}
+    assert retry_due_payments() == ["payment failed: there is no card on file to charge"]
     travel("2026-11-20T12:00:00Z")
     assert enforce_dunning() == {"suspended": 1}
     db.session.refresh(acme)
@@ -139,14 +151,58 @@ def test_no_card_overdue_then_suspended_after_grace_then_resumed_when_paid(acme,
     assert account.suspended_for_nonpayment_at is None
 
 
-def test_a_card_that_fails_to_charge_makes_the_invoice_overdue(acme, month, travel):
+def test_a_card_that_fails_to_charge_makes_the_invoice_overdue(acme, month, travel, caplog):
     add_card(acme, "pm_card_chargeCustomerFail")
     invoice = finalized_october(month, travel)
 
-    assert push_invoice_now(invoice.id).startswith("payment failed")
+    with caplog.at_level("INFO", logger="seatmeter.mail"):
+        # localstripe answers "pay" with an open invoice (real Stripe: a CardError, see below).
+        assert push_invoice_now(invoice.id) == "payment failed: the payment was not completed"
 
     db.session.refresh(invoice)
     assert invoice.status is InvoiceStatus.OVERDUE and invoice.payment_attempts == 1
+    assert "We could not collect $48.22 for your October 2026 invoice" in caplog.text
+    audited = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "invoice.payment_failed")
+    ).one()
+    assert audited.details["stripe_message"] == "Stripe invoice status after paying: open"
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (
+            stripe.CardError("Your card has insufficient funds.", None, "card_declined"),
+            "your card was declined",
+        ),
+        (
+            stripe.CardError("Your card was declined.", None, "card_declined", json_body={}),
+            "your card was declined",
+        ),
+        (stripe.CardError("Your card has expired.", None, "expired_card"), "your card has expired"),
+        (
+            stripe.InvalidRequestError("Cannot charge a customer that has no active card", None),
+            "there is no card on file to charge",
+        ),
+        (stripe.APIError("Something went wrong on Stripe's end."), "the payment did not go through"),
+    ],
+)
+def test_clients_read_plain_words_never_stripes_text(error, words):
+    assert plain_reason(error) == words
+
+
+def test_a_decline_code_is_worded_too():
+    body = {
+        "error": {
+            "type": "card_error",
+            "code": "card_declined",
+            "decline_code": "insufficient_funds",
+            "message": "Your card has insufficient funds.",
+        }
+    }
+    error = stripe.CardError("Your card has insufficient funds.", None, "card_declined", json_body=body)
+
+    assert plain_reason(error) == "your card was declined for insufficient funds"
 
 
 def test_a_declined_card_is_refused_when_it_is_added(acme):

@@ -27,7 +27,7 @@ def _utc(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-def _count(model: type) -> int:
+def _count(model: type) -> int | None:
     return db.session.scalar(select(func.count()).select_from(model))
 
 

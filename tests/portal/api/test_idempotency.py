@@ -33,7 +33,7 @@ def _key() -> dict[str, str]:
     return {"Idempotency-Key": str(uuid.uuid4())}
 
 
-def _orders() -> int:
+def _orders() -> int | None:
     return db.session.scalar(select(func.count(Order.id)))
 
 

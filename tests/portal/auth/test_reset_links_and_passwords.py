@@ -18,7 +18,9 @@ def _reset_link(client, email, caplog) -> str:
     caplog.clear()
     with caplog.at_level("INFO", logger="seatmeter.mail"):
         assert client.post("/password/forgot", data={"email": email}).status_code == 302
-    return re.search(r"(/password/reset/\S+)", caplog.text).group(1)
+    found = re.search(r"(/password/reset/\S+)", caplog.text)
+    assert found is not None, "no link was e-mailed"
+    return found.group(1)
 
 
 def test_a_newer_reset_link_voids_the_older_one(client, make_user, caplog):

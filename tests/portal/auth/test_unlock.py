@@ -23,7 +23,9 @@ def _unlock_link(client, email: str, caplog) -> str:
     with caplog.at_level("INFO", logger="seatmeter.mail"):
         answer = client.post("/login/unlock", data={"email": email})
     assert answer.status_code == 302
-    return re.search(r"(/login/unlock/\S+)", caplog.text).group(1)
+    found = re.search(r"(/login/unlock/\S+)", caplog.text)
+    assert found is not None, "no link was e-mailed"
+    return found.group(1)
 
 
 def test_the_lock_page_says_how_to_unlock_by_email(client, make_user):

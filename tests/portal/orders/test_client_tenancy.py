@@ -14,7 +14,7 @@ from provisioning import place_order
 
 # Every client route that takes an id, with how it is called. A new one must be added here: the
 # last test fails otherwise.
-ID_ROUTES = {
+ID_ROUTES: dict[str, list[tuple[str, str, dict[str, str]]]] = {
     "/client/seats/<int:seat_id>": [("GET", "/client/seats/{seat}", {})],
     "/client/seats/<int:seat_id>/assign": [
         ("POST", "/client/seats/{seat}/assign", {"end_user": "{own_person}"}),

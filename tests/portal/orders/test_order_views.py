@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import pytest
 from sqlalchemy import func, select
@@ -21,7 +22,7 @@ def _orders() -> list[Order]:
     return list(db.session.scalars(select(Order).order_by(Order.id)))
 
 
-def _confirm(client, code: str, quantity: int | str, end_users: list[int] = ()) -> tuple[int, str, dict]:
+def _confirm(client, code: str, quantity: int | str, end_users: Sequence[int] = ()) -> tuple[int, str, dict]:
     """Post the order form; return the status, the page and the fields of the placing form."""
     response = client.post(
         f"/client/catalog/{code}/order", data={"quantity": str(quantity), "end_users": list(end_users)}

@@ -8,9 +8,9 @@ from portal.audit.models import AuditEvent
 from portal.catalog.services import get_product
 from portal.db import db
 from portal.orders.models import SeatState
+from portal.sealing import seal
 from provisioning import place_order
 from provisioning.models import SeatWork
-from provisioning.sealing import seal
 from tests.portal.orders.conftest import TESTS
 
 

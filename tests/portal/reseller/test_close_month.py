@@ -85,6 +85,7 @@ def test_staff_close_the_month_from_the_review_page_and_see_the_outcome(
     def note(run_id: int, done: int, summary: runs.CloseSummary) -> None:
         real_note(run_id, done, summary)
         run = db.session.get(CloseRun, run_id)
+        assert run is not None
         progress.append((run.clients_done, run.clients_total))
 
     monkeypatch.setattr(close_runs, "_note_progress", note)

@@ -96,7 +96,9 @@ def test_quickbooks_desktop_iif_has_one_balanced_transaction_per_invoice(client,
     assert len(transactions) == len(invoices) == 3
     for (trns, spls), invoice in zip(transactions, invoices, strict=True):
         assert trns[header["TRNSTYPE"]] == "INVOICE"
-        assert trns[header["DOCNUM"]] == invoice.number
+        # QuickBooks Desktop keeps 11 characters of a DOCNUM: the number without its dashes fits.
+        assert trns[header["DOCNUM"]] == invoice.number.replace("-", "")
+        assert trns[header["MEMO"]].startswith(invoice.number)
         assert trns[header["NAME"]] == invoice.client.name
         assert trns[header["AMOUNT"]] == money(invoice.total_minor)
         assert trns[header["DATE"]] == "11/03/2026"
@@ -132,3 +134,48 @@ def test_the_exports_page_lists_the_approved_invoices(client, business, staff):
     # Without ?period= the newest month with approved invoices.
     assert client.get("/reseller/exports/").headers["Location"] == "/reseller/exports/2026-09"
     assert client.get("/reseller/exports/2026-00/quickbooks-online.csv").status_code == 404
+
+
+def test_credit_notes_and_payments_are_exported_in_the_month_they_happen(client, business, admin):
+    september = db.session.scalars(
+        select(Invoice).where(Invoice.period == "2026-09", Invoice.client_id == business.acme.id)
+    ).one()
+    client.post(
+        f"/reseller/invoices/{september.id}/credit-notes",
+        data={"amount": "5.00", "reason": "Outage — 3 September", "settlement": "next_invoice"},
+    )
+    client.post(
+        f"/reseller/invoices/{september.id}/payments",
+        data={"amount": "20.00", "method": "cheque", "received_on": "2026-11-02", "reference": "Chq 451"},
+    )
+
+    iif = client.get("/reseller/exports/2026-11/quickbooks-desktop.iif").data.decode("cp1252")
+    rows = [line.split("\t") for line in iif.split("\r\n") if line]
+    header = {name: index for index, name in enumerate(rows[0])}
+    trns = [row for row in rows if row[0] == "TRNS"]
+    assert [(row[header["TRNSTYPE"]], row[header["DOCNUM"]], row[header["AMOUNT"]]) for row in trns] == [
+        ("CREDIT MEMO", "CN-0001", "-5.00"),
+        ("PAYMENT", "Chq 451", "20.00"),
+    ]
+    assert "Outage - 3 September" in iif
+    memos = list(
+        csv.DictReader(
+            io.StringIO(client.get("/reseller/exports/2026-11/quickbooks-online-credit-memos.csv").text)
+        )
+    )
+    assert [(m["CreditMemoNo"], m["Customer"], m["ItemAmount"]) for m in memos] == [
+        ("CN-0001", "Acme Law LLP", "5.00")
+    ]
+    payments = list(
+        csv.DictReader(
+            io.StringIO(client.get("/reseller/exports/2026-11/quickbooks-online-payments.csv").text)
+        )
+    )
+    assert [(p["InvoiceNo"], p["Amount"], p["PaymentMethod"]) for p in payments] == [
+        (september.number, "20.00", "Cheque")
+    ]
+    page = client.get("/reseller/exports/2026-11").get_data(as_text=True)
+    assert "1 credit note issued and 1 payment received" in page
+    # October's export has neither.
+    october = client.get("/reseller/exports/2026-10/quickbooks-desktop.iif").data.decode("cp1252")
+    assert "CREDIT MEMO" not in october and "PAYMENT" not in october

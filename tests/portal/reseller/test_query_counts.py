@@ -40,7 +40,7 @@ def _grow(acme_id: int, clients: int) -> list[int]:
     """More clients with more people, seats, usage, adjustments and invoices; more seats at Acme."""
     october, _ = OCTOBER.bounds(UTC_ZONE)
     september, _ = SEPTEMBER.bounds(UTC_ZONE)
-    acme = db.session.get(Client, acme_id)
+    acme = db.session.get_one(Client, acme_id)
     for person in add_people(acme, "Fay Fox", "Gus Gray", "Hal Hunt"):
         give(acme, person, "desktop-pro", october + timedelta(days=19))
         give(acme, person, "voip", october + timedelta(days=20))

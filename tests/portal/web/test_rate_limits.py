@@ -63,7 +63,7 @@ def make_token(app: Flask):
     return _make
 
 
-def _tokens(purpose: TokenPurpose) -> int:
+def _tokens(purpose: TokenPurpose) -> int | None:
     return db.session.scalar(
         select(func.count()).select_from(OneTimeToken).where(OneTimeToken.purpose == purpose)
     )

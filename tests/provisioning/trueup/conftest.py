@@ -121,7 +121,7 @@ def findings() -> list[Finding]:
     return list(db.session.scalars(select(Finding).order_by(Finding.id)))
 
 
-def trueup_intervals() -> list[tuple[str, object, object]]:
+def trueup_intervals() -> list[tuple[str | None, object, object]]:
     return [
         (i.user_key, i.start_at, i.stop_at)
         for i in db.session.scalars(
