@@ -110,15 +110,27 @@ from metering.spla.filing import (
 )
 from metering.spla.models import LicensedHost, SplaSubmission
 from metering.spla.services import SplaReport, spla_report, spla_report_csv
-from metering.usage.models import UsageAction, UsageEvent
+from metering.usage.models import SnapshotAggregate, SnapshotRule, UsageAction, UsageEvent, UsageSnapshot
+from metering.usage.queries import MAX_PAGE, UsageFilter, snapshot_json, usage_event_page, usage_snapshot_page
+from metering.usage.senders import Sender, UnmappedSources
 from metering.usage.services import MAX_USAGE_BATCH, ingest_usage_events
+from metering.usage.snapshots import (
+    MAX_SNAPSHOT_USERS,
+    SnapshotOutcome,
+    put_usage_snapshot,
+    set_snapshot_aggregate,
+    snapshot_rules,
+)
+from metering.usage.validation import parse_timestamp
 from metering.web import init_app
 
 __all__ = [
     "MANUAL_METHODS",
     "MAX_CREDIT_REASON",
     "MAX_HOLD_REASON",
+    "MAX_PAGE",
     "MAX_PAYMENT_REFERENCE",
+    "MAX_SNAPSHOT_USERS",
     "MAX_SPLA_REFERENCE",
     "MAX_USAGE_BATCH",
     "Bill",
@@ -145,12 +157,19 @@ __all__ = [
     "Payment",
     "PaymentMethod",
     "Price",
+    "Sender",
     "Settlement",
+    "SnapshotAggregate",
+    "SnapshotOutcome",
+    "SnapshotRule",
     "SplaReport",
     "SplaSubmission",
     "StripeEvent",
+    "UnmappedSources",
     "UsageAction",
     "UsageEvent",
+    "UsageFilter",
+    "UsageSnapshot",
     "add_commitment",
     "approve_invoice",
     "approve_period",
@@ -205,14 +224,21 @@ __all__ = [
     "overdue_clients",
     "parse_day",
     "parse_period",
+    "parse_timestamp",
     "payments_of",
     "payments_received_between",
     "product_price",
+    "put_usage_snapshot",
     "record_payment",
     "release_invoice",
     "seats_counted_now",
+    "set_snapshot_aggregate",
+    "snapshot_json",
+    "snapshot_rules",
     "spla_report",
     "spla_report_csv",
     "start_close_run",
     "unfiled_periods",
+    "usage_event_page",
+    "usage_snapshot_page",
 ]

@@ -20,18 +20,22 @@ linear in the number of intervals.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from metering.periods import require_aware
 
 __all__ = [
+    "DeviceSnapshot",
     "LicenceInterval",
+    "PeopleSnapshot",
     "core_license_packs",
     "count_product_users",
     "count_sku_users",
+    "count_snapshot_devices",
     "count_unassigned_seats",
+    "intervals_from_snapshots",
 ]
 
 
@@ -179,3 +183,102 @@ def core_license_packs(physical_cores: int, processors: int) -> int:
             raise ValueError(f"{name} must be positive, got {value}")
     licensed_cores = max(physical_cores, 8 * processors)
     return -(-licensed_cores // 2)
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleSnapshot:
+    """The people one sender saw holding one product at ``as_of``.
+
+    ``stream`` names the sender's series (its organisation or site): a person absent from the next
+    snapshot *of the same stream* stops holding the product at that snapshot's moment.
+    """
+
+    stream: str
+    as_of: datetime
+    users: frozenset[str]
+
+    def __post_init__(self) -> None:
+        require_aware(self.as_of, "PeopleSnapshot.as_of")
+
+
+def intervals_from_snapshots(
+    snapshots: Iterable[PeopleSnapshot],
+) -> dict[str, list[tuple[datetime, datetime | None]]]:
+    """Per person, the half-open intervals ``[start, stop)`` in which the snapshots show them holding.
+
+    Each stream is read in ``as_of`` order, whatever order the snapshots came in: a person holds
+    from the first snapshot they appear in until the next snapshot of that stream without them
+    (still open after the stream's newest snapshot). Intervals of one person from several streams
+    are merged where they overlap or touch, so each person's list is sorted and disjoint.
+    """
+    streams: defaultdict[str, list[PeopleSnapshot]] = defaultdict(list)
+    for snapshot in snapshots:
+        streams[snapshot.stream].append(snapshot)
+    spans: defaultdict[str, list[tuple[datetime, datetime | None]]] = defaultdict(list)
+    for series in streams.values():
+        open_since: dict[str, datetime] = {}
+        for snapshot in sorted(series, key=lambda item: item.as_of):
+            for user in sorted(open_since.keys() - snapshot.users):
+                spans[user].append((open_since.pop(user), snapshot.as_of))
+            for user in snapshot.users - open_since.keys():
+                open_since[user] = snapshot.as_of
+        for user, since in open_since.items():
+            spans[user].append((since, None))
+    return {user: _merged(found) for user, found in sorted(spans.items())}
+
+
+def _merged(spans: list[tuple[datetime, datetime | None]]) -> list[tuple[datetime, datetime | None]]:
+    merged: list[tuple[datetime, datetime | None]] = []
+    for start, stop in sorted(spans, key=lambda span: span[0]):
+        if merged:
+            last_start, last_stop = merged[-1]
+            if last_stop is None or start <= last_stop:
+                joined = None if last_stop is None or stop is None else max(last_stop, stop)
+                merged[-1] = (last_start, joined)
+                continue
+        merged.append((start, stop))
+    return merged
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSnapshot:
+    """How many units (devices, agents) one sender's ``stream`` counted for a client's product."""
+
+    client: str
+    product: str
+    stream: str
+    as_of: datetime
+    quantity: int
+
+    def __post_init__(self) -> None:
+        require_aware(self.as_of, "DeviceSnapshot.as_of")
+        if not isinstance(self.quantity, int) or isinstance(self.quantity, bool) or self.quantity < 0:
+            raise ValueError(f"DeviceSnapshot.quantity must be a whole number from 0, got {self.quantity!r}")
+
+
+def count_snapshot_devices(
+    snapshots: Iterable[DeviceSnapshot],
+    start: datetime,
+    stop: datetime,
+    averaged: Collection[str] = (),
+) -> dict[tuple[str, str], int]:
+    """Units per ``(client, product)`` for ``[start, stop)`` from the snapshots taken in it.
+
+    A count is a level, not an amount used, so snapshots are never summed over time: each stream
+    bills the peak of its snapshots in the window, or, for products in ``averaged``, their mean
+    (rounded half up). Streams are different organisations or sites, so their figures add up.
+    Pairs with no snapshot in the window, or only zeroes, are absent from the result.
+    """
+    _check_window(start, stop)
+    values: defaultdict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for snapshot in snapshots:
+        if start <= snapshot.as_of < stop:
+            values[(snapshot.client, snapshot.product, snapshot.stream)].append(snapshot.quantity)
+    counts: defaultdict[tuple[str, str], int] = defaultdict(int)
+    for (client, product, _stream), quantities in values.items():
+        if product in averaged:
+            figure = (2 * sum(quantities) + len(quantities)) // (2 * len(quantities))
+        else:
+            figure = max(quantities)
+        counts[(client, product)] += figure
+    return {key: count for key, count in counts.items() if count > 0}

@@ -15,6 +15,7 @@ __all__ = [
     "InvoiceLineDraft",
     "Price",
     "invoice_total",
+    "rate_device_counts",
     "rate_metered_usage",
     "rate_seat_products",
 ]
@@ -203,6 +204,35 @@ def rate_metered_usage(
         if quantity < 0:
             raise ValueError(f"usage of {product!r} for {client!r} is negative: {quantity}")
     return _rate(usage, price_book, period, product_names, ("unit", "units"))
+
+
+def rate_device_counts(
+    counts: Mapping[tuple[str, str], int],
+    price_book: Mapping[str, Price],
+    period: BillingPeriod,
+    product_names: Mapping[str, str] | None = None,
+    averaged: Collection[str] = (),
+) -> list[InvoiceLineDraft]:
+    """One line per ``(client, product)`` of devices counted by snapshots (the month's peak or average).
+
+    ``counts`` come from :func:`metering.counting.count_snapshot_devices`; ``averaged`` names the
+    products billed on their average, so the line says which figure it is. Zero counts are omitted.
+    """
+    names = product_names or {}
+    lines: list[InvoiceLineDraft] = []
+    for client, product in sorted(counts):
+        quantity = counts[(client, product)]
+        _check_int(quantity, f"device count of {product!r} for {client!r}")
+        if quantity < 0:
+            raise ValueError(f"device count of {product!r} for {client!r} is negative: {quantity}")
+        if quantity == 0:
+            continue
+        price = _price_for(price_book, product)
+        figure = "monthly average" if product in averaged else "monthly peak"
+        devices = _plural(quantity, "device", "devices")
+        description = f"{names.get(product, product)} — {devices} ({figure}), {period.label}"
+        lines.append(InvoiceLineDraft.priced(client, product, period, quantity, price, description))
+    return lines
 
 
 def invoice_total(lines: Iterable[InvoiceLineDraft]) -> int:

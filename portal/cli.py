@@ -60,11 +60,11 @@ def db_revision(message: str, autogenerate: bool, rev_id: str | None) -> None:
 
 
 def init_cli(app: Flask) -> None:
-    from portal.accounts.cli import tokens_cli, users_cli
+    from portal.accounts.cli import integrations_cli, tokens_cli, users_cli
     from portal.catalog.cli import catalog_cli
     from portal.demo.cli import demo_command
 
     # The engines add their own groups (trueup, billing, usage) in their init_app.
-    for group in (db_cli, users_cli, tokens_cli, catalog_cli):
+    for group in (db_cli, users_cli, tokens_cli, integrations_cli, catalog_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo_command)

@@ -17,11 +17,24 @@ from metering import (
     LedgerInterval,
     LicensedHost,
     Payment,
+    SnapshotRule,
     SplaSubmission,
     StripeEvent,
     UsageEvent,
+    UsageSnapshot,
 )
-from portal.accounts.models import ApiToken, Client, EndUser, FailedLogin, OneTimeToken, Reseller, User
+from portal.accounts.models import (
+    ApiToken,
+    Client,
+    EndUser,
+    FailedLogin,
+    Integration,
+    OneTimeToken,
+    Reseller,
+    SourceMapping,
+    UnmappedSource,
+    User,
+)
 from portal.api.models import IdempotencyKey
 from portal.audit.models import AuditEvent
 from portal.catalog.models import LicenceSku, Product, ProductPrice, SkuCost, product_licences
@@ -45,6 +58,7 @@ __all__ = [
     "FailedLogin",
     "Finding",
     "IdempotencyKey",
+    "Integration",
     "Invoice",
     "InvoiceLine",
     "LedgerInterval",
@@ -60,11 +74,15 @@ __all__ = [
     "Seat",
     "SeatWork",
     "SkuCost",
+    "SnapshotRule",
+    "SourceMapping",
     "SplaSubmission",
     "StripeEvent",
     "TrueupPolicy",
     "TrueupRun",
+    "UnmappedSource",
     "UsageEvent",
+    "UsageSnapshot",
     "User",
     "WebhookAttempt",
     "WebhookDelivery",

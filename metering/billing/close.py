@@ -26,11 +26,24 @@ from metering.billing.catalog import CatalogSnapshot, catalog_snapshot
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceLine, InvoiceStatus, LineKind
 from metering.billing.restatement import adjustment_lines, restatement_starts
 from metering.commitments.services import committed_quantities, committed_quantities_for
-from metering.counting import LicenceInterval, count_product_users, count_unassigned_seats
+from metering.counting import (
+    DeviceSnapshot,
+    LicenceInterval,
+    count_product_users,
+    count_snapshot_devices,
+    count_unassigned_seats,
+)
 from metering.ledger.services import intervals_by_client, intervals_overlapping
 from metering.periods import BillingPeriod
-from metering.rating import InvoiceLineDraft, invoice_total, rate_metered_usage, rate_seat_products
+from metering.rating import (
+    InvoiceLineDraft,
+    invoice_total,
+    rate_device_counts,
+    rate_metered_usage,
+    rate_seat_products,
+)
 from metering.usage.models import UsageAction, UsageEvent
+from metering.usage.snapshots import averaged_products, device_snapshots
 from portal.accounts.models import Client
 from portal.audit.services import Actor, record
 from portal.catalog.models import Product
@@ -61,6 +74,9 @@ class ClosePlan:
     restate_from: dict[int, datetime]
     # Committed seats per client and product code this month (billed even when nobody used them).
     commitments: dict[int, dict[str, int]] = field(default_factory=dict)
+    # Per-device snapshots taken in the month, and the products billed on their average (not peak).
+    devices: dict[int, list[DeviceSnapshot]] = field(default_factory=dict)
+    averaged: frozenset[str] = frozenset()
     client_ids: list[int] = field(default_factory=list)
     # Clients that had an invoice for the month when the plan was made (any status).
     invoiced: set[int] = field(default_factory=set)
@@ -116,6 +132,8 @@ def read_month(period: BillingPeriod, tz: ZoneInfo, now: datetime, client: Clien
         usage=_metered_usage(start, stop, client.id if client is not None else None),
         restate_from=restate_from,
         commitments=commitments,
+        devices=device_snapshots(start, stop, client.id if client is not None else None),
+        averaged=averaged_products(),
     )
 
 
@@ -145,7 +163,12 @@ def prepare_close(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> ClosePl
         )
     )
     candidates = (
-        set(plan.intervals) | set(plan.usage) | set(plan.restate_from) | set(plan.commitments) | drafts
+        set(plan.intervals)
+        | set(plan.usage)
+        | set(plan.devices)
+        | set(plan.restate_from)
+        | set(plan.commitments)
+        | drafts
     )
     plan.client_ids = sorted(candidates - finalized)
     plan.invoiced = drafts | finalized
@@ -191,6 +214,12 @@ def rate_client(
     lines += [
         (LineKind.REGULAR, line)
         for line in rate_metered_usage(usage, catalog.prices, plan.period, catalog.names)
+    ]
+    # Device counts are levels: the month's peak (or average) of the snapshots, never their sum.
+    devices = count_snapshot_devices(plan.devices.get(client_id, ()), plan.start, plan.stop, plan.averaged)
+    lines += [
+        (LineKind.REGULAR, line)
+        for line in rate_device_counts(devices, catalog.prices, plan.period, catalog.names, plan.averaged)
     ]
     changed_from = plan.restate_from.get(client_id)
     if changed_from is not None:

@@ -21,12 +21,13 @@ from metering.adjustments import Billed, rate_adjustments
 from metering.billing.catalog import CatalogSnapshot
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceLine, InvoiceStatus
 from metering.commitments.services import committed_quantities_for
-from metering.counting import count_product_users, count_unassigned_seats
+from metering.counting import count_product_users, count_snapshot_devices, count_unassigned_seats
 from metering.ledger.models import LedgerInterval
 from metering.ledger.services import intervals_overlapping
 from metering.periods import BillingPeriod
 from metering.rating import InvoiceLineDraft
-from metering.usage.models import UsageAction, UsageEvent
+from metering.usage.models import UsageAction, UsageEvent, UsageSnapshot
+from metering.usage.snapshots import averaged_products, device_snapshots
 from portal.catalog.models import Product
 from portal.db import db
 
@@ -88,7 +89,13 @@ def restatement_starts(period: BillingPeriod) -> dict[int, datetime]:
         .where(LedgerInterval.stop_at.is_not(None), *since(LedgerInterval.updated_at))
         .group_by(LedgerInterval.client_id)
     )
-    for query in (events, written, changed):
+    snapshots = (
+        select(UsageSnapshot.client_id, func.min(UsageSnapshot.as_of))
+        .outerjoin(bases, bases.c.client_id == UsageSnapshot.client_id)
+        .where(UsageSnapshot.quantity.is_not(None), *since(UsageSnapshot.received_at))
+        .group_by(UsageSnapshot.client_id)
+    )
+    for query in (events, written, changed, snapshots):
         merge(db.session.execute(query))
     return starts
 
@@ -129,6 +136,11 @@ def _counted(client_id: int, start: datetime, stop: datetime) -> dict[str, int]:
     )
     for code, quantity in usage:
         counted[code] = counted.get(code, 0) + int(quantity or 0)
+    devices = device_snapshots(start, stop, client_id).get(client_id, [])
+    for (_client, product), quantity in count_snapshot_devices(
+        devices, start, stop, averaged_products()
+    ).items():
+        counted[product] = counted.get(product, 0) + quantity
     return counted
 
 

@@ -31,7 +31,13 @@ from portal.db import db
 # client id -> product code -> person key -> the ledger sources that gave it to them that month, as
 # bits of SOURCE_BITS (a few bits per person are much cheaper than tens of thousands of sets)
 PeopleByProduct = dict[int, dict[str, dict[str, int]]]
-SOURCE_BITS = {IntervalSource.SEAT.value: 1, IntervalSource.USAGE.value: 2, IntervalSource.TRUEUP.value: 4}
+SOURCE_BITS = {
+    IntervalSource.SEAT.value: 1,
+    IntervalSource.USAGE.value: 2,
+    IntervalSource.TRUEUP.value: 4,
+    # An RMM's snapshots are usage reported by an outside system, like start/stop events.
+    IntervalSource.SNAPSHOT.value: 2,
+}
 _SOURCE_WIDTH = 3
 
 

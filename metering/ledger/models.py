@@ -24,6 +24,7 @@ class IntervalSource(enum.StrEnum):
     SEAT = "seat"
     USAGE = "usage"  # start/stop usage events from an RMM, a PSA or an import
     TRUEUP = "trueup"  # an account found on a platform and adopted by a true-up
+    SNAPSHOT = "snapshot"  # a person present in an integration's usage snapshots
 
 
 class LedgerInterval(Base):

@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, or_, select
 
 from metering.ledger.models import IntervalSource, LedgerInterval
 from metering.usage.models import UsageAction, UsageEvent
+from metering.usage.senders import ClientScope, Sender, UnmappedSources, client_scope, unmapped_message
 from metering.usage.validation import (
     ParsedEvent,
     ProductInfo,
@@ -27,6 +28,7 @@ from metering.usage.validation import (
     parse_event,
     stops_without_start,
 )
+from portal.accounts.integration_services import clean_external_org
 from portal.accounts.models import Client, EndUser
 from portal.audit.services import Actor, record
 from portal.catalog.models import Product
@@ -51,14 +53,18 @@ def ingest_usage_events(
     actor: Actor,
     raw_events: Any,
     *,
+    sender: Sender | None = None,
     label: Callable[[int], str] = _default_label,
     max_batch: int | None = MAX_USAGE_BATCH,
 ) -> IngestResult:
     """Apply a batch of usage events atomically, or raise InvalidInput with one error per bad event.
 
-    An event whose id was seen before (stored, or earlier in this batch) is a duplicate: it is counted
-    and otherwise ignored.
+    An event whose id this ``sender`` sent before (stored, or earlier in this batch) is a duplicate:
+    it is counted and otherwise ignored. Another sender's event with the same id is another event.
+    An integration names its organisation ids (``external_org``) or clients mapped to it; an
+    unmapped organisation id raises :class:`UnmappedSources`, naming it.
     """
+    sender = sender or Sender.reseller()
     if not isinstance(raw_events, list):
         raise InvalidInput("Send the events as a list.", fields={"events": "Must be a list of events."})
     if max_batch is not None and len(raw_events) > max_batch:
@@ -66,7 +72,7 @@ def ingest_usage_events(
             f"At most {max_batch:,} events per batch.", fields={"events": f"At most {max_batch:,} events."}
         )
 
-    stored_ids = _stored_event_ids({event_id_of(raw) for raw in raw_events} - {None})
+    stored_ids = _stored_event_ids(sender.key, {event_id_of(raw) for raw in raw_events} - {None})
     seen: set[str] = set()
     fresh: list[tuple[int, Any]] = []
     duplicates = 0
@@ -79,10 +85,16 @@ def ingest_usage_events(
             seen.add(event_id)
         fresh.append((index, raw))
 
-    clients, products = _lookups(fresh)
     errors: dict[int, str] = {}
+    unmapped: set[str] = set()
+    scope = client_scope(sender, _external_orgs(fresh))
+    resolved = _resolve_organisations(sender, scope, fresh, errors, unmapped)
+    clients, products = _lookups(resolved)
+    if scope.refs is not None:
+        # An integration names only the clients mapped to it; any other is an unknown client.
+        clients = {ref: client_id for ref, client_id in clients.items() if ref in scope.refs}
     parsed: list[ParsedEvent] = []
-    for index, raw in fresh:
+    for index, raw in resolved:
         event, problems = parse_event(index, raw, clients, products)
         if event is None:
             errors[index] = _describe(raw, problems)
@@ -99,15 +111,23 @@ def ingest_usage_events(
             ["a stop with no earlier start for this client, user and product"],
         )
 
+    if unmapped and sender.integration is not None:
+        raise UnmappedSources(
+            unmapped_message(sender.integration, unmapped),
+            integration_id=sender.integration.id,
+            external_orgs=unmapped,
+            fields={label(index): errors[index] for index in sorted(errors)},
+        )
     if errors:
         raise InvalidInput(
             f"{len(errors)} of {len(raw_events)} events are invalid; none of the batch was applied.",
             fields={label(index): errors[index] for index in sorted(errors)},
         )
 
-    sender = actor.label[:300]
+    received_from = actor.label[:300]
     db.session.add_all(
         UsageEvent(
+            sender=sender.key,
             event_id=event.event_id,
             client_id=event.client_id,
             product_id=event.product_id,
@@ -115,7 +135,7 @@ def ingest_usage_events(
             action=event.action,
             at=event.at,
             quantity=event.quantity,
-            received_from=sender,
+            received_from=received_from,
         )
         for event in parsed
     )
@@ -148,12 +168,51 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
         yield items[start : start + size]
 
 
-def _stored_event_ids(event_ids: set[str | None]) -> set[str]:
+def _stored_event_ids(sender: str, event_ids: set[str | None]) -> set[str]:
     ids = sorted(event_id for event_id in event_ids if event_id is not None)
     found: set[str] = set()
     for chunk in _chunks(ids):
-        found.update(db.session.scalars(select(UsageEvent.event_id).where(UsageEvent.event_id.in_(chunk))))
+        found.update(
+            db.session.scalars(
+                select(UsageEvent.event_id).where(UsageEvent.sender == sender, UsageEvent.event_id.in_(chunk))
+            )
+        )
     return found
+
+
+def _external_orgs(fresh: list[tuple[int, Any]]) -> list[str]:
+    orgs = {clean_external_org(raw.get("external_org")) for _, raw in fresh if isinstance(raw, dict)}
+    return sorted(org for org in orgs if org is not None)
+
+
+def _resolve_organisations(
+    sender: Sender,
+    scope: ClientScope,
+    fresh: list[tuple[int, Any]],
+    errors: dict[int, str],
+    unmapped: set[str],
+) -> list[tuple[int, Any]]:
+    """Events naming an ``external_org``, with the client it is mapped to; problems go to ``errors``."""
+    resolved: list[tuple[int, Any]] = []
+    for index, raw in fresh:
+        if not isinstance(raw, dict) or "external_org" not in raw:
+            resolved.append((index, raw))
+            continue
+        org = clean_external_org(raw.get("external_org"))
+        if sender.integration is None:
+            problem = "“external_org” is for integration tokens: name the client instead"
+        elif org is None:
+            problem = "“external_org” must be the organisation or site id, at most 200 characters"
+        elif "client" in raw:
+            problem = "send “client” or “external_org”, not both"
+        elif org not in scope.orgs:
+            unmapped.add(org)
+            problem = f"organisation {org!r} is not mapped to a client"
+        else:
+            resolved.append((index, {**raw, "client": scope.orgs[org]}))
+            continue
+        errors[index] = _describe(raw, [problem])
+    return resolved
 
 
 def _lookups(fresh: list[tuple[int, Any]]) -> tuple[dict[str, int], dict[str, ProductInfo]]:

@@ -16,7 +16,7 @@ import portal.db
 
 revision: str = "0014_webhooks"
 # The integrator re-chains this one after the other helpers' 0014 migrations.
-down_revision: str | None = "0013"
+down_revision: str | None = "0014_two_factor"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

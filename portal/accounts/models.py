@@ -36,6 +36,9 @@ class Role(enum.StrEnum):
     RESELLER_STAFF = "reseller_staff"
     CLIENT_ADMIN = "client_admin"
     CLIENT_USER = "client_user"
+    # An outside tool (an RMM, a PSA): posts usage for the clients mapped to its integration, and
+    # reads back what it sent; nothing else. Tokens only, never a person.
+    INTEGRATION = "integration"
 
     @property
     def is_reseller(self) -> bool:
@@ -140,11 +143,69 @@ class EndUser(Base):
     client: Mapped[Client] = relationship(back_populates="end_users")
 
 
+class Integration(Base):
+    """An outside tool that reports usage (an RMM such as NinjaOne or Datto, a PSA, a script).
+
+    It is the *sender* of its events and snapshots: their ids are its own. Its tokens
+    (role ``integration``) act only for the clients its source mappings name.
+    """
+
+    __tablename__ = "integrations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # What the tool calls itself in snapshots (``"source"``), e.g. ``ninjaone``: lower case, unique.
+    source: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    mappings: Mapped[list[SourceMapping]] = relationship(
+        back_populates="integration", order_by="SourceMapping.external_org", cascade="all, delete-orphan"
+    )
+
+
+class SourceMapping(Base):
+    """One of an integration's organisation or site ids, and the client it stands for."""
+
+    __tablename__ = "integration_source_mappings"
+    __table_args__ = (UniqueConstraint("integration_id", "external_org"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    external_org: Mapped[str] = mapped_column(String(200))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    integration: Mapped[Integration] = relationship(back_populates="mappings")
+    client: Mapped[Client] = relationship()
+
+
+class UnmappedSource(Base):
+    """An organisation id an integration sent that no mapping names: listed so it can be mapped."""
+
+    __tablename__ = "integration_unmapped_sources"
+    __table_args__ = (UniqueConstraint("integration_id", "external_org"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    external_org: Mapped[str] = mapped_column(String(200))
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    times_seen: Mapped[int] = mapped_column(default=1)
+
+
 class ApiToken(Base):
     """A bearer token for the JSON API. Only a SHA-256 of the token is stored."""
 
     __tablename__ = "api_tokens"
-    __table_args__ = (_role_matches_client(),)
+    __table_args__ = (
+        CheckConstraint(
+            "(role IN ('reseller_admin', 'reseller_staff') AND client_id IS NULL AND integration_id IS NULL)"
+            " OR (role IN ('client_admin', 'client_user') AND client_id IS NOT NULL"
+            " AND integration_id IS NULL)"
+            " OR (role = 'integration' AND client_id IS NULL AND integration_id IS NOT NULL)",
+            name="role_matches_scope",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -153,12 +214,15 @@ class ApiToken(Base):
     token_prefix: Mapped[str] = mapped_column(String(16))
     role: Mapped[Role] = mapped_column(str_enum(Role))
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
+    # Only for role ``integration``: the tool the token sends for.
+    integration_id: Mapped[int | None] = mapped_column(ForeignKey("integrations.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
     client: Mapped[Client | None] = relationship()
+    integration: Mapped[Integration | None] = relationship()
 
 
 class TokenPurpose(enum.StrEnum):

@@ -6,7 +6,7 @@ import secrets
 
 from sqlalchemy import select
 
-from portal.accounts.models import ApiToken, Client, Role, User
+from portal.accounts.models import ApiToken, Client, Integration, Role, User
 from portal.accounts.services import digest_token
 from portal.audit.services import Actor, record
 from portal.db import db, utcnow
@@ -16,18 +16,30 @@ API_TOKEN_PREFIX = "smt_"
 
 
 def create_api_token(
-    actor: Actor, name: str, role: Role, client: Client | None, owner: User | None = None
+    actor: Actor,
+    name: str,
+    role: Role,
+    client: Client | None,
+    owner: User | None = None,
+    *,
+    integration: Integration | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token; the raw token is returned once and never stored.
 
     ``owner`` is the portal user the token belongs to; a client_user token sees that person's seats.
+    An ``integration`` token belongs to its integration and acts for the clients mapped to it.
     """
     name = name.strip()
     if not name:
         raise InvalidInput("Give the token a name that says what uses it.", fields={"name": "Required."})
-    if role.is_reseller and client is not None:
+    if (role is Role.INTEGRATION) != (integration is not None):
+        raise InvalidInput("An integration token, and only one, names the integration it sends for.")
+    if role is Role.INTEGRATION:
+        if client is not None or owner is not None:
+            raise InvalidInput("An integration token acts for its mapped clients; do not give it a client.")
+    elif role.is_reseller and client is not None:
         raise InvalidInput("A reseller token acts for every client; do not give it a client.")
-    if not role.is_reseller and client is None:
+    elif not role.is_reseller and client is None:
         raise InvalidInput(f"A {role.value} token needs the client it acts for.")
     if owner is not None and owner.client_id != (client.id if client else None):
         raise InvalidInput(
@@ -38,6 +50,7 @@ def create_api_token(
         name=name,
         role=role,
         client=client,
+        integration=integration,
         token_hash=digest_token(raw),
         token_prefix=raw[:10],
         created_by_id=owner.id if owner else actor.user_id,
@@ -50,7 +63,8 @@ def create_api_token(
         "api_token",
         token.id,
         client_id=client.id if client else None,
-        details={"name": name, "role": role.value},
+        details={"name": name, "role": role.value}
+        | ({"integration": integration.source} if integration is not None else {}),
     )
     return token, raw
 

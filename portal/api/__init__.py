@@ -32,6 +32,8 @@ RESOURCE_MODULES = (
     "orders",
     "seats",
     "usage_events",
+    "usage_snapshots",
+    "integrations",
     "billing",
 )
 

@@ -23,10 +23,11 @@ DEFAULT_CURRENCY = "USD"
 def init_reseller(app: Flask) -> None:
     from portal.reseller.credit_views import bp as credits_bp
     from portal.reseller.filing_views import bp as filing_bp
+    from portal.reseller.integration_views import bp as integrations_bp
     from portal.reseller.review_views import bp as review_bp
     from portal.reseller.views import bp as reseller_bp
 
-    for blueprint in (reseller_bp, review_bp, filing_bp, credits_bp):
+    for blueprint in (reseller_bp, review_bp, filing_bp, credits_bp, integrations_bp):
         app.register_blueprint(blueprint)
 
     from portal.webhooks_out.views import init_webhooks

@@ -174,7 +174,7 @@ def external_counts(now: datetime) -> dict[str, Drift]:
     }
     rows = db.session.execute(
         select(LedgerInterval)
-        .where(LedgerInterval.source == IntervalSource.USAGE, *overlapping)
+        .where(LedgerInterval.source.in_((IntervalSource.USAGE, IntervalSource.SNAPSHOT)), *overlapping)
         .options(selectinload(LedgerInterval.client), selectinload(LedgerInterval.product))
         .order_by(
             LedgerInterval.client_id,

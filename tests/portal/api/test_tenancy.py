@@ -23,7 +23,9 @@ BODIES = {
 # Ids whose routes are tried here; invoice routes are tried with another client's invoices in
 # test_billing.py, next to the invoices they need.
 IDS_TRIED_HERE = {"seat_id", "end_user_id"}
-IDS_TRIED_ELSEWHERE = {"invoice_id"}
+# An integration's source and organisation ids belong to the reseller, not to a client; an integration
+# token reaching another integration's is tried in test_integrations.py.
+IDS_TRIED_ELSEWHERE = {"invoice_id", "source", "external_org"}
 
 
 def _id_names(path: str) -> set[str]:

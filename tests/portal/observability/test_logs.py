@@ -39,6 +39,7 @@ def lines(json_app) -> Iterator[io.StringIO]:
     """What the JSON handler writes, instead of the process's stderr; the handler goes at the end."""
     root = logging.getLogger()
     handler = next(h for h in root.handlers if h.get_name() == "seatmeter-json")
+    assert isinstance(handler, logging.StreamHandler)
     stream = io.StringIO()
     handler.setStream(stream)
     yield stream
