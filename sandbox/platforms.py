@@ -17,6 +17,7 @@ Never real credentials: the AWS keys are dummies and a developer's ~/.aws is hid
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import subprocess
 import sys
@@ -171,6 +172,9 @@ def _start(sandbox: Sandbox, public_url: str) -> None:
     env = sandbox.env
     env.update(aws_environment())
     env["SEATMETER_SANDBOX"] = "1"
+    # A try-out on 127.0.0.1 with published demo passwords: asking the reseller for an authenticator
+    # app before the first page would only stand in the way (the banner says it is off).
+    env["TWO_FACTOR_REQUIRED_ROLES"] = os.environ.get("TWO_FACTOR_REQUIRED_ROLES") or "none"
 
     moto_port = free_port()
     moto = [str(Path(sys.executable).parent / "moto_server"), "-H", LOOPBACK, "-p", str(moto_port)]

@@ -180,7 +180,7 @@ def _banner(url: str, sandbox: Sandbox, seconds: float, log_dir: Path) -> str:
         f"Sandbox platforms on {LOOPBACK}: AWS WorkSpaces (moto_server), WorkMail stand-in, "
         f"Stripe (localstripe), {voip}.",
         *sandbox.notes,
-        f"Log in with the password {DEMO_PASSWORD} as:",
+        f"Log in with the password {DEMO_PASSWORD} (no two-step login in the sandbox) as:",
         *(f"  {login.email:<30} {login.role}" for login in demo_logins()),
         f"Logs: {log_dir}/",
     ]
