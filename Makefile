@@ -5,15 +5,26 @@ BIN := $(CURDIR)/$(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test setup install system-packages lint format clean
+.PHONY: run test setup install lock system-packages lint format clean bench
 
-$(VENV)/.installed: pyproject.toml
+# Installs exactly the lock (hash-checked), then Seatmeter itself (editable, no dependency
+# resolution). A changed lock or pyproject.toml reinstalls.
+$(VENV)/.installed: pyproject.toml requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
+
+# The lock files from pyproject.toml: requirements/dev.txt (everything `make` installs) first, then
+# requirements/runtime.txt (what the Docker image installs) within the same pins. Pins already in
+# the files are kept unless UPGRADE=1; UV_OFFLINE=1 resolves from uv's cache alone.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 --generate-hashes \
+	$(if $(UPGRADE),--upgrade)
+lock: install
+	$(UV_COMPILE) --extra test --extra dev --output-file requirements/dev.txt
+	$(UV_COMPILE) --constraint requirements/dev.txt --output-file requirements/runtime.txt
 
 # Debian packages the test suite starts as real processes (Kamailio, SIPp); installed when missing.
 system-packages:
@@ -45,3 +56,16 @@ format: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache
+
+# The benchmarks (bench/*.py) on PostgreSQL: each makes its own scratch database on the server of
+# BENCH_DATABASE_URL and drops it afterwards. Tables go to bench/history.md with machine, date, load.
+BENCH_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/seatmeter_bench
+BENCH_ARGS ?=
+bench: install
+	psql "$(subst +psycopg,,$(BENCH_DATABASE_URL))" -c 'SELECT 1' >/dev/null 2>&1 || createdb -h 127.0.0.1 -U postgres seatmeter_bench
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/pages.py --history bench/history.md $(BENCH_ARGS)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/month_close.py --clients 1000 > bench/.month_close.out
+	{ printf '\n### Month close, 1,000 clients · %s UTC · load average %s\n\n```\n' \
+	    "$$(date -u '+%F %H:%M')" "$$(cut -d' ' -f1-3 /proc/loadavg)"; \
+	  cat bench/.month_close.out; printf '```\n'; } | tee -a bench/history.md
+	rm -f bench/.month_close.out

@@ -18,6 +18,7 @@ from metering.billing.close_runs import (
     latest_close_run,
     start_close_run,
 )
+from metering.billing.documents import InvoiceDocument, invoice_document, is_open, state_label
 from metering.billing.dunning import mark_paid, mark_payment_failed
 from metering.billing.estimate import MonthEstimate, estimate_month
 from metering.billing.finalize import finalize_period
@@ -31,7 +32,7 @@ from metering.billing.models import (
     InvoiceStatus,
     StripeEvent,
 )
-from metering.billing.pdf import invoice_pdf
+from metering.billing.pdf import invoice_pdf, render_invoice_html
 from metering.billing.prices import change_price, change_sku_cost, effective_month
 from metering.billing.queries import (
     billing_account_of,
@@ -110,6 +111,8 @@ from metering.spla.filing import (
 )
 from metering.spla.models import LicensedHost, SplaSubmission
 from metering.spla.services import SplaReport, spla_report, spla_report_csv
+from metering.tax.models import ClientTax, TaxRate, format_rate
+from metering.tax.services import client_tax, create_tax_rate, list_tax_rates, set_client_tax
 from metering.usage.models import SnapshotAggregate, SnapshotRule, UsageAction, UsageEvent, UsageSnapshot
 from metering.usage.queries import MAX_PAGE, UsageFilter, snapshot_json, usage_event_page, usage_snapshot_page
 from metering.usage.senders import Sender, UnmappedSources
@@ -137,6 +140,7 @@ __all__ = [
     "BillingAccount",
     "BillingPeriod",
     "BillingPeriodState",
+    "ClientTax",
     "CloseRun",
     "CloseRunStatus",
     "Commitment",
@@ -148,6 +152,7 @@ __all__ = [
     "IntervalSource",
     "Invoice",
     "InvoiceBalance",
+    "InvoiceDocument",
     "InvoiceLine",
     "InvoiceStatus",
     "LedgerInterval",
@@ -165,6 +170,7 @@ __all__ = [
     "SplaReport",
     "SplaSubmission",
     "StripeEvent",
+    "TaxRate",
     "UnmappedSources",
     "UsageAction",
     "UsageEvent",
@@ -178,6 +184,7 @@ __all__ = [
     "billing_timezone",
     "change_price",
     "change_sku_cost",
+    "client_tax",
     "close_in_one_transaction",
     "close_refusal",
     "close_run_counts",
@@ -185,6 +192,7 @@ __all__ = [
     "close_run_progress",
     "close_seat_interval",
     "committed_quantities",
+    "create_tax_rate",
     "credit_note_pdf",
     "credit_notes_issued_in",
     "credit_notes_of",
@@ -196,6 +204,7 @@ __all__ = [
     "estimate_month",
     "filing_status",
     "finalize_period",
+    "format_rate",
     "get_credit_note",
     "get_invoice",
     "get_invoice_for_client",
@@ -204,14 +213,17 @@ __all__ = [
     "ingest_usage_events",
     "init_app",
     "invoice_balance",
+    "invoice_document",
     "invoice_json",
     "invoice_pdf",
+    "is_open",
     "issue_credit_note",
     "last_months",
     "latest_close_run",
     "line_details",
     "list_commitments",
     "list_invoices",
+    "list_tax_rates",
     "mark_paid",
     "mark_payment_failed",
     "mark_spla_submitted",
@@ -231,13 +243,16 @@ __all__ = [
     "put_usage_snapshot",
     "record_payment",
     "release_invoice",
+    "render_invoice_html",
     "seats_counted_now",
+    "set_client_tax",
     "set_snapshot_aggregate",
     "snapshot_json",
     "snapshot_rules",
     "spla_report",
     "spla_report_csv",
     "start_close_run",
+    "state_label",
     "unfiled_periods",
     "usage_event_page",
     "usage_snapshot_page",

@@ -2,7 +2,7 @@
 
 Pure functions over :class:`LicenceInterval` values: no database, no clock.
 
-Rules (see DESIGN.md, "SPLA-style counting"):
+Rules (see docs/billing.md, "Licence counting rules"):
 
 * An end user holds a product in a window ``[start, stop)`` if any of their intervals overlaps the
   window with positive length. An interval that stops exactly at ``start`` or starts exactly at ``stop``

@@ -12,18 +12,17 @@ reseller's home page costs the same with five clients or five hundred.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import CTE, ColumnElement, Integer, Subquery, cast, func, null, or_, select
 
 from metering.billing.catalog import cost_history, in_force_in
 from metering.billing.models import InvoiceLine
 from metering.counting import core_license_packs
 from metering.ledger.models import LedgerInterval
-from metering.ledger.months import month_bits, overlapping_any
+from metering.ledger.months import month_flags, overlapping_any
 from metering.periods import BillingPeriod
 from metering.spla.models import LicensedHost
 from portal.catalog.models import LicenceSku, product_licences
@@ -55,37 +54,32 @@ def last_months(last: BillingPeriod, count: int) -> list[BillingPeriod]:
     return months[::-1]
 
 
-def held_months(months: list[BillingPeriod], tz: ZoneInfo) -> dict[tuple[int, int, str], int]:
-    """(client id, product id, person) -> the months they held the product, as bits (bit i: months[i]).
-
-    One query; a person's intervals are OR-ed together here.
-    """
-    rows = db.session.execute(
+def _held_per_month(months: list[BillingPeriod], tz: ZoneInfo) -> CTE:
+    """One row per (client, product, person) held in any of the months; column ``m<i>`` is 1 when
+    they held it in ``months[i]``. People only: a seat in service with nobody holds no licence."""
+    return (
         select(
             LedgerInterval.client_id,
             LedgerInterval.product_id,
             LedgerInterval.user_key,
-            month_bits(months, tz),
-        ).where(overlapping_any(months, tz), LedgerInterval.user_key.is_not(None))  # people only
+            *(func.max(flag).label(f"m{index}") for index, flag in enumerate(month_flags(months, tz))),
+        )
+        .where(overlapping_any(months, tz), LedgerInterval.user_key.is_not(None))
+        .group_by(LedgerInterval.client_id, LedgerInterval.product_id, LedgerInterval.user_key)
+        .cte("held")
     )
-    held: dict[tuple[int, int, str], int] = defaultdict(int)
-    for client_id, product_id, user_key, mask in rows:
-        held[(client_id, product_id, user_key)] |= mask
-    return held
 
 
-def _per_month(masks: Iterable[int], months: int) -> list[int]:
-    """How many of the masks have each month's bit set. Most people share a few masks: count those."""
-    counts = [0] * months
-    for mask, people in Counter(masks).items():
-        for index in range(months):
-            if mask >> index & 1:
-                counts[index] += people
-    return counts
+def _month_sums(source: CTE | Subquery, months: int) -> list[ColumnElement[Any]]:
+    return [func.coalesce(func.sum(source.c[f"m{index}"]), 0) for index in range(months)]
 
 
 def monthly_figures(months: list[BillingPeriod], tz: ZoneInfo, currency: str) -> list[MonthFigures]:
-    """Revenue, licence cost and seats of each month, in ``currency``. Six queries in all."""
+    """Revenue, licence cost and seats of each month, in ``currency``. Five queries in all.
+
+    The people are counted by the database (grouped per person, then summed per month): what
+    comes back is a row per month or per SKU, whatever the number of clients and intervals.
+    """
     periods = [str(month) for month in months]
     revenue = dict(
         db.session.execute(
@@ -95,32 +89,41 @@ def monthly_figures(months: list[BillingPeriod], tz: ZoneInfo, currency: str) ->
         ).all()
     )
 
-    held = held_months(months, tz)
-    seats = _per_month(held.values(), len(months))
-
+    held = _held_per_month(months, tz)
     # As the SPLA report counts: a person holding a SKU through two products counts once.
-    bill: dict[int, list[int]] = defaultdict(list)
-    for product_id, sku_id in db.session.execute(
-        select(product_licences.c.product_id, product_licences.c.sku_id)
+    licensed = (
+        select(
+            held.c.client_id,
+            product_licences.c.sku_id,
+            held.c.user_key,
+            *(func.max(held.c[f"m{index}"]).label(f"m{index}") for index in range(len(months))),
+        )
+        .join(product_licences, product_licences.c.product_id == held.c.product_id)
+        .group_by(held.c.client_id, product_licences.c.sku_id, held.c.user_key)
+        .subquery("licensed")
+    )
+    # One statement, so that the people are grouped once: the row without a SKU is the seats.
+    seats = [0] * len(months)
+    people_by_sku: dict[int, list[int]] = {}
+    for sku_id, *counts in db.session.execute(
+        select(cast(null(), Integer).label("sku_id"), *_month_sums(held, len(months))).union_all(
+            select(licensed.c.sku_id, *_month_sums(licensed, len(months))).group_by(licensed.c.sku_id)
+        )
     ):
-        bill[product_id].append(sku_id)
-    licensed: dict[tuple[int, int, str], int] = defaultdict(int)
-    for (client_id, product_id, user_key), mask in held.items():
-        for sku_id in bill.get(product_id, ()):
-            licensed[(client_id, sku_id, user_key)] |= mask
-    by_sku: dict[int, list[int]] = defaultdict(list)
-    for (_client_id, sku_id, _user_key), mask in licensed.items():
-        by_sku[sku_id].append(mask)
+        if sku_id is None:
+            seats = [int(count) for count in counts]
+        else:
+            people_by_sku[sku_id] = [int(count) for count in counts]
     skus = {sku.id: sku for sku in db.session.scalars(select(LicenceSku))}
     # Each month at the costs in force for it, so a cost change never moves past margins.
     history = cost_history(list(skus.values()))
     costs = {str(month): in_force_in(history, month) for month in months}
     cost: dict[str, int] = {}
-    for sku_id, masks in by_sku.items():
+    for sku_id, counts in people_by_sku.items():
         sku = skus[sku_id]
         if sku.currency != currency:
             continue
-        for month, count in zip(periods, _per_month(masks, len(months)), strict=True):
+        for month, count in zip(periods, counts, strict=True):
             cost[month] = cost.get(month, 0) + count * costs[month][sku.code].amount_minor
 
     first_start, last_stop = months[0].bounds(tz)[0], months[-1].bounds(tz)[1]

@@ -14,10 +14,14 @@ from metering.periods import BillingPeriod
 __all__ = [
     "InvoiceLineDraft",
     "Price",
+    "TaxRule",
+    "TaxedTotals",
     "invoice_total",
+    "line_tax",
     "rate_device_counts",
     "rate_metered_usage",
     "rate_seat_products",
+    "taxed_totals",
 ]
 
 _CURRENCY_RE = re.compile(r"[A-Z]{3}")
@@ -245,3 +249,65 @@ def invoice_total(lines: Iterable[InvoiceLineDraft]) -> int:
     if len(currencies) > 1:
         raise ValueError(f"cannot total invoice lines in mixed currencies: {', '.join(sorted(currencies))}")
     return total
+
+
+# --- tax -------------------------------------------------------------------------------------------
+
+PPM = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class TaxRule:
+    """A tax rate as rating needs it: ``rate_ppm`` parts per million (23 % is 230 000)."""
+
+    name: str
+    rate_ppm: int
+    inclusive: bool
+
+    def __post_init__(self) -> None:
+        _check_int(self.rate_ppm, "TaxRule.rate_ppm")
+        if not 0 <= self.rate_ppm <= PPM:
+            raise ValueError(f"TaxRule.rate_ppm must be 0..{PPM} (0..100 %), got {self.rate_ppm}")
+
+
+def _divide_half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded half up, i.e. halves away from zero (2.5 → 3, -2.5 → -3)."""
+    magnitude = (2 * abs(numerator) + denominator) // (2 * denominator)
+    return magnitude if numerator >= 0 else -magnitude
+
+
+def line_tax(amount_minor: int, rule: TaxRule) -> int:
+    """The tax of one line in minor units, rounded half up (away from zero) on the line.
+
+    Exclusive: ``amount x rate``. Inclusive: the part of ``amount`` that is tax,
+    ``amount x rate / (1 + rate)``. A negative adjustment line gets a negative tax of the same size
+    a positive line of that amount would get, so a correction cancels its original exactly.
+    """
+    _check_int(amount_minor, "amount_minor")
+    if rule.inclusive:
+        return _divide_half_up(amount_minor * rule.rate_ppm, PPM + rule.rate_ppm)
+    return _divide_half_up(amount_minor * rule.rate_ppm, PPM)
+
+
+@dataclass(frozen=True, slots=True)
+class TaxedTotals:
+    """An invoice's sums: the lines' amounts, each line's tax (in line order), and what is paid."""
+
+    subtotal_minor: int
+    line_taxes: tuple[int, ...]
+    tax_minor: int
+    total_minor: int
+
+
+def taxed_totals(lines: Iterable[InvoiceLineDraft], rule: TaxRule | None) -> TaxedTotals:
+    """Subtotal, per-line tax and total of ``lines`` under ``rule`` (None: no tax, e.g. exempt).
+
+    The total is the subtotal plus the exclusive taxes; an inclusive tax is already in the amounts.
+    """
+    lines = list(lines)
+    subtotal = invoice_total(lines)
+    taxes = tuple(line_tax(line.amount_minor, rule) if rule else 0 for line in lines)
+    added = 0 if rule is None or rule.inclusive else sum(taxes)
+    return TaxedTotals(
+        subtotal_minor=subtotal, line_taxes=taxes, tax_minor=sum(taxes), total_minor=subtotal + added
+    )

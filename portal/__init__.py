@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,13 @@ from flask import Flask
 
 from portal.config import ConfigError, load_config
 
-__all__ = ["ConfigError", "create_app"]
+__all__ = ["ConfigError", "__version__", "create_app"]
+
+try:
+    # The one place the version is written is pyproject.toml; the installed metadata carries it.
+    __version__ = version("seatmeter")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:

@@ -9,6 +9,7 @@ import logging
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from celery import Celery, Task
 from celery.beat import PersistentScheduler
@@ -76,6 +77,35 @@ class BrokerOutage:
         self._skip_until = time.monotonic() + self.pause_seconds
 
 
+def beat_settings(app: Flask) -> dict[str, Any]:
+    """Where beat keeps its schedule, and how a second beat is kept from firing it twice.
+
+    With a Redis broker the schedule and a lock live in Redis (celery-redbeat): every beat started
+    waits for the lock, only its holder sends anything, and it renews the lock on every tick. A
+    standby beat on another host takes over within BEAT_LOCK_SECONDS of the holder's death. Without
+    Redis (the SQLite broker of a single machine) there is one beat and a schedule file in instance/.
+    """
+    broker_url = app.config["CELERY_BROKER_URL"]
+    if urlsplit(broker_url).scheme not in ("redis", "rediss"):
+        return {
+            "beat_scheduler": InstanceScheduler,
+            "beat_schedule_filename": str(Path(app.instance_path) / "celerybeat-schedule"),
+        }
+    lock_seconds = int(app.config.get("BEAT_LOCK_SECONDS", 60))
+    return {
+        "beat_scheduler": "redbeat.RedBeatScheduler",
+        "redbeat_redis_url": broker_url,
+        # One schedule and lock per installation: two installations sharing a Redis database use
+        # different queues (PROVISIONING_QUEUE), and so different keys.
+        "redbeat_key_prefix": f"seatmeter:{app.config.get('PROVISIONING_QUEUE', 'seatmeter')}:beat:",
+        "redbeat_lock_timeout": lock_seconds,
+        # The holder renews the lock on each tick, so it must tick well within the lock's lifetime;
+        # a standby tries for the lock as often.
+        "beat_max_loop_interval": max(1, lock_seconds // 5),
+        "beat_schedule_filename": str(Path(app.instance_path) / "celerybeat-schedule"),
+    }
+
+
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -118,8 +148,7 @@ def celery_init_app(app: Flask) -> Celery:
         },
         # Provisioning has its own queue setting, so its workers can be scaled separately.
         task_routes={"provisioning.*": {"queue": app.config.get("PROVISIONING_QUEUE", "seatmeter")}},
-        beat_schedule_filename=str(Path(app.instance_path) / "celerybeat-schedule"),
-        beat_scheduler=InstanceScheduler,
+        **beat_settings(app),
         task_always_eager=app.config.get("CELERY_TASK_ALWAYS_EAGER", False),
     )
     if broker_url.startswith(("redis", "amqp", "pyamqp")):

@@ -1,4 +1,4 @@
-"""Command-line wiring: ``flask --app wsgi <group> <command>``, and the database commands."""
+"""Command-line wiring: ``seatmeter <group> <command>`` (or ``flask --app wsgi …``), database commands."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import click
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, FlaskGroup
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -68,3 +68,23 @@ def init_cli(app: Flask) -> None:
     for group in (db_cli, users_cli, tokens_cli, integrations_cli, catalog_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo_command)
+
+
+def main() -> None:
+    """The ``seatmeter`` console script: Flask's command line for this application, no ``--app`` needed.
+
+    ``seatmeter db upgrade``, ``seatmeter billing close 2026-10``: the same commands as ``flask --app
+    wsgi …``, configured from the environment in the same way.
+    """
+    from portal import __version__, create_app
+
+    cli = FlaskGroup(
+        name="seatmeter",
+        help="Seatmeter's command line. Settings come from the environment (docs/configuration.md).",
+        create_app=lambda: create_app(),
+        add_version_option=False,
+        # A .env file is the developer's; an installation is configured by its environment only.
+        load_dotenv=False,
+    )
+    click.version_option(__version__, "--version", prog_name="seatmeter", message="%(prog)s %(version)s")(cli)
+    cli.main(prog_name="seatmeter")

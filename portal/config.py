@@ -124,7 +124,7 @@ def _parse_stripe_key(name: str, raw: str) -> str:
 
 
 # Rate limits (Flask-Limiter): setting -> default. Each is "N per period", several joined by ";".
-# Per source address unless the name says otherwise; the README's Configuration table explains each.
+# Per source address unless the name says otherwise; docs/configuration.md explains each.
 RATE_LIMITS = {
     "RATELIMIT_LOGIN": "20/minute;200/hour",  # POST /login
     "RATELIMIT_EMAIL": "5/hour",  # reset and unlock e-mails asked for, per address
@@ -360,19 +360,32 @@ _OPTIONAL_TEXT = (
 )
 
 
+def setting_from_environment(environ: Mapping[str, str], name: str) -> str | None:
+    """Setting ``name``: the variable itself, or the contents of the file that ``NAME_FILE`` names.
+
+    The ``_FILE`` form keeps secrets out of the environment (Docker and systemd credentials, a
+    Kubernetes secret volume): the file holds the value, one trailing newline ignored. Setting
+    both is refused, as it is unclear which one the operator meant. Blank counts as unset.
+    """
+    value = environ.get(name)
+    file_name = environ.get(f"{name}_FILE")
+    if file_name is not None and file_name.strip() != "":
+        if value is not None and value.strip() != "":
+            raise ConfigError(f"{name}_FILE", f"set either {name} or {name}_FILE, not both")
+        try:
+            value = Path(file_name.strip()).read_text().rstrip("\r\n")
+        except OSError as error:
+            raise ConfigError(f"{name}_FILE", f"cannot read {file_name!r}: {error.strerror}") from None
+    return value if value is not None and value.strip() != "" else None
+
+
 def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
     """Turn the environment into Flask config keys, validating each setting once."""
 
     def get(name: str) -> str | None:
-        value = environ.get(name)
-        return value if value is not None and value.strip() != "" else None
+        return setting_from_environment(environ, name)
 
     config: dict[str, Any] = {}
-
-    secret_key = get("SECRET_KEY")
-    if secret_key is not None and len(secret_key) < 16:
-        raise ConfigError("SECRET_KEY", "must be at least 16 characters long")
-    config["SECRET_KEY"] = secret_key or _load_or_create_secret_key(instance_path)
 
     database_url = get("DATABASE_URL")
     config["DATABASE_URL"] = (
@@ -380,6 +393,21 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
         if database_url
         else f"sqlite:///{instance_path / 'seatmeter.sqlite'}"
     )
+
+    secret_key = get("SECRET_KEY")
+    if secret_key is not None and len(secret_key) < 16:
+        raise ConfigError("SECRET_KEY", "must be at least 16 characters long")
+    if secret_key is None and not config["DATABASE_URL"].startswith("sqlite"):
+        # A shared database means several web hosts and workers: a key generated on each host
+        # would log people out whenever a load balancer sent them to another one, and seat
+        # secrets sealed on one worker could not be opened on another.
+        raise ConfigError(
+            "SECRET_KEY",
+            "must be set (or SECRET_KEY_FILE) when DATABASE_URL is not SQLite: every web host and "
+            "worker needs the same key; make one with: python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))'",
+        )
+    config["SECRET_KEY"] = secret_key or _load_or_create_secret_key(instance_path)
 
     broker_url = get("CELERY_BROKER_URL")
     config["CELERY_BROKER_URL"] = (
@@ -443,6 +471,13 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
 
     config["TWO_FACTOR_REQUIRED_ROLES"] = _parse_roles(
         "TWO_FACTOR_REQUIRED_ROLES", get("TWO_FACTOR_REQUIRED_ROLES") or "reseller_admin,reseller_staff"
+    )
+
+    # With a Redis broker, beat holds a lock in Redis for this long and renews it as it runs; a
+    # standby beat takes over this many seconds after the active one dies.
+    lock_seconds = get("BEAT_LOCK_SECONDS")
+    config["BEAT_LOCK_SECONDS"] = (
+        _parse_int("BEAT_LOCK_SECONDS", lock_seconds, minimum=2, maximum=3600) if lock_seconds else 60
     )
 
     # How often beat deletes expired sign-in records and API idempotency keys (seconds): hourly

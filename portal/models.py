@@ -8,6 +8,7 @@ above the engines, not in the kernel: their tables come through the names ``prov
 from metering import (
     BillingAccount,
     BillingPeriodState,
+    ClientTax,
     Commitment,
     CreditApplication,
     CreditNote,
@@ -20,6 +21,7 @@ from metering import (
     SnapshotRule,
     SplaSubmission,
     StripeEvent,
+    TaxRate,
     UsageEvent,
     UsageSnapshot,
 )
@@ -50,6 +52,7 @@ __all__ = [
     "BillingAccount",
     "BillingPeriodState",
     "Client",
+    "ClientTax",
     "Commitment",
     "CreditApplication",
     "CreditNote",
@@ -78,6 +81,7 @@ __all__ = [
     "SourceMapping",
     "SplaSubmission",
     "StripeEvent",
+    "TaxRate",
     "TrueupPolicy",
     "TrueupRun",
     "UnmappedSource",

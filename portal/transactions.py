@@ -1,6 +1,6 @@
 """Where a unit of work ends: one way to commit at each kind of edge.
 
-Services only ``flush()``; the edge commits (DESIGN.md, "one commit per unit of work"). There are
+Services only ``flush()``; the edge commits (docs/architecture.md, "one commit per unit of work"). There are
 three kinds of edge and one helper each, all built on :func:`_unit_of_work`:
 
 * a web view wraps its call to services in ``with web_transaction() as attempt:`` — commit on

@@ -121,8 +121,8 @@ def grants(seat: Seat) -> bool:
     """The platform confirms the seat's access (it is active): only this opens a ledger interval.
 
     For its end user; with nobody assigned (a VoIP extension works from the start) the seat is a
-    working service, and its interval with nobody bills one unit of the product (DESIGN.md,
-    "Licence counting").
+    working service, and its interval with nobody bills one unit of the product (docs/billing.md,
+    "Licence counting rules").
     """
     return seat.state is S.ACTIVE
 

@@ -1,6 +1,6 @@
 """The catalog as rating needs it: prices, names, units and bills of licences, read once per run.
 
-Prices and licence costs are effective-dated by month (DESIGN.md): the snapshot carries each
+Prices and licence costs are effective-dated by month (docs/billing.md): the snapshot carries each
 product's whole price history, so a run that bills several months (a close with adjustments for
 finalized months) prices each month with what was in force for it, and rating stays pure.
 """

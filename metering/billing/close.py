@@ -37,11 +37,12 @@ from metering.ledger.services import intervals_by_client, intervals_overlapping
 from metering.periods import BillingPeriod
 from metering.rating import (
     InvoiceLineDraft,
-    invoice_total,
     rate_device_counts,
     rate_metered_usage,
     rate_seat_products,
+    taxed_totals,
 )
+from metering.tax.services import ClientTaxRule, tax_rules_by_client
 from metering.usage.models import UsageAction, UsageEvent
 from metering.usage.snapshots import averaged_products, device_snapshots
 from portal.accounts.models import Client
@@ -80,6 +81,8 @@ class ClosePlan:
     client_ids: list[int] = field(default_factory=list)
     # Clients that had an invoice for the month when the plan was made (any status).
     invoiced: set[int] = field(default_factory=set)
+    # The tax each client pays (absent: none, or exempt), applied per line as its draft is written.
+    taxes: dict[int, ClientTaxRule] = field(default_factory=dict)
 
 
 def period_state(period: BillingPeriod) -> BillingPeriodState | None:
@@ -134,6 +137,7 @@ def read_month(period: BillingPeriod, tz: ZoneInfo, now: datetime, client: Clien
         commitments=commitments,
         devices=device_snapshots(start, stop, client.id if client is not None else None),
         averaged=averaged_products(),
+        taxes=tax_rules_by_client(client.id if client is not None else None),
     )
 
 
@@ -201,7 +205,7 @@ def rate_client(
     catalog = plan.catalog
     intervals = plan.intervals.get(client_id, ())
     users = count_product_users(intervals, plan.start, plan.stop)
-    # Seats in service with nobody counted through them bill one unit each (DESIGN.md).
+    # Seats in service with nobody counted through them bill one unit each (docs/billing.md).
     unassigned = count_unassigned_seats(intervals, plan.start, plan.stop)
     committed = {(ref, code): quantity for code, quantity in plan.commitments.get(client_id, {}).items()}
     lines = [
@@ -232,7 +236,9 @@ def rate_client(
     return lines
 
 
-def _signature(kind: LineKind, product_id: int, line: InvoiceLineDraft) -> tuple[object, ...]:
+def _signature(
+    kind: LineKind, product_id: int, line: InvoiceLineDraft, tax: ClientTaxRule | None, tax_minor: int
+) -> tuple[object, ...]:
     return (
         kind,
         product_id,
@@ -242,6 +248,10 @@ def _signature(kind: LineKind, product_id: int, line: InvoiceLineDraft) -> tuple
         line.amount_minor,
         line.currency,
         line.description,
+        tax_minor,
+        tax.tax_rate_id if tax else None,
+        tax.rule.rate_ppm if tax else None,
+        tax.rule.inclusive if tax else False,
     )
 
 
@@ -255,6 +265,10 @@ def _stored_signature(line: InvoiceLine) -> tuple[object, ...]:
         line.amount_minor,
         line.currency,
         line.description,
+        line.tax_minor,
+        line.tax_rate_id,
+        line.tax_rate_ppm,
+        line.tax_inclusive,
     )
 
 
@@ -292,10 +306,15 @@ def close_client(actor: Actor, plan: ClosePlan, client_id: int) -> CloseOutcome:
         return CloseOutcome.REMOVED
 
     drafts = [line for _kind, line in rated]
-    total = invoice_total(drafts)
+    tax = plan.taxes.get(client_id)
+    totals = taxed_totals(drafts, tax.rule if tax else None)
+    total = totals.total_minor
     currency = drafts[0].currency
     product_ids = plan.catalog.product_ids
-    wanted = [_signature(kind, product_ids[line.product], line) for kind, line in rated]
+    wanted = [
+        _signature(kind, product_ids[line.product], line, tax, line_tax)
+        for (kind, line), line_tax in zip(rated, totals.line_taxes, strict=True)
+    ]
     if invoice is not None and [_stored_signature(line) for line in invoice.lines] == wanted:
         invoice.built_at = plan.built_at
         db.session.flush()
@@ -310,9 +329,11 @@ def close_client(actor: Actor, plan: ClosePlan, client_id: int) -> CloseOutcome:
         invoice.lines.clear()
     invoice.currency = currency
     invoice.total_minor = total
+    invoice.subtotal_minor = totals.subtotal_minor
+    invoice.tax_minor = totals.tax_minor
     invoice.starts_at, invoice.ends_at = plan.start, plan.stop
     invoice.built_at = plan.built_at
-    for position, (kind, line) in enumerate(rated):
+    for position, ((kind, line), line_tax) in enumerate(zip(rated, totals.line_taxes, strict=True)):
         invoice.lines.append(
             InvoiceLine(
                 position=position,
@@ -324,6 +345,11 @@ def close_client(actor: Actor, plan: ClosePlan, client_id: int) -> CloseOutcome:
                 amount_minor=line.amount_minor,
                 currency=line.currency,
                 description=line.description,
+                tax_minor=line_tax,
+                tax_rate_id=tax.tax_rate_id if tax else None,
+                tax_name=tax.rule.name if tax else None,
+                tax_rate_ppm=tax.rule.rate_ppm if tax else None,
+                tax_inclusive=tax.rule.inclusive if tax else False,
             )
         )
     db.session.flush()

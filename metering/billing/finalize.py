@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -12,10 +12,13 @@ from sqlalchemy import select
 
 from metering.billing import lifecycle
 from metering.billing.close import check_period_over, period_state
+from metering.billing.documents import parties_snapshot
 from metering.billing.lifecycle import InvoiceState
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceStatus
 from metering.credits.services import apply_carried_credit, issue_month_credit_note
 from metering.periods import BillingPeriod
+from portal.accounts.models import DEFAULT_PAYMENT_TERMS_DAYS, Reseller
+from portal.accounts.services import get_reseller
 from portal.audit.services import Actor, record
 from portal.celery_app import enqueue_after_commit
 from portal.db import db
@@ -40,7 +43,14 @@ def require_closed(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> Billin
     return state
 
 
-def _finalize(actor: Actor, invoice: Invoice, now: datetime) -> None:
+def _finalize(actor: Actor, invoice: Invoice, tz: ZoneInfo, now: datetime, reseller: Reseller | None) -> None:
+    # The document's terms and parties are fixed as it is issued: a later change of either profile
+    # changes no invoice. Written while it is still a draft, which may still change.
+    lifecycle.require(invoice, InvoiceState.FINALIZED)
+    terms = reseller.payment_terms_days if reseller is not None else DEFAULT_PAYMENT_TERMS_DAYS
+    invoice.due_on = now.astimezone(tz).date() + timedelta(days=terms)
+    invoice.number_prefix = reseller.invoice_prefix if reseller is not None else ""
+    invoice.parties = parties_snapshot(invoice, reseller)
     lifecycle.finalize(invoice, now)
     record(
         actor,
@@ -72,8 +82,9 @@ def finalize_period(actor: Actor, period: BillingPeriod, tz: ZoneInfo, now: date
     # A draft the reseller put on hold waits for its review; the month freezes once none is left.
     drafts = [invoice for invoice in all_drafts if not lifecycle.is_held(invoice)]
     held = len(all_drafts) - len(drafts)
+    reseller = get_reseller()
     for invoice in drafts:
-        _finalize(actor, invoice, now)
+        _finalize(actor, invoice, tz, now, reseller)
     if held:
         log.info("%s: %d held drafts left for review; the month stays open", period, held)
     elif state.finalized_at is None:
@@ -94,7 +105,7 @@ def finalize_invoice(actor: Actor, invoice: Invoice, tz: ZoneInfo, now: datetime
     """Finalize one reviewed draft (the reseller's review pages)."""
     lifecycle.require(invoice, InvoiceState.FINALIZED)
     check_period_over(BillingPeriod.parse(invoice.period), tz, now)
-    _finalize(actor, invoice, now)
+    _finalize(actor, invoice, tz, now, get_reseller())
     db.session.flush()
     if invoice.status is InvoiceStatus.FINALIZED:
         schedule_push([invoice.id])

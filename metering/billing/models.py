@@ -10,7 +10,7 @@ line on a later invoice, and every line says which ``period`` it bills. The move
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
     inspect,
     text,
 )
@@ -63,7 +64,11 @@ class Invoice(Base):
     period: Mapped[str] = mapped_column(String(7))  # "YYYY-MM"
     status: Mapped[InvoiceStatus] = mapped_column(str_enum(InvoiceStatus), default=InvoiceStatus.DRAFT)
     currency: Mapped[str] = mapped_column(String(3))
+    # What the client pays: subtotal (the lines' amounts) plus every tax not already included in them.
     total_minor: Mapped[int]
+    subtotal_minor: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Every tax of the lines, included or added (the included part is already in the subtotal).
+    tax_minor: Mapped[int] = mapped_column(default=0, server_default="0")
     # The month's bounds in the billing time zone when it was built, as UTC instants.
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
@@ -79,6 +84,14 @@ class Invoice(Base):
     # Set while the reseller holds the draft back from approval (the reseller console's review);
     # who held it and when is in the audit log.
     hold_reason: Mapped[str | None] = mapped_column(Text)
+    # Set as it is finalized: the issue date in the billing time zone plus the reseller's payment terms,
+    # and the reseller's invoice number prefix at that moment.
+    due_on: Mapped[date | None]
+    number_prefix: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    # The seller's and buyer's blocks and the bank details as they stood when it was issued
+    # (metering.billing.documents.parties_snapshot): a later change of either profile changes no
+    # issued document. None on a draft, and on invoices issued before this was kept.
+    parties: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Stripe bookkeeping (delivery state, not content).
     stripe_invoice_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     payment_attempts: Mapped[int] = mapped_column(default=0)
@@ -95,7 +108,7 @@ class Invoice(Base):
 
     @property
     def number(self) -> str:
-        return f"{self.period}-{self.id:05d}"
+        return f"{self.number_prefix or ''}{self.period}-{self.id:05d}"
 
 
 class InvoiceLine(Base):
@@ -116,6 +129,13 @@ class InvoiceLine(Base):
     amount_minor: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
     description: Mapped[str] = mapped_column(Text)
+    # The line's tax in minor units, rounded per line (metering.rating.line_tax), and the rate it
+    # was computed with as it stood then: a later change of the rate never changes this line.
+    tax_minor: Mapped[int] = mapped_column(default=0, server_default="0")
+    tax_rate_id: Mapped[int | None] = mapped_column(ForeignKey("tax_rates.id", ondelete="SET NULL"))
+    tax_name: Mapped[str | None] = mapped_column(String(100))
+    tax_rate_ppm: Mapped[int | None]
+    tax_inclusive: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship()
@@ -215,6 +235,9 @@ _FROZEN_INVOICE_COLUMNS = (
     "period",
     "currency",
     "total_minor",
+    "subtotal_minor",
+    "tax_minor",
+    "parties",
     "starts_at",
     "ends_at",
     "built_at",

@@ -1,94 +1,48 @@
-"""An invoice as a one-page PDF (fpdf2, built-in Helvetica: no font files to ship or find)."""
+"""An invoice as a PDF: the document template (``billing/document_pdf.html``) rendered by WeasyPrint.
+
+The same partial (``billing/_document.html``) and stylesheet (``invoice_document.css``) make the
+client's invoice page, so the page and the PDF never disagree. Fonts come from the system
+(fontconfig): DejaVu Sans or Noto Sans, installed by ``.ci/system-packages``, cover Latin, Greek,
+Cyrillic and the euro sign. Nothing outside the document is fetched: the logo travels as a data URI.
+"""
 
 from __future__ import annotations
 
-from fpdf import FPDF
+import logging
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from metering.billing.models import Invoice, InvoiceStatus
-from metering.periods import BillingPeriod
+from flask import current_app, render_template
+from weasyprint import CSS, HTML, URLFetcher
+
+from metering.billing.documents import invoice_document
+from metering.billing.models import Invoice
+from metering.settings import billing_timezone
 from portal.accounts.models import Reseller
-from portal.money import format_amount
+from portal.db import utcnow
 
-# The built-in PDF fonts cover Latin-1 only; typographic marks get their plain equivalents.
-_PLAIN = str.maketrans(
-    {
-        "\u2014": "-",  # em dash
-        "\u2013": "-",  # en dash
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u2026": "...",
-        "\u20ac": "EUR",
-    }
-)
+STYLESHEET = "invoice_document.css"
+
+# WeasyPrint and fontTools report each font subset at INFO; a PDF per request would flood the log.
+for _name in ("weasyprint", "fontTools"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
-def _text(value: str) -> str:
-    return value.translate(_PLAIN).encode("latin-1", "replace").decode("latin-1")
+def render_invoice_html(
+    invoice: Invoice, reseller: Reseller | None, tz: ZoneInfo | None = None, now: datetime | None = None
+) -> str:
+    document = invoice_document(invoice, reseller, tz or billing_timezone(), now or utcnow())
+    return render_template("billing/document_pdf.html", doc=document)
 
 
-def _money(amount_minor: int, currency: str) -> str:
-    return _text(format_amount(amount_minor, currency))
-
-
-def invoice_pdf(invoice: Invoice, reseller: Reseller | None) -> bytes:
-    month = BillingPeriod.parse(invoice.period)
-    pdf = FPDF(format="A4")
-    pdf.set_title(f"Invoice {invoice.number}")
-    pdf.set_author(_text(reseller.name if reseller else "Seatmeter"))
-    pdf.set_creation_date(invoice.finalized_at or invoice.built_at)
-    pdf.add_page()
-    pdf.set_auto_page_break(auto=True, margin=15)
-
-    pdf.set_font("Helvetica", "B", 18)
-    pdf.cell(0, 10, _text(reseller.name if reseller else "Invoice"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 10)
-    if reseller and reseller.support_email:
-        pdf.cell(0, 5, _text(reseller.support_email), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(6)
-
-    pdf.set_font("Helvetica", "B", 14)
-    title = "DRAFT invoice" if invoice.status is InvoiceStatus.DRAFT else "Invoice"
-    pdf.cell(0, 8, f"{title} {invoice.number}", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 10)
-    details = [
-        ("Billed to", invoice.client.name),
-        ("Month", month.label),
-        ("Issued", f"{invoice.finalized_at:%Y-%m-%d}" if invoice.finalized_at else "not yet"),
-        ("Status", invoice.status.value.capitalize()),
-    ]
-    for label, value in details:
-        pdf.cell(30, 6, label)
-        pdf.cell(0, 6, _text(value), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(4)
-
-    widths = (95, 22, 30, 33)
-    pdf.set_font("Helvetica", "B", 10)
-    for width, heading, align in zip(
-        widths, ("Description", "Qty", "Unit price", "Amount"), "LRRR", strict=True
-    ):
-        pdf.cell(width, 7, heading, border="B", align=align)
-    pdf.ln()
-    pdf.set_font("Helvetica", "", 9)
-    for line in invoice.lines:
-        y = pdf.get_y()
-        pdf.multi_cell(widths[0], 5, _text(line.description), new_x="LMARGIN", new_y="NEXT")
-        height = max(pdf.get_y() - y, 5)
-        pdf.set_xy(pdf.l_margin + widths[0], y)
-        pdf.cell(widths[1], 5, f"{line.quantity:,}", align="R")
-        pdf.cell(widths[2], 5, _money(line.unit_amount_minor, line.currency), align="R")
-        pdf.cell(widths[3], 5, _money(line.amount_minor, line.currency), align="R")
-        pdf.set_xy(pdf.l_margin, y + height + 1)
-    pdf.set_font("Helvetica", "B", 11)
-    pdf.cell(sum(widths[:3]), 8, "Total", border="T", align="R")
-    pdf.cell(widths[3], 8, _money(invoice.total_minor, invoice.currency), border="T", align="R")
-    pdf.ln(12)
-    pdf.set_font("Helvetica", "", 8)
-    pdf.multi_cell(
-        0,
-        4,
-        "Per-user services are billed for every person who held them at any time in the month, "
-        "without proration. Adjustment lines correct an earlier month for usage reported late.",
-    )
-    return bytes(pdf.output())
+def invoice_pdf(
+    invoice: Invoice, reseller: Reseller | None, tz: ZoneInfo | None = None, now: datetime | None = None
+) -> bytes:
+    html = render_invoice_html(invoice, reseller, tz, now)
+    stylesheet = CSS(filename=str(Path(current_app.static_folder or "") / STYLESHEET))
+    # Only data: URIs (the logo) are read; a stray link in a description never reaches the network.
+    fetcher = URLFetcher(allowed_protocols={"data"})
+    pdf = HTML(string=html, url_fetcher=fetcher).write_pdf(stylesheets=[stylesheet])
+    assert pdf is not None
+    return pdf

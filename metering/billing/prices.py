@@ -1,8 +1,8 @@
 """Effective-dated price and licence-cost changes: which month a change may take effect from.
 
-A month that has finalized invoices was billed for good (DESIGN.md: finalized invoices never change),
-so no price or cost may change for it or for any month after it that it would reach. The command
-line and the reseller's price book call these; the catalog's services record the change.
+A month that has finalized invoices was billed for good (docs/architecture.md: finalized invoices
+never change), so no price or cost may change for it or for any month after it that it would reach.
+The command line and the reseller's price book call these; the catalog's services record the change.
 """
 
 from __future__ import annotations

@@ -34,9 +34,10 @@ from metering.billing.dunning import (
     mark_paid,
     mark_payment_failed,
 )
-from metering.billing.models import Invoice, InvoiceStatus
+from metering.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from metering.credits.services import credit_applied_to
 from metering.periods import BillingPeriod
+from metering.tax.models import PPM_PER_PERCENT, TaxRate
 from portal.accounts.models import Client
 from portal.audit.services import Actor
 from portal.db import db
@@ -163,6 +164,34 @@ def _lines_already_on(client_api: stripe.StripeClient, stripe_invoice_id: str) -
     return found
 
 
+def line_tax_rates(client_api: stripe.StripeClient, line: InvoiceLine) -> list[str]:
+    """The Stripe TaxRate ids for the line's tax (none when untaxed), each created once per rate.
+
+    Stripe computes the tax itself from these, per line, so its total matches ours only while both
+    round the same way (half up per line; see docs/invoices.md for what was checked where).
+    """
+    if line.tax_rate_id is None:
+        return []
+    rate = db.session.get(TaxRate, line.tax_rate_id)
+    if rate is None:
+        return []
+    if rate.stripe_tax_rate_id is None:
+        created = client_api.v1.tax_rates.create(
+            params={
+                "display_name": rate.name,
+                # Stripe takes a decimal percentage; four decimals are exact in a float's 15 digits.
+                "percentage": rate.rate_ppm / PPM_PER_PERCENT,
+                "inclusive": rate.inclusive,
+                "jurisdiction": rate.jurisdiction,
+                "metadata": {"seatmeter_tax_rate": str(rate.id)},
+            },
+            options={"idempotency_key": f"seatmeter-tax-rate-{rate.id}"},
+        )
+        rate.stripe_tax_rate_id = created.id
+        db.session.flush()
+    return [rate.stripe_tax_rate_id]
+
+
 def add_invoice_items(client_api: stripe.StripeClient, invoice: Invoice, customer_id: str) -> int:
     """Step 3: each of our lines as an item of our own Stripe invoice. Returns how many were added."""
     assert invoice.stripe_invoice_id is not None
@@ -178,6 +207,8 @@ def add_invoice_items(client_api: stripe.StripeClient, invoice: Invoice, custome
                 "amount": line.amount_minor,
                 "currency": line.currency.lower(),
                 "description": line.description,
+                # An empty list is sent as nothing at all: an untaxed line stays untaxed.
+                "tax_rates": line_tax_rates(client_api, line),
                 "metadata": {"seatmeter_invoice": str(invoice.id), "seatmeter_line": str(line.id)},
             },
             options={"idempotency_key": idempotency_key(invoice, f"line-{line.id}")},

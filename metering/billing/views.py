@@ -7,18 +7,21 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from werkzeug.wrappers import Response
 
 from metering.billing.cards import adopt_card, start_card_setup
+from metering.billing.documents import invoice_document, is_open, state_label
 from metering.billing.pdf import invoice_pdf
 from metering.billing.queries import billing_account_of, get_invoice_for_client, list_invoices
 from metering.billing.stripe_push import StripeNotConfigured
-from metering.credits.balances import balances_for, invoice_balance
+from metering.credits.balances import balances_for
 from metering.credits.payments import payments_of
 from metering.credits.pdf import credit_note_pdf
 from metering.credits.services import credit_notes_of, get_credit_note
 from metering.periods import BillingPeriod
+from metering.settings import billing_timezone
 from portal.accounts.models import Role
 from portal.accounts.services import get_reseller
 from portal.audit.services import Actor
 from portal.auth.access import current_client, current_portal_user, roles_required
+from portal.db import utcnow
 from portal.errors import InvalidInput, NotFound
 from portal.transactions import web_transaction
 
@@ -43,6 +46,7 @@ def _sent_as_credit_note() -> tuple[str, int]:
 @roles_required(Role.CLIENT_ADMIN)
 def index() -> str:
     client = current_client()
+    today = utcnow().astimezone(billing_timezone()).date()
     # A month that netted below zero reached the client as a credit note, not as an invoice.
     invoices = [invoice for invoice in list_invoices(client=client) if invoice.total_minor >= 0]
     return render_template(
@@ -54,6 +58,8 @@ def index() -> str:
         account=billing_account_of(client),
         stripe_ready=bool(current_app.config.get("STRIPE_API_KEY")),
         period_label=lambda text: BillingPeriod.parse(text).label,
+        state_of=lambda invoice: state_label(invoice, today),
+        is_open=is_open,
     )
 
 
@@ -68,12 +74,11 @@ def invoice(invoice_id: int) -> str | tuple[str, int]:
         return _sent_as_credit_note()
     return render_template(
         "billing/invoice.html",
-        invoice=found,
-        balance=invoice_balance(found),
+        doc=invoice_document(found, get_reseller(), billing_timezone(), utcnow()),
         payments=payments_of(invoice_id=found.id),
         credit_notes=credit_notes_of(invoice_id=found.id),
         month=BillingPeriod.parse(found.period),
-        parse=BillingPeriod.parse,
+        pay_now=found.stripe_hosted_invoice_url if is_open(found) else None,
     )
 
 

@@ -1,12 +1,39 @@
-"""A credit note as a one-page PDF, made the way :mod:`metering.billing.pdf` makes an invoice."""
+"""A credit note as a one-page PDF (fpdf2, built-in Helvetica).
+
+Invoices moved to an HTML document rendered by WeasyPrint (:mod:`metering.billing.pdf`); the credit
+note still uses fpdf2 and its Latin-1 fonts, so these helpers stayed here with it.
+"""
 
 from __future__ import annotations
 
 from fpdf import FPDF
 
-from metering.billing.pdf import _money, _text
 from metering.credits.models import CreditNote, Settlement
 from portal.accounts.models import Reseller
+from portal.money import format_amount
+
+# The built-in PDF fonts cover Latin-1 only; typographic marks get their plain equivalents.
+_PLAIN = str.maketrans(
+    {
+        "\u2014": "-",  # em dash
+        "\u2013": "-",  # en dash
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u2026": "...",
+        "\u20ac": "EUR",
+    }
+)
+
+
+def _text(value: str) -> str:
+    return value.translate(_PLAIN).encode("latin-1", "replace").decode("latin-1")
+
+
+def _money(amount_minor: int, currency: str) -> str:
+    return _text(format_amount(amount_minor, currency))
+
 
 _SETTLEMENT_WORDS = {
     Settlement.NEXT_INVOICE: "kept as credit and taken off your next invoices",

@@ -18,17 +18,27 @@ from metering.ledger.models import LedgerInterval
 from metering.periods import BillingPeriod
 
 
+def month_flags(months: list[BillingPeriod], tz: ZoneInfo) -> list[ColumnElement[Any]]:
+    """One column per month: 1 when the interval holds something in it (half-open, positive length), else 0.
+
+    ``max()`` of a flag over a group says whether anything in the group held the month, in SQL that
+    every backend runs (SQLite has no ``bit_or``).
+    """
+    return [month_flag(month, tz, 1) for month in months]
+
+
+def month_flag(month: BillingPeriod, tz: ZoneInfo, value: int) -> ColumnElement[Any]:
+    start, stop = month.bounds(tz)
+    overlaps = and_(
+        LedgerInterval.start_at < stop,
+        or_(LedgerInterval.stop_at.is_(None), LedgerInterval.stop_at > start),
+    )
+    return case((overlaps, literal(value)), else_=literal(0))
+
+
 def month_bits(months: list[BillingPeriod], tz: ZoneInfo) -> ColumnElement[Any]:
     """Bit ``i`` is set when the interval holds something in ``months[i]`` (half-open, positive length)."""
-    bits = []
-    for index, month in enumerate(months):
-        start, stop = month.bounds(tz)
-        overlaps = and_(
-            LedgerInterval.start_at < stop,
-            or_(LedgerInterval.stop_at.is_(None), LedgerInterval.stop_at > start),
-        )
-        bits.append(case((overlaps, literal(1 << index)), else_=literal(0)))
-    return reduce(operator.add, bits)
+    return reduce(operator.add, [month_flag(month, tz, 1 << index) for index, month in enumerate(months)])
 
 
 def overlapping_any(months: list[BillingPeriod], tz: ZoneInfo) -> ColumnElement[bool]:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField, SubmitField
+from wtforms import EmailField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
@@ -43,3 +43,27 @@ class InviteUserForm(FlaskForm):
         default=Role.CLIENT_USER.value,
     )
     submit = SubmitField("Send invitation")
+
+
+class ClientBillingForm(FlaskForm):
+    """Where a client's invoices go and what they say about the buyer (client admin and reseller)."""
+
+    billing_email = EmailField(
+        "Billing e-mail",
+        validators=[Optional(), EmailAddress(), Length(max=254)],
+        description="Invoices and payment notices go here.",
+    )
+    extra_billing_emails = TextAreaField(
+        "More billing e-mails",
+        validators=[Optional(), Length(max=1300)],
+        description="Optional: up to 5 more addresses that get a copy, one per line.",
+    )
+    billing_address = TextAreaField(
+        "Billing address",
+        validators=[Optional(), Length(max=1000)],
+        description="As it should appear on invoices, one line per line.",
+    )
+    tax_id = StringField(
+        "Tax ID", validators=[Optional(), Length(max=64)], description="E.g. your VAT number: PL1234567890."
+    )
+    submit = SubmitField("Save billing details")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, utcnow
@@ -54,16 +54,36 @@ class ClientStatus(enum.StrEnum):
     SUSPENDED = "suspended"
 
 
+DEFAULT_PAYMENT_TERMS_DAYS = 14
+
+
 class Reseller(Base):
-    """The MSP running this installation (one row: one installation is one MSP)."""
+    """The MSP running this installation (one row: one installation is one MSP).
+
+    Its profile (legal name, address, logo, tax ID, support contacts, bank details, invoice number
+    prefix and payment terms) is what every invoice, e-mail and page shows as the seller.
+    """
 
     __tablename__ = "resellers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The legal name, as invoices show it.
     name: Mapped[str] = mapped_column(String(200))
     support_email: Mapped[str | None] = mapped_column(String(254))
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    address: Mapped[str | None] = mapped_column(Text)
+    tax_id: Mapped[str | None] = mapped_column(String(64))
+    support_phone: Mapped[str | None] = mapped_column(String(40))
+    # Bank details for a transfer, printed on invoices not charged to a card.
+    payment_instructions: Mapped[str | None] = mapped_column(Text)
+    invoice_prefix: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    payment_terms_days: Mapped[int] = mapped_column(
+        default=DEFAULT_PAYMENT_TERMS_DAYS, server_default=str(DEFAULT_PAYMENT_TERMS_DAYS)
+    )
+    # A verified PNG or JPEG of at most 1 MB, kept in the database so every worker can print it.
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    logo_mimetype: Mapped[str | None] = mapped_column(String(16))
 
 
 class Client(Base):
@@ -77,6 +97,11 @@ class Client(Base):
     status: Mapped[ClientStatus] = mapped_column(str_enum(ClientStatus), default=ClientStatus.ACTIVE)
     billing_email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Where invoices are addressed: the buyer block of every invoice.
+    billing_address: Mapped[str | None] = mapped_column(Text)
+    # Further addresses that get a copy of each invoice, one per line (billing_email is the first).
+    extra_billing_emails: Mapped[str | None] = mapped_column(Text)
+    tax_id: Mapped[str | None] = mapped_column(String(64))
 
     users: Mapped[list[User]] = relationship(back_populates="client", order_by="User.email")
     end_users: Mapped[list[EndUser]] = relationship(back_populates="client", order_by="EndUser.name")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -13,6 +14,8 @@ from portal.db import db, utcnow
 from portal.errors import InvalidInput
 
 API_TOKEN_PREFIX = "smt_"
+# How stale a token's "last used" may be: it is written at most this often.
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 def create_api_token(
@@ -75,8 +78,12 @@ def authenticate_api_token(raw: str) -> ApiToken | None:
     ).first()
     if token is None or token.revoked_at is not None:
         return None
-    token.last_used_at = utcnow()
-    db.session.flush()
+    now = utcnow()
+    # Every API request would otherwise write (and commit) this row: once a minute is precise enough
+    # for "last used" and keeps busy tokens from serialising on one row.
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+        token.last_used_at = now
+        db.session.flush()
     return token
 
 

@@ -7,8 +7,9 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
 from werkzeug.wrappers import Response
 
-from portal.accounts.forms import InviteUserForm, NewClientForm
+from portal.accounts.forms import ClientBillingForm, InviteUserForm, NewClientForm
 from portal.accounts.models import Client, Role
+from portal.accounts.profile_services import update_client_billing
 from portal.accounts.services import client_users, create_client, invite_user
 from portal.audit.services import Actor
 from portal.auth.access import RESELLER_ROLES, current_client, current_portal_user, roles_required
@@ -94,3 +95,27 @@ def client_users_page() -> str | Response:
             flash(f"Invitation sent to {form.email.data}.", "success")
             return redirect(url_for("accounts.client_users_page"))
     return render_template("accounts/client_users.html", client=client, users=client_users(client), form=form)
+
+
+@bp.route("/client/billing-details", methods=["GET", "POST"])
+@roles_required(Role.CLIENT_ADMIN)
+def billing_details() -> str | Response | tuple[str, int]:
+    """Where the client's invoices go and the buyer block they print (the reseller can edit it too)."""
+    client = current_client()
+    form = ClientBillingForm(obj=client if request.method == "GET" else None)
+    if request.method == "POST" and form.validate_on_submit():
+        with web_transaction() as attempt:
+            update_client_billing(
+                Actor.for_user(current_portal_user()),
+                client,
+                form.billing_email.data,
+                form.extra_billing_emails.data,
+                form.billing_address.data,
+                form.tax_id.data,
+            )
+        if (error := attempt.error) is None:
+            flash("Billing details saved: your next invoice uses them.", "success")
+            return redirect(url_for("billing.index"))
+        apply_service_error(form, error)
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/billing_details.html", client=client, form=form), status

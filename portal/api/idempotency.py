@@ -32,7 +32,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 HEADER = "Idempotency-Key"
 KEY_PATTERN = r"[\x21-\x7e]{1,255}"  # visible ASCII, e.g. a UUID
 REPLAYED_HEADER = "Idempotent-Replayed"
-# How long a key is remembered (the README's API contract says 24 hours): long enough for any
+# How long a key is remembered (docs/api.md's contract says 24 hours): long enough for any
 # client's retries, short enough that the table does not grow for ever.
 KEY_LIFETIME = timedelta(hours=24)
 

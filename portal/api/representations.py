@@ -173,7 +173,19 @@ add_schema(
         }
     ),
 )
-add_schema("SeatList", object_schema({"seats": {"type": "array", "items": ref("Seat")}}))
+add_schema(
+    "SeatList",
+    object_schema(
+        {
+            "seats": {"type": "array", "items": ref("Seat")},
+            "next_after": {
+                "type": ["integer", "null"],
+                "description": "Pass as `after` for the next page; null on the last page.",
+            },
+        },
+        "One page of seats in id order (see `limit` and `after`).",
+    ),
+)
 add_schema(
     "OrderPlaced",
     object_schema(

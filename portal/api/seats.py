@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, false, select
@@ -9,10 +10,11 @@ from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import EndUser, Role
 from portal.api.auth import WRITERS, acting_client, api_actor, current_token, token_person_email
-from portal.api.bodies import Body, Integer, client_field
+from portal.api.bodies import Body, Integer, Query, client_field
 from portal.api.endpoints import endpoint
 from portal.api.errors import ApiError
-from portal.api.representations import seat_json
+from portal.api.representations import seat_json, timestamp
+from portal.catalog.models import Product
 from portal.db import db
 from portal.errors import NotFound
 from portal.orders.models import DesiredState, Seat
@@ -27,6 +29,20 @@ ASSIGN = Body(
 )
 CLIENT_ONLY = Body({"client": client_field()}, "Only reseller tokens need a body, to name the client.")
 _OWN_SEATS = "A client_user token sees only the seats assigned to its own person (by e-mail)."
+DEFAULT_SEAT_PAGE = 100
+MAX_SEAT_PAGE = 500
+SEAT_PAGE = Query(
+    {
+        "after": Integer(
+            description="Keyset cursor: the `next_after` of the previous page; leave out for the first page.",
+            minimum=0,
+        ),
+        "limit": Integer(
+            description=f"Seats per page, 1 to {MAX_SEAT_PAGE} ({DEFAULT_SEAT_PAGE} when left out).",
+            maximum=MAX_SEAT_PAGE,
+        ),
+    }
+)
 
 
 def _visible_seats(client_ref: str | None = None) -> Select[Seat]:
@@ -54,17 +70,61 @@ def _seat(seat_id: int, client_ref: str | None = None) -> Seat:
     return seat
 
 
+def _seat_row_json(row: Sequence[Any]) -> dict[str, Any]:
+    """What :func:`portal.api.representations.seat_json` answers, from the columns of one row."""
+    seat_id, product, state, desired, user_id, name, email, created_at, activated_at, last_error = row
+    return {
+        "id": seat_id,
+        "product": product,
+        "state": state.value,
+        "desired_state": desired.value,
+        "end_user": None if user_id is None else {"id": user_id, "name": name, "email": email},
+        "created_at": timestamp(created_at),
+        "activated_at": timestamp(activated_at),
+        "last_error": last_error,
+    }
+
+
 @endpoint(
     "GET",
     "/seats",
-    summary="The client's seats",
-    description=_OWN_SEATS,
+    summary="The client's seats, a page at a time",
+    description=_OWN_SEATS
+    + f" Seats come in id order, {DEFAULT_SEAT_PAGE} a page unless `limit` says otherwise (at most"
+    f" {MAX_SEAT_PAGE}); pass the answer's `next_after` as `after` for the next page.",
     tag="seats",
     client_scoped=True,
     ok_schema="SeatList",
+    query=SEAT_PAGE,
 )
-def list_seats() -> dict[str, Any]:
-    return {"seats": [seat_json(seat) for seat in db.session.scalars(_visible_seats())]}
+def list_seats(query: dict[str, Any]) -> dict[str, Any]:
+    limit = query.get("limit", DEFAULT_SEAT_PAGE)
+    client = acting_client()
+    # Plain columns, not Seat objects: a page of 500 costs one query and no identity map.
+    rows = select(
+        Seat.id,
+        Product.code,
+        Seat.state,
+        Seat.desired_state,
+        EndUser.id,
+        EndUser.name,
+        EndUser.email,
+        Seat.created_at,
+        Seat.activated_at,
+        Seat.last_error,
+    ).join(Product, Product.id == Seat.product_id)
+    token = current_token()
+    if token.role is Role.CLIENT_USER:
+        email = token_person_email(token)
+        rows = rows.join(EndUser, EndUser.id == Seat.end_user_id).where(
+            EndUser.email == email if email is not None else false()
+        )
+    else:
+        rows = rows.outerjoin(EndUser, EndUser.id == Seat.end_user_id)
+    rows = rows.where(Seat.client_id == client.id, Seat.id > query.get("after", 0))
+    page = db.session.execute(rows.order_by(Seat.id).limit(limit + 1)).all()
+    seats = [_seat_row_json(row) for row in page[:limit]]
+    return {"seats": seats, "next_after": seats[-1]["id"] if len(page) > limit else None}
 
 
 @endpoint(

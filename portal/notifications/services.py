@@ -14,7 +14,9 @@ from email.message import EmailMessage
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import select
 
+from portal.accounts.models import Reseller
 from portal.db import after_commit, db
 
 log = logging.getLogger("seatmeter.mail")
@@ -70,8 +72,19 @@ def _after_commit_in_app(what: str, work: Callable[[], None]) -> None:
     after_commit(db.session, _run)
 
 
+def sender_signature() -> str:
+    """Who the e-mail is from, as the reseller's profile says: its name and how to reach its support."""
+    reseller = db.session.scalars(select(Reseller).order_by(Reseller.id).limit(1)).first()
+    if reseller is None:
+        return ""
+    contact = " · ".join(value for value in (reseller.support_email, reseller.support_phone) if value)
+    return f"\n-- \n{reseller.name}\n{contact}\n" if contact else f"\n-- \n{reseller.name}\n"
+
+
 def send_email_after_commit(to: str, subject: str, body: str) -> None:
-    _after_commit_in_app(f"send e-mail to {to} ({subject})", lambda: send_email_now(to, subject, body))
+    # Signed now, inside the transaction: after the commit the session may no longer read.
+    signed = body + sender_signature()
+    _after_commit_in_app(f"send e-mail to {to} ({subject})", lambda: send_email_now(to, subject, signed))
 
 
 def _talk_to_mail_server() -> None:

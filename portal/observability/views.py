@@ -22,7 +22,7 @@ from portal.observability.metrics import exposition
 from portal.observability.readiness import readiness
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 bp = Blueprint("observability", __name__)
 

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import Field, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    Field,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from metering import (
@@ -20,6 +31,7 @@ from metering import (
 )
 from portal.errors import InvalidInput
 from portal.money import parse_amount
+from portal.web.validators import EmailAddress
 
 
 class GetForm(FlaskForm):
@@ -87,6 +99,61 @@ class SplaSubmittedForm(FlaskForm):
         description="Optional: the confirmation or order number the distributor gave you.",
     )
     submit = SubmitField("Mark submitted")
+
+
+class ResellerProfileForm(FlaskForm):
+    """The seller on every invoice; the service checks every value (portal.accounts.profile_services)."""
+
+    name = StringField("Legal name", validators=[DataRequired(), Length(max=200)])
+    address = TextAreaField(
+        "Address", validators=[Optional(), Length(max=1000)], description="One line per line."
+    )
+    tax_id = StringField("Tax ID", validators=[Optional(), Length(max=64)], description="E.g. PL1234567890.")
+    support_email = EmailField("Support e-mail", validators=[Optional(), EmailAddress(), Length(max=254)])
+    support_phone = StringField("Support phone", validators=[Optional(), Length(max=40)])
+    payment_instructions = TextAreaField(
+        "Bank details for transfers",
+        validators=[Optional(), Length(max=1000)],
+        description="Printed on invoices that are not charged to a card: account holder, IBAN, BIC.",
+    )
+    invoice_prefix = StringField(
+        "Invoice number prefix",
+        validators=[Optional(), Length(max=16)],
+        description="Optional, e.g. NW- gives NW-2026-10-00042. Used from the next invoice issued.",
+    )
+    payment_terms_days = IntegerField(
+        "Payment terms (days)",
+        validators=[InputRequired(message="Enter a number of days, e.g. 14."), NumberRange(0, 365)],
+        description="An invoice is due this many days after it is issued.",
+    )
+    logo = FileField("Logo", description="PNG or JPEG, at most 1 MB. Leave empty to keep the current one.")
+    remove_logo = BooleanField("Remove the current logo")
+    submit = SubmitField("Save profile")
+
+
+class TaxRateForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)], description="E.g. VAT.")
+    percentage = StringField(
+        "Rate (%)",
+        validators=[DataRequired(), Length(max=20)],
+        description="From 0 to 100, at most four decimals, e.g. 23 or 7.6250.",
+    )
+    inclusive = BooleanField("Included in the prices (otherwise added on top)")
+    jurisdiction = StringField(
+        "Jurisdiction", validators=[DataRequired(), Length(max=100)], description="E.g. PL, DE-BY or Ontario."
+    )
+    submit = SubmitField("Add the tax rate")
+
+
+class ClientTaxForm(FlaskForm):
+    tax_rate = SelectField("Tax rate", choices=[], validate_choice=False)
+    exempt = BooleanField("Exempt from tax")
+    exemption_note = StringField(
+        "Why exempt",
+        validators=[Optional(), Length(max=500)],
+        description="E.g. the exemption certificate number; printed in the books.",
+    )
+    submit = SubmitField("Save tax setting")
 
 
 def _amount_above_zero(form: FlaskForm, field: Field) -> None:

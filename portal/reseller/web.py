@@ -1,6 +1,6 @@
 """Wiring and small helpers shared by the reseller console's pages.
 
-Who may do what (see the README, "Reseller console"): both reseller roles see every page, close a
+Who may do what (see docs/consoles.md, "Reseller console"): both reseller roles see every page, close a
 month, review bills, hold, release and approve them, file the SPLA report and download exports; only a
 ``reseller_admin`` suspends or resumes a client (and, elsewhere, changes prices, clients and users).
 """
@@ -24,10 +24,11 @@ def init_reseller(app: Flask) -> None:
     from portal.reseller.credit_views import bp as credits_bp
     from portal.reseller.filing_views import bp as filing_bp
     from portal.reseller.integration_views import bp as integrations_bp
+    from portal.reseller.profile_views import bp as profile_bp
     from portal.reseller.review_views import bp as review_bp
     from portal.reseller.views import bp as reseller_bp
 
-    for blueprint in (reseller_bp, review_bp, filing_bp, credits_bp, integrations_bp):
+    for blueprint in (reseller_bp, review_bp, filing_bp, credits_bp, integrations_bp, profile_bp):
         app.register_blueprint(blueprint)
 
     from portal.webhooks_out.views import init_webhooks

@@ -2,6 +2,7 @@
 
 import dataclasses
 from datetime import UTC, datetime
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -9,7 +10,17 @@ from hypothesis import strategies as st
 
 from metering.counting import LicenceInterval, count_product_users
 from metering.periods import BillingPeriod
-from metering.rating import InvoiceLineDraft, Price, invoice_total, rate_metered_usage, rate_seat_products
+from metering.rating import (
+    InvoiceLineDraft,
+    Price,
+    TaxedTotals,
+    TaxRule,
+    invoice_total,
+    line_tax,
+    rate_metered_usage,
+    rate_seat_products,
+    taxed_totals,
+)
 
 OCTOBER = BillingPeriod(2026, 10)
 
@@ -251,3 +262,67 @@ def test_seats_in_service_with_nobody_count_towards_a_commitment():
 
     assert [(line.quantity, line.amount_minor) for line in lines] == [(2, 4400), (1, 2200)]
     assert lines[1].description == "VoIP Seat — true-up: 1 unit above the commitment, October 2026"
+
+
+# --- tax: per line, in integer minor units, rounded half up ------------------------------------------
+
+VAT_23 = TaxRule("VAT", 230_000, inclusive=False)
+
+
+@pytest.mark.parametrize(
+    ("amount", "rate_ppm", "tax"),
+    [
+        (3900, 230_000, 897),  # 23 % of 39.00 is exactly 8.97
+        (250, 10_000, 3),  # 1 % of 2.50 is 0.025: half up gives 0.03 (banker's rounding would give 0.02)
+        (150, 10_000, 2),  # 0.015 → 0.02
+        (350, 10_000, 4),  # 0.035 → 0.04 (banker's: also 0.04; the two agree on odd halves)
+        (249, 10_000, 2),  # 0.0249 → 0.02
+        (-250, 10_000, -3),  # a credit is rounded like the charge it cancels
+        (999, 191_234, 191),  # 19.1234 % of 9.99 = 1.9104... → 1.91
+        (0, 230_000, 0),
+    ],
+)
+def test_exclusive_tax_is_rounded_half_up_on_each_line(amount, rate_ppm, tax):
+    assert line_tax(amount, TaxRule("T", rate_ppm, inclusive=False)) == tax
+
+
+def test_inclusive_tax_is_the_part_of_the_amount_that_is_tax():
+    # 123.00 including 23 % VAT holds exactly 23.00 of tax.
+    assert line_tax(12300, TaxRule("VAT", 230_000, inclusive=True)) == 2300
+    # 10.00 including 23 %: 10 x 0.23 / 1.23 = 1.8699... → 1.87
+    assert line_tax(1000, TaxRule("VAT", 230_000, inclusive=True)) == 187
+
+
+def test_totals_add_exclusive_tax_and_keep_inclusive_tax_inside():
+    lines = [
+        InvoiceLineDraft.priced("acme", "desktop", OCTOBER, 3, Price(3900, "EUR"), "Desktop"),
+        InvoiceLineDraft.priced("acme", "exchange", OCTOBER, 5, Price(805, "EUR"), "Mailbox"),
+    ]
+
+    added = taxed_totals(lines, VAT_23)
+    included = taxed_totals(lines, TaxRule("VAT", 230_000, inclusive=True))
+    untaxed = taxed_totals(lines, None)
+
+    # Per line, then summed: 23 % of 117.00 is 26.91, of 40.25 is 9.2575 → 9.26.
+    assert added.line_taxes == (2691, 926) and added.tax_minor == 3617
+    assert added.subtotal_minor == 15725 and added.total_minor == 15725 + 3617
+    assert included.total_minor == 15725 and included.tax_minor == 2188 + 753
+    assert untaxed == TaxedTotals(15725, (0, 0), 0, 15725)
+
+
+@given(
+    amounts=st.lists(st.integers(min_value=-(10**9), max_value=10**9), min_size=1, max_size=20),
+    rate_ppm=st.integers(min_value=0, max_value=1_000_000),
+)
+def test_line_tax_is_within_half_a_minor_unit_of_the_exact_tax(amounts, rate_ppm):
+    for amount in amounts:
+        exact = Fraction(amount * rate_ppm, 1_000_000)
+        assert abs(line_tax(amount, TaxRule("T", rate_ppm, inclusive=False)) - exact) <= Fraction(1, 2)
+        assert line_tax(-amount, TaxRule("T", rate_ppm, inclusive=False)) == -line_tax(
+            amount, TaxRule("T", rate_ppm, inclusive=False)
+        )
+
+
+def test_a_rate_above_100_percent_is_refused():
+    with pytest.raises(ValueError, match=r"0\.\.1000000 \(0\.\.100 %\)"):
+        TaxRule("T", 1_500_000, inclusive=False)

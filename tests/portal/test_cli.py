@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
 from sqlalchemy import func, select
 
+import portal
 from portal.accounts.models import ApiToken, EndUser, Role, User
 from portal.accounts.services import authenticate
 from portal.accounts.token_services import authenticate_api_token
 from portal.db import db
 from portal.demo.services import DEMO_CLIENTS
 from portal.orders.models import Seat
+from tests.conftest import TEST_SECRET_KEY
 
 
 def test_catalog_seed_is_idempotent(runner):
@@ -167,3 +175,43 @@ def test_client_user_token_belongs_to_the_named_user(runner, make_client, make_u
     assert token.created_by_id == pat.id
     assert wrong_client.exit_code == 1
     assert "does not belong to the token's client" in wrong_client.output
+
+
+def _seatmeter(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The installed console script, as an operator runs it (not the test's app)."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "seatmeter"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_console_script_runs_the_flask_commands_without_app_option(tmp_path):
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY_FILE")},
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'seatmeter.sqlite'}",
+        "SECRET_KEY": TEST_SECRET_KEY,
+    }
+
+    upgraded = _seatmeter("db", "upgrade", env=env, cwd=tmp_path)
+    seeded = _seatmeter("catalog", "seed", env=env, cwd=tmp_path)
+    helped = _seatmeter("--help", env=env, cwd=tmp_path)
+
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "Database upgraded to head." in upgraded.stdout
+    assert seeded.returncode == 0, seeded.stderr
+    assert "created product desktop" in seeded.stdout
+    assert helped.stdout.startswith("Usage: seatmeter")
+    for group in ("billing", "catalog", "db", "trueup", "users"):
+        assert f"  {group} " in helped.stdout
+
+
+def test_console_script_version_is_the_packages(tmp_path):
+    result = _seatmeter("--version", env=dict(os.environ), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"seatmeter {version('seatmeter')}"
+    assert portal.__version__ == version("seatmeter")

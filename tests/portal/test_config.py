@@ -76,7 +76,9 @@ def test_mail_username_without_server_is_refused(tmp_path):
 
 
 def test_plain_postgresql_url_uses_the_installed_driver(tmp_path):
-    config = load_config({"DATABASE_URL": "postgresql://postgres@127.0.0.1/seatmeter"}, tmp_path)
+    config = load_config(
+        {"DATABASE_URL": "postgresql://postgres@127.0.0.1/seatmeter", "SECRET_KEY": "k" * 32}, tmp_path
+    )
 
     assert config["DATABASE_URL"].startswith("postgresql+psycopg://")
 
@@ -95,7 +97,9 @@ def test_cookies_are_secure_when_served_over_https(tmp_path):
 
 def test_create_app_validates_overrides_like_the_environment(tmp_path):
     with pytest.raises(ConfigError, match="BILLING_TIMEZONE"):
-        create_app({"BILLING_TIMEZONE": "Nowhere/Special", "INSTANCE_PATH": str(tmp_path)})
+        create_app(
+            {"BILLING_TIMEZONE": "Nowhere/Special", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "k" * 32}
+        )
 
 
 def test_operator_sees_one_clear_line_not_a_traceback(tmp_path):
@@ -152,3 +156,102 @@ def test_two_step_login_is_required_of_the_resellers_own_roles_unless_set_otherw
     with pytest.raises(ConfigError) as raised:
         load_config({"TWO_FACTOR_REQUIRED_ROLES": "reseller_admin,admins"}, tmp_path)
     assert "unknown role admins" in str(raised.value)
+
+
+def test_secret_key_is_required_with_a_shared_database(tmp_path):
+    with pytest.raises(ConfigError) as raised:
+        load_config({"DATABASE_URL": "postgresql://postgres@db.internal/seatmeter"}, tmp_path)
+
+    assert raised.value.variable == "SECRET_KEY"
+    assert "must be set" in str(raised.value)
+    assert "DATABASE_URL is not SQLite" in str(raised.value)
+    assert not (tmp_path / "secret_key").exists(), "no per-host key may be generated"
+
+
+def test_secret_key_set_with_a_shared_database_is_used(tmp_path):
+    config = load_config(
+        {"DATABASE_URL": "postgresql://postgres@db.internal/seatmeter", "SECRET_KEY": "k" * 32}, tmp_path
+    )
+
+    assert config["SECRET_KEY"] == "k" * 32
+
+
+def test_missing_secret_key_stops_the_command_line_with_one_line(tmp_path):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("SECRET_KEY", "SECRET_KEY_FILE", "DATABASE_URL")
+    }
+    env["DATABASE_URL"] = "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "seatmeter"), "db", "current"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 1
+    assert "Seatmeter configuration error: SECRET_KEY: must be set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_secrets_can_come_from_files(tmp_path):
+    secrets_dir = tmp_path / "run-secrets"
+    secrets_dir.mkdir()
+    (secrets_dir / "secret_key").write_text("from-a-file-" + "s" * 20 + "\n")
+    (secrets_dir / "stripe").write_text("sk_test_fromfile123\n")
+    (secrets_dir / "database").write_text("postgresql://seatmeter:p%40ss@db.internal/seatmeter")
+
+    config = load_config(
+        {
+            "SECRET_KEY_FILE": str(secrets_dir / "secret_key"),
+            "STRIPE_API_KEY_FILE": str(secrets_dir / "stripe"),
+            "DATABASE_URL_FILE": str(secrets_dir / "database"),
+        },
+        tmp_path,
+    )
+
+    # The file's trailing newline (echo, most editors) is not part of the secret.
+    assert config["SECRET_KEY"] == "from-a-file-" + "s" * 20
+    assert config["STRIPE_API_KEY"] == "sk_test_fromfile123"
+    assert config["DATABASE_URL"] == "postgresql+psycopg://seatmeter:p%40ss@db.internal/seatmeter"
+
+
+def test_a_secret_file_is_validated_like_the_variable(tmp_path):
+    key_file = tmp_path / "stripe"
+    key_file.write_text("pk_live_publishable\n")
+
+    with pytest.raises(ConfigError) as raised:
+        load_config({"STRIPE_API_KEY_FILE": str(key_file)}, tmp_path)
+
+    assert raised.value.variable == "STRIPE_API_KEY"
+    assert "secret or restricted key" in str(raised.value)
+
+
+def test_unreadable_secret_file_names_the_file_setting(tmp_path):
+    with pytest.raises(ConfigError) as raised:
+        load_config({"SECRET_KEY_FILE": str(tmp_path / "missing")}, tmp_path)
+
+    assert raised.value.variable == "SECRET_KEY_FILE"
+    assert "cannot read" in str(raised.value)
+    assert "missing" in str(raised.value)
+
+
+def test_a_setting_and_its_file_together_are_refused(tmp_path):
+    key_file = tmp_path / "key"
+    key_file.write_text("k" * 32)
+
+    with pytest.raises(ConfigError) as raised:
+        load_config({"SECRET_KEY": "v" * 32, "SECRET_KEY_FILE": str(key_file)}, tmp_path)
+
+    assert raised.value.variable == "SECRET_KEY_FILE"
+    assert "not both" in str(raised.value)
+
+
+def test_beat_lock_seconds_has_a_default_and_is_validated(tmp_path):
+    assert load_config({}, tmp_path)["BEAT_LOCK_SECONDS"] == 60
+    assert load_config({"BEAT_LOCK_SECONDS": "10"}, tmp_path)["BEAT_LOCK_SECONDS"] == 10
+    with pytest.raises(ConfigError, match="BEAT_LOCK_SECONDS"):
+        load_config({"BEAT_LOCK_SECONDS": "1"}, tmp_path)

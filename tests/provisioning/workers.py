@@ -41,6 +41,8 @@ FAST_SETTINGS = {
     "PROVISIONING_SWEEP_SECONDS": "2",
     "PROVISIONING_RETRY_BASE_SECONDS": "1",
     "PROVISIONING_MAX_ATTEMPTS": "5",
+    # On Redis, a killed worker's embedded beat keeps the beat lock this long; the next one waits.
+    "BEAT_LOCK_SECONDS": "3",
 }
 
 

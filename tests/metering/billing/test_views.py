@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from metering.billing.dunning import mark_paid
 from metering.billing.models import BillingAccount, Invoice
 from metering.billing.stripe_push import ensure_client_customer, stripe_client
 from portal.accounts.models import Role
-from portal.db import db
-from tests.metering.months import event
+from portal.db import db, utcnow
+from tests.metering.months import TESTS, event
 
 
 @pytest.fixture
@@ -111,3 +112,30 @@ def test_invoice_pages_and_pdfs_are_not_stored_by_the_browser(client, billed, ma
         response = client.get(path)
         assert response.status_code == 200, path
         assert response.headers["Cache-Control"] == "no-store", path
+
+
+def test_the_billing_page_says_due_overdue_and_paid_with_due_dates_and_pay_now(
+    client, billed, make_user, login, travel
+):
+    acme, _bright, invoices = billed
+    october = invoices[("acme", "2026-10")]
+    october.stripe_hosted_invoice_url = "https://invoice.stripe.com/i/acct_test/inv_test"
+    db.session.commit()
+    login(make_user(Role.CLIENT_ADMIN, acme))
+
+    travel("2026-11-10T12:00:00Z")  # issued 2 November, due 16 November
+    row = client.get("/billing/").get_data(as_text=True)
+    assert "Due</span>" in row and "2026-11-16" in row and "Finalized" not in row
+    assert 'href="https://invoice.stripe.com/i/acct_test/inv_test" class="pay-now"' in row
+
+    travel("2026-11-17T12:00:00Z")
+    assert "Overdue</span>" in client.get("/billing/").get_data(as_text=True)
+    detail = client.get(f"/billing/invoices/{october.id}").get_data(as_text=True)
+    assert 'id="pay-now"' in detail and "This invoice is overdue" in detail
+    assert "alice@acme.example" in detail  # the per-person appendix: who held each line, which days
+    assert "03 Oct \N{EN DASH} 31 Oct" in detail
+
+    mark_paid(TESTS, october, utcnow())
+    db.session.commit()
+    paid = client.get("/billing/").get_data(as_text=True)
+    assert "Paid</span>" in paid and "pay-now" not in paid

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import time_machine
 
 from portal.accounts.models import ApiToken, Role
 from portal.accounts.token_services import revoke_api_token
@@ -41,6 +42,28 @@ def test_a_token_use_is_remembered(acme, acme_api):
     acme_api.get("/catalog")
 
     assert db.session.query(ApiToken).one().last_used_at is not None
+
+
+def _token_writes(statements: list[str]) -> int:
+    return sum(1 for s in statements if s.lstrip().upper().startswith("UPDATE API_TOKENS"))
+
+
+def test_a_busy_token_records_its_use_once_a_minute(acme, acme_api, count_queries):
+    with time_machine.travel("2026-11-02T12:00:00Z", tick=False) as clock:
+        with count_queries() as statements:
+            for _ in range(10):
+                clock.shift(5)
+                assert acme_api.get("/catalog").status_code == 200
+        assert _token_writes(statements) == 1
+
+        clock.shift(60)
+        with count_queries() as later:
+            assert acme_api.get("/catalog").status_code == 200
+        assert _token_writes(later) == 1
+
+    db.session.expire_all()
+    last_used = db.session.query(ApiToken).one().last_used_at
+    assert last_used is not None and last_used.isoformat().startswith("2026-11-02T12:01:50")
 
 
 @pytest.mark.parametrize(

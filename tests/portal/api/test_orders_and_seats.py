@@ -166,7 +166,7 @@ def test_a_client_user_token_of_nobody_sees_no_seats(acme, make_token, api_as, m
     make_seats(acme)
     api = api_as(make_token(Role.CLIENT_USER, acme))
 
-    assert api.get("/seats").get_json() == {"seats": []}
+    assert api.get("/seats").get_json() == {"seats": [], "next_after": None}
 
 
 def test_cancelled_seats_keep_their_desired_state(acme_api, acme, make_seats):
@@ -188,3 +188,44 @@ def test_a_product_billed_by_use_is_not_ordered_as_seats(acme_api):
 
         assert response.status_code == 422
         assert "product" in error_of(response)["fields"]
+
+
+def test_seats_come_a_page_at_a_time(acme_api, acme, bright, make_seats, make_end_user):
+    ann = make_end_user(acme, "Ann", "ann@acme.com")
+    ids = [seat.id for seat in make_seats(acme, "exchange", 7)]
+    make_seats(bright, "exchange", 3)
+    assert acme_api.post(f"/seats/{ids[4]}/assign", {"end_user": ann.id}).status_code == 200
+
+    pages, after = [], None
+    while True:
+        query = "?limit=3" + (f"&after={after}" if after is not None else "")
+        body = acme_api.get("/seats" + query).get_json()
+        pages.append([seat["id"] for seat in body["seats"]])
+        after = body["next_after"]
+        if after is None:
+            break
+
+    assert pages == [ids[0:3], ids[3:6], ids[6:7]]
+    whole = acme_api.get("/seats").get_json()
+    assert [seat["id"] for seat in whole["seats"]] == ids
+    assert whole["next_after"] is None
+    # A page reads the same as the seat on its own.
+    assert whole["seats"][4] == acme_api.get(f"/seats/{ids[4]}").get_json()
+    assert whole["seats"][4]["end_user"] == {"id": ann.id, "name": "Ann", "email": "ann@acme.com"}
+
+
+def test_a_client_that_ignores_paging_gets_the_first_hundred(acme_api, acme, make_seats):
+    ids = [seat.id for seat in make_seats(acme, "exchange", 101)]
+
+    body = acme_api.get("/seats").get_json()
+
+    assert [seat["id"] for seat in body["seats"]] == ids[:100]
+    assert body["next_after"] == ids[99]
+    assert [seat["id"] for seat in acme_api.get(f"/seats?after={ids[99]}").get_json()["seats"]] == ids[100:]
+
+
+def test_a_page_size_out_of_range_is_a_422(acme_api):
+    for query in ("?limit=0", "?limit=501", "?limit=ten", "?after=-1"):
+        response = acme_api.get("/seats" + query)
+        assert response.status_code == 422, query
+        assert set(error_of(response)["fields"]) <= {"limit", "after"}

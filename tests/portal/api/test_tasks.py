@@ -1,4 +1,4 @@
-"""Idempotency-Keys are remembered for 24 hours (the README's API contract), then forgotten."""
+"""Idempotency-Keys are remembered for 24 hours (docs/api.md's contract), then forgotten."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import xml.etree.ElementTree as ET
 
@@ -12,6 +13,7 @@ from metering.billing.models import Invoice
 from metering.spla.services import spla_report
 from portal.db import db, utcnow
 from portal.orders.models import Seat, SeatState
+from tests.metering.test_figures_in_sql import random_intervals
 from tests.portal.reseller.conftest import OCTOBER, SEPTEMBER
 from tests.portal.reseller.world import SETUP, UTC_ZONE
 
@@ -131,3 +133,20 @@ def test_home_with_nothing_yet(client, catalog, admin):
     assert page.status_code == 200
     assert b"Nobody holds a licence right now." in page.data
     assert b"Every client is paid up." in page.data
+
+
+def test_the_home_page_costs_the_same_statements_with_ten_times_the_ledger(
+    client, business, admin, count_queries
+):
+    rng = random.Random(16)
+    counted = []
+    for intervals in (50, 500):
+        random_intervals(rng, intervals)
+        db.session.commit()
+        db.session.expunge_all()
+        with count_queries() as statements:
+            response = client.get("/reseller/")
+        assert response.status_code == 200
+        counted.append(len(statements))
+
+    assert counted[0] == counted[1]

@@ -1,6 +1,6 @@
 """Every route that changes something under /reseller/ refuses reseller staff, unless allowed.
 
-The README ("Who may do what"): both reseller roles review, hold, release and approve bills, mark the
+docs/consoles.md ("Who may do what"): both reseller roles review, hold, release and approve bills, mark the
 SPLA report submitted and download exports; everything else that changes a client, a price, a user
 or the platforms is for reseller administrators only. The sweep walks the whole URL map, so a new
 route that forgets its role check fails here.

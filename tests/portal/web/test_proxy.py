@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from flask import request
+from flask import request, url_for
 
 from portal import ConfigError, create_app
 from portal.config import load_config
@@ -44,3 +44,29 @@ def test_malformed_trusted_proxies_names_the_variable(tmp_path, value, says):
 
     assert raised.value.variable == "TRUSTED_PROXIES"
     assert says in str(raised.value)
+
+
+def test_one_trusted_proxy_gives_the_public_host_for_links(database_url, engine, tmp_path):
+    app = create_app({**app_overrides(database_url, tmp_path), "TRUSTED_PROXIES": 1})
+
+    @app.route("/_link")
+    def link() -> dict[str, str]:
+        return {"login": url_for("auth.login", _external=True)}
+
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "portal.msp.example"}
+    answer = app.test_client().get("/_link", headers=headers).get_json()
+
+    assert answer == {"login": "https://portal.msp.example/login"}
+
+
+def test_without_trusted_proxies_a_forwarded_host_is_ignored(database_url, engine, tmp_path):
+    app = create_app(app_overrides(database_url, tmp_path))
+
+    @app.route("/_link")
+    def link() -> dict[str, str]:
+        return {"login": url_for("auth.login", _external=True)}
+
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"}
+    answer = app.test_client().get("/_link", headers=headers).get_json()
+
+    assert answer == {"login": "http://localhost/login"}
