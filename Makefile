@@ -35,9 +35,10 @@ setup: install
 	$(FLASK) catalog seed
 	$(FLASK) demo
 
-run: setup
-	@echo "Seatmeter: portal on http://127.0.0.1:5000, with a Celery worker and beat (Ctrl-C stops all)."
-	$(BIN)/honcho --procfile Procfile start
+# The sandbox platforms, migrations and demo data, then portal, worker and beat (sandbox/run.py).
+# Quiet: logs go to instance/logs/. Ctrl-C stops every process and exits 0. PORT=5001 moves the portal.
+run: install
+	@$(BIN)/python -m sandbox.run
 
 # lint-imports: the import contracts in pyproject.toml ([tool.importlinter]); mypy: [tool.mypy].
 lint: install

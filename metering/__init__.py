@@ -19,6 +19,7 @@ from metering.billing.close_runs import (
     start_close_run,
 )
 from metering.billing.documents import InvoiceDocument, invoice_document, is_open, state_label
+from metering.billing.dunning import mark_paid, mark_payment_failed
 from metering.billing.estimate import MonthEstimate, estimate_month
 from metering.billing.finalize import finalize_period
 from metering.billing.models import (
@@ -223,6 +224,8 @@ __all__ = [
     "list_commitments",
     "list_invoices",
     "list_tax_rates",
+    "mark_paid",
+    "mark_payment_failed",
     "mark_spla_submitted",
     "month_review",
     "monthly_figures",

@@ -484,6 +484,10 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
     # keeps the tables small without a query a minute for nothing.
     config["PURGE_INTERVAL"] = 3600
 
+    # `make run` sets it while the platforms are its sandbox stand-ins; the console then says so.
+    sandbox = get("SEATMETER_SANDBOX")
+    config["SANDBOX"] = _parse_bool("SEATMETER_SANDBOX", sandbox) if sandbox else False
+
     config.update(_rate_limit_settings(get))
     config.update(_provisioning_settings(get, instance_path))
     config.update(_observability_settings(get))

@@ -237,6 +237,51 @@ def adopt_account_as_seat(
     return seat
 
 
+def record_past_seat(
+    actor: Actor,
+    client: Client,
+    product: Product,
+    person: EndUser,
+    *,
+    start: datetime,
+    stop: datetime | None,
+    now: datetime,
+) -> Seat:
+    """A seat that was in service from ``start`` (to ``stop``) before this installation knew of it.
+
+    For bringing over an earlier system's records (and the demo's year of history): an order of one,
+    whose licence ledger shows the months it was in service. A seat still in service (no ``stop``)
+    is made again on the platform by the workers, as when a true-up finds its account gone; billing
+    pauses only for the minutes that takes.
+    """
+    if not start < (stop or now) <= now:
+        raise InvalidInput("A past seat starts before it stops, and both are in the past.")
+    order = place_order(actor, client, product, 1, [person])
+    order.created_at = start
+    seat = order.seats[0]
+    if product.kind in NAMED_USER_KINDS:
+        seat.account_end_user_id = person.id
+    move(seat, SeatState.PROVISIONING, start)
+    move(seat, SeatState.ACTIVE, start)
+    if stop is None:
+        reprovision_seat(seat, now)
+    else:
+        seat.desired_state = DesiredState.TERMINATED
+        seat.revision += 1
+        move(seat, SeatState.TERMINATING, stop)
+        move(seat, SeatState.TERMINATED, stop)
+    db.session.flush()
+    record(
+        actor,
+        "seat.history_recorded",
+        "seat",
+        seat.id,
+        client_id=client.id,
+        details={"start": start.isoformat(), "stop": stop.isoformat() if stop else None},
+    )
+    return seat
+
+
 def reprovision_seat(seat: Seat, now: datetime) -> None:
     """The account is gone: forget its id and let the workers make it again (billing pauses)."""
     seat.revision += 1

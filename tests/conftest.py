@@ -38,6 +38,7 @@ pytest_plugins = [
     "tests.standins.stripe",
     "tests.standins.kamailio",
     "tests.standins.directory",
+    "tests.sandbox.demo_run",
 ]
 
 TEST_PASSWORD = "correct horse battery"

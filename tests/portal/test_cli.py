@@ -15,6 +15,7 @@ from portal.accounts.models import ApiToken, EndUser, Role, User
 from portal.accounts.services import authenticate
 from portal.accounts.token_services import authenticate_api_token
 from portal.db import db
+from portal.demo.services import DEMO_CLIENTS
 from portal.orders.models import Seat
 from tests.conftest import TEST_SECRET_KEY
 
@@ -121,7 +122,8 @@ def test_demo_loads_once_and_prints_the_logins(runner):
     assert "admin@northwind-it.example" in first.output
     assert "grace@acme.example" in first.output
     assert counts == _counts()
-    assert counts["users"] == 4 and counts["seats"] > 0 and counts["end_users"] == 6
+    people = sum(len(spec.people) for spec in DEMO_CLIENTS)
+    assert counts["users"] == 4 and counts["seats"] > 0 and counts["end_users"] == people == 11
     assert second.exit_code == 0
     assert authenticate("grace@acme.example", "seatmeter-demo") is not None
 

@@ -28,6 +28,7 @@ from portal.orders.models import Seat, SeatState
 from provisioning import cancel_seat, place_order, resume_client, retry_seat, suspend_client
 from provisioning.models import AttemptOutcome, ProvisioningAttempt
 from provisioning.services import reveal_seat_secret
+from sandbox import sip_client
 from tests.provisioning.workers import (
     Worker,
     committed,
@@ -36,7 +37,6 @@ from tests.provisioning.workers import (
     settings_env,
     wait_until,
 )
-from tests.standins import sip_client
 from tests.standins.aws import (
     DUMMY_KEY_ID,
     DUMMY_SECRET,

@@ -3,7 +3,7 @@
 * ``moto_server`` (session): a real ``moto_server`` process on 127.0.0.1 for EC2, Directory Service,
   WorkSpaces, IAM, S3, SES, STS ...  ``aws_env`` (function) resets it and sets dummy credentials.
 * ``workmail_server`` (session): our own WorkMail stand-in (moto has no WorkMail backend), see
-  ``tests/standins/workmail_server.py``.  ``workmail`` (function) resets it.
+  ``sandbox/workmail_server.py``.  ``workmail`` (function) resets it.
 
 Product code gets ``endpoint_url`` / ``region`` from the yielded dataclasses and builds its normal
 boto3 clients; nothing here patches boto3.
@@ -143,7 +143,7 @@ def workmail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkMa
     argv = [
         sys.executable,
         "-m",
-        "tests.standins.workmail_server",
+        "sandbox.workmail_server",
         "--port",
         str(port),
         "--organization",

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.standins import sip_client
+from sandbox import sip_client
 from tests.standins.kamailio import Kamailio, find_binary, sipp_register
 
 pytestmark = pytest.mark.slow

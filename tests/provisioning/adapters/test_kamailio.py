@@ -6,7 +6,7 @@ import pytest
 
 from provisioning.adapters.base import AccountState, AdapterError, FoundAccount, SeatRequest
 from provisioning.adapters.kamailio import KamailioAdapter
-from tests.standins import sip_client
+from sandbox import sip_client
 
 pytestmark = pytest.mark.slow
 

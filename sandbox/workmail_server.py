@@ -1,6 +1,6 @@
 """Stand-in for Amazon WorkMail (moto has no WorkMail backend).
 
-Run as ``python -m tests.standins.workmail_server --port N [--organization m-<32 hex>:alias]``.
+Run as ``python -m sandbox.workmail_server --port N [--organization m-<32 hex>:alias]``.
 It speaks the AWS JSON 1.1 protocol the real boto3 ``workmail`` client uses: ``POST /`` with
 ``X-Amz-Target: WorkMailService.<Action>`` and a JSON body; errors are HTTP 400 (or the injected
 status) with ``{"__type": code, "message": ...}``, which botocore turns into ClientError codes.
