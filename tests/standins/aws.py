@@ -19,9 +19,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
 
+# The same directory make run's sandbox builds, re-exported for the tests that import it from here.
+from sandbox.platforms import make_workspaces_directory as make_workspaces_directory
 from tests.standins.ports import LOOPBACK, free_port, start_server, stop_process
 
 REGION = "us-east-1"
@@ -101,35 +102,6 @@ def aws_env(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoSer
     _post(f"{moto_server.endpoint_url}/moto-api/reset")
     _set_dummy_credentials(monkeypatch)
     return moto_server
-
-
-def make_workspaces_directory(endpoint_url: str) -> str:
-    """Build what moto's WorkSpaces needs and return a registered directory id.
-
-    moto mirrors the real prerequisites: a Directory Service directory needs a VPC with two subnets in
-    different AZs, and create_workspaces fails (FailedRequests, ResourceNotFound.Directory) until the
-    directory is registered with WorkSpaces.
-    """
-    kwargs = {
-        "endpoint_url": endpoint_url,
-        "region_name": REGION,
-        "aws_access_key_id": DUMMY_KEY_ID,
-        "aws_secret_access_key": DUMMY_SECRET,
-    }
-    ec2 = boto3.client("ec2", **kwargs)
-    vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnet_ids = [
-        ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=az)["Subnet"]["SubnetId"]
-        for cidr, az in (("10.0.1.0/24", f"{REGION}a"), ("10.0.2.0/24", f"{REGION}b"))
-    ]
-    directory_id: str = boto3.client("ds", **kwargs).create_directory(
-        Name="corp.example.com",
-        Password="Stand-in-Passw0rd",
-        Size="Small",
-        VpcSettings={"VpcId": vpc_id, "SubnetIds": subnet_ids},
-    )["DirectoryId"]
-    boto3.client("workspaces", **kwargs).register_workspace_directory(DirectoryId=directory_id)
-    return directory_id
 
 
 @pytest.fixture(scope="session")
