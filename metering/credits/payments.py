@@ -43,6 +43,8 @@ def record_payment(
         )
     if invoice.status is InvoiceStatus.PAID:
         raise NotPayable(f"Invoice {invoice.number} is paid already; nothing is owed on it.")
+    if invoice.status is InvoiceStatus.VOID:
+        raise NotPayable(f"Invoice {invoice.number} is void: nothing is owed on it.")
     if method not in MANUAL_METHODS:
         raise InvalidInput("Choose how the money came in.", fields={"method": "Choose a method."})
     if amount_minor <= 0:

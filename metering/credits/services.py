@@ -126,6 +126,8 @@ def issue_credit_note(
             f"Invoice {invoice.number} is still a draft: change it by closing the month again. "
             "Only an issued invoice can be credited."
         )
+    if invoice.status is InvoiceStatus.VOID:
+        raise NotCreditable(f"Invoice {invoice.number} is void: nothing was owed on it to credit.")
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("Say why the client is credited.", fields={"reason": "Say why."})

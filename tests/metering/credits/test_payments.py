@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from metering.billing.dunning import mark_paid
+from metering.billing.lifecycle import void
 from metering.billing.models import Invoice, InvoiceStatus
 from metering.credits.balances import invoice_balance
-from metering.credits.models import Payment, PaymentMethod
+from metering.credits.models import CreditNote, Payment, PaymentMethod
 from metering.credits.payments import record_payment
 from metering.credits.services import issue_credit_note
 from portal.audit.models import AuditEvent
@@ -107,3 +108,18 @@ def test_stripe_collecting_the_invoice_records_what_was_still_owed(october):
     # A second report of the same payment records nothing more.
     assert not mark_paid(Actor.system("Stripe webhook"), october, utcnow())
     assert _payments() == 2
+
+
+def test_a_void_invoice_can_be_neither_paid_nor_credited(october):
+    void(october, utcnow())
+    db.session.commit()
+
+    with pytest.raises(Conflict, match="is void: nothing is owed"):
+        record_payment(TESTS, october, 100, PaymentMethod.TRANSFER, date(2026, 11, 3), "SEPA", utcnow())
+    db.session.rollback()
+    with pytest.raises(Conflict, match="is void"):
+        issue_credit_note(TESTS, october, "goodwill", utcnow(), amount_minor=100)
+    db.session.rollback()
+
+    assert _payments() == 0
+    assert db.session.scalars(select(CreditNote)).first() is None
