@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response, current_app, render_template, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.accounts.services import load_user_for_session
@@ -77,7 +77,6 @@ def init_web(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_amount
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
-    app.before_request(_refuse_nul_characters)
 
     from portal.web.headers import init_headers
 
@@ -101,26 +100,6 @@ _TITLES = {
 }
 
 
-class UnstorableText(BadRequest):
-    description = (
-        "Something you sent contains a NUL character (a zero byte), which cannot be stored. "
-        "Remove it and try again."
-    )
-
-
-def _refuse_nul_characters() -> None:
-    # PostgreSQL cannot hold U+0000 in any text column: a page's address, query or form field that
-    # carries one is refused before it reaches a query. The API checks each field itself (a 422
-    # naming the field, portal.api.bodies and metering.usage.validation).
-    if request.blueprint == "api" or request.path.startswith("/api/"):
-        return
-    texts = [request.path, *request.args.keys(), *request.args.values()]
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        texts += [*request.form.keys(), *request.form.values()]
-    if any("\x00" in text for text in texts):
-        raise UnstorableText()
-
-
 def _http_error(error: HTTPException) -> tuple[str, int] | HTTPException | Response:
     if error.code is None or error.code < 400:
         return error
@@ -140,6 +119,4 @@ def _http_error(error: HTTPException) -> tuple[str, int] | HTTPException | Respo
         message = too_large_message(current_app.config.get("MAX_CONTENT_LENGTH"))
         return render_template("error.html", code=413, title="Too large", message=message), 413
     title, message = _TITLES.get(error.code, (error.name, error.description or ""))
-    if isinstance(error, UnstorableText):
-        message = error.description
     return render_template("error.html", code=error.code, title=title, message=message), error.code
