@@ -49,10 +49,26 @@ def gunicorn(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         )
         try:
             wait_for_port(LOOPBACK, port, timeout=60)
+            _wait_until_answering(port)
             yield port, log
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+def _wait_until_answering(port: int, timeout: float = 120) -> None:
+    # The arbiter binds the port at once; its worker answers only once it has imported the app,
+    # which takes a while on a busy machine.
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{LOOPBACK}:{port}/healthz", timeout=10) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
 
 
 def _get(port: int, path: str) -> tuple[int, float]:
