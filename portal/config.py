@@ -178,6 +178,8 @@ _PATTERNS = {
     "WORKMAIL_ORGANIZATION_ID": (r"m-[0-9a-f]{32}", "an organization id: m- and 32 hex digits"),
     "WORKMAIL_MAIL_DOMAIN": (r"([a-z0-9-]+\.)+[a-z]{2,}", "a mail domain such as example.awsapps.com"),
     "SIP_DOMAIN": (r"([a-z0-9-]+\.)*[a-z0-9-]+", "a domain such as voip.example-msp.com"),
+    # Where phones register (the registrar's public name, a port if not 5060); shown to clients.
+    "SIP_SERVER": (r"([a-z0-9-]+\.)*[a-z0-9-]+(:[0-9]{1,5})?", "a host such as sip.example-msp.com:5060"),
 }
 
 
@@ -202,6 +204,7 @@ def _provisioning_settings(get: Callable[[str], str | None], instance_path: Path
             raise ConfigError(name, f"expected {example}, got {value!r}")
         config[name] = value.strip().lower() if value is not None else None
     config["SIP_DOMAIN"] = config["SIP_DOMAIN"] or "voip.localhost"
+    config["SIP_SERVER"] = config["SIP_SERVER"] or config["SIP_DOMAIN"]
     for name in ("WORKSPACES_ENDPOINT_URL", "WORKMAIL_ENDPOINT_URL"):
         value = get(name)
         config[name] = _parse_http_url(name, value) if value else None

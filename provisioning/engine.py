@@ -29,6 +29,7 @@ from provisioning.adapters.base import (
     AccountState,
     AdapterError,
     NotConfigured,
+    ResetsPassword,
     SeatRequest,
     SeatUser,
 )
@@ -165,6 +166,10 @@ def perform(claim: Claim) -> Outcome:
             return Outcome(account=adapter.suspend(request))
         if claim.action is Action.RESUME:
             return Outcome(account=adapter.resume(request))
+        if claim.action is Action.RESET_PASSWORD:
+            if not isinstance(adapter, ResetsPassword):
+                raise AdapterError(f"{adapter.name} accounts have no password to reset.", retryable=False)
+            return Outcome(account=adapter.reset_password(request))
         adapter.terminate(request)
         return Outcome()
     except NotConfigured as error:
@@ -265,6 +270,10 @@ def _succeeded(
     elif account is not None:
         if action is Action.CREATE and account.secret and seat.external_id is None:
             work.secret_ciphertext = seal(account.secret)
+        if action is Action.RESET_PASSWORD and account.secret:
+            # The new password replaces any older one not yet shown: only the new one works now.
+            work.secret_ciphertext = seal(account.secret)
+            work.secret_reset_wanted = False
         seat.external_id = account.external_id
     work.attempt_count = 0
     work.next_attempt_at = None
@@ -276,6 +285,15 @@ def _succeeded(
     move(seat, target)
     schedule(seat)  # the next step, if the client changed its mind meanwhile
     db.session.flush()
+    if action is Action.RESET_PASSWORD:
+        record(
+            SYSTEM,
+            "seat.password_changed",
+            "seat",
+            seat.id,
+            client_id=seat.client_id,
+            details={"external_id": seat.external_id},
+        )
     if target is not previous:
         record(
             SYSTEM,

@@ -32,6 +32,8 @@ class Action(enum.StrEnum):
     SUSPEND = "suspend"
     RESUME = "resume"
     TERMINATE = "terminate"
+    # A VoIP seat's extension gets a new SIP password (the client admin asked; the seat stays active).
+    RESET_PASSWORD = "reset_password"
 
 
 S = SeatState
@@ -57,6 +59,8 @@ IN_PROGRESS: dict[Action, SeatState] = {
     Action.SUSPEND: S.SUSPENDING,
     Action.RESUME: S.RESUMING,
     Action.TERMINATE: S.TERMINATING,
+    # The extension keeps working (and counting) while its password changes: no state in between.
+    Action.RESET_PASSWORD: S.ACTIVE,
 }
 
 # The observed states a webhook announces (docs/webhooks.md), each time a seat enters one.
@@ -95,6 +99,12 @@ def wanted_user(seat: Seat) -> str | None:
     if seat.end_user is None or not needs_named_user(seat):
         return None
     return seat.end_user.email.strip().lower()
+
+
+def password_reset_wanted(seat: Seat) -> bool:
+    """The client admin asked for a new SIP password that the platform does not have yet."""
+    work = SeatWork.find(seat)
+    return work is not None and work.secret_reset_wanted
 
 
 def may_have_account(seat: Seat) -> bool:
@@ -244,7 +254,7 @@ def plan(seat: Seat, *, reopening: bool = False) -> Action | None:
     if seat.desired_state is DesiredState.SUSPENDED:
         return None if seat.state is S.SUSPENDED else Action.SUSPEND
     if seat.state is S.ACTIVE:
-        return None
+        return Action.RESET_PASSWORD if password_reset_wanted(seat) else None
     if seat.state in (S.SUSPENDED, S.SUSPENDING, S.RESUMING):
         return Action.RESUME
     return Action.CREATE  # ordered/provisioning with an account: make sure it exists and is enabled

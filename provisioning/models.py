@@ -11,7 +11,7 @@ import enum
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, select
+from sqlalchemy import ForeignKey, Index, String, Text, false, select
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -44,6 +44,8 @@ class SeatWork(Base):
     next_attempt_at: Mapped[datetime | None]
     # A generated secret (the SIP password) encrypted until the client admin has seen it once.
     secret_ciphertext: Mapped[str | None] = mapped_column(Text)
+    # The client admin asked for a new SIP password; the workers set one and clear this.
+    secret_reset_wanted: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     # The backref is declared here, so the kernel's Seat model knows nothing of provisioning; read
     # and make it through of() / find() below. The row goes with its seat (ON DELETE CASCADE).
@@ -55,7 +57,7 @@ class SeatWork(Base):
         work = cls.find(seat)
         if work is None:
             # Defaults now, not at the flush: callers read attempt_count before anything is flushed.
-            work = cls(attempt_count=0)
+            work = cls(attempt_count=0, secret_reset_wanted=False)
             seat.work = work  # type: ignore[attr-defined]
         return work
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from metering import seats_counted_now
 from portal.audit.services import Actor, record
+from portal.catalog.models import ProductKind
 from portal.db import db
 from portal.orders.models import Seat, SeatState
 from portal.sealing import unseal
@@ -60,6 +63,29 @@ def recent_attempts(limit: int = 200, client_id: int | None = None) -> list[Prov
         query = query.where(ProvisioningAttempt.client_id == client_id)
     query = query.order_by(ProvisioningAttempt.started_at.desc(), ProvisioningAttempt.id.desc()).limit(limit)
     return list(db.session.scalars(query))
+
+
+@dataclass(frozen=True)
+class PhoneSignIn:
+    """What a phone needs besides its password: the SIP account, its domain and the registrar."""
+
+    account: str
+    domain: str
+    server: str
+
+
+def phone_sign_in(seat: Seat) -> PhoneSignIn | None:
+    """A VoIP seat's SIP account once the registrar has it (None for other seats, or not yet made)."""
+    if seat.product.kind is not ProductKind.VOIP or not seat.external_id or "@" not in seat.external_id:
+        return None
+    account, _, domain = seat.external_id.partition("@")
+    return PhoneSignIn(account=account, domain=domain, server=current_app.config["SIP_SERVER"])
+
+
+def password_reset_pending(seat: Seat) -> bool:
+    """True while a new SIP password the client admin asked for is not on the registrar yet."""
+    work = SeatWork.find(seat)
+    return work is not None and work.secret_reset_wanted
 
 
 def has_secret(seat: Seat) -> bool:

@@ -229,6 +229,8 @@ def _start(sandbox: Sandbox, public_url: str) -> None:
         proc, info = kamailio_standin.start_kamailio(kamailio_dir, domain=SIP_DOMAIN)
         sandbox._kamailio_proc, sandbox.kamailio = proc, info
         env["KAMAILIO_DB_URL"] = info.db_url
+        # The seat page tells the client where its phones register.
+        env["SIP_SERVER"] = f"{info.host}:{info.port}"
     else:
         # The adapter creates Kamailio's subscriber table itself: seats become active, phones cannot call.
         env["KAMAILIO_DB_URL"] = f"sqlite:///{workdir / 'kamailio-tables.sqlite'}"

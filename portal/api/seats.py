@@ -1,4 +1,5 @@
-"""``/seats``: read seats, assign and unassign them, retry failed ones, cancel them."""
+"""``/seats``: read seats, assign and unassign them, retry failed ones, reset a phone's SIP password,
+cancel them."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from portal.db import db
 from portal.errors import NotFound
 from portal.orders.models import DesiredState, Seat
 from portal.orders.services import get_end_user_for_client
-from provisioning import assign_seat, cancel_seat, retry_seat, unassign_seat
+from provisioning import assign_seat, cancel_seat, reset_sip_password, retry_seat, unassign_seat
 
 ASSIGN = Body(
     {
@@ -196,6 +197,27 @@ def unassign(seat_id: int, body: dict[str, Any]) -> dict[str, Any]:
 def retry(seat_id: int, body: dict[str, Any]) -> dict[str, Any]:
     seat = _seat(seat_id, body.get("client"))
     return seat_json(retry_seat(api_actor(), seat))
+
+
+@endpoint(
+    "POST",
+    "/seats/{seat_id}/sip-password",
+    summary="Set a new SIP password for a phone seat",
+    description="Seatmeter generates the new password and sets it on the phone system in the background; "
+    "the old password is refused from then on. The new password is never sent through the API: a client "
+    "administrator shows it once on the seat's page in the portal.",
+    tag="seats",
+    roles=WRITERS,
+    client_scoped=True,
+    body=CLIENT_ONLY,
+    ok_status=202,
+    ok_schema="Seat",
+    ok_description="The seat; the new password follows in the background.",
+    conflict="The seat is not a phone seat, is not active, or a new password is already being set.",
+)
+def sip_password(seat_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    seat = _seat(seat_id, body.get("client"))
+    return seat_json(reset_sip_password(api_actor(), seat))
 
 
 @endpoint(

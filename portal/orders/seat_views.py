@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
@@ -26,7 +36,10 @@ from provisioning import (
     assign_seat,
     cancel_seat,
     has_secret,
+    password_reset_pending,
+    phone_sign_in,
     removal_failing_since,
+    reset_sip_password,
     retry_seat,
     reveal_seat_secret,
     unassign_seat,
@@ -83,6 +96,12 @@ def _detail_page(seat: Seat, assign_form: AssignSeatForm | None = None, status: 
         can_cancel=seat.desired_state is not DesiredState.TERMINATED,
         can_retry=seat.state is SeatState.FAILED and seat.desired_state is not DesiredState.TERMINATED,
         password_waiting=is_admin and has_secret(seat),
+        phone=phone_sign_in(seat),
+        reset_pending=password_reset_pending(seat),
+        can_reset_password=is_admin
+        and seat.state is SeatState.ACTIVE
+        and seat.desired_state is DesiredState.ACTIVE
+        and phone_sign_in(seat) is not None,
         still_authorized_since=removal_failing_since([seat]).get(seat.id),
         bills_unassigned=bills_while_unassigned(seat.product),
     ), status
@@ -155,10 +174,23 @@ def phone_password(seat_id: int) -> Response | tuple[str, int]:
     if password is None:
         flash("The password was already shown once, or the phone is not set up yet.", "error")
         return redirect(url_for("seats.detail", seat_id=seat.id))
-    response = Response(render_template("client/phone_password.html", seat=seat, password=password))
+    response = make_response(
+        render_template("client/phone_password.html", seat=seat, phone=phone_sign_in(seat), password=password)
+    )
     # The page holds a secret: never keep it in a cache or the browser's history.
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.route("/<int:seat_id>/reset-phone-password", methods=["POST"])
+@roles_required(Role.CLIENT_ADMIN)
+def reset_phone_password(seat_id: int) -> Response | tuple[str, int]:
+    return _seat_action(
+        seat_id,
+        reset_sip_password,
+        "Seat #{id} gets a new phone password. Reload this page in a moment to show it once; "
+        "the old password stops working as soon as the new one is set.",
+    )
 
 
 @bp.route("/<int:seat_id>/unassign", methods=["POST"])

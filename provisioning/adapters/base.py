@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class AdapterError(Exception):
@@ -154,6 +154,15 @@ class Adapter(Protocol):
 
     def removal_problem(self, found: FoundAccount) -> str | None:
         """Why Seatmeter must not remove this account itself (a person removes it), or None."""
+        ...
+
+
+@runtime_checkable
+class ResetsPassword(Protocol):
+    """A platform whose accounts have a password Seatmeter generates (a SIP extension's)."""
+
+    def reset_password(self, request: SeatRequest) -> Account:
+        """Give the existing account a new generated password; the Account carries it as ``secret``."""
         ...
 
 

@@ -149,6 +149,28 @@ class KamailioAdapter:
                 raise AdapterError(f"Extension {username}@{domain} does not exist.", retryable=False)
         return self._account(username, domain, AccountState.ENABLED, request.seat_id)
 
+    def reset_password(self, request: SeatRequest) -> Account:
+        """A new generated password for the extension: the old one is refused from the next REGISTER.
+
+        Repeating the step (a worker died after the change) writes yet another password; the one the
+        last successful call returns is the one the client admin is shown.
+        """
+        username, domain = self.address(request)
+        password = secrets.token_urlsafe(16)
+        with self._transaction() as conn:
+            changed = conn.execute(
+                text(
+                    "UPDATE subscriber SET password = :p, ha1 = :ha1, ha1b = :ha1b"
+                    " WHERE username = :u AND domain = :d"
+                ),
+                {"u": username, "d": domain, "p": password, **self._hashes(username, domain, password)},
+            )
+            if changed.rowcount != 1:
+                raise AdapterError(
+                    f"Extension {username}@{domain} does not exist or is suspended.", retryable=False
+                )
+        return self._account(username, domain, AccountState.ENABLED, request.seat_id, secret=password)
+
     def terminate(self, request: SeatRequest) -> None:
         username, domain = self.address(request)
         with self._transaction() as conn:

@@ -52,6 +52,7 @@ def test_generated_secret_key_is_private_and_kept(tmp_path):
         ("BILLING_RETRY_DAYS", "3, five", "separated by commas"),
         ("BILLING_RETRY_DAYS", "5,3", "increasing"),
         ("BILLING_RETRY_DAYS", "0,3", "from 1 to 60"),
+        ("SIP_SERVER", "sip://pbx.example.com", "a host such as"),
     ],
 )
 def test_malformed_setting_names_the_variable(tmp_path, variable, value, says):
@@ -255,3 +256,12 @@ def test_beat_lock_seconds_has_a_default_and_is_validated(tmp_path):
     assert load_config({"BEAT_LOCK_SECONDS": "10"}, tmp_path)["BEAT_LOCK_SECONDS"] == 10
     with pytest.raises(ConfigError, match="BEAT_LOCK_SECONDS"):
         load_config({"BEAT_LOCK_SECONDS": "1"}, tmp_path)
+
+
+def test_phones_register_at_the_sip_domain_unless_a_sip_server_is_set(tmp_path):
+    assert (
+        load_config({"SIP_DOMAIN": "voip.example-msp.com"}, tmp_path)["SIP_SERVER"] == "voip.example-msp.com"
+    )
+    assert load_config({"SIP_SERVER": "SIP.Example-MSP.com:5080"}, tmp_path)["SIP_SERVER"] == (
+        "sip.example-msp.com:5080"
+    )

@@ -1,16 +1,17 @@
-"""The engine in-process: leases, abandoned attempts, backoff and giving up, the sweep."""
+"""The engine in-process: leases, abandoned attempts, backoff and giving up, the sweep, a password reset."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import create_engine, event, select, text
 
 from metering.ledger.models import LedgerInterval
+from portal.audit.models import AuditEvent
 from portal.db import db, utcnow
 from portal.orders.models import SeatState
-from provisioning import cancel_seat, engine
+from provisioning import cancel_seat, engine, reset_sip_password, retry_seat, reveal_seat_secret
 from provisioning.models import AttemptOutcome, ProvisioningAttempt, SeatWork
 from tests.provisioning.conftest import ACTOR, order, run_steps
 
@@ -147,3 +148,58 @@ def test_the_sweep_reads_a_fixed_number_of_queries_however_many_seats_are_due(ap
         return sum(1 for statement in statements if statement.lstrip().upper().startswith("SELECT"))
 
     assert statements_to_sweep(2) == statements_to_sweep(12)
+
+
+def _subscriber_password(url: str, external_id: str) -> str | None:
+    username, domain = external_id.split("@")
+    with create_engine(url).connect() as conn:
+        return conn.execute(
+            text("SELECT password FROM subscriber WHERE username = :u AND domain = :d"),
+            {"u": username, "d": domain},
+        ).scalar()
+
+
+def test_a_password_reset_keeps_the_seat_active_and_counted(app, acme, local_kamailio):
+    seat = order(acme, "voip").seats[0]
+    run_steps(seat)
+    first = reveal_seat_secret(ACTOR, seat)
+    db.session.commit()
+    intervals = db.session.scalars(select(LedgerInterval).where(LedgerInterval.seat_id == seat.id)).all()
+
+    reset_sip_password(ACTOR, seat)
+    db.session.commit()
+    steps = run_steps(seat)
+
+    assert steps == ["reset_password"]
+    assert seat.state is SeatState.ACTIVE
+    assert not SeatWork.of(seat).secret_reset_wanted
+    new = reveal_seat_secret(ACTOR, seat)
+    assert new and new != first
+    assert _subscriber_password(local_kamailio, seat.external_id) == new
+    # The extension never stopped working: the same ledger interval, still open.
+    after = db.session.scalars(select(LedgerInterval).where(LedgerInterval.seat_id == seat.id)).all()
+    assert [(i.id, i.stop_at) for i in after] == [(i.id, None) for i in intervals]
+    assert len(intervals) == 1
+    changed = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "seat.password_changed")).one()
+    assert (changed.object_id, changed.actor) == (str(seat.id), engine.SYSTEM.label)
+
+
+def test_a_reset_of_a_vanished_extension_fails_and_a_retry_makes_it_with_a_new_password(
+    app, acme, local_kamailio
+):
+    seat = order(acme, "voip").seats[0]
+    run_steps(seat)
+    reveal_seat_secret(ACTOR, seat)
+    reset_sip_password(ACTOR, seat)
+    db.session.commit()
+    with create_engine(local_kamailio).begin() as conn:
+        conn.execute(text("DELETE FROM subscriber"))  # removed at the colo behind Seatmeter's back
+
+    assert run_steps(seat) == ["reset_password"]
+    assert seat.state is SeatState.FAILED and "does not exist" in seat.last_error
+
+    retry_seat(ACTOR, seat)
+    db.session.commit()
+    assert run_steps(seat) == ["create", "reset_password"]
+    assert seat.state is SeatState.ACTIVE
+    assert reveal_seat_secret(ACTOR, seat) == _subscriber_password(local_kamailio, seat.external_id)

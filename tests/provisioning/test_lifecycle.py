@@ -8,6 +8,7 @@ from portal.accounts.models import EndUser
 from portal.catalog.models import Product, ProductKind
 from portal.orders.models import DesiredState, Seat, SeatState
 from provisioning.lifecycle import SETTLED, TRANSITIONS, Action, plan
+from provisioning.models import SeatWork
 from provisioning.redaction import REDACTED, redact
 
 
@@ -179,3 +180,21 @@ def test_plan_names_the_next_action(case, state, desired, expected):
 )
 def test_plan_for_a_retry_of_a_failed_seat(case, desired, expected):
     assert plan(_seat(case, SeatState.FAILED, desired), reopening=True) is expected
+
+
+@pytest.mark.parametrize(
+    ("state", "desired", "expected"),
+    [
+        # Only a working extension gets its new password; a suspension or a cancellation comes first.
+        (SeatState.ACTIVE, DesiredState.ACTIVE, Action.RESET_PASSWORD),
+        (SeatState.ACTIVE, DesiredState.SUSPENDED, Action.SUSPEND),
+        (SeatState.SUSPENDED, DesiredState.ACTIVE, Action.RESUME),
+        (SeatState.SUSPENDED, DesiredState.SUSPENDED, None),
+        (SeatState.ACTIVE, DesiredState.TERMINATED, Action.TERMINATE),
+    ],
+)
+def test_a_wanted_password_reset_is_planned_once_the_extension_works(state, desired, expected):
+    seat = _seat("voip, external id", state, desired)
+    SeatWork.of(seat).secret_reset_wanted = True
+
+    assert plan(seat) is expected

@@ -25,9 +25,16 @@ from portal.audit.services import Actor
 from portal.catalog.services import get_product, seed_catalog
 from portal.db import db
 from portal.orders.models import Seat, SeatState
-from provisioning import cancel_seat, place_order, resume_client, retry_seat, suspend_client
+from provisioning import (
+    cancel_seat,
+    place_order,
+    reset_sip_password,
+    resume_client,
+    retry_seat,
+    suspend_client,
+)
 from provisioning.models import AttemptOutcome, ProvisioningAttempt
-from provisioning.services import reveal_seat_secret
+from provisioning.services import has_secret, reveal_seat_secret
 from sandbox import sip_client
 from tests.provisioning.workers import (
     Worker,
@@ -278,6 +285,30 @@ def test_voip_seat_registers_only_while_active(stack, tmp_path):
     on_seat(stack, seat_id, lambda seat: cancel_seat(ACTOR, seat))
     stack.wait_for([seat_id], SeatState.TERMINATED)
     assert register(stack, username, domain, password) == 401
+
+
+def test_a_reset_phone_password_replaces_the_old_one_at_the_registrar(stack):
+    client, people = new_client(stack, 1)
+    (seat_id,) = order(stack, client, "voip", people)
+    stack.wait_for([seat_id], SeatState.ACTIVE)
+    old_password = on_seat(stack, seat_id, lambda seat: reveal_seat_secret(ACTOR, seat))
+    username, domain = voip_login(stack, seat_id)
+    assert register(stack, username, domain, old_password) == 200
+
+    on_seat(stack, seat_id, lambda seat: reset_sip_password(ACTOR, seat))
+    wait_until(
+        lambda: bool(on_seat(stack, seat_id, has_secret)),
+        45,
+        f"seat {seat_id}'s new password to be set",
+        stack.worker,
+    )
+    new_password = on_seat(stack, seat_id, lambda seat: reveal_seat_secret(ACTOR, seat))
+
+    assert isinstance(new_password, str) and new_password != old_password
+    assert register(stack, username, domain, old_password) == 401
+    assert register(stack, username, domain, new_password) == 200
+    assert stack.seats(seat_id)[0].state is SeatState.ACTIVE
+    assert stack.attempts(seat_id)[-1] == ("reset_password", "succeeded")
 
 
 def test_sigkill_mid_provisioning_heals_without_duplicates(stack):

@@ -229,3 +229,31 @@ def test_a_page_size_out_of_range_is_a_422(acme_api):
         response = acme_api.get("/seats" + query)
         assert response.status_code == 422, query
         assert set(error_of(response)["fields"]) <= {"limit", "after"}
+
+
+def test_a_phone_seat_gets_a_new_sip_password_in_the_background(acme_api, acme, make_seats):
+    seat = make_seats(acme, "voip")[0]
+
+    not_yet = acme_api.post(f"/seats/{seat.id}/sip-password")
+    seat.state = SeatState.ACTIVE
+    seat.external_id = f"{1000 + seat.id}@acme.voip.localhost"
+    db.session.commit()
+    reset = acme_api.post(f"/seats/{seat.id}/sip-password")
+    twice = acme_api.post(f"/seats/{seat.id}/sip-password")
+
+    assert not_yet.status_code == 409
+    assert reset.status_code == 202
+    assert reset.get_json()["state"] == "active"
+    assert "password" not in str(reset.get_json())  # never sent through the API
+    assert twice.status_code == 409
+    assert "already being set" in error_of(twice)["message"]
+    assert db.session.query(AuditEvent).filter_by(action="seat.password_reset").count() == 1
+
+
+def test_a_desktop_seat_has_no_sip_password(acme_api, acme, make_seats):
+    seat = make_seats(acme, "desktop")[0]
+
+    response = acme_api.post(f"/seats/{seat.id}/sip-password")
+
+    assert response.status_code == 409
+    assert "not a phone seat" in error_of(response)["message"]

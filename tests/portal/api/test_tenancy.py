@@ -17,6 +17,7 @@ BODIES = {
     "assign": lambda ids: {"end_user": ids["own_end_user"]},
     "unassign": lambda ids: {},
     "retry": lambda ids: {},
+    "sip_password": lambda ids: {},
 }
 
 

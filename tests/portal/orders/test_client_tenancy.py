@@ -24,6 +24,9 @@ ID_ROUTES: dict[str, list[tuple[str, str, dict[str, str]]]] = {
     "/client/seats/<int:seat_id>/cancel": [("POST", "/client/seats/{seat}/cancel", {})],
     "/client/seats/<int:seat_id>/retry": [("POST", "/client/seats/{seat}/retry", {})],
     "/client/seats/<int:seat_id>/phone-password": [("POST", "/client/seats/{seat}/phone-password", {})],
+    "/client/seats/<int:seat_id>/reset-phone-password": [
+        ("POST", "/client/seats/{seat}/reset-phone-password", {})
+    ],
     "/client/orders/<int:order_id>": [("GET", "/client/orders/{order}", {})],
     "/client/end-users/<int:end_user_id>/edit": [
         ("GET", "/client/end-users/{person}/edit", {}),

@@ -123,3 +123,29 @@ def test_only_the_extensions_it_names_are_removed(adapter):
         FoundAccount("1004@acme.seats.test", seat_id=3, client_ref="acme"),
     ):
         assert "remove this one on the registrar" in adapter.removal_problem(by_hand)
+
+
+def test_a_reset_password_replaces_the_old_one_on_the_registrar(adapter, clean_kamailio):
+    account = adapter.create(request())
+    old = account.secret
+
+    reset = adapter.reset_password(request())
+
+    assert reset.external_id == account.external_id and reset.state is AccountState.ENABLED
+    assert reset.secret and reset.secret != old
+    assert register(clean_kamailio, account, old) == 401
+    assert register(clean_kamailio, account, reset.secret) == 200
+    assert adapter.create(request()).secret == reset.secret  # a repeated create hands back the new one
+
+
+def test_a_suspended_or_missing_extension_gets_no_new_password(adapter, clean_kamailio):
+    with pytest.raises(AdapterError) as missing:
+        adapter.reset_password(request())
+    account = adapter.create(request())
+    adapter.suspend(request())
+    with pytest.raises(AdapterError) as suspended:
+        adapter.reset_password(request())
+
+    assert not missing.value.retryable and not suspended.value.retryable
+    adapter.resume(request())
+    assert register(clean_kamailio, account, account.secret) == 200  # the held row kept its password
