@@ -77,6 +77,10 @@ def init_web(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_amount
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+
+    from portal.web.database_outage import init_database_outage
+
+    init_database_outage(app)
     app.before_request(_refuse_nul_characters)
 
     from portal.web.headers import init_headers
