@@ -49,9 +49,12 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/bandit --quiet --configfile pyproject.toml --recursive portal provisioning metering sandbox
 
-# Known vulnerabilities in the locked runtime dependencies (pip-audit asks PyPI's advisory data).
-# Offline it prints one line and succeeds, so it never turns a build without network red.
-AUDIT_PROBE = import urllib.request; urllib.request.urlopen("https://pypi.org/simple/pip/", timeout=10)
+# Known vulnerabilities in the locked runtime dependencies: pip-audit asks PyPI's JSON API for each
+# pinned release. The probe asks it for the lock's first pin; where that is out of reach (offline,
+# or a mirror without the API) it prints one line and succeeds, so a build without it stays green.
+AUDIT_PROBE = import re, urllib.request; \
+	pin = re.search(r"^([A-Za-z0-9._-]+)==([^ ]+)", open("requirements/runtime.txt").read(), re.M); \
+	urllib.request.urlopen(f"https://pypi.org/pypi/{pin[1]}/{pin[2]}/json", timeout=10)
 audit: install
 	@if $(BIN)/python -c '$(AUDIT_PROBE)' >/dev/null 2>&1; then 	  $(BIN)/pip-audit --strict --disable-pip --require-hashes --requirement requirements/runtime.txt; 	else 	  echo "pip-audit skipped: vulnerability database unreachable (pypi.org); run make audit online"; 	fi
 
