@@ -47,6 +47,10 @@ def _database_error(error: DBAPIError) -> Response:
             if not connection_dropped(again):
                 raise
             _discard_the_failed_transaction()
+        except Exception as other:
+            # A 404, a 403 or a redirect raised by the retry is answered as it would have been
+            # without the retry (raised from here it would become a 500).
+            return current_app.make_response(current_app.handle_user_exception(other))
     current_app.logger.error("Database unavailable during %s %s: %s", request.method, request.path, error)
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
     if request.path.startswith("/api/"):

@@ -155,3 +155,14 @@ def test_a_page_answers_a_plain_503_page_while_the_database_stays_away(outage):
     assert int(response.headers["Retry-After"]) > 0
     outage["killer"].remaining = 0
     assert http.get("/billing/").status_code == 200, "all is well once the database is back"
+
+
+def test_a_retried_read_answers_as_it_would_have_without_the_drop(outage):
+    http = _app(outage).test_client()
+    outage["killer"].remaining = 1
+
+    response = http.get("/api/v1/end-users/999999", headers=outage["headers"])
+
+    assert outage["killer"].killed == 1
+    assert response.status_code == 404
+    assert response.is_json
