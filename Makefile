@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test setup install lock system-packages lint format clean bench
+.PHONY: run test setup install lock system-packages lint format clean bench audit
 
 # Installs exactly the lock (hash-checked), then Seatmeter itself (editable, no dependency
 # resolution). A changed lock or pyproject.toml reinstalls.
@@ -40,12 +40,23 @@ setup: install
 run: install
 	@$(BIN)/python -m sandbox.run
 
-# lint-imports: the import contracts in pyproject.toml ([tool.importlinter]); mypy: [tool.mypy].
+# lint-imports: the import contracts in pyproject.toml ([tool.importlinter]); mypy: [tool.mypy];
+# bandit: the product's code ([tool.bandit]; exceptions carry `# nosec Bxxx: why`).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/mypy
+	$(BIN)/bandit --quiet --configfile pyproject.toml --recursive portal provisioning metering sandbox
+
+# Known vulnerabilities in the locked runtime dependencies: pip-audit asks PyPI's JSON API for each
+# pinned release. The probe asks it for the lock's first pin; where that is out of reach (offline,
+# or a mirror without the API) it prints one line and succeeds, so a build without it stays green.
+AUDIT_PROBE = import re, urllib.request; \
+	pin = re.search(r"^([A-Za-z0-9._-]+)==([^ ]+)", open("requirements/runtime.txt").read(), re.M); \
+	urllib.request.urlopen(f"https://pypi.org/pypi/{pin[1]}/{pin[2]}/json", timeout=10)
+audit: install
+	@if $(BIN)/python -c '$(AUDIT_PROBE)' >/dev/null 2>&1; then 	  $(BIN)/pip-audit --strict --disable-pip --require-hashes --requirement requirements/runtime.txt; 	else 	  echo "pip-audit skipped: vulnerability database unreachable (pypi.org); run make audit online"; 	fi
 
 test: install system-packages lint
 	$(BIN)/pytest

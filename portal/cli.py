@@ -61,6 +61,7 @@ def db_revision(message: str, autogenerate: bool, rev_id: str | None) -> None:
 
 def init_cli(app: Flask) -> None:
     from portal.accounts.cli import integrations_cli, tokens_cli, users_cli
+    from portal.backups.cli import backup_command, restore_command
     from portal.catalog.cli import catalog_cli
     from portal.demo.cli import demo_command
 
@@ -68,6 +69,8 @@ def init_cli(app: Flask) -> None:
     for group in (db_cli, users_cli, tokens_cli, integrations_cli, catalog_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 def main() -> None:

@@ -314,7 +314,7 @@ def backoff(attempt: int) -> float:
     """Exponential backoff with jitter: about base·2^(n-1) seconds, spread over its upper half."""
     base = current_app.config["PROVISIONING_RETRY_BASE_SECONDS"]
     ceiling = min(MAX_BACKOFF_SECONDS, base * 2 ** (attempt - 1))
-    return random.uniform(ceiling / 2, ceiling)
+    return random.uniform(ceiling / 2, ceiling)  # nosec B311  # retry jitter, not a secret
 
 
 def sweep(limit: int = 1000) -> list[int]:

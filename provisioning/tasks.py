@@ -63,5 +63,5 @@ def _committed(work: Callable[[], T]) -> T:
             if attempt == DB_ATTEMPTS:
                 raise
             log.info("database busy (%s); trying again", error.orig)
-            time.sleep(random.uniform(0.02, 0.1) * attempt)
+            time.sleep(random.uniform(0.02, 0.1) * attempt)  # nosec B311  # retry jitter, not a secret
     raise AssertionError("unreachable")

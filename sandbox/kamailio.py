@@ -29,7 +29,7 @@ import shutil
 import signal
 import socket
 import sqlite3
-import subprocess
+import subprocess  # nosec B404  # starts the sandbox's own processes
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,7 +200,7 @@ def start_kamailio(
         cfg = workdir / "kamailio.cfg"
         cfg.write_text(render_config(port, f"sqlite://{db_path}"))
         with log_path.open("wb") as log:
-            proc = subprocess.Popen(
+            proc = subprocess.Popen(  # nosec B603  # fixed argument list, no shell
                 [kamailio_bin, "-DD", "-E", "-f", str(cfg), "-Y", str(rundir), "-m", "64", "-M", "8"],
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import subprocess
+import subprocess  # nosec B404  # starts the local stand-ins
 import sys
 import urllib.parse
 import urllib.request
@@ -35,7 +35,7 @@ from sandbox.ports import LOOPBACK, free_port, start_server, stop_process
 
 REGION = "us-east-1"
 DUMMY_KEY_ID = "sandbox"
-DUMMY_SECRET = "sandbox"
+DUMMY_SECRET = "sandbox"  # nosec B105  # the local stand-ins' dummy credential
 STRIPE_API_KEY = "sk_test_seatmeter_sandbox"  # localstripe accepts any sk_test_ key
 SIP_DOMAIN = "voip.sandbox.test"  # .test never resolves to a real host
 WORKMAIL_ALIAS = "northwind-sandbox"
@@ -76,7 +76,7 @@ def make_workspaces_directory(endpoint_url: str) -> str:
     ]
     directory_id: str = boto3.client("ds", **kwargs).create_directory(
         Name="corp.sandbox.test",
-        Password="Sandbox-Passw0rd",
+        Password="Sandbox-Passw0rd",  # nosec B106  # a password on the local AWS stand-in (moto)
         Size="Small",
         VpcSettings={"VpcId": vpc_id, "SubnetIds": subnet_ids},
     )["DirectoryId"]
@@ -113,7 +113,10 @@ def leave_mailbox_behind(
         aws_secret_access_key=DUMMY_SECRET,
     )
     user_id = workmail.create_user(
-        OrganizationId=organization_id, Name=email, DisplayName=name, Password="Sandbox-Passw0rd!"
+        OrganizationId=organization_id,
+        Name=email,
+        DisplayName=name,
+        Password="Sandbox-Passw0rd!",  # nosec B106  # a password on the local AWS stand-in (moto)
     )["UserId"]
     address = f"{email.split('@', 1)[0]}@{mail_domain}"
     workmail.register_to_work_mail(OrganizationId=organization_id, EntityId=user_id, Email=address)
@@ -123,7 +126,7 @@ def register_stripe_webhook(api_base: str, url: str, secret: str) -> None:
     """localstripe has no WebhookEndpoint API; its own ``/_config/webhooks/<id>`` registers one."""
     form = urllib.parse.urlencode([("url", url), ("secret", secret)]).encode()
     request = urllib.request.Request(f"{api_base}/_config/webhooks/seatmeter", data=form, method="POST")
-    with urllib.request.urlopen(request, timeout=10):
+    with urllib.request.urlopen(request, timeout=10):  # nosec B310  # an http:// URL of the local stand-in, built here
         pass
 
 

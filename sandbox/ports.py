@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
+import subprocess  # nosec B404  # starts the sandbox's own processes
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -66,7 +66,7 @@ def start_server(
     """
     log = log_path.open("wb")
     try:
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(  # nosec B603  # fixed argument list, no shell
             list(argv),
             stdout=log,
             stderr=subprocess.STDOUT,

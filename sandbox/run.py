@@ -20,7 +20,7 @@ import os
 import secrets
 import signal
 import sqlite3
-import subprocess
+import subprocess  # nosec B404  # starts the sandbox's own processes
 import sys
 import time
 import urllib.error
@@ -56,7 +56,7 @@ def instance_environment(instance: Path) -> dict[str, str]:
 def start_data_setup(env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
     """Migrations and demo data (``sandbox.setup_data``), output in logs/setup.log; started, not awaited."""
     with (log_dir / "setup.log").open("ab") as log:
-        return subprocess.Popen(
+        return subprocess.Popen(  # nosec B603  # fixed argument list, no shell
             [sys.executable, "-m", "sandbox.setup_data"],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -82,7 +82,7 @@ def wait_for_login_page(url: str, supervisor: Supervisor) -> None:
             raise SystemExit(f"The {ended[0]} process stopped during start-up:\n{supervisor.tail(ended[0])}")
         with (
             contextlib.suppress(OSError, urllib.error.URLError),
-            urllib.request.urlopen(f"{url}/login", timeout=2) as response,
+            urllib.request.urlopen(f"{url}/login", timeout=2) as response,  # nosec B310  # the portal's own http:// URL on 127.0.0.1
         ):
             if response.status == 200:
                 return
@@ -163,7 +163,7 @@ def run_trueup(env: dict[str, str], log_dir: Path) -> None:
     """The nightly true-up, once now: what the platforms have and nobody bills shows up at first login."""
     with (log_dir / "setup.log").open("ab") as log:
         command = _flask("trueup", "run")
-        status = subprocess.run(
+        status = subprocess.run(  # nosec B603  # fixed argument list, no shell
             command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_ROOT, check=False
         ).returncode
     if status != 0:

@@ -251,7 +251,7 @@ class ApiToken(Base):
 
 
 class TokenPurpose(enum.StrEnum):
-    PASSWORD_RESET = "password_reset"
+    PASSWORD_RESET = "password_reset"  # nosec B105  # a token kind's name, not a password
     INVITATION = "invitation"
     UNLOCK = "unlock"  # clears a lockout after too many wrong passwords
 

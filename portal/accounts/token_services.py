@@ -13,7 +13,7 @@ from portal.audit.services import Actor, record
 from portal.db import db, utcnow
 from portal.errors import InvalidInput
 
-API_TOKEN_PREFIX = "smt_"
+API_TOKEN_PREFIX = "smt_"  # nosec B105  # the public prefix of API tokens, not a secret
 # How stale a token's "last used" may be: it is written at most this often.
 LAST_USED_PRECISION = timedelta(minutes=1)
 

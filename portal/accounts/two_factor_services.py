@@ -190,4 +190,4 @@ def _digest(code: str) -> str | None:
 
 def _check_password(user: User, password: str) -> None:
     if not verify_password(user, password):
-        raise InvalidInput("That is not your password.", fields={"password": "Wrong password."})
+        raise InvalidInput("That is not your password.", fields={"password": "Wrong password."})  # nosec B105  # an error message, not a password

@@ -44,7 +44,7 @@ from portal.db import db, utcnow
 from portal.orders.models import Order
 from provisioning import place_order, record_past_seat
 
-DEMO_PASSWORD = "seatmeter-demo"
+DEMO_PASSWORD = "seatmeter-demo"  # nosec B105  # the demo's published password, printed by `seatmeter demo`
 RESELLER_ADMIN_EMAIL = "admin@northwind-it.example"
 HISTORY_MONTHS = 12
 # The sandbox has a WorkSpace for this directory user that somebody made by hand in the AWS console;

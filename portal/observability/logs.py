@@ -58,7 +58,7 @@ class ContextFilter(logging.Filter):
                 record.task_name = current_task.name
             if has_request_context():
                 self._add_request(record)
-        except Exception:  # the line is worth more than its context: never lose it
+        except Exception:  # nosec B110  # a log line must never be lost to its optional context (the line is worth more than its context: never lose it)
             pass
         return True
 

@@ -295,7 +295,7 @@ def iif_item_name(name: str) -> str:
     text = iif_text(name).replace(":", "-").strip()
     if len(text) <= MAX_ITEM_NAME:
         return text
-    code = hashlib.sha1(name.encode("utf-8")).hexdigest()[:6].upper()
+    code = hashlib.sha1(name.encode("utf-8"), usedforsecurity=False).hexdigest()[:6].upper()
     return f"{text[: MAX_ITEM_NAME - len(code) - 1].rstrip()}~{code}"
 
 

@@ -78,6 +78,10 @@ def init_web(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
 
+    from portal.web.database_outage import init_database_outage
+
+    init_database_outage(app)
+
     from portal.web.headers import init_headers
 
     init_headers(app)

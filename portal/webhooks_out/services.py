@@ -52,7 +52,7 @@ EVENT_TYPES: dict[str, str] = {
 TEST_EVENT = "webhook.test"
 
 UNREADABLE_SECRET = (
-    "The signing secret cannot be read: SECRET_KEY changed since it was made. "
+    "The signing secret cannot be read: SECRET_KEY changed since it was made. "  # nosec B105  # an error message, not a secret
     "Make a new secret and give it to the receiver."
 )
 

@@ -41,7 +41,7 @@ def remove_account(self: Task, finding_id: int) -> str:
     try:
         return remove_account_now(finding_id, give_up=give_up)
     except AdapterError as error:  # raised by the platform call, between two committed blocks
-        delay = random.uniform(0.5, 1.0) * min(900, 10 * 2**self.request.retries)
+        delay = random.uniform(0.5, 1.0) * min(900, 10 * 2**self.request.retries)  # nosec B311  # retry jitter, not a secret
         log.info(
             "removing finding #%s's account failed (%s); again in %.0fs", finding_id, error.message, delay
         )

@@ -1,0 +1,1 @@
+"""Backups: ``seatmeter backup PATH`` and ``seatmeter restore PATH`` (docs/operations.md)."""
