@@ -18,7 +18,15 @@ from metering.billing.close_runs import (
     latest_close_run,
     start_close_run,
 )
-from metering.billing.documents import InvoiceDocument, invoice_document, is_open, state_label
+from metering.billing.documents import (
+    PLAIN_STATES,
+    InvoiceDocument,
+    invoice_document,
+    invoice_json,
+    invoices_json,
+    is_open,
+    state_label,
+)
 from metering.billing.dunning import mark_paid, mark_payment_failed
 from metering.billing.estimate import MonthEstimate, estimate_month
 from metering.billing.finalize import finalize_period
@@ -40,7 +48,6 @@ from metering.billing.queries import (
     drafts_to_review,
     get_invoice,
     get_invoice_for_client,
-    invoice_json,
     list_invoices,
     newest_period,
     overdue_clients,
@@ -136,6 +143,7 @@ __all__ = [
     "MAX_SNAPSHOT_USERS",
     "MAX_SPLA_REFERENCE",
     "MAX_USAGE_BATCH",
+    "PLAIN_STATES",
     "Bill",
     "BillingAccount",
     "BillingPeriod",
@@ -216,6 +224,7 @@ __all__ = [
     "invoice_document",
     "invoice_json",
     "invoice_pdf",
+    "invoices_json",
     "is_open",
     "issue_credit_note",
     "last_months",

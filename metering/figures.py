@@ -4,7 +4,9 @@ Every figure is one aggregate query whatever the number of clients, seats or inv
 reseller's home page costs the same with five clients or five hundred.
 
 - Revenue of a month is the sum of every invoice line billing that month (``InvoiceLine.period``,
-  so a late adjustment counts towards the month it corrects), drafts under review included.
+  so a late adjustment counts towards the month it corrects), drafts under review included, without
+  tax: an exclusive tax is never in a line's amount, an inclusive one is taken out (it is owed to
+  the tax office, not earned).
 - Licence cost of a month is what the SPLA report for it counts (distinct people per client and SKU,
   plus the two-core packs of per-core hosts) times each SKU's SPLA cost in the price book today.
 - Seats of a month are the people billed per product: distinct (client, person, product).
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CTE, ColumnElement, Integer, Subquery, cast, func, null, or_, select
+from sqlalchemy import CTE, ColumnElement, Integer, Subquery, case, cast, func, null, or_, select
 
 from metering.billing.catalog import cost_history, in_force_in
 from metering.billing.models import InvoiceLine
@@ -70,6 +72,10 @@ def _held_per_month(months: list[BillingPeriod], tz: ZoneInfo) -> CTE:
     )
 
 
+# The tax inside a line's amount: all of it under an inclusive rate, none under an exclusive one.
+_included_tax = case((InvoiceLine.tax_inclusive, InvoiceLine.tax_minor), else_=0)
+
+
 def _month_sums(source: CTE | Subquery, months: int) -> list[ColumnElement[Any]]:
     return [func.coalesce(func.sum(source.c[f"m{index}"]), 0) for index in range(months)]
 
@@ -83,7 +89,7 @@ def monthly_figures(months: list[BillingPeriod], tz: ZoneInfo, currency: str) ->
     periods = [str(month) for month in months]
     revenue = dict(
         db.session.execute(
-            select(InvoiceLine.period, func.sum(InvoiceLine.amount_minor))
+            select(InvoiceLine.period, func.sum(InvoiceLine.amount_minor - _included_tax))
             .where(InvoiceLine.period.in_(periods), InvoiceLine.currency == currency)
             .group_by(InvoiceLine.period)
         ).all()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
+import uuid
 from typing import Any
 
 LOOPBACK = "127.0.0.1"
@@ -20,7 +22,7 @@ def _patch_localstripe() -> None:
     from aiohttp import web
     from localstripe import server
     from localstripe.errors import UserError
-    from localstripe.resources import Customer, Invoice, InvoiceItem, InvoiceLineItem
+    from localstripe.resources import Customer, Invoice, InvoiceItem, InvoiceLineItem, PaymentIntent
     from localstripe.webhooks import _webhooks
 
     # 1. Never write /tmp/localstripe.pickle (shared by every instance on the machine).
@@ -127,6 +129,102 @@ def _patch_localstripe() -> None:
         return web.json_response(body)
 
     server.app.router.add_get("/v1/invoice_payments", list_invoice_payments)
+
+    # 6. POST /v1/credit_notes on an open invoice, which localstripe lacks. As Stripe documents it for
+    # an open invoice: the credit note's amount lowers the invoice's amount_due (its total stays), a
+    # credit note may not exceed what is due, and one for all of it leaves the invoice paid; paying
+    # the invoice charges amount_due. Credit notes on paid invoices (refunds) are not imitated.
+    def amount_due(invoice: Any) -> int:
+        return max(0, invoice.total - getattr(invoice, "_credited", 0))
+
+    Invoice.amount_due = property(amount_due)
+    original_status = Invoice.status
+
+    def status(invoice: Any) -> str:
+        found = original_status.fget(invoice)
+        if found == "open" and getattr(invoice, "_credited", 0) and amount_due(invoice) <= 0:
+            return "paid"
+        return str(found)
+
+    Invoice.status = property(status)
+    original_pay = Invoice._api_pay_invoice
+
+    def pay_invoice(id: str) -> Any:
+        invoice = Invoice._api_retrieve(id)
+        credited = getattr(invoice, "_credited", 0)
+        if not credited or invoice.status != "open":
+            return original_pay(id)
+        # localstripe charges the total: charge what is due instead, as Stripe does.
+        customer = Customer._api_retrieve(invoice.customer)
+        method = customer._get_default_payment_method_or_source()
+        if method is None:
+            raise UserError(404, "This customer has no payment method")
+        intent = PaymentIntent(
+            amount=amount_due(invoice),
+            currency=invoice.currency,
+            customer=invoice.customer,
+            payment_method=method.id,
+        )
+        invoice.payment_intent = intent.id
+        intent.invoice = invoice.id
+        intent._confirm(on_failure_now=lambda: None)
+        return invoice
+
+    # The route captured localstripe's function when it was registered: point it at this one.
+    for route in server.app.router.routes():
+        if route.method == "POST" and route.resource and route.resource.canonical == "/v1/invoices/{id}/pay":
+            route._handler = server.api_extra(pay_invoice, route.resource.canonical)
+
+    def stripe_error(message: str, param: str) -> web.Response:
+        body = {"error": {"type": "invalid_request_error", "message": message, "param": param}}
+        return web.json_response(body, status=400)
+
+    async def create_credit_note(request: web.Request) -> web.Response:
+        form = await request.post()
+        invoice_id = str(form.get("invoice") or "")
+        if not invoice_id:
+            return stripe_error("Missing required param: invoice.", "invoice")
+        try:
+            invoice = Invoice._api_retrieve(invoice_id)
+        except UserError:
+            return stripe_error(f"No such invoice: '{invoice_id}'", "invoice")
+        if invoice.status != "open":
+            return stripe_error("Only open invoices can be credited by this stand-in.", "invoice")
+        try:
+            amount = int(str(form.get("amount") or ""))
+        except ValueError:
+            return stripe_error("Invalid integer: amount.", "amount")
+        if amount <= 0 or amount > amount_due(invoice):
+            return stripe_error("The credit note amount exceeds the invoice's amount due.", "amount")
+        invoice._credited = getattr(invoice, "_credited", 0) + amount
+        metadata = {
+            str(key)[len("metadata[") : -1]: str(value)
+            for key, value in form.items()
+            if str(key).startswith("metadata[") and str(key).endswith("]")
+        }
+        number = len(getattr(invoice, "_credit_notes", [])) + 1
+        note = {
+            "id": f"cn_{uuid.uuid4().hex[:24]}",
+            "object": "credit_note",
+            "amount": amount,
+            "currency": invoice.currency,
+            "customer": invoice.customer,
+            "invoice": invoice.id,
+            "memo": str(form.get("memo") or "") or None,
+            "metadata": metadata,
+            "number": f"{invoice.id.upper()}-CN-{number:02d}",
+            "pre_payment_amount": amount,
+            "post_payment_amount": 0,
+            "reason": form.get("reason"),
+            "status": "issued",
+            "type": "pre_payment",
+            "created": int(time.time()),
+            "livemode": False,
+        }
+        invoice._credit_notes = [*getattr(invoice, "_credit_notes", []), note]
+        return web.json_response(note)
+
+    server.app.router.add_post("/v1/credit_notes", create_credit_note)
 
 
 def serve(port: int) -> None:

@@ -9,6 +9,7 @@ will be paid, and the per-person detail, once, so the HTML page and the PDF cann
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,9 +18,11 @@ from zoneinfo import ZoneInfo
 from metering.billing.models import BillingAccount, Invoice, InvoiceStatus
 from metering.billing.queries import billing_account_of
 from metering.billing.review_rows import LineDetail, line_details
-from metering.credits.balances import InvoiceBalance, invoice_balance
+from metering.credits.balances import InvoiceBalance, balances_for, invoice_balance
+from metering.settings import billing_timezone
 from metering.tax.models import format_rate
 from portal.accounts.models import Client, Reseller
+from portal.db import utcnow
 from portal.money import format_amount
 
 DEFAULT_SELLER_NAME = "Your managed-service provider"
@@ -44,6 +47,77 @@ def state_label(invoice: Invoice, today: date) -> str:
     if invoice.status is InvoiceStatus.FINALIZED:
         return "Overdue" if invoice.due_on is not None and today > invoice.due_on else "Due"
     return _STATE_WORDS.get(invoice.status, invoice.status.value.replace("_", " ").capitalize())
+
+
+def _plain(label: str) -> str:
+    return label.lower().replace(" ", "_")
+
+
+# Every value plain_state can give: a finalized invoice reads as due or overdue, the rest by status.
+PLAIN_STATES: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        ["due", "overdue"]
+        + [
+            _plain(_STATE_WORDS.get(status, status.value.replace("_", " ").capitalize()))
+            for status in InvoiceStatus
+            if status is not InvoiceStatus.FINALIZED
+        ]
+    )
+)
+
+
+def plain_state(invoice: Invoice, today: date) -> str:
+    """The client's word for the state as an API value: due, overdue, paid, void, draft, ..."""
+    return _plain(state_label(invoice, today))
+
+
+def balance_due(invoice: Invoice, balance: InvoiceBalance) -> int:
+    # A void invoice is owed by nobody: its balance is nil whatever its total.
+    return 0 if invoice.status is InvoiceStatus.VOID else balance.balance_minor
+
+
+def invoice_json(
+    invoice: Invoice, today: date | None = None, balance: InvoiceBalance | None = None
+) -> dict[str, Any]:
+    """The API's representation of an invoice, exactly the documented fields.
+
+    ``status`` is the stored state (``finalized`` ...); ``state`` the one the client reads on the
+    invoice (``due`` until the due date has passed, then ``overdue``). ``total_minor`` is
+    ``subtotal_minor`` plus the exclusive taxes; ``tax_minor`` is every tax, included or added.
+    """
+    today = today or utcnow().astimezone(billing_timezone()).date()
+    balance = balance or invoice_balance(invoice)
+    return {
+        "id": invoice.id,
+        "client": invoice.client.ref,
+        "period": invoice.period,
+        "status": invoice.status.value,
+        "state": plain_state(invoice, today),
+        "currency": invoice.currency,
+        "subtotal_minor": invoice.subtotal_minor,
+        "tax_minor": invoice.tax_minor,
+        "total_minor": invoice.total_minor,
+        "balance_minor": balance_due(invoice, balance),
+        "due_on": invoice.due_on.isoformat() if invoice.due_on else None,
+        "lines": [
+            {
+                "product": line.product.code,
+                "period": line.period,
+                "quantity": line.quantity,
+                "unit_amount_minor": line.unit_amount_minor,
+                "amount_minor": line.amount_minor,
+                "tax_minor": line.tax_minor,
+            }
+            for line in invoice.lines
+        ],
+    }
+
+
+def invoices_json(invoices: Iterable[Invoice], today: date | None = None) -> list[dict[str, Any]]:
+    """Several invoices, their balances read in one go (four queries whatever their number)."""
+    chosen: Sequence[Invoice] = list(invoices)
+    balances = balances_for(chosen)
+    return [invoice_json(invoice, today, balances[invoice.id]) for invoice in chosen]
 
 
 def is_open(invoice: Invoice) -> bool:
@@ -129,6 +203,14 @@ def _party_from(data: dict[str, Any]) -> Party:
     )
 
 
+def document_parties(invoice: Invoice, reseller: Reseller | None) -> tuple[Party, Party]:
+    """Seller and buyer: as they were when the invoice was issued, or as they are now on a draft."""
+    kept = invoice.parties
+    if kept:
+        return _party_from(kept["seller"]), _party_from(kept["buyer"])
+    return _seller(reseller), _buyer(invoice.client)
+
+
 def parties_snapshot(invoice: Invoice, reseller: Reseller | None) -> dict[str, Any]:
     """The seller, the buyer and the bank details as they stand now, kept on the invoice as it is issued."""
     return {
@@ -193,14 +275,11 @@ def invoice_document(
 ) -> InvoiceDocument:
     client = invoice.client
     # An issued invoice prints the parties as they were when it was issued; a draft, as they are now.
-    kept = invoice.parties
-    seller = _party_from(kept["seller"]) if kept else _seller(reseller)
-    buyer = _party_from(kept["buyer"]) if kept else _buyer(client)
+    seller, buyer = document_parties(invoice, reseller)
     first, stop = invoice.starts_at, invoice.ends_at
     how, bank = _how_to_pay(invoice, billing_account_of(client), reseller, tz)
     balance = invoice_balance(invoice)
-    # A void invoice is owed by nobody: its balance is nil whatever its total.
-    owed = 0 if invoice.status is InvoiceStatus.VOID else balance.balance_minor
+    owed = balance_due(invoice, balance)
     return InvoiceDocument(
         invoice=invoice,
         seller=seller,

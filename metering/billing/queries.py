@@ -127,28 +127,6 @@ def billing_account_of(client: Client) -> BillingAccount | None:
     return db.session.scalars(select(BillingAccount).where(BillingAccount.client_id == client.id)).first()
 
 
-def invoice_json(invoice: Invoice) -> dict[str, Any]:
-    """The API's representation of an invoice, exactly the documented fields."""
-    return {
-        "id": invoice.id,
-        "client": invoice.client.ref,
-        "period": invoice.period,
-        "status": invoice.status.value,
-        "currency": invoice.currency,
-        "total_minor": invoice.total_minor,
-        "lines": [
-            {
-                "product": line.product.code,
-                "period": line.period,
-                "quantity": line.quantity,
-                "unit_amount_minor": line.unit_amount_minor,
-                "amount_minor": line.amount_minor,
-            }
-            for line in invoice.lines
-        ],
-    }
-
-
 # --- what needs the reseller's attention ----------------------------------------------------------
 
 

@@ -83,6 +83,9 @@ class CreditNote(Base):
     issued_by: Mapped[str] = mapped_column(String(300))
     settled_at: Mapped[datetime | None]
     stripe_refund_id: Mapped[str | None] = mapped_column(String(255))
+    # The Stripe credit note that lowered the open Stripe invoice's amount due by reduces_invoice_minor
+    # (delivery bookkeeping, like Invoice.stripe_invoice_id): Stripe then charges only the balance.
+    stripe_credit_note_id: Mapped[str | None] = mapped_column(String(255))
 
     client: Mapped[Client] = relationship()
     invoice: Mapped[Invoice] = relationship()

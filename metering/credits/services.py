@@ -26,6 +26,7 @@ from metering.credits.models import (
     PaymentMethod,
     Settlement,
 )
+from metering.credits.stripe_credit_notes import due_in_stripe
 from metering.periods import BillingPeriod
 from portal.accounts.models import Reseller
 from portal.audit.services import Actor, record
@@ -217,6 +218,9 @@ def _issued(actor: Actor, note: CreditNote, invoice: Invoice, now: datetime) -> 
             "status": note.status.value,
         },
     )
+    # Asked before the credit may settle the invoice here: Stripe's copy is still open either way.
+    if due_in_stripe(note, invoice):
+        enqueue_after_commit("metering.send_credit_note_to_stripe", note.id)
     if note.reduces_invoice_minor:
         settle_if_paid_off(actor, invoice, now, how=f"credit note {note.number}")
     if note.status is CreditNoteStatus.REFUND_DUE:

@@ -19,6 +19,7 @@ from metering import (
     get_invoice_for_client,
     invoice_json,
     invoice_pdf,
+    invoices_json,
     list_invoices,
     parse_period,
     spla_report,
@@ -101,7 +102,7 @@ def get_invoices() -> dict[str, Any]:
     client = _scope()
     include_drafts = current_token().client is None
     invoices = list_invoices(client=client, period=period, include_drafts=include_drafts)
-    return {"invoices": [invoice_json(invoice) for invoice in invoices]}
+    return {"invoices": invoices_json(invoices)}
 
 
 _document_query(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metering import InvoiceStatus
+from metering import PLAIN_STATES, InvoiceStatus
 from portal.api.openapi import add_schema, ref
 from portal.api.representations import object_schema
 
@@ -33,7 +33,11 @@ add_schema(
             },
             "quantity": {"type": "integer", "description": "Users or units; negative on a credit."},
             "unit_amount_minor": {"type": "integer", "description": "Price of one, in minor units."},
-            "amount_minor": {"type": "integer", "description": "quantity x unit_amount_minor."},
+            "amount_minor": {
+                "type": "integer",
+                "description": "quantity x unit_amount_minor; the tax is in it when the rate is inclusive.",
+            },
+            "tax_minor": {"type": "integer", "description": "The line's tax, rounded on the line."},
         }
     ),
 )
@@ -44,9 +48,37 @@ add_schema(
             "id": {"type": "integer"},
             "client": {"type": "string", "description": "The client's reference."},
             "period": PERIOD,
-            "status": {"type": "string", "enum": [status.value for status in InvoiceStatus]},
+            "status": {
+                "type": "string",
+                "enum": [status.value for status in InvoiceStatus],
+                "description": "The stored state; `finalized` is an issued invoice not paid yet.",
+            },
+            "state": {
+                "type": "string",
+                "enum": list(PLAIN_STATES),
+                "description": "The state as the client reads it: an issued invoice is `due` until its "
+                "due date has passed, then `overdue`.",
+            },
             "currency": {"type": "string", "description": "ISO 4217, e.g. USD."},
-            "total_minor": {"type": "integer", "description": "Sum of the lines, in minor units."},
+            "subtotal_minor": {
+                "type": "integer",
+                "description": "Sum of the lines' amounts (an inclusive tax is in them), in minor units.",
+            },
+            "tax_minor": {"type": "integer", "description": "Every tax of the lines, included or added."},
+            "total_minor": {
+                "type": "integer",
+                "description": "What the client owes: subtotal plus the taxes not already included.",
+            },
+            "balance_minor": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Still owed: total less credit notes, credit used and payments (0 when void).",
+            },
+            "due_on": {
+                "type": ["string", "null"],
+                "format": "date",
+                "description": "Payment due date (billing time zone); null on a draft.",
+            },
             "lines": {"type": "array", "items": ref("InvoiceLine")},
         }
     ),

@@ -59,6 +59,10 @@ def export_invoice(invoice: Invoice, tz: ZoneInfo) -> ExportInvoice:
                 rate_minor=line.unit_amount_minor,
                 amount_minor=line.amount_minor,
                 service_date=_first_day(line.period),
+                tax_minor=line.tax_minor,
+                tax_name=line.tax_name or "",
+                tax_rate_ppm=line.tax_rate_ppm,
+                tax_inclusive=line.tax_inclusive,
             )
             for line in invoice.lines
         ),

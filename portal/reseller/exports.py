@@ -1,12 +1,16 @@
 """Exports of issued invoices, credit notes and payments for the reseller's accounting system.
 
 Two formats, so the numbers in the books match the bills to the cent:
-- QuickBooks Online: the CSV its "Import invoices" tool reads (one row per invoice line), at most
-  :data:`QBO_MAX_INVOICES` invoices a file (its import limit; a zip of files when there are more),
-  plus a credit memos CSV in the same shape and a payments CSV.
+- QuickBooks Online: the CSV its "Import invoices" tool reads (one row per invoice line, with its
+  tax code and tax amount), at most :data:`QBO_MAX_INVOICES` invoices a file (its import limit;
+  a zip of files when there are more), plus a credit memos CSV in the same shape and a payments CSV.
 - QuickBooks Desktop: an IIF file of INVOICE, CREDIT MEMO and PAYMENT transactions (TRNS header,
   SPL lines, ENDTRNS), in Windows-1252 (what QuickBooks Desktop reads) with anything outside it
-  transliterated, ``DOCNUM`` at most 11 characters and item names at most 31.
+  transliterated, ``DOCNUM`` at most 11 characters and item names at most 31; taxes are SPL lines
+  into the sales tax account.
+
+Each invoice totals what the client owes, tax included; its income lines exclude tax (an inclusive
+tax is taken out of them), so the books' revenue is the reseller's and the tax is owed on.
 Pure functions over plain data; the view gathers the documents.
 """
 
@@ -19,6 +23,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from text_unidecode import unidecode
 
@@ -39,6 +44,8 @@ QBO_COLUMNS = (
     "ItemQuantity",
     "ItemRate",
     "ItemAmount",
+    "ItemTaxCode",
+    "ItemTaxAmount",
     "Service Date",
 )
 
@@ -49,8 +56,31 @@ class ExportLine:
     description: str
     quantity: int
     rate_minor: int
-    amount_minor: int
+    amount_minor: int  # as on the invoice: with the tax in it when the rate is inclusive
     service_date: date  # first day of the period the line bills
+    tax_minor: int = 0
+    tax_name: str = ""  # the tax rate's name, QuickBooks' tax code ("" when untaxed)
+    tax_rate_ppm: int | None = None
+    tax_inclusive: bool = False
+
+    @property
+    def net_minor(self) -> int:
+        """The line without its tax: what the books count as income (an inclusive tax taken out)."""
+        return self.amount_minor - self.tax_minor if self.tax_inclusive else self.amount_minor
+
+    @property
+    def net_rate(self) -> str:
+        """The unit price without tax, as a decimal.
+
+        Four places when an inclusive tax taken out of the amount does not divide evenly by the
+        quantity: QuickBooks books the amount as given, the rate is for reading.
+        """
+        if not self.tax_inclusive or not self.tax_minor or self.quantity == 0:
+            return _decimal(self.rate_minor)
+        if self.net_minor % self.quantity == 0:
+            return _decimal(self.net_minor // self.quantity)
+        rate = Decimal(self.net_minor) / Decimal(self.quantity) / 100
+        return f"{rate.quantize(Decimal('0.0001')):f}"
 
 
 @dataclass(frozen=True)
@@ -64,8 +94,18 @@ class ExportInvoice:
     terms: str = "Due on receipt"
 
     @property
+    def subtotal_minor(self) -> int:
+        """The lines without tax: the income."""
+        return sum(line.net_minor for line in self.lines)
+
+    @property
+    def tax_minor(self) -> int:
+        return sum(line.tax_minor for line in self.lines)
+
+    @property
     def total_minor(self) -> int:
-        return sum(line.amount_minor for line in self.lines)
+        """What the client owes: income plus every tax (exclusive or taken out of inclusive lines)."""
+        return self.subtotal_minor + self.tax_minor
 
 
 def _decimal(amount_minor: int) -> str:
@@ -95,12 +135,20 @@ def quickbooks_online_csv(invoices: Iterable[ExportInvoice]) -> str:
                     line.item,
                     line.description,
                     line.quantity,
-                    _decimal(line.rate_minor),
-                    _decimal(line.amount_minor),
+                    line.net_rate,
+                    _decimal(line.net_minor),
+                    line.tax_name,
+                    _decimal(line.tax_minor),
                     _us_date(line.service_date),
                 )
             )
     return out.getvalue()
+
+
+def _percent(rate_ppm: int | None) -> str:
+    if rate_ppm is None:
+        return ""
+    return f"{(Decimal(rate_ppm) / 10_000).normalize():f}%"
 
 
 def quickbooks_desktop_iif(
@@ -110,12 +158,16 @@ def quickbooks_desktop_iif(
     receivable_account: str = "Accounts Receivable",
     income_account: str = "Hosted Services Income",
     deposit_account: str = "Undeposited Funds",
+    sales_tax_account: str = "Sales Tax Payable",
 ) -> str:
     """INVOICE, CREDIT MEMO and PAYMENT transactions; every value within QuickBooks Desktop's limits.
 
     An invoice is a positive receivable (TRNS) and negative income lines (SPL); a credit memo the
-    opposite; a payment moves money from the receivable into ``deposit_account``. The text is
-    Windows-1252-safe: :func:`quickbooks_desktop_iif_bytes` encodes it.
+    opposite; a payment moves money from the receivable into ``deposit_account``. An invoice's taxes
+    are one SPL line per tax rate into ``sales_tax_account`` (its item the rate's name), and its income
+    lines exclude tax (an inclusive tax is taken out of them), so TRNS is what the client owes
+    and the income is what the reseller earned. The text is Windows-1252-safe:
+    :func:`quickbooks_desktop_iif_bytes` encodes it.
     """
     rows = [
         [
@@ -146,12 +198,33 @@ def quickbooks_desktop_iif(
                     day,
                     income_account,
                     name,
-                    _decimal(sign * line.amount_minor),
+                    _decimal(sign * line.net_minor),
                     docnum,
                     iif_text(line.description),
                     str(sign * line.quantity),
-                    _decimal(line.rate_minor),
+                    line.net_rate,
                     iif_item_name(line.item),
+                ]
+            )
+        taxes: dict[tuple[str, int | None], int] = {}
+        for line in lines:
+            if line.tax_minor:
+                key = (line.tax_name or "Sales tax", line.tax_rate_ppm)
+                taxes[key] = taxes.get(key, 0) + line.tax_minor
+        for (tax_name, rate_ppm), tax_minor in taxes.items():
+            rows.append(
+                [
+                    "SPL",
+                    kind,
+                    day,
+                    sales_tax_account,
+                    name,
+                    _decimal(sign * tax_minor),
+                    docnum,
+                    iif_text(f"{tax_name} {_percent(rate_ppm)}".strip()),
+                    "",
+                    _percent(rate_ppm),
+                    iif_item_name(tax_name),
                 ]
             )
 
@@ -313,7 +386,7 @@ class ExportCreditNote:
 
     @property
     def total_minor(self) -> int:
-        return sum(line.amount_minor for line in self.lines)
+        return sum(line.net_minor + line.tax_minor for line in self.lines)
 
 
 @dataclass(frozen=True)

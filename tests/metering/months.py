@@ -6,9 +6,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from metering.billing.documents import invoice_json
 from metering.billing.finalize import finalize_period
 from metering.billing.models import Invoice
-from metering.billing.queries import invoice_json, list_invoices, parse_period
+from metering.billing.queries import list_invoices, parse_period
 from metering.billing.runs import run_close
 from metering.settings import billing_timezone
 from metering.spla.services import spla_report

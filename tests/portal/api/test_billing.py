@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
@@ -13,12 +13,15 @@ from sqlalchemy import func, select
 
 import metering.billing.close
 from metering.billing.models import Invoice
+from metering.credits.models import PaymentMethod
+from metering.credits.payments import record_payment
 from metering.spla.services import add_host
+from metering.tax.services import create_tax_rate, set_client_tax
 from portal.accounts.models import Role
 from portal.api.models import IdempotencyKey
 from portal.audit.services import Actor
 from portal.catalog.services import get_sku
-from portal.db import db
+from portal.db import db, utcnow
 from tests.portal.api.conftest import error_of
 
 OCTOBER_EVENTS = [
@@ -31,6 +34,11 @@ OCTOBER_EVENTS = [
     {"id": "e-4", "client": "acme", "product": "voip-minutes", "action": "usage", "quantity": 250,
      "at": "2026-10-21T09:00:00Z"},
 ]  # fmt: skip
+
+
+TESTS = Actor.system("tests")
+# Finalized on 2 November (UTC, the tests' billing zone) with the default 14 days' terms.
+DUE_ON = "2026-11-16"
 
 
 @pytest.fixture
@@ -109,15 +117,20 @@ def test_close_finalize_and_read_invoices(october, reseller_api, acme_api, after
         "client": "acme",
         "period": "2026-10",
         "status": "finalized",
+        "state": "due",
         "currency": "USD",
+        "subtotal_minor": 3900 + 800 + 500,
+        "tax_minor": 0,
         "total_minor": 3900 + 800 + 500,
+        "balance_minor": 3900 + 800 + 500,
+        "due_on": DUE_ON,
         "lines": [
             {"product": "desktop", "period": "2026-10", "quantity": 1, "unit_amount_minor": 3900,
-             "amount_minor": 3900},
+             "amount_minor": 3900, "tax_minor": 0},
             {"product": "exchange", "period": "2026-10", "quantity": 1, "unit_amount_minor": 800,
-             "amount_minor": 800},
+             "amount_minor": 800, "tax_minor": 0},
             {"product": "voip-minutes", "period": "2026-10", "quantity": 250, "unit_amount_minor": 2,
-             "amount_minor": 500},
+             "amount_minor": 500, "tax_minor": 0},
         ],
     }  # fmt: skip
     assert acme_api.get(f"/invoices/{invoice['id']}").get_json() == invoice
@@ -131,6 +144,34 @@ def test_close_finalize_and_read_invoices(october, reseller_api, acme_api, after
     assert acme_api.get(f"/invoices/{bright_invoice['id']}").status_code == 404
     assert acme_api.get(f"/invoices/{bright_invoice['id']}/pdf").status_code == 404
     assert acme_api.get("/invoices?client=bright").status_code == 404
+
+
+def test_an_invoice_shows_its_tax_what_is_left_to_pay_and_its_state_in_plain_words(
+    october, reseller_api, acme_api, acme, after_october
+):
+    vat = create_tax_rate(TESTS, "VAT", "23", False, "PL")
+    set_client_tax(TESTS, acme, vat.id, False, None)
+    db.session.commit()
+    reseller_api.post("/billing/close", {"period": "2026-10"})
+    reseller_api.post("/billing/finalize", {"period": "2026-10"})
+    (invoice,) = acme_api.get("/invoices?period=2026-10").get_json()["invoices"]
+    # 23 % added on each line, rounded on the line: 8.97 + 1.84 + 1.15.
+    assert [line["tax_minor"] for line in invoice["lines"]] == [897, 184, 115]
+    assert (invoice["subtotal_minor"], invoice["tax_minor"], invoice["total_minor"]) == (5200, 1196, 6396)
+    assert (invoice["state"], invoice["balance_minor"]) == ("due", 6396)
+
+    row = db.session.get(Invoice, invoice["id"])
+    assert row is not None
+    record_payment(TESTS, row, 2000, PaymentMethod.TRANSFER, date(2026, 11, 2), "TR-1", utcnow())
+    db.session.commit()
+    with time_machine.travel("2026-11-20T12:00:00Z", tick=False):
+        later = acme_api.get(f"/invoices/{invoice['id']}").get_json()
+    assert (later["state"], later["balance_minor"], later["total_minor"]) == ("overdue", 4396, 6396)
+
+    record_payment(TESTS, row, 4396, PaymentMethod.TRANSFER, date(2026, 11, 2), "TR-2", utcnow())
+    db.session.commit()
+    paid = acme_api.get(f"/invoices/{invoice['id']}").get_json()
+    assert (paid["status"], paid["state"], paid["balance_minor"]) == ("paid", "paid", 0)
 
 
 def test_closing_twice_rebuilds_and_finalized_months_refuse_a_close(october, reseller_api, after_october):

@@ -255,3 +255,77 @@ def test_quickbooks_online_credit_memos_and_payments_parse_back():
     assert [(p["PaymentDate"], p["InvoiceNo"], p["Amount"], p["ReferenceNo"]) for p in payments] == [
         ("11/21/2026", "SM-2026-10-000123", "29.00", "SEPA-2026-11-21-000451")
     ]
+
+
+# --- tax: what the client owes includes it, the income excludes it ------------------------------------
+
+TAXED = (
+    ExportInvoice(
+        number="SM-2026-10-0003",
+        customer="Kancelaria Łódź",
+        invoice_date=date(2026, 11, 1),
+        due_date=date(2026, 11, 15),
+        memo="Seatmeter October 2026",
+        lines=(
+            # VAT 23 % added on top: 117.00 + 26.91 and 24.00 + 5.52.
+            ExportLine("Hosted Desktop", "3 users", 3, 3900, 11700, OCT, 2691, "VAT 23%", 230_000, False),
+            ExportLine("Mailbox", "3 mailboxes", 3, 800, 2400, OCT, 552, "VAT 23%", 230_000, False),
+        ),
+    ),
+    ExportInvoice(
+        number="SM-2026-10-0004",
+        customer="Athens Dental",
+        invoice_date=date(2026, 11, 1),
+        due_date=date(2026, 11, 15),
+        memo="Seatmeter October 2026",
+        # VAT 24 % inside the price: of 100.00, 19.35 is tax (100 x 0.24 / 1.24, rounded per line).
+        lines=(ExportLine("Hosted Desktop", "1 user", 1, 10000, 10000, OCT, 1935, "VAT 24%", 240_000, True),),
+    ),
+)
+
+
+def test_quickbooks_online_invoices_total_what_the_client_owes_including_tax():
+    rows = list(csv.DictReader(io.StringIO(quickbooks_online_csv(TAXED))))
+
+    totals: dict[str, Decimal] = {}
+    income: dict[str, Decimal] = {}
+    for row in rows:
+        amount, tax = Decimal(row["ItemAmount"]), Decimal(row["ItemTaxAmount"])
+        totals[row["InvoiceNo"]] = totals.get(row["InvoiceNo"], Decimal(0)) + amount + tax
+        income[row["InvoiceNo"]] = income.get(row["InvoiceNo"], Decimal(0)) + amount
+    assert totals == {"SM-2026-10-0003": Decimal("173.43"), "SM-2026-10-0004": Decimal("100.00")}
+    assert income == {"SM-2026-10-0003": Decimal("141.00"), "SM-2026-10-0004": Decimal("80.65")}
+    assert [row["ItemTaxCode"] for row in rows] == ["VAT 23%", "VAT 23%", "VAT 24%"]
+    # The inclusive line is exported without its tax; its rate says so to the cent.
+    assert (rows[2]["ItemQuantity"], rows[2]["ItemRate"]) == ("1", "80.65")
+    assert [invoice.total_minor for invoice in TAXED] == [17343, 10000]
+
+
+def test_untaxed_lines_carry_a_zero_tax_and_no_code():
+    rows = list(csv.DictReader(io.StringIO(quickbooks_online_csv(INVOICES))))
+
+    assert {(row["ItemTaxCode"], row["ItemTaxAmount"]) for row in rows} == {("", "0.00")}
+
+
+def test_quickbooks_desktop_invoices_have_a_sales_tax_line_and_income_without_tax():
+    rows = _iif_rows(quickbooks_desktop_iif_bytes(TAXED))
+    header = {name: index for index, name in enumerate(rows[0])}
+    split = {name: index for index, name in enumerate(rows[1])}
+
+    (added, added_spl), (included, included_spl) = _transactions(rows)
+    assert added[header["AMOUNT"]] == "173.43"  # what the client owes
+    assert included[header["AMOUNT"]] == "100.00"
+    for trns, spl in ((added, added_spl), (included, included_spl)):
+        assert sum(Decimal(row[split["AMOUNT"]]) for row in spl) == -Decimal(trns[header["AMOUNT"]])
+    assert [
+        (row[split["ACCNT"]], row[split["AMOUNT"]], row[split["PRICE"]], row[split["INVITEM"]])
+        for row in added_spl
+    ] == [
+        ("Hosted Services Income", "-117.00", "39.00", "Hosted Desktop"),
+        ("Hosted Services Income", "-24.00", "8.00", "Mailbox"),
+        ("Sales Tax Payable", "-32.43", "23%", "VAT 23%"),
+    ]
+    assert [(row[split["ACCNT"]], row[split["AMOUNT"]]) for row in included_spl] == [
+        ("Hosted Services Income", "-80.65"),
+        ("Sales Tax Payable", "-19.35"),
+    ]
