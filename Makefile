@@ -41,7 +41,7 @@ run: install
 	@$(BIN)/python -m sandbox.run
 
 # lint-imports: the import contracts in pyproject.toml ([tool.importlinter]); mypy: [tool.mypy];
-# bandit: the product's code ([tool.bandit]; exceptions carry `# nosec Bxxx: why`).
+# bandit: the product's code ([tool.bandit]; exceptions carry `# nosec Bxxx  # why`).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015_stripe_credit_notes"
-down_revision: str | None = "0014_invoice_documents"
+down_revision: str | None = "0015_sip_password_reset"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
