@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from metering.billing.dunning import settle_if_paid_off
-from metering.billing.models import Invoice, InvoiceStatus
+from metering.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from metering.credits import lifecycle
 from metering.credits.balances import invoice_balance
 from metering.credits.models import (
@@ -83,10 +83,16 @@ def _lines_to_credit(invoice: Invoice, line_ids: Iterable[int], reason: str) -> 
             position=position,
             invoice_line_id=line.id,
             description=line.description,
-            amount_minor=line.amount_minor,
+            amount_minor=_owed_for(line),
         )
         for position, line in enumerate(chosen)
     ]
+
+
+def _owed_for(line: InvoiceLine) -> int:
+    # What the client was charged for the line: an added (exclusive) tax is on top of its amount,
+    # an included one is inside it. Crediting the line in full gives back all of it.
+    return line.amount_minor + (0 if line.tax_inclusive else line.tax_minor)
 
 
 def _refundable_through_stripe(invoice: Invoice) -> int:

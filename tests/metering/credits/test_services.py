@@ -19,6 +19,7 @@ from metering.credits.models import (
 )
 from metering.credits.payments import record_payment
 from metering.credits.services import issue_credit_note
+from metering.tax.services import create_tax_rate, set_client_tax
 from portal.audit.models import AuditEvent
 from portal.db import db, utcnow
 from portal.errors import Conflict, InvalidInput
@@ -217,3 +218,24 @@ def test_carried_credit_is_used_over_several_invoices_until_it_is_gone(october):
     assert (lifecycle.unused_credit(note), note.status) == (0, CreditNoteStatus.SETTLED)
     with pytest.raises(Conflict):
         lifecycle.use_credit(note, october.id, 1, utcnow())
+
+
+def test_crediting_a_taxed_line_gives_back_its_tax_too(month, acme, travel):
+    rate = create_tax_rate(TESTS, "VAT", "23", False, "PL")
+    set_client_tax(TESTS, acme, rate.id, False, None)
+    month.events(event("e1", "acme", "alice@acme.example", "desktop", "start", "2026-10-03T09:00:00Z"))
+    travel("2026-11-02T12:00:00Z")
+    month.close("2026-10")
+    month.finalize("2026-10")
+    db.session.expire_all()
+    invoice = db.session.scalars(select(Invoice).where(Invoice.period == "2026-10")).one()
+    (line,) = invoice.lines
+    assert (line.amount_minor, line.tax_minor, invoice.total_minor) == (3900, 897, 4797)
+
+    note = issue_credit_note(TESTS, invoice, "Never delivered", utcnow(), line_ids=[line.id])
+    db.session.commit()
+
+    # The client paid (or owes) the line with its 23 %: crediting the line in full gives back both.
+    assert note.amount_minor == 4797
+    assert invoice_balance(invoice).balance_minor == 0
+    assert invoice.status is InvoiceStatus.PAID
