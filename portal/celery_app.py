@@ -29,6 +29,7 @@ TASK_MODULES: list[str] = [
     "portal.accounts.tasks",
     "portal.api.tasks",
     "portal.webhooks_out.tasks",
+    "portal.notices.tasks",
 ]
 
 # Periodic tasks run by beat: entry name -> (task name, config key of its interval in seconds).
