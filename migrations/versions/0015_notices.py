@@ -26,6 +26,8 @@ _KIND = sa.Enum(
     "invoice_issued",
     "suspended",
     "resumed",
+    "spla_due",
+    "spla_overdue",
     name="noticekind",
     native_enum=False,
     length=32,

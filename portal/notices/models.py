@@ -19,6 +19,8 @@ class NoticeKind(enum.StrEnum):
     INVOICE_ISSUED = "invoice_issued"
     SUSPENDED = "suspended"
     RESUMED = "resumed"
+    SPLA_DUE = "spla_due"  # to the reseller, 3 days before the 10th
+    SPLA_OVERDUE = "spla_overdue"
 
     @property
     def optional(self) -> bool:
@@ -38,7 +40,8 @@ class SentNotice(Base):
     __table_args__ = (UniqueConstraint("event_message_id", "recipient", "kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # The outbox event's message_id: the same however often the event is delivered.
+    # The outbox event's message_id (the same however often the event is delivered), or a
+    # reminder's own key ("spla:2026-10:spla_due").
     event_message_id: Mapped[str] = mapped_column(String(64), index=True)
     recipient: Mapped[str] = mapped_column(String(254))
     kind: Mapped[NoticeKind] = mapped_column(str_enum(NoticeKind))

@@ -16,6 +16,7 @@ from portal.db import db
 from portal.notices.models import OPTIONAL_KINDS, NoticeKind, NoticeOptOut, SentNotice
 
 SEND_TASK = "notices.send"
+REMINDERS_TASK = "notices.spla_reminders"
 
 # The outbox events that become e-mail notices.
 NOTICE_EVENTS: frozenset[str] = frozenset(

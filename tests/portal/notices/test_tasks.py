@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from metering import mark_spla_submitted, spla_report
 from metering.billing import lifecycle as invoices
 from metering.periods import BillingPeriod
 from portal.accounts.models import Client, Role
 from portal.db import db, utcnow
+from portal.notices import tasks as notice_tasks
 from portal.notices.models import SentNotice
-from portal.notices.tasks import send_notices
+from portal.notices.tasks import send_notices, send_spla_reminders
 from portal.orders.models import Seat
 from provisioning import resume_client, suspend_client
 from tests.metering.seat_steps import step
@@ -130,3 +133,45 @@ def test_a_mail_server_outage_is_retried_and_then_each_notice_goes_out_once(
     assert send_notices.run(event_id) == {"sent": 1, "skipped": 0}
     assert send_notices.run(event_id) == {"sent": 0, "skipped": 1}
     assert [message["To"] for message in mailbox.messages] == [admin.email]
+
+
+@pytest.mark.parametrize(
+    ("today", "subject"),
+    [
+        ("2026-11-06T12:00:00+00:00", None),
+        ("2026-11-07T12:00:00+00:00", "The SPLA report for October 2026 is due November 10, 2026"),
+        ("2026-11-11T12:00:00+00:00", "Overdue: the SPLA report for October 2026"),
+    ],
+)
+def test_the_reseller_is_reminded_of_the_spla_report_once_before_and_once_after_the_10th(
+    acme: Client,
+    make_user,
+    mailbox: Mailbox,
+    monkeypatch: pytest.MonkeyPatch,
+    today: str,
+    subject: str | None,
+) -> None:
+    reseller_admin = make_user(Role.RESELLER_ADMIN, None, "ops@northwind.example")
+    make_user(Role.CLIENT_ADMIN, acme, "boss@acme.example")
+    monkeypatch.setattr(notice_tasks, "utcnow", lambda: datetime.fromisoformat(today))
+
+    send_spla_reminders.run()
+    send_spla_reminders.run()
+
+    assert [message["Subject"] for message in mailbox.messages] == ([subject] if subject else [])
+    assert all(message["To"] == reseller_admin.email for message in mailbox.messages)
+
+
+def test_no_spla_reminder_once_the_report_is_marked_submitted(
+    acme: Client, make_user, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_user(Role.RESELLER_ADMIN, None, "ops@northwind.example")
+    now = datetime.fromisoformat("2026-11-12T12:00:00+00:00")
+    mark_spla_submitted(
+        ACTOR, spla_report(BillingPeriod(2026, 10), ZoneInfo("UTC")), None, ZoneInfo("UTC"), now
+    )
+    db.session.commit()
+    monkeypatch.setattr(notice_tasks, "utcnow", lambda: now)
+
+    assert send_spla_reminders.run() == {"sent": 0, "skipped": 0}
+    assert mailbox.messages == []
