@@ -20,6 +20,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _KIND = sa.Enum(
+    "order_placed",
     "seat_ready",
     "seat_failed",
     "seat_failed_details",

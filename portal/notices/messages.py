@@ -20,7 +20,7 @@ from portal.db import db
 from portal.money import format_amount
 from portal.notices.models import NoticeKind
 from portal.notifications.services import public_link
-from portal.orders.models import Seat
+from portal.orders.models import Order, Seat
 from portal.webhooks_out.models import WebhookEvent
 
 
@@ -167,6 +167,28 @@ def _seat_notices(event: WebhookEvent, data: dict[str, Any]) -> list[Notice]:
     return notices
 
 
+def _order_notices(data: dict[str, Any]) -> list[Notice]:
+    order = db.session.get(Order, data.get("order_id"))
+    if order is None:
+        return []
+    seats = "1 seat" if order.quantity == 1 else f"{order.quantity} seats"
+    price = format_amount(order.unit_price_minor, order.currency)
+    return [
+        Notice(
+            NoticeKind.ORDER_PLACED,
+            to,
+            f"Order placed: {order.product.name}, {seats}",
+            (
+                f"Your order of {order.product.name}, {seats} at {price} a month each, is placed.",
+                "Each seat is being set up now.",
+            ),
+            link=public_link("seats.index"),
+            link_label="See your seats",
+        )
+        for to in client_admins(order.client)
+    ]
+
+
 def _invoice_notices(data: dict[str, Any], reseller: Reseller | None) -> list[Notice]:
     invoice = db.session.get(Invoice, data.get("invoice_id"))
     if invoice is None:
@@ -214,6 +236,8 @@ def _client_notices(event: WebhookEvent, data: dict[str, Any]) -> list[Notice]:
 def notices_for(event: WebhookEvent) -> list[Notice]:
     """Every notice an outbox event means, one per recipient and kind."""
     data: dict[str, Any] = event.payload.get("data", {})
+    if event.type == "order.placed":
+        return _order_notices(data)
     if event.type in ("seat.active", "seat.failed"):
         return _seat_notices(event, data)
     if event.type == "invoice.finalized":

@@ -13,6 +13,7 @@ from portal.db import Base, utcnow
 
 
 class NoticeKind(enum.StrEnum):
+    ORDER_PLACED = "order_placed"
     SEAT_READY = "seat_ready"
     SEAT_FAILED = "seat_failed"  # to the client, in plain words
     SEAT_FAILED_DETAILS = "seat_failed_details"  # to the reseller, with the technical reason
@@ -29,6 +30,7 @@ class NoticeKind(enum.StrEnum):
 
 
 OPTIONAL_KINDS: dict[NoticeKind, str] = {
+    NoticeKind.ORDER_PLACED: "An order is placed",
     NoticeKind.SEAT_READY: "A seat is ready to use",
 }
 

@@ -20,7 +20,7 @@ REMINDERS_TASK = "notices.spla_reminders"
 
 # The outbox events that become e-mail notices.
 NOTICE_EVENTS: frozenset[str] = frozenset(
-    {"seat.active", "seat.failed", "invoice.finalized", "client.suspended", "client.resumed"}
+    {"order.placed", "seat.active", "seat.failed", "invoice.finalized", "client.suspended", "client.resumed"}
 )
 
 

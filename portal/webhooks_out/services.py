@@ -39,6 +39,7 @@ DELIVER_TASK = "webhooks.deliver"
 
 # The events an endpoint can subscribe to, with what each one means (the console and the docs).
 EVENT_TYPES: dict[str, str] = {
+    "order.placed": "A client (or the reseller for it) ordered seats.",
     "seat.active": "A seat became active on its platform (ordered, assigned, resumed).",
     "seat.failed": "A seat's platform step failed for good; it waits for a person.",
     "seat.terminated": "A seat is gone from its platform.",

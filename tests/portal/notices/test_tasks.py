@@ -37,6 +37,10 @@ def test_a_ready_seat_is_told_once_to_each_client_admin_even_when_the_event_come
     admin = make_user(Role.CLIENT_ADMIN, acme, "boss@acme.example")
     make_user(Role.CLIENT_USER, acme, "clerk@acme.example")
     seat: Seat = order(acme, "voip").seats[0]
+    run_notice_jobs(queued)
+    [placed] = mailbox.messages
+    assert placed["To"] == admin.email and placed["Subject"] == f"Order placed: {seat.product.name}, 1 seat"
+    mailbox.messages.clear()
     step(seat)
     [event_id] = notice_jobs(queued)
     queued.append(("notices.send", [event_id]))  # the broker delivers the job a second time
@@ -62,7 +66,7 @@ def test_a_failed_seat_tells_the_client_in_plain_words_and_the_reseller_the_reas
 
     run_notice_jobs(queued)
 
-    [to_client] = mailbox.to(client_admin.email)
+    [_, to_client] = mailbox.to(client_admin.email)  # the order placed, then the failure
     client_text, client_html = bodies(to_client)
     assert "could not be set up yet" in client_text and "Your provider has been told" in client_text
     assert "refused" not in client_text + client_html
