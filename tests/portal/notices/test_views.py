@@ -30,3 +30,11 @@ def test_an_admin_who_opted_out_of_ready_seats_still_hears_of_failed_ones(
 
     client.post("/account/notices", data={"wanted": ["seat_ready"]})
     assert b"checked" in client.get("/account/notices").data
+
+
+def test_a_made_up_choice_is_refused_in_plain_words(client, login, acme: Client, make_user) -> None:
+    login(make_user(Role.CLIENT_ADMIN, acme))
+    response = client.post("/account/notices", data={"wanted": ["seat_failed", "x" * 5000]})
+    assert response.status_code == 422
+    assert b"Choose only among the notices listed." in response.data
+    assert b"xxxx" not in response.data
