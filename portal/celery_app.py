@@ -29,6 +29,7 @@ TASK_MODULES: list[str] = [
     "portal.accounts.tasks",
     "portal.api.tasks",
     "portal.webhooks_out.tasks",
+    "portal.notices.tasks",
 ]
 
 # Periodic tasks run by beat: entry name -> (task name, config key of its interval in seconds).
@@ -37,6 +38,7 @@ BEAT_TASKS: dict[str, tuple[str, str]] = {
     "billing-push-sweep": ("metering.push_sweep", "BILLING_PUSH_SWEEP_INTERVAL"),
     "billing-dunning": ("metering.dunning", "BILLING_DUNNING_INTERVAL"),
     "webhooks-sweep": ("webhooks.sweep", "WEBHOOK_SWEEP_INTERVAL"),
+    "notices-spla-reminders": ("notices.spla_reminders", "NOTICE_REMINDER_INTERVAL"),
     # Housekeeping: failed logins past the lock window, spent one-time links, day-old API keys.
     "purge-sign-in-records": ("accounts.purge_expired", "PURGE_INTERVAL"),
     "purge-idempotency-keys": ("api.purge_idempotency_keys", "PURGE_INTERVAL"),

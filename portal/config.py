@@ -486,6 +486,8 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
     # How often beat deletes expired sign-in records and API idempotency keys (seconds): hourly
     # keeps the tables small without a query a minute for nothing.
     config["PURGE_INTERVAL"] = 3600
+    # How often beat looks whether the SPLA report is due soon or overdue (each reminder goes once).
+    config["NOTICE_REMINDER_INTERVAL"] = 3600
 
     # `make run` sets it while the platforms are its sandbox stand-ins; the console then says so.
     sandbox = get("SEATMETER_SANDBOX")

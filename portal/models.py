@@ -41,6 +41,7 @@ from portal.api.models import IdempotencyKey
 from portal.audit.models import AuditEvent
 from portal.catalog.models import LicenceSku, Product, ProductPrice, SkuCost, product_licences
 from portal.db import Base
+from portal.notices.models import NoticeOptOut, SentNotice
 from portal.orders.models import Order, Seat
 from portal.webhooks_out.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from provisioning import Finding, ProvisioningAttempt, SeatWork, TrueupPolicy, TrueupRun
@@ -67,6 +68,7 @@ __all__ = [
     "LedgerInterval",
     "LicenceSku",
     "LicensedHost",
+    "NoticeOptOut",
     "OneTimeToken",
     "Order",
     "Payment",
@@ -76,6 +78,7 @@ __all__ = [
     "Reseller",
     "Seat",
     "SeatWork",
+    "SentNotice",
     "SkuCost",
     "SnapshotRule",
     "SourceMapping",

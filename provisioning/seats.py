@@ -98,6 +98,19 @@ def place_order(
             "assigned": [user.email for user in end_users],
         },
     )
+    emit(
+        "order.placed",
+        order,
+        lambda: {
+            "order_id": order.id,
+            "client_ref": client.ref,
+            "product": product.code,
+            "quantity": quantity,
+            "unit_price_minor": order.unit_price_minor,
+            "currency": order.currency,
+            "seat_ids": [seat.id for seat in order.seats],
+        },
+    )
     return order
 
 

@@ -49,12 +49,25 @@ def send_email_now(to: str, subject: str, body: str) -> None:
     message["To"] = to
     message["Subject"] = subject
     message.set_content(body)
+    send_message_now(message, body)
+
+
+def send_message_now(message: EmailMessage, text: str) -> None:
+    """Send a message built by the caller (HTML, attachments); ``text`` is what the log shows without SMTP."""
+    config = current_app.config
+    if not message["From"]:
+        message["From"] = config["MAIL_FROM"]
     if not config["MAIL_SERVER"]:
-        log.info("E-mail not sent (MAIL_SERVER is not set):\nTo: %s\nSubject: %s\n\n%s", to, subject, body)
+        log.info(
+            "E-mail not sent (MAIL_SERVER is not set):\nTo: %s\nSubject: %s\n\n%s",
+            message["To"],
+            message["Subject"],
+            text,
+        )
         return
     with _open_smtp() as smtp:
         smtp.send_message(message)
-    log.info("E-mail sent to %s: %s", to, subject)
+    log.info("E-mail sent to %s: %s", message["To"], message["Subject"])
 
 
 def _after_commit_in_app(what: str, work: Callable[[], None]) -> None:

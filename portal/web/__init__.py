@@ -35,9 +35,10 @@ def init_web(app: Flask) -> None:
     from portal.auth.two_factor_views import bp as two_factor_bp
     from portal.auth.views import bp as auth_bp
     from portal.catalog.views import bp as catalog_bp
+    from portal.notices.views import bp as notices_bp
     from portal.web.views import bp as home_bp
 
-    for blueprint in (auth_bp, two_factor_bp, home_bp, accounts_bp, catalog_bp, audit_bp):
+    for blueprint in (auth_bp, two_factor_bp, home_bp, accounts_bp, catalog_bp, audit_bp, notices_bp):
         app.register_blueprint(blueprint)
 
     from portal.accounts.end_user_views import bp as end_users_bp

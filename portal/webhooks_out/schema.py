@@ -43,6 +43,15 @@ _CLIENT = {
     "reason": {"type": "string", "description": "Why it was suspended (client.suspended only)."},
     "seats": {"type": "integer", "description": "How many seats the change applies to."},
 }
+_ORDER = {
+    "order_id": {"type": "integer"},
+    "client_ref": {"type": "string"},
+    "product": {"type": "string", "description": "The product's code."},
+    "quantity": {"type": "integer"},
+    "unit_price_minor": {"type": "integer", "description": "The monthly price of a seat in minor units."},
+    "currency": {"type": "string", "minLength": 3, "maxLength": 3},
+    "seat_ids": {"type": "array", "items": {"type": "integer"}},
+}
 _FINDING = {
     "finding_id": {"type": "integer"},
     "what": {"type": "string", "enum": ["found", "reopened"]},
@@ -59,6 +68,7 @@ _FINDING = {
 _TEST = {"endpoint_id": {"type": "integer"}, "sent_by": {"type": "string"}}
 
 _DATA: dict[str, dict[str, Any]] = {
+    "order.placed": _ORDER,
     "seat.active": _SEAT,
     "seat.failed": _SEAT,
     "seat.terminated": _SEAT,

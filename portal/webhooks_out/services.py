@@ -25,6 +25,7 @@ from portal.audit.services import Actor, record
 from portal.celery_app import enqueue_after_commit
 from portal.db import db, utcnow
 from portal.errors import Conflict, InvalidInput, NotFound
+from portal.notices.services import NOTICE_EVENTS, queue_notices
 from portal.webhooks_out.models import (
     DeliveryStatus,
     WebhookAttempt,
@@ -38,6 +39,7 @@ DELIVER_TASK = "webhooks.deliver"
 
 # The events an endpoint can subscribe to, with what each one means (the console and the docs).
 EVENT_TYPES: dict[str, str] = {
+    "order.placed": "A client (or the reseller for it) ordered seats.",
     "seat.active": "A seat became active on its platform (ordered, assigned, resumed).",
     "seat.failed": "A seat's platform step failed for good; it waits for a person.",
     "seat.terminated": "A seat is gone from its platform.",
@@ -95,8 +97,9 @@ def emit(
     The event joins the session (so the transaction) that ``subject`` belongs to, which commits it
     together with the change or not at all; an object in no session (a state machine exercised on
     its own) has no transaction to join, and nothing is recorded. ``data`` builds the payload only
-    when some enabled endpoint wants the event. Called once per change, by the code that owns the
-    change, so a receiver sees each change once (retries carry the same ``webhook-id``).
+    when some enabled endpoint (or an e-mail notice) wants the event. Called once per change, by the
+    code that owns the change, so a receiver sees each change once (retries carry the same
+    ``webhook-id``).
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
@@ -108,9 +111,13 @@ def emit(
         for endpoint in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True)))
         if endpoint.wants(event_type)
     ]
-    if not endpoints:
+    # E-mail notices start from the same outbox row, so an event they need is recorded even when
+    # no endpoint wants it.
+    if not endpoints and event_type not in NOTICE_EVENTS:
         return None
-    return _record_event(session, event_type, data(), endpoints, now or utcnow())
+    event = _record_event(session, event_type, data(), endpoints, now or utcnow())
+    queue_notices(event_type, event.id)
+    return event
 
 
 def _record_event(

@@ -123,6 +123,7 @@ def test_the_client_pages_fit_a_phone_and_mark_where_you_are(portal: Portal, bro
         "/client/end-users/",
         "/client/orders",
         "/billing/",
+        "/account/notices",
     ]
     assert wider_than_a_phone(page, portal.url, paths) == []
     page.goto(f"{portal.url}/client/end-users/")
