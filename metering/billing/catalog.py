@@ -18,7 +18,14 @@ from sqlalchemy.orm import selectinload
 from metering.periods import BillingPeriod
 from metering.rating import Price
 from metering.settings import billing_timezone
-from portal.catalog.models import LicenceSku, Product, ProductBilling, ProductPrice, SkuCost
+from portal.catalog.models import (
+    LicenceSku,
+    Placement,
+    Product,
+    ProductBilling,
+    ProductPrice,
+    SkuCost,
+)
 from portal.db import db, utcnow
 
 # Per code: (first month "YYYY-MM", what is in force from it), oldest first.
@@ -36,6 +43,8 @@ class CatalogSnapshot:
     units: dict[str, str]
     bill_of_licences: dict[str, list[str]]
     price_history: History = field(default_factory=dict)
+    # Per (product, platform): the bill of licences of that placement in force in the month.
+    placement_bills: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def prices_for(self, period: BillingPeriod) -> dict[str, Price]:
         """The price of each product in force in ``period`` (an adjustment of an earlier month)."""
@@ -116,4 +125,24 @@ def catalog_snapshot(period: BillingPeriod) -> CatalogSnapshot:
         units={p.code: p.unit for p in products},
         bill_of_licences={p.code: [sku.code for sku in p.skus] for p in products},
         price_history=history,
+        placement_bills=placement_bills(period),
     )
+
+
+def placement_bills(period: BillingPeriod) -> dict[tuple[str, str], list[str]]:
+    """Per (product code, platform), the SKUs of the placement in force in ``period``.
+
+    A placement that starts after ``period`` is not there yet: the month keeps the bill it had.
+    """
+    month = str(period)
+    rows = db.session.scalars(
+        select(Placement)
+        .options(selectinload(Placement.skus), selectinload(Placement.product))
+        .where(Placement.effective_from <= month)
+        .order_by(Placement.effective_from)
+    )
+    bills: dict[tuple[str, str], list[str]] = {}
+    for placement in rows:
+        # Oldest first: a later row of the same placement replaces the earlier bill.
+        bills[(placement.product.code, placement.platform)] = [sku.code for sku in placement.skus]
+    return bills
