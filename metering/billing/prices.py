@@ -23,7 +23,9 @@ from portal.errors import InvalidInput
 __all__ = ["change_placement", "change_price", "change_sku_cost", "effective_month"]
 
 
-def effective_month(text: str | None, now: datetime, tz: ZoneInfo) -> BillingPeriod:
+def effective_month(
+    text: str | None, now: datetime, tz: ZoneInfo, changing: str = "prices"
+) -> BillingPeriod:
     """The month a change named ``text`` ("YYYY-MM") takes effect from; none named: the next month.
 
     Refused, as a one-line InvalidInput, when it is not a month or when that month or a later one
@@ -49,7 +51,7 @@ def effective_month(text: str | None, now: datetime, tz: ZoneInfo) -> BillingPer
     if finalized:
         last = BillingPeriod.parse(max(finalized))
         raise InvalidInput(
-            f"{last} has finalized invoices, so prices up to it can no longer change; "
+            f"{last} has finalized invoices, so {changing} up to it can no longer change; "
             f"choose {last.next()} or later."
         )
     return month
@@ -86,7 +88,7 @@ def change_placement(
 ) -> BillingPeriod:
     """Give ``product`` on ``platform`` the bill of licences ``sku_codes`` from ``from_month`` (default:
     the next month); a month with finalized invoices is refused, so past reports never move."""
-    month = effective_month(from_month, now, tz)
+    month = effective_month(from_month, now, tz, changing="bills of licences")
     set_placement(actor, product, platform, sku_codes, str(month))
     return month
 
