@@ -23,9 +23,7 @@ from portal.errors import InvalidInput
 __all__ = ["change_placement", "change_price", "change_sku_cost", "effective_month"]
 
 
-def effective_month(
-    text: str | None, now: datetime, tz: ZoneInfo, changing: str = "prices"
-) -> BillingPeriod:
+def effective_month(text: str | None, now: datetime, tz: ZoneInfo, changing: str = "prices") -> BillingPeriod:
     """The month a change named ``text`` ("YYYY-MM") takes effect from; none named: the next month.
 
     Refused, as a one-line InvalidInput, when it is not a month or when that month or a later one

@@ -19,7 +19,8 @@ def _populate(connection: Connection) -> None:
     """As revision 0014 stored them: a desktop with two SALs, a VoIP seat with none, one interval each."""
     connection.execute(
         text(
-            "INSERT INTO clients (id, ref, name, status, created_at) VALUES (1, 'acme', 'Acme', 'active', :at)"
+            "INSERT INTO clients (id, ref, name, status, created_at) "
+            "VALUES (1, 'acme', 'Acme', 'active', :at)"
         ),
         {"at": AT},
     )
