@@ -35,14 +35,14 @@ from sqlalchemy import (
     values,
 )
 
-from metering.billing.catalog import cost_history, in_force_in, placement_bills
+from metering.billing.catalog import cost_history, in_force_in
 from metering.billing.models import InvoiceLine
 from metering.counting import core_license_packs
 from metering.ledger.models import LedgerInterval
 from metering.ledger.months import month_flags, overlapping_any
 from metering.periods import BillingPeriod
 from metering.spla.models import LicensedHost
-from portal.catalog.models import LicenceSku, Product, product_licences
+from portal.catalog.models import LicenceSku, Placement, Product, placement_licences, product_licences
 from portal.db import db
 
 
@@ -97,7 +97,10 @@ def _held_per_month(months: list[BillingPeriod], tz: ZoneInfo) -> CTE:
 
 def _bill_rows(months: list[BillingPeriod], tz: ZoneInfo) -> list[tuple[int, int, str, int]]:
     """(month index, product id, platform, SKU id) for every SKU a person held on that product and
-    platform needs in that month: the placement's bill in force, or else the product's own bill."""
+    platform needs in that month: the placement's bill in force, or else the product's own bill.
+
+    Two queries whatever the size of the ledger: the platforms held, and the bills.
+    """
     platforms = set(
         db.session.scalars(
             select(_platform_key())
@@ -106,21 +109,42 @@ def _bill_rows(months: list[BillingPeriod], tz: ZoneInfo) -> list[tuple[int, int
             .distinct()
         )
     )
-    products = {pid: code for pid, code in db.session.execute(select(Product.id, Product.code))}
-    skus = {code: sku_id for sku_id, code in db.session.execute(select(LicenceSku.id, LicenceSku.code))}
     own: dict[int, list[int]] = {}
-    for product_id, sku_id in db.session.execute(
-        select(product_licences.c.product_id, product_licences.c.sku_id)
+    # Per (product id, platform): {first month: SKU ids}, a placement with no SKU an empty list.
+    placed: dict[tuple[int, str], dict[str, list[int]]] = {}
+    # One statement: the products' own bills (no platform) and every placement's bill over time.
+    for product_id, platform, effective_from, sku_id in db.session.execute(
+        select(
+            Product.id,
+            cast(null(), String).label("platform"),
+            cast(null(), String).label("effective_from"),
+            product_licences.c.sku_id,
+        )
+        .outerjoin(product_licences, product_licences.c.product_id == Product.id)
+        .union_all(
+            select(
+                Placement.product_id,
+                Placement.platform,
+                Placement.effective_from,
+                placement_licences.c.sku_id,
+            ).outerjoin(placement_licences, placement_licences.c.placement_id == Placement.id)
+        )
     ):
-        own.setdefault(product_id, []).append(sku_id)
+        skus = (
+            own.setdefault(product_id, [])
+            if platform is None
+            else placed.setdefault((product_id, platform), {}).setdefault(effective_from, [])
+        )
+        if sku_id is not None:
+            skus.append(sku_id)
     rows: list[tuple[int, int, str, int]] = []
     for index, month in enumerate(months):
-        placed = placement_bills(month)
-        for product_id, code in products.items():
+        for product_id, own_bill in own.items():
             for platform in platforms:
-                bill = placed.get((code, platform))
-                sku_ids = own.get(product_id, []) if bill is None else [skus[sku] for sku in bill]
-                rows.extend((index, product_id, platform, sku_id) for sku_id in sku_ids)
+                history = placed.get((product_id, platform), {})
+                in_force = [start for start in history if start <= str(month)]
+                bill = history[max(in_force)] if in_force else own_bill
+                rows.extend((index, product_id, platform, sku_id) for sku_id in bill)
     return rows
 
 
@@ -129,7 +153,7 @@ def _month_sums(source: CTE | Subquery, months: int) -> list[ColumnElement[Any]]
 
 
 def monthly_figures(months: list[BillingPeriod], tz: ZoneInfo, currency: str) -> list[MonthFigures]:
-    """Revenue, licence cost and seats of each month, in ``currency``. Five queries in all.
+    """Revenue, licence cost and seats of each month, in ``currency``, in a fixed number of queries.
 
     The people are counted by the database (grouped per person, then summed per month): what
     comes back is a row per month or per SKU, whatever the number of clients and intervals.

@@ -25,6 +25,7 @@ from portal.catalog.models import (
     ProductBilling,
     ProductPrice,
     SkuCost,
+    placement_licences,
 )
 from portal.db import db, utcnow
 
@@ -43,8 +44,6 @@ class CatalogSnapshot:
     units: dict[str, str]
     bill_of_licences: dict[str, list[str]]
     price_history: History = field(default_factory=dict)
-    # Per (product, platform): the bill of licences of that placement in force in the month.
-    placement_bills: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def prices_for(self, period: BillingPeriod) -> dict[str, Price]:
         """The price of each product in force in ``period`` (an adjustment of an earlier month)."""
@@ -125,24 +124,44 @@ def catalog_snapshot(period: BillingPeriod) -> CatalogSnapshot:
         units={p.code: p.unit for p in products},
         bill_of_licences={p.code: [sku.code for sku in p.skus] for p in products},
         price_history=history,
-        placement_bills=placement_bills(period),
     )
 
 
-def placement_bills(period: BillingPeriod) -> dict[tuple[str, str], list[str]]:
+# Per (product code, platform): (first month "YYYY-MM", its SKU codes), oldest first.
+PlacementHistory = dict[tuple[str, str], list[tuple[str, list[str]]]]
+
+
+def placement_history() -> PlacementHistory:
+    """Every placement's bills of licences over time, in one query."""
+    history: PlacementHistory = {}
+    current: dict[tuple[str, str, str], list[str]] = {}
+    for product, platform, effective_from, sku in db.session.execute(
+        select(Product.code, Placement.platform, Placement.effective_from, LicenceSku.code)
+        .join(Product, Product.id == Placement.product_id)
+        .outerjoin(placement_licences, placement_licences.c.placement_id == Placement.id)
+        .outerjoin(LicenceSku, LicenceSku.id == placement_licences.c.sku_id)
+        .order_by(Placement.effective_from, LicenceSku.code)
+    ):
+        if (product, platform, effective_from) not in current:
+            skus: list[str] = []
+            current[(product, platform, effective_from)] = skus
+            history.setdefault((product, platform), []).append((effective_from, skus))
+        if sku is not None:
+            current[(product, platform, effective_from)].append(sku)
+    return history
+
+
+def placement_bills(
+    period: BillingPeriod, history: PlacementHistory | None = None
+) -> dict[tuple[str, str], list[str]]:
     """Per (product code, platform), the SKUs of the placement in force in ``period``.
 
     A placement that starts after ``period`` is not there yet: the month keeps the bill it had.
     """
     month = str(period)
-    rows = db.session.scalars(
-        select(Placement)
-        .options(selectinload(Placement.skus), selectinload(Placement.product))
-        .where(Placement.effective_from <= month)
-        .order_by(Placement.effective_from)
-    )
     bills: dict[tuple[str, str], list[str]] = {}
-    for placement in rows:
-        # Oldest first: a later row of the same placement replaces the earlier bill.
-        bills[(placement.product.code, placement.platform)] = [sku.code for sku in placement.skus]
+    for key, rows in (placement_history() if history is None else history).items():
+        in_force = [skus for start, skus in rows if start <= month]
+        if in_force:
+            bills[key] = in_force[-1]
     return bills

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
-from metering.billing.catalog import catalog_snapshot, cost_history, in_force_in
+from metering.billing.catalog import catalog_snapshot, cost_history, in_force_in, placement_bills
 from metering.counting import core_license_packs, count_sku_users
 from metering.ledger.services import intervals_overlapping
 from metering.periods import BillingPeriod
@@ -61,7 +61,7 @@ def licence_quantities(period: BillingPeriod, tz: ZoneInfo) -> dict[tuple[str | 
         catalog.bill_of_licences,
         start,
         stop,
-        placement_bills=catalog.placement_bills,
+        placement_bills=placement_bills(period),
     )
     quantities: dict[tuple[str | None, str], int] = {
         key: len(users) for key, users in sku_users.items() if users
