@@ -116,15 +116,6 @@ def programme_report(
     return SplaReport(period=period, lines=lines, programme=programme)
 
 
-def licence_cost_minor(period: BillingPeriod, tz: ZoneInfo, currency: str) -> int:
-    """What the month's licences cost the reseller in ``currency``, every programme (margins)."""
-    quantities = licence_quantities(period, tz)
-    return sum(
-        programme_report(period, tz, programme, quantities).total_minor(currency)
-        for programme in LicenceProgramme
-    )
-
-
 CSV_COLUMNS = ("period", "sku", "sku_name", "quantity", "unit_cost", "currency", "end_customer")
 
 
