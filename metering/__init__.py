@@ -41,7 +41,7 @@ from metering.billing.models import (
     StripeEvent,
 )
 from metering.billing.pdf import invoice_pdf, render_invoice_html
-from metering.billing.prices import change_price, change_sku_cost, effective_month
+from metering.billing.prices import change_placement, change_price, change_sku_cost, effective_month
 from metering.billing.queries import (
     billing_account_of,
     draft_count,
@@ -117,7 +117,13 @@ from metering.spla.filing import (
     unfiled_periods,
 )
 from metering.spla.models import LicensedHost, SplaSubmission
-from metering.spla.services import SplaReport, spla_report, spla_report_csv
+from metering.spla.services import (
+    SplaReport,
+    aws_cost_report,
+    programme_report,
+    spla_report,
+    spla_report_csv,
+)
 from metering.tax.models import ClientTax, TaxRate, format_rate
 from metering.tax.services import client_tax, create_tax_rate, list_tax_rates, set_client_tax
 from metering.usage.models import SnapshotAggregate, SnapshotRule, UsageAction, UsageEvent, UsageSnapshot
@@ -187,9 +193,11 @@ __all__ = [
     "add_commitment",
     "approve_invoice",
     "approve_period",
+    "aws_cost_report",
     "balances_for",
     "billing_account_of",
     "billing_timezone",
+    "change_placement",
     "change_price",
     "change_sku_cost",
     "client_tax",
@@ -249,6 +257,7 @@ __all__ = [
     "payments_of",
     "payments_received_between",
     "product_price",
+    "programme_report",
     "put_usage_snapshot",
     "record_payment",
     "release_invoice",

@@ -56,6 +56,8 @@ class LicenceInterval:
     start: datetime
     stop: datetime | None = None
     seat: int | None = None
+    # The platform the product was held on (its placement); None: the product's bill applies.
+    platform: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("client", "end_user", "product"):
@@ -146,21 +148,33 @@ def count_sku_users(
     bill_of_licences: Mapping[str, Sequence[str]],
     start: datetime,
     stop: datetime,
+    placement_bills: Mapping[tuple[str, str], Sequence[str]] | None = None,
 ) -> dict[tuple[str, str], frozenset[str]]:
     """Distinct end users per ``(client, sku)`` who were licensed for the SKU at any instant of the window.
 
-    ``bill_of_licences`` maps a product code to the licence SKUs one seat of it requires. A user who
-    gets the same SKU through several products counts once. A product with no SKUs contributes nothing.
+    ``bill_of_licences`` maps a product code to the licence SKUs one seat of it requires.
+    ``placement_bills`` maps ``(product, platform)`` to the bill of that placement: an interval held
+    on a platform with a placement uses it instead (a desktop on WorkSpaces needs no SPLA SAL). A user
+    who gets the same SKU through several products counts once. A product with no SKUs contributes
+    nothing.
 
     Raises KeyError naming the product if an interval that holds something in the window has a product
     missing from ``bill_of_licences`` (never silently drop licences). Intervals outside the window are
     not checked.
     """
-    product_users = count_product_users(intervals, start, stop)
+    placement_bills = placement_bills or {}
+    _check_window(start, stop)
+    # Per (client, product, platform): a person held on two platforms needs both bills.
+    placed_users: defaultdict[tuple[str, str, str | None], set[str]] = defaultdict(set)
+    for interval in intervals:
+        if interval.end_user is None or not interval.overlaps(start, stop):
+            continue
+        placed_users[(interval.client, interval.product, interval.platform)].add(interval.end_user)
     sku_users: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
-    for (client, product), members in product_users.items():
+    for (client, product, platform), members in placed_users.items():
         try:
-            skus = bill_of_licences[product]
+            placed = placement_bills.get((product, platform)) if platform is not None else None
+            skus = placed if placed is not None else bill_of_licences[product]
         except KeyError:
             raise KeyError(
                 f"product {product!r} (client {client!r}) has no bill of licences; "

@@ -7,8 +7,9 @@ reseller's home page costs the same with five clients or five hundred.
   so a late adjustment counts towards the month it corrects), drafts under review included, without
   tax: an exclusive tax is never in a line's amount, an inclusive one is taken out (it is owed to
   the tax office, not earned).
-- Licence cost of a month is what the SPLA report for it counts (distinct people per client and SKU,
-  plus the two-core packs of per-core hosts) times each SKU's SPLA cost in the price book today.
+- Licence cost of a month is what the month's licences of every programme count (the SPLA report and
+  the AWS cost report: distinct people per client and SKU through the bill of the placement each
+  interval was held on, plus the two-core packs of per-core hosts) times each SKU's cost in force.
 - Seats of a month are the people billed per product: distinct (client, person, product).
 """
 
@@ -18,7 +19,23 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CTE, ColumnElement, Integer, Subquery, case, cast, func, null, or_, select
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Integer,
+    String,
+    Subquery,
+    and_,
+    case,
+    cast,
+    column,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    values,
+)
 
 from metering.billing.catalog import cost_history, in_force_in
 from metering.billing.models import InvoiceLine
@@ -27,7 +44,7 @@ from metering.ledger.models import LedgerInterval
 from metering.ledger.months import month_flags, overlapping_any
 from metering.periods import BillingPeriod
 from metering.spla.models import LicensedHost
-from portal.catalog.models import LicenceSku, product_licences
+from portal.catalog.models import LicenceSku, Placement, Product, placement_licences, product_licences
 from portal.db import db
 
 
@@ -56,18 +73,26 @@ def last_months(last: BillingPeriod, count: int) -> list[BillingPeriod]:
     return months[::-1]
 
 
+def _platform_key() -> ColumnElement[str]:
+    # The placement an interval was held on; "" when neither it nor its product names one.
+    return func.coalesce(LedgerInterval.platform, Product.platform, literal(""))
+
+
 def _held_per_month(months: list[BillingPeriod], tz: ZoneInfo) -> CTE:
-    """One row per (client, product, person) held in any of the months; column ``m<i>`` is 1 when
-    they held it in ``months[i]``. People only: a seat in service with nobody holds no licence."""
+    """One row per (client, product, platform, person) held in any of the months; column ``m<i>`` is
+    1 when they held it in ``months[i]``. People only: a seat in service with nobody holds no licence."""
+    platform = _platform_key()
     return (
         select(
             LedgerInterval.client_id,
             LedgerInterval.product_id,
+            platform.label("platform"),
             LedgerInterval.user_key,
             *(func.max(flag).label(f"m{index}") for index, flag in enumerate(month_flags(months, tz))),
         )
+        .join(Product, Product.id == LedgerInterval.product_id)
         .where(overlapping_any(months, tz), LedgerInterval.user_key.is_not(None))
-        .group_by(LedgerInterval.client_id, LedgerInterval.product_id, LedgerInterval.user_key)
+        .group_by(LedgerInterval.client_id, LedgerInterval.product_id, platform, LedgerInterval.user_key)
         .cte("held")
     )
 
@@ -76,12 +101,65 @@ def _held_per_month(months: list[BillingPeriod], tz: ZoneInfo) -> CTE:
 _included_tax = case((InvoiceLine.tax_inclusive, InvoiceLine.tax_minor), else_=0)
 
 
+def _bill_rows(months: list[BillingPeriod], tz: ZoneInfo) -> list[tuple[int, int, str, int]]:
+    """(month index, product id, platform, SKU id) for every SKU a person held on that product and
+    platform needs in that month: the placement's bill in force, or else the product's own bill.
+
+    Two queries whatever the size of the ledger: the platforms held, and the bills.
+    """
+    platforms = set(
+        db.session.scalars(
+            select(_platform_key())
+            .join(Product, Product.id == LedgerInterval.product_id)
+            .where(overlapping_any(months, tz))
+            .distinct()
+        )
+    )
+    own: dict[int, list[int]] = {}
+    # Per (product id, platform): {first month: SKU ids}, a placement with no SKU an empty list.
+    placed: dict[tuple[int, str], dict[str, list[int]]] = {}
+    # One statement: the products' own bills (no platform) and every placement's bill over time.
+    for product_id, platform, effective_from, sku_id in db.session.execute(
+        select(
+            Product.id,
+            cast(null(), String).label("platform"),
+            cast(null(), String).label("effective_from"),
+            product_licences.c.sku_id,
+        )
+        .outerjoin(product_licences, product_licences.c.product_id == Product.id)
+        .union_all(
+            select(
+                Placement.product_id,
+                Placement.platform,
+                Placement.effective_from,
+                placement_licences.c.sku_id,
+            ).outerjoin(placement_licences, placement_licences.c.placement_id == Placement.id)
+        )
+    ):
+        skus = (
+            own.setdefault(product_id, [])
+            if platform is None
+            else placed.setdefault((product_id, platform), {}).setdefault(effective_from, [])
+        )
+        if sku_id is not None:
+            skus.append(sku_id)
+    rows: list[tuple[int, int, str, int]] = []
+    for index, month in enumerate(months):
+        for product_id, own_bill in own.items():
+            for platform in platforms:
+                history = placed.get((product_id, platform), {})
+                in_force = [start for start in history if start <= str(month)]
+                bill = history[max(in_force)] if in_force else own_bill
+                rows.extend((index, product_id, platform, sku_id) for sku_id in bill)
+    return rows
+
+
 def _month_sums(source: CTE | Subquery, months: int) -> list[ColumnElement[Any]]:
     return [func.coalesce(func.sum(source.c[f"m{index}"]), 0) for index in range(months)]
 
 
 def monthly_figures(months: list[BillingPeriod], tz: ZoneInfo, currency: str) -> list[MonthFigures]:
-    """Revenue, licence cost and seats of each month, in ``currency``. Five queries in all.
+    """Revenue, licence cost and seats of each month, in ``currency``, in a fixed number of queries.
 
     The people are counted by the database (grouped per person, then summed per month): what
     comes back is a row per month or per SKU, whatever the number of clients and intervals.
@@ -96,23 +174,54 @@ def monthly_figures(months: list[BillingPeriod], tz: ZoneInfo, currency: str) ->
     )
 
     held = _held_per_month(months, tz)
-    # As the SPLA report counts: a person holding a SKU through two products counts once.
-    licensed = (
+    # A person is one seat per product, whatever platforms they held it on.
+    people = (
         select(
             held.c.client_id,
-            product_licences.c.sku_id,
+            held.c.product_id,
             held.c.user_key,
             *(func.max(held.c[f"m{index}"]).label(f"m{index}") for index in range(len(months))),
         )
-        .join(product_licences, product_licences.c.product_id == held.c.product_id)
-        .group_by(held.c.client_id, product_licences.c.sku_id, held.c.user_key)
+        .group_by(held.c.client_id, held.c.product_id, held.c.user_key)
+        .subquery("people")
+    )
+    bill_rows = _bill_rows(months, tz)
+    # Never an empty VALUES (not valid SQL): a row no person can join stands in. A CTE, as SQLite
+    # reads no column names on a VALUES in FROM.
+    bills = (
+        values(
+            column("month_index", Integer),
+            column("product_id", Integer),
+            column("platform", String),
+            column("sku_id", Integer),
+            name="bills",
+        )
+        .data(bill_rows or [(-1, -1, "", -1)])
+        .cte("bills")
+    )
+    # As the SPLA report counts: a person holding a SKU through two products counts once; each
+    # month through the bill in force for it on the platform held.
+    licensed = (
+        select(
+            held.c.client_id,
+            bills.c.sku_id,
+            held.c.user_key,
+            *(
+                func.max(case((bills.c.month_index == index, held.c[f"m{index}"]), else_=0)).label(
+                    f"m{index}"
+                )
+                for index in range(len(months))
+            ),
+        )
+        .join(bills, and_(bills.c.product_id == held.c.product_id, bills.c.platform == held.c.platform))
+        .group_by(held.c.client_id, bills.c.sku_id, held.c.user_key)
         .subquery("licensed")
     )
     # One statement, so that the people are grouped once: the row without a SKU is the seats.
     seats = [0] * len(months)
     people_by_sku: dict[int, list[int]] = {}
     for sku_id, *counts in db.session.execute(
-        select(cast(null(), Integer).label("sku_id"), *_month_sums(held, len(months))).union_all(
+        select(cast(null(), Integer).label("sku_id"), *_month_sums(people, len(months))).union_all(
             select(licensed.c.sku_id, *_month_sums(licensed, len(months))).group_by(licensed.c.sku_id)
         )
     ):

@@ -166,7 +166,7 @@ def _rate_limit_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
 
 
 # Provisioning: which adapter serves each product kind ("none": the kind is not offered here).
-_ADAPTER_CHOICES = {
+ADAPTER_CHOICES = {
     "desktop": ("workspaces", "active_directory", "none"),
     "mailbox": ("workmail", "none"),
     "voip": ("kamailio", "none"),
@@ -187,8 +187,8 @@ def _parse_adapters(name: str, raw: str) -> dict[str, str]:
     adapters = dict(item.split("=", 1) for item in _DEFAULT_ADAPTERS.split(","))
     for item in filter(None, (part.strip() for part in raw.split(","))):
         kind, _, adapter = (text.strip().lower() for text in item.partition("="))
-        if kind not in _ADAPTER_CHOICES or adapter not in _ADAPTER_CHOICES[kind]:
-            choices = "; ".join(f"{k}={'|'.join(v)}" for k, v in _ADAPTER_CHOICES.items())
+        if kind not in ADAPTER_CHOICES or adapter not in ADAPTER_CHOICES[kind]:
+            choices = "; ".join(f"{k}={'|'.join(v)}" for k, v in ADAPTER_CHOICES.items())
             raise ConfigError(name, f"cannot use {item!r}; expected kind=adapter from: {choices}")
         adapters[kind] = adapter
     return adapters

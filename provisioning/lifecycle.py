@@ -12,6 +12,8 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+from flask import current_app
+
 from metering import (
     close_seat_interval,
     open_seat_interval,
@@ -174,10 +176,18 @@ def sync_ledger(seat: Seat, at: datetime | None = None) -> None:
             close_seat_interval(seat, at)
             current = None
     if current is None and grants(seat):
+        platform = seat_platform(seat)
         if seat.end_user_id is None:
-            open_seat_service_interval(seat, at)
+            open_seat_service_interval(seat, at, platform)
         else:
-            open_seat_interval(seat, at)
+            open_seat_interval(seat, at, platform)
+
+
+def seat_platform(seat: Seat) -> str | None:
+    """The adapter that gives the seat its access now: the placement its interval is held on."""
+    adapters: dict[str, str] = current_app.config.get("PROVISIONING_ADAPTERS") or {}
+    name = adapters.get(str(seat.product.kind))
+    return None if name in (None, "none") else name
 
 
 def access_gone(seat: Seat, at: datetime) -> None:

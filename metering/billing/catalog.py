@@ -18,7 +18,15 @@ from sqlalchemy.orm import selectinload
 from metering.periods import BillingPeriod
 from metering.rating import Price
 from metering.settings import billing_timezone
-from portal.catalog.models import LicenceSku, Product, ProductBilling, ProductPrice, SkuCost
+from portal.catalog.models import (
+    LicenceSku,
+    Placement,
+    Product,
+    ProductBilling,
+    ProductPrice,
+    SkuCost,
+    placement_licences,
+)
 from portal.db import db, utcnow
 
 # Per code: (first month "YYYY-MM", what is in force from it), oldest first.
@@ -117,3 +125,43 @@ def catalog_snapshot(period: BillingPeriod) -> CatalogSnapshot:
         bill_of_licences={p.code: [sku.code for sku in p.skus] for p in products},
         price_history=history,
     )
+
+
+# Per (product code, platform): (first month "YYYY-MM", its SKU codes), oldest first.
+PlacementHistory = dict[tuple[str, str], list[tuple[str, list[str]]]]
+
+
+def placement_history() -> PlacementHistory:
+    """Every placement's bills of licences over time, in one query."""
+    history: PlacementHistory = {}
+    current: dict[tuple[str, str, str], list[str]] = {}
+    for product, platform, effective_from, sku in db.session.execute(
+        select(Product.code, Placement.platform, Placement.effective_from, LicenceSku.code)
+        .join(Product, Product.id == Placement.product_id)
+        .outerjoin(placement_licences, placement_licences.c.placement_id == Placement.id)
+        .outerjoin(LicenceSku, LicenceSku.id == placement_licences.c.sku_id)
+        .order_by(Placement.effective_from, LicenceSku.code)
+    ):
+        if (product, platform, effective_from) not in current:
+            skus: list[str] = []
+            current[(product, platform, effective_from)] = skus
+            history.setdefault((product, platform), []).append((effective_from, skus))
+        if sku is not None:
+            current[(product, platform, effective_from)].append(sku)
+    return history
+
+
+def placement_bills(
+    period: BillingPeriod, history: PlacementHistory | None = None
+) -> dict[tuple[str, str], list[str]]:
+    """Per (product code, platform), the SKUs of the placement in force in ``period``.
+
+    A placement that starts after ``period`` is not there yet: the month keeps the bill it had.
+    """
+    month = str(period)
+    bills: dict[tuple[str, str], list[str]] = {}
+    for key, rows in (placement_history() if history is None else history).items():
+        in_force = [skus for start, skus in rows if start <= month]
+        if in_force:
+            bills[key] = in_force[-1]
+    return bills

@@ -17,7 +17,15 @@ from metering.billing.runs import run_close
 from metering.counting import core_license_packs
 from metering.periods import FIRST_PERIOD, LAST_PERIOD, BillingPeriod
 from metering.settings import billing_timezone
-from metering.spla.services import add_host, get_host, list_hosts, retire_host, spla_report, spla_report_csv
+from metering.spla.services import (
+    add_host,
+    aws_cost_report,
+    get_host,
+    list_hosts,
+    retire_host,
+    spla_report,
+    spla_report_csv,
+)
 from portal.accounts.services import get_client_by_ref
 from portal.audit.services import Actor
 from portal.catalog.services import get_sku
@@ -79,6 +87,14 @@ def spla_report_command(period: str, output: Path | None) -> None:
         return
     output.write_text(text, encoding="utf-8", newline="")
     click.echo(f"{len(report.lines)} lines written to {output}.", err=True)
+
+
+@billing_cli.command("aws-cost-report")
+@click.argument("period")
+@cli_command
+def aws_cost_report_command(period: str) -> None:
+    """Export PERIOD's AWS licence-included costs as CSV (never reported to Microsoft)."""
+    click.echo(spla_report_csv(aws_cost_report(parse_period(period), billing_timezone())), nl=False)
 
 
 def _parse_instant(value: str | None, option: str) -> datetime:

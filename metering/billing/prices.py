@@ -16,14 +16,14 @@ from metering.billing.models import BillingPeriodState, Invoice, InvoiceStatus
 from metering.periods import BillingPeriod
 from portal.audit.services import Actor
 from portal.catalog.models import LicenceSku, Product
-from portal.catalog.services import set_product_price, set_sku_cost
+from portal.catalog.services import set_placement, set_product_price, set_sku_cost
 from portal.db import db
 from portal.errors import InvalidInput
 
-__all__ = ["change_price", "change_sku_cost", "effective_month"]
+__all__ = ["change_placement", "change_price", "change_sku_cost", "effective_month"]
 
 
-def effective_month(text: str | None, now: datetime, tz: ZoneInfo) -> BillingPeriod:
+def effective_month(text: str | None, now: datetime, tz: ZoneInfo, changing: str = "prices") -> BillingPeriod:
     """The month a change named ``text`` ("YYYY-MM") takes effect from; none named: the next month.
 
     Refused, as a one-line InvalidInput, when it is not a month or when that month or a later one
@@ -49,7 +49,7 @@ def effective_month(text: str | None, now: datetime, tz: ZoneInfo) -> BillingPer
     if finalized:
         last = BillingPeriod.parse(max(finalized))
         raise InvalidInput(
-            f"{last} has finalized invoices, so prices up to it can no longer change; "
+            f"{last} has finalized invoices, so {changing} up to it can no longer change; "
             f"choose {last.next()} or later."
         )
     return month
@@ -72,6 +72,22 @@ def change_sku_cost(
     _check_amount(amount_minor, "cost")
     month = effective_month(from_month, now, tz)
     set_sku_cost(actor, sku, amount_minor, str(month))
+    return month
+
+
+def change_placement(
+    actor: Actor,
+    product: Product,
+    platform: str,
+    sku_codes: list[str],
+    from_month: str | None,
+    now: datetime,
+    tz: ZoneInfo,
+) -> BillingPeriod:
+    """Give ``product`` on ``platform`` the bill of licences ``sku_codes`` from ``from_month`` (default:
+    the next month); a month with finalized invoices is refused, so past reports never move."""
+    month = effective_month(from_month, now, tz, changing="bills of licences")
+    set_placement(actor, product, platform, sku_codes, str(month))
     return month
 
 

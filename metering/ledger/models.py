@@ -61,6 +61,9 @@ class LedgerInterval(Base):
     source: Mapped[IntervalSource] = mapped_column(str_enum(IntervalSource))
     start_at: Mapped[datetime]
     stop_at: Mapped[datetime | None]
+    # The platform (adapter name) the product was held on: a seat's adapter when it opened. None:
+    # the product's own platform (``Product.platform``), e.g. usage events that name none.
+    platform: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set when the row changes after it was written (a seat interval being closed).
     updated_at: Mapped[datetime | None] = mapped_column(onupdate=utcnow)

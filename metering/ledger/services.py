@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 
 from metering.counting import LicenceInterval
 from metering.ledger.models import IntervalSource, LedgerInterval
@@ -20,8 +20,9 @@ def end_user_key(end_user: EndUser) -> str:
     return end_user.email.strip().lower()
 
 
-def open_seat_interval(seat: Seat, at: datetime) -> LedgerInterval | None:
-    """The seat's end user starts holding its product at ``at``. Idempotent; None if unassigned."""
+def open_seat_interval(seat: Seat, at: datetime, platform: str | None = None) -> LedgerInterval | None:
+    """The seat's end user starts holding its product at ``at`` on ``platform`` (the adapter that
+    gave access; None: the product's own). Idempotent; None if unassigned."""
     if seat.end_user is None:
         return None
     current = open_seat_interval_of(seat)
@@ -35,13 +36,14 @@ def open_seat_interval(seat: Seat, at: datetime) -> LedgerInterval | None:
         seat_id=seat.id,
         source=IntervalSource.SEAT,
         start_at=at,
+        platform=platform,
     )
     db.session.add(interval)
     db.session.flush()
     return interval
 
 
-def open_seat_service_interval(seat: Seat, at: datetime) -> LedgerInterval:
+def open_seat_service_interval(seat: Seat, at: datetime, platform: str | None = None) -> LedgerInterval:
     """The seat is in service with nobody assigned from ``at``: it bills as one unit. Idempotent."""
     current = open_seat_interval_of(seat)
     if current is not None:
@@ -54,6 +56,7 @@ def open_seat_service_interval(seat: Seat, at: datetime) -> LedgerInterval:
         seat_id=seat.id,
         source=IntervalSource.SEAT,
         start_at=at,
+        platform=platform,
     )
     db.session.add(interval)
     db.session.flush()
@@ -106,6 +109,7 @@ def intervals_overlapping(
             LedgerInterval.start_at,
             LedgerInterval.stop_at,
             LedgerInterval.seat_id,
+            func.coalesce(LedgerInterval.platform, Product.platform),
         )
         .join(Client, Client.id == LedgerInterval.client_id)
         .join(Product, Product.id == LedgerInterval.product_id)
@@ -116,9 +120,16 @@ def intervals_overlapping(
     )
     if client_id is not None:
         query = query.where(LedgerInterval.client_id == client_id)
-    for ref, user_key, product, start_at, stop_at, seat in db.session.execute(query).yield_per(10_000):
+    rows = db.session.execute(query).yield_per(10_000)
+    for ref, user_key, product, start_at, stop_at, seat, platform in rows:
         yield LicenceInterval(
-            client=ref, end_user=user_key, product=product, start=start_at, stop=stop_at, seat=seat
+            client=ref,
+            end_user=user_key,
+            product=product,
+            start=start_at,
+            stop=stop_at,
+            seat=seat,
+            platform=platform,
         )
 
 

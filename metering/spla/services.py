@@ -15,14 +15,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
-from metering.billing.catalog import catalog_snapshot, cost_history, in_force_in
+from metering.billing.catalog import catalog_snapshot, cost_history, in_force_in, placement_bills
 from metering.counting import core_license_packs, count_sku_users
 from metering.ledger.services import intervals_overlapping
 from metering.periods import BillingPeriod
 from metering.spla.models import LicensedHost
 from portal.accounts.models import Client
 from portal.audit.services import Actor, record
-from portal.catalog.models import LicenceSku, LicenceUnit
+from portal.catalog.models import LicenceProgramme, LicenceSku, LicenceUnit
 from portal.db import db
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.money import amount_as_decimal_text
@@ -41,24 +41,62 @@ class SplaLine:
 
 @dataclass(frozen=True)
 class SplaReport:
+    """One licence programme's month: the SPLA report, or the cost report of another vendor (AWS)."""
+
     period: BillingPeriod
     lines: list[SplaLine]
+    programme: LicenceProgramme = LicenceProgramme.SPLA
+
+    def total_minor(self, currency: str) -> int:
+        return sum(line.quantity * line.unit_cost_minor for line in self.lines if line.currency == currency)
 
 
-def spla_report(period: BillingPeriod, tz: ZoneInfo) -> SplaReport:
+def licence_quantities(period: BillingPeriod, tz: ZoneInfo) -> dict[tuple[str | None, str], int]:
+    """Per (client ref or None for shared hosts, SKU code): the licences the month needs, every
+    programme together. Each interval uses the bill of the placement it was held on in ``period``."""
     start, stop = period.bounds(tz)
     catalog = catalog_snapshot(period)
-    sku_users = count_sku_users(intervals_overlapping(start, stop), catalog.bill_of_licences, start, stop)
+    sku_users = count_sku_users(
+        intervals_overlapping(start, stop),
+        catalog.bill_of_licences,
+        start,
+        stop,
+        placement_bills=placement_bills(period),
+    )
     quantities: dict[tuple[str | None, str], int] = {
         key: len(users) for key, users in sku_users.items() if users
     }
     for host in hosts_in_service(start, stop):
         key = (host.client.ref if host.client else None, host.sku.code)
         quantities[key] = quantities.get(key, 0) + core_license_packs(host.physical_cores, host.processors)
+    return quantities
 
+
+def spla_report(period: BillingPeriod, tz: ZoneInfo) -> SplaReport:
+    """What the month reports to the SPLA distributor: Microsoft SPLA SKUs only."""
+    return programme_report(period, tz, LicenceProgramme.SPLA)
+
+
+def aws_cost_report(period: BillingPeriod, tz: ZoneInfo) -> SplaReport:
+    """What the month's AWS licence-included services cost the reseller (never reported to Microsoft)."""
+    return programme_report(period, tz, LicenceProgramme.AWS)
+
+
+def programme_report(
+    period: BillingPeriod,
+    tz: ZoneInfo,
+    programme: LicenceProgramme,
+    quantities: dict[tuple[str | None, str], int] | None = None,
+) -> SplaReport:
+    """The month's licences of one programme, with their unit cost in force for the month.
+
+    ``quantities``: :func:`licence_quantities` of the month, when the caller counted them already.
+    """
+    if quantities is None:
+        quantities = licence_quantities(period, tz)
     skus = {sku.code: sku for sku in db.session.scalars(select(LicenceSku))}
     # The cost in force for the month reported: a later change leaves this report as it was.
-    costs = in_force_in(cost_history(), period)
+    costs = in_force_in(cost_history(list(skus.values())), period)
     names = {key: value for key, value in db.session.execute(select(Client.ref, Client.name))}
     lines = [
         SplaLine(
@@ -73,9 +111,9 @@ def spla_report(period: BillingPeriod, tz: ZoneInfo) -> SplaReport:
         for (client, code), quantity in sorted(
             quantities.items(), key=lambda item: (item[0][0] or "", item[0][1])
         )
-        if quantity > 0
+        if quantity > 0 and skus[code].programme is programme
     ]
-    return SplaReport(period=period, lines=lines)
+    return SplaReport(period=period, lines=lines, programme=programme)
 
 
 CSV_COLUMNS = ("period", "sku", "sku_name", "quantity", "unit_cost", "currency", "end_customer")

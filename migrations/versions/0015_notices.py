@@ -15,7 +15,7 @@ from alembic import op
 import portal.db
 
 revision: str = "0015_notices"
-down_revision: str | None = "0014_invoice_documents"
+down_revision: str | None = "0015_stripe_credit_notes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

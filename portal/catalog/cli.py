@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from metering import billing_timezone, change_price
+from metering import billing_timezone, change_placement, change_price
 from portal.accounts.services import ensure_reseller
 from portal.audit.services import Actor
-from portal.catalog.services import get_product, list_products, seed_catalog
+from portal.catalog.models import LicenceProgramme
+from portal.catalog.services import add_licence_sku, get_product, list_products, seed_catalog
 from portal.db import utcnow
 from portal.errors import InvalidInput
 from portal.money import format_amount, parse_amount
@@ -69,3 +70,47 @@ def set_price(code: str, amount: str, from_month: str | None) -> None:
     click.echo(
         f"{product.code} costs {format_amount(price_minor, product.currency)} a month from {month.label}."
     )
+
+
+@catalog_cli.command("set-placement")
+@click.argument("code")
+@click.argument("platform")
+@click.argument("skus", nargs=-1)
+@click.option(
+    "--from",
+    "from_month",
+    metavar="YYYY-MM",
+    help="The first month counted with this bill of licences (default: the next month). "
+    "A month with finalized invoices is refused.",
+)
+@cli_command
+def set_placement_command(code: str, platform: str, skus: tuple[str, ...], from_month: str | None) -> None:
+    """Place product CODE on PLATFORM (an adapter name) with the bill of licences SKUS (none: no licence)."""
+    product = get_product(code)
+    month = change_placement(
+        Actor.system("command line"), product, platform, list(skus), from_month, utcnow(), billing_timezone()
+    )
+    bill = ", ".join(sorted(sku.upper() for sku in skus)) or "no licence"
+    click.echo(f"{product.code} on {platform.strip().lower()} needs {bill} from {month.label}.")
+
+
+@catalog_cli.command("add-sku", context_settings={"ignore_unknown_options": True})
+@click.argument("code")
+@click.argument("name")
+@click.argument("cost")
+@click.option(
+    "--programme",
+    type=click.Choice([programme.value for programme in LicenceProgramme]),
+    default=LicenceProgramme.SPLA.value,
+    show_default=True,
+    help="spla: reported to the SPLA distributor; aws: an AWS cost only.",
+)
+@cli_command
+def add_sku_command(code: str, name: str, cost: str, programme: str) -> None:
+    """Add licence SKU CODE named NAME costing COST a user a month (e.g. 25.00)."""
+    try:
+        cost_minor = parse_amount(cost)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+    sku = add_licence_sku(Actor.system("command line"), code, name, cost_minor, LicenceProgramme(programme))
+    click.echo(f"{sku.code} ({sku.programme.value}) costs {format_amount(cost_minor, sku.currency)} a month.")

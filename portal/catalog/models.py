@@ -27,6 +27,13 @@ class ProductBilling(enum.StrEnum):
     METERED = "metered"
 
 
+class LicenceProgramme(enum.StrEnum):
+    """Whom a licence SKU is bought from, and so which monthly report lists it."""
+
+    SPLA = "spla"  # Microsoft SPLA: reported to the distributor every month
+    AWS = "aws"  # licence included in an AWS service (e.g. a WorkSpaces bundle): a cost only
+
+
 class LicenceUnit(enum.StrEnum):
     PER_USER = "per_user"  # a SAL: one per distinct authorized user per month
     PER_CORE_PACK = "per_core_pack"  # two-core packs per host per month
@@ -36,6 +43,13 @@ product_licences = Table(
     "product_licences",
     Base.metadata,
     Column("product_id", ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("sku_id", ForeignKey("licence_skus.id", ondelete="RESTRICT"), primary_key=True),
+)
+
+placement_licences = Table(
+    "placement_licences",
+    Base.metadata,
+    Column("placement_id", ForeignKey("product_placements.id", ondelete="CASCADE"), primary_key=True),
     Column("sku_id", ForeignKey("licence_skus.id", ondelete="RESTRICT"), primary_key=True),
 )
 
@@ -52,6 +66,11 @@ class LicenceSku(Base):
     unit: Mapped[LicenceUnit] = mapped_column(str_enum(LicenceUnit), default=LicenceUnit.PER_USER)
     spla_cost_minor: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3), default="USD")
+    programme: Mapped[LicenceProgramme] = mapped_column(
+        str_enum(LicenceProgramme),
+        default=LicenceProgramme.SPLA,
+        server_default=LicenceProgramme.SPLA.value,
+    )
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     # The cost from each month on; ``spla_cost_minor`` holds the newest one set.
@@ -82,9 +101,12 @@ class Product(Base):
     )
     unit: Mapped[str] = mapped_column(String(32), default="user", server_default="user")
     active: Mapped[bool] = mapped_column(default=True)
+    # The platform (adapter name) the product is placed on unless an interval says otherwise: usage
+    # events and true-ups count on it. None: the product has no placement (its ``skus`` apply).
+    platform: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    # The bill of licences: every SKU one seat of this product grants to its end user.
+    # The bill of licences where the product has no placement on the platform it was held on.
     skus: Mapped[list[LicenceSku]] = relationship(secondary=product_licences, order_by=LicenceSku.code)
     # The price from each month on; ``price_minor`` holds the newest one set (see ProductPrice).
     prices: Mapped[list[ProductPrice]] = relationship(
@@ -134,3 +156,25 @@ class SkuCost(Base):
     amount_minor: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Placement(Base):
+    """A product offered on a platform (the adapter that provisions it), with its own bill of licences,
+    from a billing month ("YYYY-MM") on, until the next row of the same product and platform.
+
+    A desktop at the colo (``active_directory``) needs Microsoft SPLA SALs; the same desktop on
+    ``workspaces`` needs the AWS bundle (licence included, a cost only). Each month's reports read the
+    row in force for that month, so a later change of the bill leaves past months as they were.
+    """
+
+    __tablename__ = "product_placements"
+    __table_args__ = (UniqueConstraint("product_id", "platform", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    effective_from: Mapped[str] = mapped_column(String(7))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    product: Mapped[Product] = relationship()
+    skus: Mapped[list[LicenceSku]] = relationship(secondary=placement_licences, order_by=LicenceSku.code)

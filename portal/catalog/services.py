@@ -15,14 +15,17 @@ from sqlalchemy.orm import selectinload
 from portal.audit.services import Actor, record
 from portal.catalog.models import (
     HISTORY_START,
+    LicenceProgramme,
     LicenceSku,
     LicenceUnit,
+    Placement,
     Product,
     ProductBilling,
     ProductKind,
     ProductPrice,
     SkuCost,
 )
+from portal.config import ADAPTER_CHOICES
 from portal.db import db, utcnow
 from portal.errors import InvalidInput, NotFound
 
@@ -302,3 +305,85 @@ def _change_amount(
     if effective_from is not None:
         details["effective_from"] = effective_from
     record(actor, action, object_type, item.code, details=details)
+
+
+_SKU_CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,31}")
+
+
+def add_licence_sku(
+    actor: Actor, code: str, name: str, cost_minor: int, programme: LicenceProgramme, currency: str = "USD"
+) -> LicenceSku:
+    """A new per-user licence SKU of ``programme``, costing ``cost_minor`` a user a month for every
+    month (as seeded SKUs do), e.g. the AWS WorkSpaces bundle a WorkSpaces desktop runs on."""
+    code, name = code.strip().upper(), name.strip()
+    if not _SKU_CODE_RE.fullmatch(code):
+        raise InvalidInput(f"“{code}” is not a SKU code: up to 32 letters, digits and dashes.")
+    if not name or len(name) > 200:
+        raise InvalidInput("Give the SKU a name of at most 200 characters.")
+    if cost_minor < 0:
+        raise InvalidInput("The cost must be zero or more.")
+    if db.session.scalars(select(LicenceSku.id).where(LicenceSku.code == code)).first() is not None:
+        raise InvalidInput(f"A licence SKU with the code {code} already exists.")
+    sku = LicenceSku(code=code, name=name, spla_cost_minor=cost_minor, currency=currency, programme=programme)
+    sku.costs.append(SkuCost(effective_from=HISTORY_START, amount_minor=cost_minor, currency=currency))
+    db.session.add(sku)
+    db.session.flush()
+    record(actor, "catalog.sku_added", "licence_sku", sku.id, details={"code": code, "programme": programme})
+    return sku
+
+
+def platforms() -> list[str]:
+    """The platforms a product can be placed on: the adapters PROVISIONING_ADAPTERS may name."""
+    return sorted({name for names in ADAPTER_CHOICES.values() for name in names if name != "none"})
+
+
+def placement_in_force(product: Product, platform: str, month: str) -> Placement | None:
+    """The placement of ``product`` on ``platform`` in force in ``month``, if it has one."""
+    rows = [
+        row
+        for row in db.session.scalars(
+            select(Placement).where(Placement.product_id == product.id, Placement.platform == platform)
+        )
+        if row.effective_from <= month
+    ]
+    return max(rows, key=lambda row: row.effective_from) if rows else None
+
+
+def set_placement(
+    actor: Actor, product: Product, platform: str, sku_codes: Sequence[str], effective_from: str
+) -> Placement:
+    """Place ``product`` on ``platform`` with the bill of licences ``sku_codes`` from ``effective_from``.
+
+    This only records the change: ``metering.change_placement`` picks the month and refuses one that
+    has finalized invoices before it gets here. Every problem is one plain line, nothing saved.
+    """
+    platform = platform.strip().lower()
+    if platform not in platforms():
+        raise InvalidInput(f"“{platform}” is not a platform: choose one of {', '.join(platforms())}.")
+    if not _MONTH_RE.fullmatch(effective_from):
+        raise InvalidInput(f"“{effective_from}” is not a month: write YYYY-MM, e.g. 2026-11.")
+    codes = sorted({code.strip().upper() for code in sku_codes if code.strip()})
+    skus = list(db.session.scalars(select(LicenceSku).where(LicenceSku.code.in_(codes))))
+    unknown = sorted(set(codes) - {sku.code for sku in skus})
+    if unknown:
+        raise InvalidInput(f"No licence SKU with the code {', '.join(unknown)}; nothing was changed.")
+    placement = db.session.scalars(
+        select(Placement).where(
+            Placement.product_id == product.id,
+            Placement.platform == platform,
+            Placement.effective_from == effective_from,
+        )
+    ).first()
+    if placement is None:
+        placement = Placement(product=product, platform=platform, effective_from=effective_from)
+        db.session.add(placement)
+    placement.skus = sorted(skus, key=lambda sku: sku.code)
+    db.session.flush()
+    record(
+        actor,
+        "catalog.placement_changed",
+        "product",
+        product.id,
+        details={"platform": platform, "from": effective_from, "skus": codes},
+    )
+    return placement
