@@ -25,6 +25,7 @@ TASK_MODULES: list[str] = [
     "provisioning.tasks",
     "metering.billing.tasks",
     "metering.credits.tasks",
+    "metering.quickbooks.tasks",
     "provisioning.trueup.tasks",
     "portal.accounts.tasks",
     "portal.api.tasks",
@@ -39,6 +40,8 @@ BEAT_TASKS: dict[str, tuple[str, str]] = {
     "billing-dunning": ("metering.dunning", "BILLING_DUNNING_INTERVAL"),
     "webhooks-sweep": ("webhooks.sweep", "WEBHOOK_SWEEP_INTERVAL"),
     "notices-spla-reminders": ("notices.spla_reminders", "NOTICE_REMINDER_INTERVAL"),
+    # Sends whatever a lost message or a QuickBooks outage left behind (nothing when not connected).
+    "quickbooks-sync": ("metering.sync_quickbooks", "QUICKBOOKS_SYNC_INTERVAL"),
     # Housekeeping: failed logins past the lock window, spent one-time links, day-old API keys.
     "purge-sign-in-records": ("accounts.purge_expired", "PURGE_INTERVAL"),
     "purge-idempotency-keys": ("api.purge_idempotency_keys", "PURGE_INTERVAL"),

@@ -382,6 +382,31 @@ def setting_from_environment(environ: Mapping[str, str], name: str) -> str | Non
     return value if value is not None and value.strip() != "" else None
 
 
+def _quickbooks_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
+    """QuickBooks Online (docs/quickbooks.md): the Intuit app's keys, its environment, and where to send."""
+    environment = (get("QUICKBOOKS_ENVIRONMENT") or "sandbox").strip().lower()
+    if environment not in ("sandbox", "production"):
+        raise ConfigError("QUICKBOOKS_ENVIRONMENT", "must be sandbox or production")
+    redirect = get("QUICKBOOKS_REDIRECT_URI")
+    base = get("QUICKBOOKS_BASE_URL")
+    if base and base.strip().startswith("http://") and get("OAUTHLIB_INSECURE_TRANSPORT") != "1":
+        # requests-oauthlib (under python-quickbooks) refuses to send a token over plain http.
+        raise ConfigError(
+            "QUICKBOOKS_BASE_URL",
+            "is plain http; set OAUTHLIB_INSECURE_TRANSPORT=1 too (only ever for a stand-in on 127.0.0.1)",
+        )
+    return {
+        "QUICKBOOKS_CLIENT_ID": get("QUICKBOOKS_CLIENT_ID"),
+        "QUICKBOOKS_CLIENT_SECRET": get("QUICKBOOKS_CLIENT_SECRET"),
+        "QUICKBOOKS_ENVIRONMENT": environment,
+        "QUICKBOOKS_REDIRECT_URI": _parse_http_url("QUICKBOOKS_REDIRECT_URI", redirect) if redirect else None,
+        # Another server speaking Intuit's OAuth and Accounting API (the stand-in); unset: Intuit's own.
+        "QUICKBOOKS_BASE_URL": _parse_http_url("QUICKBOOKS_BASE_URL", base).rstrip("/") if base else None,
+        # First wait before a call QuickBooks throttled (429) or failed (5xx) is tried again; then doubles.
+        "QUICKBOOKS_RETRY_BASE_SECONDS": 1.0,
+    }
+
+
 def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
     """Turn the environment into Flask config keys, validating each setting once."""
 
@@ -443,6 +468,8 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
     stripe_base = get("STRIPE_API_BASE")
     config["STRIPE_API_BASE"] = _parse_http_url("STRIPE_API_BASE", stripe_base) if stripe_base else None
 
+    config.update(_quickbooks_settings(get))
+
     aws_endpoint = get("AWS_ENDPOINT_URL")
     config["AWS_ENDPOINT_URL"] = _parse_http_url("AWS_ENDPOINT_URL", aws_endpoint) if aws_endpoint else None
     config["AWS_REGION"] = get("AWS_REGION") or get("AWS_DEFAULT_REGION") or "us-east-1"
@@ -488,6 +515,8 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
     config["PURGE_INTERVAL"] = 3600
     # How often beat looks whether the SPLA report is due soon or overdue (each reminder goes once).
     config["NOTICE_REMINDER_INTERVAL"] = 3600
+    # How often beat runs the QuickBooks sync, which sends only what is not there yet.
+    config["QUICKBOOKS_SYNC_INTERVAL"] = 3600
 
     # `make run` sets it while the platforms are its sandbox stand-ins; the console then says so.
     sandbox = get("SEATMETER_SANDBOX")

@@ -3,7 +3,8 @@
 Each purpose has its own derived key, so a value sealed for one use never opens as another:
 - a seat's generated SIP password, kept only until the client admin has seen it once (the
   platform stores what it needs itself; a lost password is replaced, never recovered);
-- a user's two-factor (TOTP) secret, which the server must read at every login.
+- a user's two-factor (TOTP) secret, which the server must read at every login;
+- the QuickBooks Online access and refresh tokens, which the sync sends with every call.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from flask import current_app
 class Purpose(enum.Enum):
     SEAT_SECRET = b"seatmeter/seat-secret/v1"
     TWO_FACTOR = b"seatmeter/two-factor/v1"
+    QUICKBOOKS_TOKEN = b"seatmeter/quickbooks-token/v1"
 
 
 def _fernet(purpose: Purpose) -> Fernet:

@@ -17,6 +17,7 @@ from metering.billing.lifecycle import InvoiceState
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceStatus
 from metering.credits.services import apply_carried_credit, issue_month_credit_note
 from metering.periods import BillingPeriod
+from metering.quickbooks.services import schedule_sync as schedule_quickbooks_sync
 from portal.accounts.models import DEFAULT_PAYMENT_TERMS_DAYS, Reseller
 from portal.accounts.services import get_reseller
 from portal.audit.services import Actor, record
@@ -122,6 +123,8 @@ def schedule_push(invoice_ids: Iterable[int]) -> None:
     ids = list(invoice_ids)
     if not ids:
         return
+    # The books hear of it too, whether or not Stripe collects it.
+    schedule_quickbooks_sync()
     if not current_app.config.get("STRIPE_API_KEY"):
         log.info("STRIPE_API_KEY is not set: %d finalized invoices are not sent to Stripe", len(ids))
         return

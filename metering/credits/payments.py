@@ -11,6 +11,7 @@ from metering.billing.dunning import settle_if_paid_off
 from metering.billing.models import Invoice, InvoiceStatus
 from metering.credits.balances import invoice_balance
 from metering.credits.models import Payment, PaymentMethod
+from metering.quickbooks.services import schedule_sync as schedule_quickbooks_sync
 from metering.settings import billing_timezone
 from portal.audit.services import Actor, record
 from portal.db import db
@@ -100,6 +101,7 @@ def record_payment(
         },
     )
     settle_if_paid_off(actor, invoice, now, how="payments")
+    schedule_quickbooks_sync()
     return payment
 
 

@@ -28,6 +28,7 @@ from metering.credits.models import (
 )
 from metering.credits.stripe_credit_notes import due_in_stripe
 from metering.periods import BillingPeriod
+from metering.quickbooks.services import schedule_sync as schedule_quickbooks_sync
 from portal.accounts.models import Reseller
 from portal.audit.services import Actor, record
 from portal.celery_app import enqueue_after_commit
@@ -232,6 +233,7 @@ def _issued(actor: Actor, note: CreditNote, invoice: Invoice, now: datetime) -> 
     if note.status is CreditNoteStatus.REFUND_DUE:
         # Stripe is called by the worker once this commits, never inside the transaction.
         enqueue_after_commit("metering.refund_credit_note", note.id)
+    schedule_quickbooks_sync()
     return note
 
 

@@ -1,0 +1,609 @@
+"""Sending invoices, credit notes and payments to QuickBooks Online, each once.
+
+A run (the ``metering.sync_quickbooks`` task) lists the documents to send (:func:`prepare_run`) and
+then sends them one at a time (:func:`sync_document`), each in its own transaction, committed by the
+task. A document brings along what it refers to: its client as a Customer (matched by DisplayName or
+e-mail, else created) and its products as Service Items (matched by Name, else created, posting to
+the income account the reseller picked).
+
+Every write carries a ``requestid`` made of the document, its id and a digest of what is sent. If
+the worker dies after QuickBooks wrote an object but before the local commit, the next run sends the
+same request with the same requestid and QuickBooks answers with the object it already made, so
+nothing is written twice. Invoices and credit memos are also looked up by DocNumber first (a reseller
+who imported the CSV export already has them).
+
+A change made in QuickBooks is never overwritten: an invoice whose SyncToken moved since Seatmeter
+wrote it, or a customer or item QuickBooks refuses to update with a stale SyncToken (fault 5010),
+turns ``conflict`` with the reason, and stays so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import requests
+from quickbooks.exceptions import AuthorizationException, QuickbooksException
+from quickbooks.mixins import DecimalEncoder
+from sqlalchemy import select
+
+from metering.billing.models import Invoice, InvoiceStatus
+from metering.credits.models import CreditNote, Payment
+from metering.quickbooks.client import (
+    QuickBooksBusy,
+    QuickBooksSettings,
+    api_client,
+    backoff_seconds,
+    pause,
+)
+from metering.quickbooks.connection import NeedsReconnect, authorized_client, mark_reconnect
+from metering.quickbooks.models import (
+    CREDIT_ITEM_LOCAL_ID,
+    ConnectionState,
+    QuickBooksConnection,
+    QuickBooksRecord,
+    RecordKind,
+    SyncStatus,
+)
+from metering.settings import billing_timezone
+from portal.accounts.models import Client
+from portal.catalog.models import Product
+from portal.db import db
+
+T = TypeVar("T")
+
+# Tries of one call that QuickBooks throttles (429) or fails (5xx) before the run stops for later.
+MAX_TRIES = 4
+STALE_OBJECT = 5010
+MAX_DOC_NUMBER = 21  # QuickBooks' limit on DocNumber
+MAX_NAME = 100  # Item Name
+MAX_DISPLAY_NAME = 500
+MAX_PAYMENT_REF = 21
+CREDIT_ITEM_NAME = "Credit note"
+SKIPPED_STATUSES = (InvoiceStatus.DRAFT, InvoiceStatus.VOID)
+
+
+class Refused(Exception):
+    """QuickBooks (or a check made before asking it) refused this document; the reason is plain words."""
+
+
+def minor_to_decimal(amount_minor: int) -> Decimal:
+    return Decimal(amount_minor).scaleb(-2)
+
+
+def _digest(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, cls=DecimalEncoder, sort_keys=True).encode()).hexdigest()
+
+
+def _request_id(kind: RecordKind, local_id: int, digest: str) -> str:
+    return f"seatmeter-{kind.value}-{local_id}-{digest[:16]}"
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+@dataclass
+class Api:
+    """One run's way to QuickBooks: a live token (refreshed when due, and once on a 401), and retries."""
+
+    connection: QuickBooksConnection
+    settings: QuickBooksSettings
+    now: datetime
+    _client: Any = None
+    calls: list[str] = field(default_factory=list)
+
+    def client(self, *, force_refresh: bool = False) -> Any:
+        if self._client is None or force_refresh:
+            auth = authorized_client(self.connection, self.settings, self.now, force_refresh=force_refresh)
+            self._client = api_client(self.settings, auth, self.connection.realm_id)
+        return self._client
+
+    def call(self, action: Callable[[Any], T]) -> T:
+        tries = 0
+        refreshed = False
+        while True:
+            try:
+                return action(self.client())
+            except AuthorizationException as error:
+                if error.error_code != 401:
+                    raise
+                if refreshed:
+                    problem = "QuickBooks refuses even a freshly renewed token. Connect QuickBooks again."
+                    mark_reconnect(self.connection, problem)
+                    raise NeedsReconnect(problem) from None
+                # The access token expired early (or was revoked): renew it once and try again.
+                refreshed = True
+                self.client(force_refresh=True)
+            except (QuickBooksBusy, requests.RequestException) as error:
+                tries += 1
+                if tries >= MAX_TRIES:
+                    raise QuickBooksBusy(getattr(error, "status", 0), None) from None
+                pause(backoff_seconds(tries, getattr(error, "retry_after", None)))
+
+    def query(self, entity: str, where: str) -> list[dict[str, Any]]:
+        text = f"select * from {entity} where {where} maxresults 2"
+        self.calls.append(f"query {entity}")
+        result = self.call(lambda qb: qb.query(text))
+        rows: list[dict[str, Any]] = result.get("QueryResponse", {}).get(entity, [])
+        return rows
+
+    def get(self, entity: str, qbo_id: str) -> dict[str, Any]:
+        self.calls.append(f"get {entity}")
+        obj: dict[str, Any] = self.call(lambda qb: qb.get_single_object(entity, qbo_id))[entity]
+        return obj
+
+    def write(self, entity: str, body: dict[str, Any], request_id: str) -> dict[str, Any]:
+        self.calls.append(f"write {entity}")
+        text = json.dumps(body, cls=DecimalEncoder)
+        obj: dict[str, Any] = self.call(lambda qb: qb.create_object(entity, text, request_id=request_id))[
+            entity
+        ]
+        return obj
+
+
+def _record(kind: RecordKind, local_id: int, label: str, client_id: int | None) -> QuickBooksRecord:
+    found = db.session.scalars(
+        select(QuickBooksRecord).where(QuickBooksRecord.kind == kind, QuickBooksRecord.local_id == local_id)
+    ).one_or_none()
+    if found is None:
+        found = QuickBooksRecord(
+            kind=kind,
+            local_id=local_id,
+            label=label,
+            client_id=client_id,
+            status=SyncStatus.PENDING,
+            attempts=0,
+        )
+        db.session.add(found)
+        db.session.flush()
+    return found
+
+
+def _done(record: QuickBooksRecord, obj: dict[str, Any], digest: str, reason: str | None = None) -> None:
+    record.qbo_id = str(obj["Id"])
+    record.sync_token = str(obj.get("SyncToken", "0"))
+    record.content_digest = digest
+    record.status = SyncStatus.DONE
+    record.reason = reason
+
+
+def _conflict(record: QuickBooksRecord, what: str) -> None:
+    record.status = SyncStatus.CONFLICT
+    record.reason = (
+        f"{what} was changed in QuickBooks after Seatmeter sent it. Seatmeter leaves QuickBooks' version "
+        "as it "
+        "is; compare the two and correct QuickBooks by hand if needed."
+    )
+
+
+def _refusal(error: QuickbooksException) -> str:
+    detail = f": {error.detail}" if error.detail else ""
+    return f"QuickBooks refused it (error {error.error_code}, {error.message}{detail})"
+
+
+# --- what refers to what: customers and items
+
+
+def _customer_body(client: Client) -> dict[str, Any]:
+    body: dict[str, Any] = {"DisplayName": client.name[:MAX_DISPLAY_NAME], "CompanyName": client.name}
+    if client.billing_email:
+        body["PrimaryEmailAddr"] = {"Address": client.billing_email}
+    if client.billing_address:
+        body["BillAddr"] = {"Line1": client.billing_address[:500]}
+    return body
+
+
+def ensure_customer(api: Api, client: Client) -> str:
+    record = _record(RecordKind.CUSTOMER, client.id, client.name, client.id)
+    body = _customer_body(client)
+    digest = _digest(body)
+    if record.qbo_id and record.status in (SyncStatus.DONE, SyncStatus.CONFLICT):
+        if record.status is SyncStatus.DONE and record.content_digest != digest:
+            _update(api, record, "Customer", body, digest, f"Customer “{client.name}”")
+        return record.qbo_id
+    record.attempts += 1
+    matches = api.query("Customer", f"DisplayName = '{_quote(body['DisplayName'])}'")
+    if not matches and client.billing_email:
+        matches = api.query("Customer", f"PrimaryEmailAddr = '{_quote(client.billing_email)}'")
+    if matches:
+        _done(record, matches[0], digest, "Matched the customer already in QuickBooks.")
+    else:
+        try:
+            _done(record, api.write("Customer", body, _request_id(record.kind, client.id, digest)), digest)
+        except QuickbooksException as error:
+            _fail(record, _refusal(error))
+            raise Refused(f"Its customer “{client.name}” could not be made: {record.reason}") from None
+    assert record.qbo_id is not None
+    return record.qbo_id
+
+
+def ensure_item(api: Api, connection: QuickBooksConnection, product: Product | None) -> str:
+    local_id = product.id if product is not None else CREDIT_ITEM_LOCAL_ID
+    name = (product.name if product is not None else CREDIT_ITEM_NAME).replace(":", "-")[:MAX_NAME]
+    record = _record(RecordKind.ITEM, local_id, name, None)
+    if record.qbo_id and record.status in (SyncStatus.DONE, SyncStatus.CONFLICT):
+        return record.qbo_id
+    if connection.income_account_id is None:
+        raise Refused("Pick the income account for Seatmeter's products on the QuickBooks page first.")
+    body: dict[str, Any] = {
+        "Name": name,
+        "Type": "Service",
+        "IncomeAccountRef": {"value": connection.income_account_id},
+        "Description": product.name if product is not None else "Credit given back to the client",
+    }
+    digest = _digest(body)
+    record.attempts += 1
+    matches = api.query("Item", f"Name = '{_quote(name)}'")
+    if matches:
+        _done(record, matches[0], digest, "Matched the item already in QuickBooks.")
+    else:
+        try:
+            _done(record, api.write("Item", body, _request_id(record.kind, local_id, digest)), digest)
+        except QuickbooksException as error:
+            _fail(record, _refusal(error))
+            raise Refused(f"Its item “{name}” could not be made: {record.reason}") from None
+    assert record.qbo_id is not None
+    return record.qbo_id
+
+
+def _update(
+    api: Api, record: QuickBooksRecord, entity: str, body: dict[str, Any], digest: str, what: str
+) -> None:
+    """Send a changed customer as a sparse update on the SyncToken last seen; a stale one is a conflict."""
+    update = {**body, "Id": record.qbo_id, "SyncToken": record.sync_token, "sparse": True}
+    try:
+        _done(record, api.write(entity, update, _request_id(record.kind, record.local_id, digest)), digest)
+    except QuickbooksException as error:
+        if error.error_code == STALE_OBJECT:
+            _conflict(record, what)
+        else:
+            record.reason = f"The change was not sent: {_refusal(error)}"
+
+
+def _fail(record: QuickBooksRecord, reason: str) -> None:
+    record.status = SyncStatus.FAILED
+    record.reason = reason
+
+
+# --- the documents
+
+
+def _invoice_body(api: Api, connection: QuickBooksConnection, invoice: Invoice) -> dict[str, Any]:
+    if len(invoice.number) > MAX_DOC_NUMBER:
+        raise Refused(
+            f"Its number {invoice.number} is longer than the {MAX_DOC_NUMBER} characters QuickBooks allows; "
+            "shorten the invoice number prefix."
+        )
+    inclusive = {line.tax_inclusive for line in invoice.lines if line.tax_minor}
+    if len(inclusive) > 1:
+        raise Refused(
+            "It mixes tax-inclusive and tax-exclusive lines; a QuickBooks invoice takes one or the other."
+        )
+    customer = ensure_customer(api, invoice.client)
+    tz = billing_timezone()
+    lines = []
+    for line in invoice.lines:
+        lines.append(
+            {
+                "DetailType": "SalesItemLineDetail",
+                "Amount": minor_to_decimal(line.amount_minor),
+                "Description": line.description[:4000],
+                "SalesItemLineDetail": {
+                    "ItemRef": {"value": ensure_item(api, connection, line.product)},
+                    "Qty": line.quantity,
+                    "UnitPrice": minor_to_decimal(line.unit_amount_minor),
+                    "TaxCodeRef": {"value": "TAX" if line.tax_minor else "NON"},
+                },
+            }
+        )
+    body: dict[str, Any] = {
+        "DocNumber": invoice.number,
+        "CustomerRef": {"value": customer},
+        "Line": lines,
+        "TxnTaxDetail": {"TotalTax": minor_to_decimal(invoice.tax_minor)},
+        "GlobalTaxCalculation": "TaxInclusive" if inclusive == {True} else "TaxExcluded",
+        "PrivateNote": f"Seatmeter invoice {invoice.number} for {invoice.period}",
+    }
+    if invoice.finalized_at is not None:
+        body["TxnDate"] = invoice.finalized_at.astimezone(tz).date().isoformat()
+    if invoice.due_on is not None:
+        body["DueDate"] = invoice.due_on.isoformat()
+    return body
+
+
+def _invoice_facts(obj: dict[str, Any]) -> str:
+    """A digest of what Seatmeter decides on an invoice, as QuickBooks holds it (not balance or status)."""
+
+    def amount(value: Any) -> str:
+        return str(Decimal(str(value if value is not None else 0)).quantize(Decimal("0.01")))
+
+    lines = [
+        (
+            amount(line.get("Amount")),
+            line.get("Description"),
+            line["SalesItemLineDetail"].get("ItemRef", {}).get("value"),
+            str(line["SalesItemLineDetail"].get("Qty")),
+        )
+        for line in obj.get("Line", [])
+        if line.get("DetailType") == "SalesItemLineDetail"
+    ]
+    facts = {
+        "DocNumber": obj.get("DocNumber"),
+        "CustomerRef": (obj.get("CustomerRef") or {}).get("value"),
+        "TxnDate": obj.get("TxnDate"),
+        "DueDate": obj.get("DueDate"),
+        "TotalAmt": amount(obj.get("TotalAmt")),
+        "TotalTax": amount((obj.get("TxnTaxDetail") or {}).get("TotalTax")),
+        "Lines": lines,
+    }
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
+
+
+def _check_total(record: QuickBooksRecord, obj: dict[str, Any], expected_minor: int) -> None:
+    total = Decimal(str(obj.get("TotalAmt", "0")))
+    if total != minor_to_decimal(expected_minor):
+        record.reason = (
+            f"QuickBooks totals it {total}, Seatmeter {minor_to_decimal(expected_minor)}: "
+            "check the tax codes "
+            "of the company (QuickBooks may compute tax itself)."
+        )
+
+
+def sync_invoice(api: Api, connection: QuickBooksConnection, invoice: Invoice) -> None:
+    record = _record(RecordKind.INVOICE, invoice.id, f"Invoice {invoice.number}", invoice.client_id)
+    if record.status is SyncStatus.CONFLICT:
+        return
+    if record.status is SyncStatus.DONE and record.qbo_id:
+        # Finalized invoices never change here. QuickBooks moves the SyncToken for its own reasons too
+        # (a payment applied, the invoice e-mailed), so what counts is whether what Seatmeter sent moved.
+        remote = api.get("Invoice", record.qbo_id)
+        if str(remote.get("SyncToken")) != record.sync_token:
+            if _invoice_facts(remote) == record.content_digest:
+                record.sync_token = str(remote.get("SyncToken"))
+            else:
+                _conflict(record, f"Invoice {invoice.number} (its customer, dates, lines or totals)")
+        return
+    record.attempts += 1
+    body = _invoice_body(api, connection, invoice)
+    digest = _digest(body)
+    record.request_id = _request_id(record.kind, invoice.id, digest)
+    matches = api.query("Invoice", f"DocNumber = '{_quote(invoice.number)}'")
+    if matches:
+        _done(
+            record,
+            matches[0],
+            _invoice_facts(matches[0]),
+            "Matched the invoice already in QuickBooks (imported from a file?).",
+        )
+        return
+    try:
+        obj = api.write("Invoice", body, record.request_id)
+    except QuickbooksException as error:
+        raise Refused(_refusal(error)) from None
+    # The invoice is compared with this later, to tell someone's edit from QuickBooks' own changes.
+    _done(record, obj, _invoice_facts(obj))
+    _check_total(record, obj, invoice.total_minor)
+
+
+def sync_credit_note(api: Api, connection: QuickBooksConnection, note: CreditNote) -> None:
+    record = _record(RecordKind.CREDIT_MEMO, note.id, f"Credit note {note.number}", note.client_id)
+    if record.status in (SyncStatus.DONE, SyncStatus.CONFLICT):
+        return
+    record.attempts += 1
+    customer = ensure_customer(api, note.client)
+    tz = billing_timezone()
+    lines = []
+    for line in note.lines:
+        product = line.invoice_line.product if line.invoice_line is not None else None
+        lines.append(
+            {
+                "DetailType": "SalesItemLineDetail",
+                "Amount": minor_to_decimal(line.amount_minor),
+                "Description": line.description[:4000],
+                "SalesItemLineDetail": {
+                    "ItemRef": {"value": ensure_item(api, connection, product)},
+                    "TaxCodeRef": {"value": "NON"},
+                },
+            }
+        )
+    body: dict[str, Any] = {
+        "DocNumber": note.number,
+        "CustomerRef": {"value": customer},
+        "TxnDate": note.issued_at.astimezone(tz).date().isoformat(),
+        "Line": lines,
+        "PrivateNote": f"Seatmeter credit note {note.number} on invoice {note.invoice.number}: {note.reason}"[
+            :4000
+        ],
+    }
+    digest = _digest(body)
+    record.request_id = _request_id(record.kind, note.id, digest)
+    matches = api.query("CreditMemo", f"DocNumber = '{_quote(note.number)}'")
+    if matches:
+        _done(
+            record,
+            matches[0],
+            digest,
+            "Matched the credit memo already in QuickBooks (imported from a file?).",
+        )
+        return
+    try:
+        obj = api.write("CreditMemo", body, record.request_id)
+    except QuickbooksException as error:
+        raise Refused(_refusal(error)) from None
+    _done(record, obj, digest)
+    _check_total(record, obj, note.amount_minor)
+
+
+def _invoice_record(invoice_id: int) -> QuickBooksRecord | None:
+    return db.session.scalars(
+        select(QuickBooksRecord).where(
+            QuickBooksRecord.kind == RecordKind.INVOICE, QuickBooksRecord.local_id == invoice_id
+        )
+    ).one_or_none()
+
+
+def sync_payment(api: Api, connection: QuickBooksConnection, payment: Payment) -> None:
+    record = _record(
+        RecordKind.PAYMENT,
+        payment.id,
+        f"Payment {payment.id} of invoice {payment.invoice.number}",
+        payment.client_id,
+    )
+    if record.status in (SyncStatus.DONE, SyncStatus.CONFLICT):
+        return
+    invoice_record = _invoice_record(payment.invoice_id)
+    if invoice_record is None or invoice_record.qbo_id is None:
+        record.reason = f"Waits for invoice {payment.invoice.number} to be in QuickBooks."
+        return
+    record.attempts += 1
+    customer = ensure_customer(api, payment.client)
+    amount = minor_to_decimal(payment.amount_minor)
+    body: dict[str, Any] = {
+        "CustomerRef": {"value": customer},
+        "TotalAmt": amount,
+        "TxnDate": payment.received_on.isoformat(),
+        "PaymentRefNum": (payment.reference or "")[:MAX_PAYMENT_REF],
+        "PrivateNote": f"Seatmeter payment {payment.id} ({payment.method.value}) of {payment.invoice.number}",
+        "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": invoice_record.qbo_id, "TxnType": "Invoice"}]}],
+    }
+    digest = _digest(body)
+    record.request_id = _request_id(record.kind, payment.id, digest)
+    try:
+        obj = api.write("Payment", body, record.request_id)
+    except QuickbooksException as error:
+        raise Refused(_refusal(error)) from None
+    _done(record, obj, digest)
+
+
+# --- a run
+
+
+@dataclass(frozen=True)
+class Document:
+    kind: RecordKind
+    local_id: int
+
+
+@dataclass
+class DocumentOutcome:
+    status: SyncStatus | None
+    busy: bool = False  # QuickBooks kept throttling or failing: stop the run and try later
+    stop: str | None = None  # why the run stops (reconnect)
+
+
+def prepare_run(connection: QuickBooksConnection) -> list[Document]:
+    """Every document from the connection's first month on, in the order they must go. Flushes.
+
+    Each gets its record (pending) now, so the sync page shows what is waiting.
+    """
+    invoices = list(
+        db.session.scalars(
+            select(Invoice)
+            .where(Invoice.period >= connection.first_period, Invoice.status.not_in(SKIPPED_STATUSES))
+            .order_by(Invoice.id)
+        )
+    )
+    invoice_ids = [invoice.id for invoice in invoices]
+    notes = (
+        list(
+            db.session.scalars(
+                select(CreditNote).where(CreditNote.invoice_id.in_(invoice_ids)).order_by(CreditNote.id)
+            )
+        )
+        if invoice_ids
+        else []
+    )
+    payments = (
+        list(
+            db.session.scalars(
+                select(Payment).where(Payment.invoice_id.in_(invoice_ids)).order_by(Payment.id)
+            )
+        )
+        if invoice_ids
+        else []
+    )
+    documents: list[Document] = []
+    # Customers sent before go first, so a client's changed name or e-mail reaches QuickBooks too.
+    for client_id in db.session.scalars(
+        select(QuickBooksRecord.local_id)
+        .where(QuickBooksRecord.kind == RecordKind.CUSTOMER, QuickBooksRecord.status == SyncStatus.DONE)
+        .order_by(QuickBooksRecord.local_id)
+    ):
+        documents.append(Document(RecordKind.CUSTOMER, client_id))
+    for invoice in invoices:
+        _record(RecordKind.INVOICE, invoice.id, f"Invoice {invoice.number}", invoice.client_id)
+        documents.append(Document(RecordKind.INVOICE, invoice.id))
+    for note in notes:
+        _record(RecordKind.CREDIT_MEMO, note.id, f"Credit note {note.number}", note.client_id)
+        documents.append(Document(RecordKind.CREDIT_MEMO, note.id))
+    for payment in payments:
+        _record(
+            RecordKind.PAYMENT,
+            payment.id,
+            f"Payment {payment.id} of invoice {payment.invoice.number}",
+            payment.client_id,
+        )
+        documents.append(Document(RecordKind.PAYMENT, payment.id))
+    return documents
+
+
+def sync_document(
+    connection: QuickBooksConnection, settings: QuickBooksSettings, document: Document, now: datetime
+) -> DocumentOutcome:
+    """Send one document (and what it refers to). Flushes; the caller commits, whatever the outcome."""
+    # One run at a time per company: a second one waits here rather than racing for the same records.
+    db.session.refresh(connection, with_for_update=True)
+    if connection.state is ConnectionState.RECONNECT:
+        return DocumentOutcome(None, stop=connection.problem)
+    api = Api(connection, settings, now)
+    record_kind, local_id = document.kind, document.local_id
+    try:
+        if record_kind is RecordKind.CUSTOMER:
+            client = db.session.get(Client, local_id)
+            if client is None:
+                return DocumentOutcome(None)
+            ensure_customer(api, client)
+        elif record_kind is RecordKind.INVOICE:
+            invoice = db.session.get(Invoice, local_id)
+            if invoice is None:
+                return DocumentOutcome(None)
+            sync_invoice(api, connection, invoice)
+        elif record_kind is RecordKind.CREDIT_MEMO:
+            note = db.session.get(CreditNote, local_id)
+            if note is None:
+                return DocumentOutcome(None)
+            sync_credit_note(api, connection, note)
+        else:
+            payment = db.session.get(Payment, local_id)
+            if payment is None:
+                return DocumentOutcome(None)
+            sync_payment(api, connection, payment)
+    except Refused as refusal:
+        record = _record(record_kind, local_id, "", None)
+        _fail(record, str(refusal))
+    except QuickBooksBusy as busy:
+        record = _record(record_kind, local_id, "", None)
+        record.reason = (
+            f"QuickBooks was busy or failing (HTTP {busy.status or 'no answer'}) after {MAX_TRIES} tries; "
+            "it is tried again later by itself."
+        )
+        db.session.flush()
+        return DocumentOutcome(record.status, busy=True)
+    except NeedsReconnect as reconnect:
+        return DocumentOutcome(None, stop=str(reconnect))
+    record = _record(record_kind, local_id, "", None)
+    if (
+        record.status in (SyncStatus.DONE, SyncStatus.CONFLICT)
+        and record.reason
+        and record.reason.startswith("QuickBooks was busy")
+    ):
+        record.reason = None
+    connection.last_run_at = now
+    db.session.flush()
+    return DocumentOutcome(record.status)
