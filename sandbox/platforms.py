@@ -4,6 +4,7 @@
   WorkSpaces registration that moto, like AWS, requires before a desktop can be made;
 * Amazon WorkMail (mailboxes): our WorkMail stand-in (moto has no WorkMail backend);
 * Stripe: localstripe, with the portal's webhook registered;
+* QuickBooks Online: our stand-in of Intuit's OAuth and Accounting API (``sandbox/quickbooks_server.py``);
 * the colo's Kamailio SIP registrar (VoIP seats): a real Kamailio when it is installed. Without it the
   VoIP seats are still written to Kamailio's subscriber table (an SQLite file), only no phone can
   register; :attr:`Sandbox.notes` says so.
@@ -220,6 +221,21 @@ def _start(sandbox: Sandbox, public_url: str) -> None:
     register_stripe_webhook(stripe_base, f"{public_url}/webhooks/stripe", webhook_secret)
     env.update(
         STRIPE_API_KEY=STRIPE_API_KEY, STRIPE_API_BASE=stripe_base, STRIPE_WEBHOOK_SECRET=webhook_secret
+    )
+
+    # QuickBooks Online: the console's "Connect to QuickBooks" signs in on the stand-in's consent page.
+    quickbooks_port = free_port()
+    quickbooks_id, quickbooks_secret = "ABsandbox-seatmeter", secrets.token_urlsafe(24)
+    quickbooks_keys = ["--client-id", quickbooks_id, "--client-secret", quickbooks_secret]
+    sandbox.processes.append(
+        _python_server("sandbox.quickbooks_server", quickbooks_keys, quickbooks_port, workdir / "quickbooks.log")
+    )
+    env.update(
+        QUICKBOOKS_CLIENT_ID=quickbooks_id,
+        QUICKBOOKS_CLIENT_SECRET=quickbooks_secret,
+        QUICKBOOKS_BASE_URL=f"http://{LOOPBACK}:{quickbooks_port}",
+        # requests-oauthlib sends tokens over plain http only when told: the stand-in has no TLS.
+        OAUTHLIB_INSECURE_TRANSPORT="1",
     )
 
     env["SIP_DOMAIN"] = SIP_DOMAIN
