@@ -228,7 +228,9 @@ def _start(sandbox: Sandbox, public_url: str) -> None:
     quickbooks_id, quickbooks_secret = "ABsandbox-seatmeter", secrets.token_urlsafe(24)
     quickbooks_keys = ["--client-id", quickbooks_id, "--client-secret", quickbooks_secret]
     sandbox.processes.append(
-        _python_server("sandbox.quickbooks_server", quickbooks_keys, quickbooks_port, workdir / "quickbooks.log")
+        _python_server(
+            "sandbox.quickbooks_server", quickbooks_keys, quickbooks_port, workdir / "quickbooks.log"
+        )
     )
     env.update(
         QUICKBOOKS_CLIENT_ID=quickbooks_id,

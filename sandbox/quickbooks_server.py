@@ -377,7 +377,7 @@ class Backend:
         self.access_tokens[access] = time.time() + ACCESS_TOKEN_SECONDS
         self.refresh_tokens.add(refresh)
         return {
-            "token_type": "bearer",
+            "token_type": "bearer",  # nosec B105  # OAuth's token type, not a password
             "access_token": access,
             "refresh_token": refresh,
             "expires_in": ACCESS_TOKEN_SECONDS,

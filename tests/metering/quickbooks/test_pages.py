@@ -60,14 +60,15 @@ def test_connect_through_intuits_sign_in(qbo_app, client, admin, quickbooks):
 
     connection = db.session.scalars(select(QuickBooksConnection)).one()
     assert connection.realm_id == quickbooks.realm and connection.state is ConnectionState.CONNECTED
-    stored = db.session.execute(text("select access_token_sealed, refresh_token_sealed from quickbooks_connections"))
+    stored = db.session.execute(
+        text("select access_token_sealed, refresh_token_sealed from quickbooks_connections")
+    )
     access, refresh = stored.one()
     assert quickbooks.calls()["token:authorization_code"] == 1
     assert access.startswith("gAAAA") and refresh.startswith("gAAAA")  # Fernet, never the token itself
 
-    saved = client.post(
-        "/reseller/quickbooks/settings", data={"account": "1", "first_period": "2026-10"}, follow_redirects=True
-    )
+    choice = {"account": "1", "first_period": "2026-10"}
+    saved = client.post("/reseller/quickbooks/settings", data=choice, follow_redirects=True)
     assert saved.status_code == 200
     assert "Products post to “Services”" in saved.get_data(as_text=True)
 
