@@ -554,15 +554,17 @@ def prepare_run(connection: QuickBooksConnection) -> list[Document]:
     return documents
 
 
-def sync_document(
-    connection: QuickBooksConnection, settings: QuickBooksSettings, document: Document, now: datetime
-) -> DocumentOutcome:
-    """Send one document (and what it refers to). Flushes; the caller commits, whatever the outcome."""
+def sync_document(api: Api, document: Document, now: datetime) -> DocumentOutcome:
+    """Send one document (and what it refers to). Flushes; the caller commits, whatever the outcome.
+
+    ``api`` serves a whole run: its client (and token) is made once, not per document.
+    """
+    connection = api.connection
     # One run at a time per company: a second one waits here rather than racing for the same records.
     db.session.refresh(connection, with_for_update=True)
     if connection.state is ConnectionState.RECONNECT:
         return DocumentOutcome(None, stop=connection.problem)
-    api = Api(connection, settings, now)
+    api.now = now
     record_kind, local_id = document.kind, document.local_id
     try:
         if record_kind is RecordKind.CUSTOMER:

@@ -11,7 +11,7 @@ from celery import Task, shared_task
 from metering.quickbooks.client import quickbooks_settings
 from metering.quickbooks.connection import current_connection
 from metering.quickbooks.models import ConnectionState, SyncStatus
-from metering.quickbooks.sync import Document, prepare_run, sync_document
+from metering.quickbooks.sync import Api, Document, prepare_run, sync_document
 from portal.db import utcnow
 from portal.transactions import task_transaction
 
@@ -39,14 +39,13 @@ def sync_quickbooks_now() -> RunSummary:
             summary.stopped = "not connected"
             return summary
         documents: list[Document] = prepare_run(connection)
-        connection_id = connection.id
+        api = Api(connection, settings, utcnow())
     for document in documents:
         with task_transaction():
-            connection = current_connection()
-            if connection is None or connection.id != connection_id:
+            if current_connection() is not api.connection:
                 summary.stopped = "disconnected"
                 return summary
-            outcome = sync_document(connection, settings, document, utcnow())
+            outcome = sync_document(api, document, utcnow())
         summary.add(outcome.status)
         if outcome.stop is not None:
             summary.stopped = outcome.stop
