@@ -53,6 +53,10 @@ def test_generated_secret_key_is_private_and_kept(tmp_path):
         ("BILLING_RETRY_DAYS", "5,3", "increasing"),
         ("BILLING_RETRY_DAYS", "0,3", "from 1 to 60"),
         ("SIP_SERVER", "sip://pbx.example.com", "a host such as"),
+        ("QUICKBOOKS_ENVIRONMENT", "staging", "sandbox or production"),
+        ("QUICKBOOKS_BASE_URL", "quickbooks.local", "http:// or https://"),
+        # requests-oauthlib would refuse to send a token over it at the first call, not at start-up.
+        ("QUICKBOOKS_BASE_URL", "http://127.0.0.1:9000", "OAUTHLIB_INSECURE_TRANSPORT=1"),
     ],
 )
 def test_malformed_setting_names_the_variable(tmp_path, variable, value, says):
