@@ -110,7 +110,7 @@ def test_conflicts_and_failures_are_shown_with_their_reason(connected, books, qu
 
     assert f"Invoice {invoice.number}" in page
     row = page[page.index(f'id="record-invoice-{invoice.id}"') :]
-    row = row[: row.index("</tr>")]
+    row = row[: row.index("</li>")]
     assert "conflict" in row and "changed in QuickBooks" in row
     assert "1 conflict" in page
 
