@@ -590,6 +590,10 @@ def sync_document(api: Api, document: Document, now: datetime) -> DocumentOutcom
     except Refused as refusal:
         record = _record(record_kind, local_id, "", None)
         _fail(record, str(refusal))
+    except QuickbooksException as error:
+        # A refusal of a look-up or of something the document refers to.
+        record = _record(record_kind, local_id, "", None)
+        _fail(record, _refusal(error))
     except QuickBooksBusy as busy:
         record = _record(record_kind, local_id, "", None)
         record.reason = (

@@ -17,6 +17,7 @@ from metering import (
     sync_quickbooks_now,
 )
 from portal.db import db
+from tests.metering.months import TESTS
 from tests.standins.quickbooks import QuickBooksStandIn
 
 
@@ -230,3 +231,25 @@ def test_a_worker_killed_after_the_write_leaves_no_duplicate(connected, books, q
     if kind is RecordKind.PAYMENT:
         # Payments have no number to look up: QuickBooks' requestid is what kept it single.
         assert quickbooks.calls().get("requestid repeated", 0) >= 1
+
+
+def test_a_refusal_is_kept_with_its_reason_and_sync_again_sends_it(connected, books, quickbooks):
+    # An account deleted in QuickBooks since it was picked.
+    choose_sync_settings(TESTS, connected, Account("999", "Old sales"), parse_period("2026-10"))
+    db.session.commit()
+
+    summary = sync_quickbooks_now()
+
+    assert summary.counts.get("failed") == 4  # three invoices and the credit note; the payment waits
+    invoice_record = records()[(RecordKind.INVOICE, books.invoices["acme"].id)]
+    assert invoice_record.status is SyncStatus.FAILED
+    assert "Invalid Reference Id" in (invoice_record.reason or "")
+    assert store_counts(quickbooks)["Invoice"] == 0
+
+    choose_sync_settings(TESTS, connected, Account("1", "Services"), parse_period("2026-10"))
+    retry_failed(TESTS)
+    db.session.commit()
+    sync_quickbooks_now()
+
+    assert all(r.status is SyncStatus.DONE for r in records().values())
+    assert store_counts(quickbooks) == {"Customer": 3, "Item": 2, "Invoice": 3, "CreditMemo": 1, "Payment": 1}
