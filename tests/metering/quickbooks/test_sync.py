@@ -9,11 +9,15 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from metering import (
+    Account,
     ConnectionState,
     QuickBooksRecord,
     RecordKind,
     SyncStatus,
+    choose_sync_settings,
     current_connection,
+    parse_period,
+    retry_failed,
     sync_quickbooks_now,
 )
 from portal.db import db
