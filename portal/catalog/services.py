@@ -402,6 +402,24 @@ def placement_in_force(product: Product, platform: str, month: str) -> Placement
     return max(rows, key=lambda row: row.effective_from) if rows else None
 
 
+def platforms_for(product: Product) -> list[str]:
+    """The platforms that can serve ``product``'s kind (its adapters), in ADAPTER_CHOICES' order."""
+    return [name for name in ADAPTER_CHOICES.get(str(product.kind), ()) if name != "none"]
+
+
+def checked_placement(platform: str, sku_codes: Sequence[str]) -> tuple[str, list[LicenceSku]]:
+    """The platform's name and the SKUs of a bill of licences, by code; a plain InvalidInput otherwise."""
+    platform = platform.strip().lower()
+    if platform not in platforms():
+        raise InvalidInput(f"“{platform}” is not a platform: choose one of {', '.join(platforms())}.")
+    codes = sorted({code.strip().upper() for code in sku_codes if code.strip()})
+    skus = list(db.session.scalars(select(LicenceSku).where(LicenceSku.code.in_(codes))))
+    unknown = sorted(set(codes) - {sku.code for sku in skus})
+    if unknown:
+        raise InvalidInput(f"No licence SKU with the code {', '.join(unknown)}; nothing was changed.")
+    return platform, sorted(skus, key=lambda sku: sku.code)
+
+
 def set_placement(
     actor: Actor, product: Product, platform: str, sku_codes: Sequence[str], effective_from: str
 ) -> Placement:
@@ -410,16 +428,10 @@ def set_placement(
     This only records the change: ``metering.change_placement`` picks the month and refuses one that
     has finalized invoices before it gets here. Every problem is one plain line, nothing saved.
     """
-    platform = platform.strip().lower()
-    if platform not in platforms():
-        raise InvalidInput(f"“{platform}” is not a platform: choose one of {', '.join(platforms())}.")
     if not _MONTH_RE.fullmatch(effective_from):
         raise InvalidInput(f"“{effective_from}” is not a month: write YYYY-MM, e.g. 2026-11.")
-    codes = sorted({code.strip().upper() for code in sku_codes if code.strip()})
-    skus = list(db.session.scalars(select(LicenceSku).where(LicenceSku.code.in_(codes))))
-    unknown = sorted(set(codes) - {sku.code for sku in skus})
-    if unknown:
-        raise InvalidInput(f"No licence SKU with the code {', '.join(unknown)}; nothing was changed.")
+    platform, skus = checked_placement(platform, sku_codes)
+    codes = [sku.code for sku in skus]
     placement = db.session.scalars(
         select(Placement).where(
             Placement.product_id == product.id,
