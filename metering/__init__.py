@@ -41,7 +41,13 @@ from metering.billing.models import (
     StripeEvent,
 )
 from metering.billing.pdf import invoice_pdf, render_invoice_html
-from metering.billing.prices import change_placement, change_price, change_sku_cost, effective_month
+from metering.billing.prices import (
+    change_placement,
+    change_price,
+    change_sku_cost,
+    effective_month,
+    first_unbilled_month,
+)
 from metering.billing.queries import (
     billing_account_of,
     draft_count,
@@ -104,6 +110,7 @@ from metering.ledger.services import (
     open_seat_interval,
     open_seat_interval_of,
     open_seat_service_interval,
+    record_seat_platform,
     seats_counted_now,
 )
 from metering.periods import BillingPeriod
@@ -259,6 +266,7 @@ __all__ = [
     "estimate_month",
     "filing_status",
     "finalize_period",
+    "first_unbilled_month",
     "format_rate",
     "get_credit_note",
     "get_invoice",
@@ -302,6 +310,7 @@ __all__ = [
     "quickbooks_missing_settings",
     "quickbooks_settings",
     "record_payment",
+    "record_seat_platform",
     "release_invoice",
     "render_invoice_html",
     "retry_failed",

@@ -289,6 +289,25 @@ def line_tax(amount_minor: int, rule: TaxRule) -> int:
     return _divide_half_up(amount_minor * rule.rate_ppm, PPM)
 
 
+def tax_share(amount_minor: int, tax_minor: int, total_minor: int) -> int:
+    """The tax inside ``amount_minor``, a part of a document whose ``total_minor`` holds ``tax_minor``.
+
+    For a credit of an amount on an invoice with several rates: the credit carries the invoice's
+    own proportion of tax, rounded half up (away from zero) like a line's tax. Zero for a zero total.
+    """
+    for value, name in (
+        (amount_minor, "amount_minor"),
+        (tax_minor, "tax_minor"),
+        (total_minor, "total_minor"),
+    ):
+        _check_int(value, name)
+    if total_minor == 0:
+        return 0
+    if total_minor < 0:
+        tax_minor, total_minor = -tax_minor, -total_minor
+    return _divide_half_up(amount_minor * tax_minor, total_minor)
+
+
 @dataclass(frozen=True, slots=True)
 class TaxedTotals:
     """An invoice's sums: the lines' amounts, each line's tax (in line order), and what is paid."""

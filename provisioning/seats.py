@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from metering import product_price
+from metering import product_price, record_seat_platform
 from portal.accounts.models import Client, ClientStatus, EndUser
 from portal.audit.services import Actor, record
 from portal.catalog.models import Product, ProductBilling, ProductKind
@@ -292,16 +292,23 @@ def record_past_seat(
     start: datetime,
     stop: datetime | None,
     now: datetime,
+    platform: str | None = None,
 ) -> Seat:
     """A seat that was in service from ``start`` (to ``stop``) before this installation knew of it.
 
     For bringing over an earlier system's records (and the demo's year of history): an order of one,
     whose licence ledger shows the months it was in service. A seat still in service (no ``stop``)
     is made again on the platform by the workers, as when a true-up finds its account gone; billing
-    pauses only for the minutes that takes.
+    pauses only for the minutes that takes. ``platform`` names where an ended seat was held when that
+    was not today's adapter for its kind (e.g. a desktop at the colo before the move to WorkSpaces):
+    its licences are counted by that placement's bill.
     """
     if not start < (stop or now) <= now:
         raise InvalidInput("A past seat starts before it stops, and both are in the past.")
+    if platform is not None and stop is None:
+        raise InvalidInput(
+            "A seat still in service runs on today's platform; only an ended seat names another."
+        )
     order = place_order(actor, client, product, 1, [person])
     order.created_at = start
     seat = order.seats[0]
@@ -316,6 +323,8 @@ def record_past_seat(
         seat.revision += 1
         move(seat, SeatState.TERMINATING, stop)
         move(seat, SeatState.TERMINATED, stop)
+        if platform is not None:
+            record_seat_platform(seat, platform)
     db.session.flush()
     record(
         actor,
@@ -323,7 +332,11 @@ def record_past_seat(
         "seat",
         seat.id,
         client_id=client.id,
-        details={"start": start.isoformat(), "stop": stop.isoformat() if stop else None},
+        details={
+            "start": start.isoformat(),
+            "stop": stop.isoformat() if stop else None,
+            **({"platform": platform} if platform is not None else {}),
+        },
     )
     return seat
 

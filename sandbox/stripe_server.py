@@ -22,7 +22,7 @@ def _patch_localstripe() -> None:
     from aiohttp import web
     from localstripe import server
     from localstripe.errors import UserError
-    from localstripe.resources import Customer, Invoice, InvoiceItem, InvoiceLineItem, PaymentIntent
+    from localstripe.resources import Customer, Invoice, InvoiceItem, InvoiceLineItem, PaymentIntent, Refund
     from localstripe.webhooks import _webhooks
 
     # 1. Never write /tmp/localstripe.pickle (shared by every instance on the machine).
@@ -133,7 +133,12 @@ def _patch_localstripe() -> None:
     # 6. POST /v1/credit_notes on an open invoice, which localstripe lacks. As Stripe documents it for
     # an open invoice: the credit note's amount lowers the invoice's amount_due (its total stays), a
     # credit note may not exceed what is due, and one for all of it leaves the invoice paid; paying
-    # the invoice charges amount_due. Credit notes on paid invoices (refunds) are not imitated.
+    # the invoice charges amount_due. On a paid invoice (a post-payment credit note) the
+    # refund_amount, credit_amount and out_of_band_amount must add up to the credit note's amount,
+    # which may not exceed what was paid and not yet credited; refund_amount refunds the charge that
+    # paid the invoice (a localstripe Refund of its PaymentIntent), listed in the note's `refunds`.
+    # credit_amount (the customer's Stripe balance) is refused: not imitated. The same
+    # Idempotency-Key gives the same answer and credits nothing more, as Stripe promises.
     def amount_due(invoice: Any) -> int:
         return max(0, invoice.total - getattr(invoice, "_credited", 0))
 
@@ -179,7 +184,17 @@ def _patch_localstripe() -> None:
         body = {"error": {"type": "invalid_request_error", "message": message, "param": param}}
         return web.json_response(body, status=400)
 
+    answered: dict[str, dict[str, Any]] = {}
+
+    def form_int(form: Any, name: str) -> int | None:
+        raw = str(form.get(name) or "")
+        return int(raw) if raw.lstrip("-").isdigit() else None
+
     async def create_credit_note(request: web.Request) -> web.Response:
+        key = request.headers.get("Idempotency-Key")
+        # An answer outlives neither its invoice nor a DELETE /_config/data (a test's fresh start).
+        if key and key in answered and f"invoice:{answered[key]['invoice']}" in server.store:
+            return web.json_response(answered[key])
         form = await request.post()
         invoice_id = str(form.get("invoice") or "")
         if not invoice_id:
@@ -188,15 +203,21 @@ def _patch_localstripe() -> None:
             invoice = Invoice._api_retrieve(invoice_id)
         except UserError:
             return stripe_error(f"No such invoice: '{invoice_id}'", "invoice")
-        if invoice.status != "open":
-            return stripe_error("Only open invoices can be credited by this stand-in.", "invoice")
-        try:
-            amount = int(str(form.get("amount") or ""))
-        except ValueError:
+        amount = form_int(form, "amount")
+        if amount is None:
             return stripe_error("Invalid integer: amount.", "amount")
-        if amount <= 0 or amount > amount_due(invoice):
-            return stripe_error("The credit note amount exceeds the invoice's amount due.", "amount")
-        invoice._credited = getattr(invoice, "_credited", 0) + amount
+        if invoice.status == "paid":
+            answer = post_payment_credit_note(form, invoice, amount)
+            if isinstance(answer, web.Response):
+                return answer
+        elif invoice.status == "open":
+            if amount <= 0 or amount > amount_due(invoice):
+                return stripe_error("The credit note amount exceeds the invoice's amount due.", "amount")
+            invoice._credited = getattr(invoice, "_credited", 0) + amount
+            answer = {"pre_payment_amount": amount, "post_payment_amount": 0, "type": "pre_payment"}
+            answer |= {"refunds": [], "out_of_band_amount": None}
+        else:
+            return stripe_error("Only open or paid invoices can be credited by this stand-in.", "invoice")
         metadata = {
             str(key)[len("metadata[") : -1]: str(value)
             for key, value in form.items()
@@ -207,24 +228,71 @@ def _patch_localstripe() -> None:
             "id": f"cn_{uuid.uuid4().hex[:24]}",
             "object": "credit_note",
             "amount": amount,
+            "total": amount,
             "currency": invoice.currency,
             "customer": invoice.customer,
             "invoice": invoice.id,
             "memo": str(form.get("memo") or "") or None,
             "metadata": metadata,
             "number": f"{invoice.id.upper()}-CN-{number:02d}",
-            "pre_payment_amount": amount,
-            "post_payment_amount": 0,
             "reason": form.get("reason"),
             "status": "issued",
-            "type": "pre_payment",
             "created": int(time.time()),
             "livemode": False,
+            **answer,
         }
         invoice._credit_notes = [*getattr(invoice, "_credit_notes", []), note]
+        if key:
+            answered[key] = note
         return web.json_response(note)
 
+    def post_payment_credit_note(form: Any, invoice: Any, amount: int) -> dict[str, Any] | web.Response:
+        refund_amount = form_int(form, "refund_amount") or 0
+        credit_amount = form_int(form, "credit_amount") or 0
+        out_of_band = form_int(form, "out_of_band_amount") or 0
+        left = invoice.amount_paid - getattr(invoice, "_post_credited", 0)
+        if amount <= 0 or amount > left:
+            return stripe_error("The credit note amount exceeds the amount paid on the invoice.", "amount")
+        if min(refund_amount, credit_amount, out_of_band) < 0:
+            return stripe_error("Amounts must be positive.", "refund_amount")
+        if refund_amount + credit_amount + out_of_band != amount:
+            return stripe_error(
+                "The sum of refund_amount, credit_amount and out_of_band_amount must equal the credit "
+                "note's total for a paid invoice.",
+                "amount",
+            )
+        if credit_amount:
+            return stripe_error("credit_amount is not imitated by this stand-in.", "credit_amount")
+        refunds = []
+        if refund_amount:
+            if invoice.payment_intent is None:
+                return stripe_error("The invoice has no charge to refund.", "refund_amount")
+            try:
+                refund = Refund._api_create(payment_intent=invoice.payment_intent, amount=refund_amount)
+            except UserError as error:
+                return stripe_error(str(error), "refund_amount")
+            refunds.append({"refund": refund.id, "amount_refunded": refund_amount, "type": "refund"})
+        invoice._post_credited = getattr(invoice, "_post_credited", 0) + amount
+        return {
+            "pre_payment_amount": 0,
+            "post_payment_amount": amount,
+            "type": "post_payment",
+            "refunds": refunds,
+            "out_of_band_amount": out_of_band or None,
+        }
+
+    async def retrieve_credit_note(request: web.Request) -> web.Response:
+        wanted = request.match_info["id"]
+        for key, value in list(server.store.items()):
+            if key.startswith("invoice:"):
+                for note in getattr(value, "_credit_notes", []):
+                    if note["id"] == wanted:
+                        return web.json_response(note)
+        body = {"error": {"type": "invalid_request_error", "message": f"No such credit note: '{wanted}'"}}
+        return web.json_response(body, status=404)
+
     server.app.router.add_post("/v1/credit_notes", create_credit_note)
+    server.app.router.add_get("/v1/credit_notes/{id}", retrieve_credit_note)
 
 
 def serve(port: int) -> None:

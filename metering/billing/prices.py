@@ -15,12 +15,12 @@ from sqlalchemy import select
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceStatus
 from metering.periods import BillingPeriod
 from portal.audit.services import Actor
-from portal.catalog.models import LicenceSku, Product
+from portal.catalog.models import HISTORY_START, LicenceSku, Product
 from portal.catalog.services import set_placement, set_product_price, set_sku_cost
 from portal.db import db
 from portal.errors import InvalidInput
 
-__all__ = ["change_placement", "change_price", "change_sku_cost", "effective_month"]
+__all__ = ["change_placement", "change_price", "change_sku_cost", "effective_month", "first_unbilled_month"]
 
 
 def effective_month(text: str | None, now: datetime, tz: ZoneInfo, changing: str = "prices") -> BillingPeriod:
@@ -53,6 +53,20 @@ def effective_month(text: str | None, now: datetime, tz: ZoneInfo, changing: str
             f"choose {last.next()} or later."
         )
     return month
+
+
+def first_unbilled_month() -> str:
+    """The first month ("YYYY-MM") that no finalized invoice has billed, so a change from it on moves
+    nothing already sent or reported: the month after the last finalized one; with none, the start of
+    history."""
+    finalized = db.session.scalars(
+        select(Invoice.period)
+        .where(Invoice.status != InvoiceStatus.DRAFT)
+        .union(select(BillingPeriodState.period).where(BillingPeriodState.finalized_at.is_not(None)))
+    ).all()
+    if not finalized:
+        return HISTORY_START
+    return str(BillingPeriod.parse(max(finalized)).next())
 
 
 def change_price(

@@ -21,7 +21,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, event, inspect
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, event, false, inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from metering.billing.models import Invoice, InvoiceLine
@@ -78,6 +78,9 @@ class CreditNote(Base):
     reduces_invoice_minor: Mapped[int]
     refund_minor: Mapped[int] = mapped_column(default=0)
     carry_minor: Mapped[int] = mapped_column(default=0)
+    # The tax inside amount_minor (the sum of its lines' taxes): the books post it to sales tax, not
+    # income. The amount is always what the client gets back, tax included.
+    tax_minor: Mapped[int] = mapped_column(default=0, server_default="0")
     reason: Mapped[str] = mapped_column(Text)
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     issued_by: Mapped[str] = mapped_column(String(300))
@@ -100,6 +103,11 @@ class CreditNote(Base):
     def number(self) -> str:
         return f"CN-{self.sequence:04d}"
 
+    @property
+    def subtotal_minor(self) -> int:
+        """What is credited without its tax."""
+        return self.amount_minor - self.tax_minor
+
 
 class CreditNoteLine(Base):
     __tablename__ = "credit_note_lines"
@@ -110,8 +118,15 @@ class CreditNoteLine(Base):
     # The invoice line credited in full, when the reseller picked lines (None for an amount).
     invoice_line_id: Mapped[int | None] = mapped_column(ForeignKey("invoice_lines.id"), index=True)
     description: Mapped[str] = mapped_column(Text)
-    # Positive: money given back to the client.
+    # Positive: money given back to the client, tax included (as the client paid or owed it).
     amount_minor: Mapped[int]
+    # The tax part of amount_minor, rounded per line like the invoice's (metering.rating), and the rate
+    # of the invoice line it credits as that line carried it (None when the invoice was untaxed).
+    # tax_inclusive says how the invoice line was taxed; the credited amount includes the tax either way.
+    tax_minor: Mapped[int] = mapped_column(default=0, server_default="0")
+    tax_name: Mapped[str | None] = mapped_column(String(100))
+    tax_rate_ppm: Mapped[int | None]
+    tax_inclusive: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     credit_note: Mapped[CreditNote] = relationship(back_populates="lines")
     invoice_line: Mapped[InvoiceLine | None] = relationship()
@@ -172,6 +187,7 @@ _FROZEN_CREDIT_NOTE_COLUMNS = (
     "reduces_invoice_minor",
     "refund_minor",
     "carry_minor",
+    "tax_minor",
     "reason",
     "issued_at",
     "issued_by",

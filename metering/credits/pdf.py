@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 from flask import current_app, render_template
 from weasyprint import CSS, HTML, URLFetcher
 
-from metering.billing.documents import Party, document_parties, logo_data_uri
+from metering.billing.documents import Party, TaxSummary, document_parties, logo_data_uri
 from metering.billing.pdf import STYLESHEET
 from metering.credits.models import CreditNote, Settlement
 from metering.settings import billing_timezone
+from metering.tax.models import format_rate
 from portal.accounts.models import Reseller
 from portal.money import format_amount
 
@@ -35,6 +36,8 @@ class CreditNoteDocument:
     logo_data_uri: str | None
     issued_on: date
     settlement: str  # where the money goes, in a sentence
+    # The tax inside the amount credited, one row per rate (the invoice's rates); empty when untaxed.
+    taxes: tuple[TaxSummary, ...]
 
 
 def settlement_sentence(note: CreditNote) -> str:
@@ -48,6 +51,25 @@ def settlement_sentence(note: CreditNote) -> str:
     return "; ".join(parts) + "."
 
 
+def credit_note_taxes(note: CreditNote) -> tuple[TaxSummary, ...]:
+    """One row per rate of the credited lines, in the order the lines first use it.
+
+    Every amount on a credit note includes its tax (it is what the client gets back), so the rows
+    say the rate, not whether the invoice added or included it. A credit of an amount on an invoice
+    with several rates carries the invoice's proportion of tax under "Tax".
+    """
+    sums: dict[tuple[str, int | None], int] = {}
+    for line in note.lines:
+        if not line.tax_minor and line.tax_rate_ppm is None:
+            continue
+        key = (line.tax_name or "Tax", line.tax_rate_ppm)
+        sums[key] = sums.get(key, 0) + line.tax_minor
+    return tuple(
+        TaxSummary(f"{name} {format_rate(rate)} %" if rate is not None else name, False, amount)
+        for (name, rate), amount in sums.items()
+    )
+
+
 def credit_note_document(note: CreditNote, reseller: Reseller | None, tz: ZoneInfo) -> CreditNoteDocument:
     # The parties of the invoice it credits, as that invoice printed them.
     seller, buyer = document_parties(note.invoice, reseller)
@@ -58,6 +80,7 @@ def credit_note_document(note: CreditNote, reseller: Reseller | None, tz: ZoneIn
         logo_data_uri=logo_data_uri(reseller),
         issued_on=note.issued_at.astimezone(tz).date(),
         settlement=settlement_sentence(note),
+        taxes=credit_note_taxes(note),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -29,6 +30,7 @@ from metering.credits.models import (
 from metering.credits.stripe_credit_notes import due_in_stripe
 from metering.periods import BillingPeriod
 from metering.quickbooks.services import schedule_sync as schedule_quickbooks_sync
+from metering.rating import TaxRule, line_tax, tax_share
 from portal.accounts.models import Reseller
 from portal.audit.services import Actor, record
 from portal.celery_app import enqueue_after_commit
@@ -85,9 +87,51 @@ def _lines_to_credit(invoice: Invoice, line_ids: Iterable[int], reason: str) -> 
             invoice_line_id=line.id,
             description=line.description,
             amount_minor=_owed_for(line),
+            # Credited in full: all of the line's tax goes back with it.
+            **_tax_of(line, sign=1),
         )
         for position, line in enumerate(chosen)
     ]
+
+
+def _tax_of(line: InvoiceLine, sign: int) -> dict[str, Any]:
+    return {
+        "tax_minor": sign * line.tax_minor,
+        "tax_name": line.tax_name,
+        "tax_rate_ppm": line.tax_rate_ppm,
+        "tax_inclusive": line.tax_inclusive,
+    }
+
+
+def _credit_of_amount(invoice: Invoice, amount_minor: int, description: str) -> CreditNoteLine:
+    """One line of ``amount_minor`` (tax included, as the client paid it) and the tax inside it.
+
+    On an invoice taxed at one rate, the tax is that rate's part of the amount, rounded like an
+    inclusive invoice line (metering.rating.line_tax). On one with several rates (or taxed and
+    untaxed lines), the credit carries the invoice's own proportion of tax, and no single rate.
+    """
+    rates = {(line.tax_name, line.tax_rate_ppm, line.tax_inclusive) for line in invoice.lines}
+    if len(rates) == 1:
+        name, rate_ppm, inclusive = next(iter(rates))
+        if rate_ppm is not None:
+            tax = line_tax(amount_minor, TaxRule(name or "", rate_ppm, inclusive=True))
+            return CreditNoteLine(
+                position=0,
+                description=description,
+                amount_minor=amount_minor,
+                tax_minor=tax,
+                tax_name=name,
+                tax_rate_ppm=rate_ppm,
+                tax_inclusive=inclusive,
+            )
+    taxed = [line for line in invoice.lines if line.tax_rate_ppm is not None]
+    return CreditNoteLine(
+        position=0,
+        description=description,
+        amount_minor=amount_minor,
+        tax_minor=tax_share(amount_minor, invoice.tax_minor, invoice.total_minor),
+        tax_inclusive=bool(taxed) and all(line.tax_inclusive for line in taxed),
+    )
 
 
 def _owed_for(line: InvoiceLine) -> int:
@@ -158,7 +202,7 @@ def issue_credit_note(
             raise InvalidInput(
                 "A credit note must be for more than zero.", fields={"amount": "Enter more than zero."}
             )
-        lines = [CreditNoteLine(position=0, description=f"Credit: {reason}", amount_minor=amount_minor)]
+        lines = [_credit_of_amount(invoice, amount_minor, f"Credit: {reason}")]
     amount = sum(line.amount_minor for line in lines)
 
     balance = invoice_balance(invoice)
@@ -195,6 +239,7 @@ def issue_credit_note(
         reduces_invoice_minor=reduces,
         refund_minor=rest if settlement is not Settlement.NEXT_INVOICE else 0,
         carry_minor=rest if settlement is Settlement.NEXT_INVOICE else 0,
+        tax_minor=sum(line.tax_minor for line in lines),
         reason=reason,
         issued_by=actor.label,
         lines=lines,
@@ -258,11 +303,16 @@ def issue_month_credit_note(actor: Actor, invoice: Invoice, now: datetime) -> Cr
         reduces_invoice_minor=0,
         refund_minor=0,
         carry_minor=amount,
+        tax_minor=-invoice.tax_minor,
         reason=f"{label}: the month's corrections give back more than it bills",
         issued_by=actor.label,
+        # Each line as the client is owed it, its tax included, so the lines add up to the note.
         lines=[
             CreditNoteLine(
-                position=line.position, description=line.description, amount_minor=-line.amount_minor
+                position=line.position,
+                description=line.description,
+                amount_minor=-_owed_for(line),
+                **_tax_of(line, sign=-1),
             )
             for line in invoice.lines
         ],

@@ -1,12 +1,19 @@
 """Giving back, through Stripe, the part of a credit note that its paid invoice no longer owes.
 
-The refund goes against the PaymentIntent that paid the invoice: read from the invoice itself on the
-older API shapes (and on localstripe), or from the invoice's payments on API versions that moved it
-there. One idempotency key per credit note, so a retried task never refunds twice on real Stripe.
+A credit note wholly on money already paid (nothing of it lowers what the invoice owes) becomes a
+Stripe credit note on the paid Stripe invoice with ``refund_amount``: Stripe creates the refund for
+the charge that paid the invoice, and its own invoice shows the credit note (a post-payment credit
+note: the refund, credit and outside-of-Stripe amounts must add up to its total; only the refund is
+used, since Seatmeter carries credit for later invoices itself). A note that also lowers an open
+invoice is refunded by a bare Refund against the PaymentIntent that paid it: read from the invoice
+itself on the older API shapes (and on localstripe), or from the invoice's payments on API versions
+that moved it there. One idempotency key per credit note and way, so a retried task never refunds
+twice on real Stripe.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +25,8 @@ from portal.audit.services import Actor, record
 from portal.db import db
 
 REFUND_ACTOR = Actor.system("billing (Stripe refunds)")
+# Stripe keeps at most 5000 characters of memo; a reason is far shorter (MAX_CREDIT_REASON).
+_MEMO_LIMIT = 5000
 
 
 class RefundImpossible(RuntimeError):
@@ -58,11 +67,57 @@ def refund_through_stripe(client_api: stripe.StripeClient, note: CreditNote) -> 
     return refund.id
 
 
-def record_refund(note: CreditNote, refund_id: str, now: datetime) -> bool:
+def refunds_by_stripe_credit_note(note: CreditNote) -> bool:
+    """All of the note is money Stripe collected and gives back: Stripe's credit note can carry it."""
+    return (
+        note.invoice.stripe_invoice_id is not None
+        and note.reduces_invoice_minor == 0
+        and note.carry_minor == 0
+        and note.refund_minor == note.amount_minor
+    )
+
+
+@dataclass(frozen=True)
+class StripeCreditRefund:
+    credit_note_id: str
+    refund_id: str
+
+
+def refund_with_stripe_credit_note(client_api: stripe.StripeClient, note: CreditNote) -> StripeCreditRefund:
+    """Create the Stripe credit note that refunds the note's ``refund_minor``. Safe to repeat."""
+    stripe_invoice_id = note.invoice.stripe_invoice_id
+    if stripe_invoice_id is None:
+        raise RefundImpossible(f"invoice {note.invoice.number} was never in Stripe")
+    created = client_api.v1.credit_notes.create(
+        params={
+            "invoice": stripe_invoice_id,
+            "amount": note.refund_minor,
+            "refund_amount": note.refund_minor,
+            "memo": f"{note.number}: {note.reason}"[:_MEMO_LIMIT],
+            "metadata": {"seatmeter_credit_note": note.number, "seatmeter_invoice": str(note.invoice_id)},
+        },
+        options={"idempotency_key": f"seatmeter-credit-note-{note.id}-post-payment"},
+    )
+    answer = created.to_dict()
+    # API versions since 2024 list the refunds; older ones name one.
+    found = [
+        _intent_id(entry.get("refund")) for entry in answer.get("refunds") or [] if isinstance(entry, dict)
+    ]
+    refund_id = next((value for value in found if value), None) or _intent_id(answer.get("refund"))
+    if refund_id is None:
+        raise RefundImpossible(f"Stripe credit note {created.id} names no refund")
+    return StripeCreditRefund(credit_note_id=created.id, refund_id=refund_id)
+
+
+def record_refund(
+    note: CreditNote, refund_id: str, now: datetime, stripe_credit_note_id: str | None = None
+) -> bool:
     """The refund went through: the credit note is settled. False when it was recorded already."""
     if note.status is not CreditNoteStatus.REFUND_DUE:
         return False
     lifecycle.mark_refunded(note, refund_id, now)
+    if stripe_credit_note_id is not None:
+        note.stripe_credit_note_id = stripe_credit_note_id
     db.session.flush()
     record(
         REFUND_ACTOR,
@@ -75,6 +130,7 @@ def record_refund(note: CreditNote, refund_id: str, now: datetime) -> bool:
             "amount_minor": note.refund_minor,
             "currency": note.currency,
             "stripe_refund_id": refund_id,
+            "stripe_credit_note_id": stripe_credit_note_id,
         },
     )
     return True

@@ -11,7 +11,13 @@ from celery import Task, shared_task
 from metering.billing.stripe_push import StripeNotConfigured, stripe_client
 from metering.credits.models import CreditNote, CreditNoteStatus
 from metering.credits.stripe_credit_notes import credit_through_stripe, record_stripe_credit_note
-from metering.credits.stripe_refunds import RefundImpossible, record_refund, refund_through_stripe
+from metering.credits.stripe_refunds import (
+    RefundImpossible,
+    record_refund,
+    refund_through_stripe,
+    refund_with_stripe_credit_note,
+    refunds_by_stripe_credit_note,
+)
 from portal.db import db, utcnow
 from portal.transactions import task_transaction
 
@@ -26,14 +32,19 @@ def refund_credit_note_now(credit_note_id: int) -> str:
         note = db.session.get(CreditNote, credit_note_id)
         if note is None or note.status is not CreditNoteStatus.REFUND_DUE:
             return "nothing to do"
+    stripe_credit_note_id = None
     try:
-        refund_id = refund_through_stripe(stripe_client(), note)
+        if refunds_by_stripe_credit_note(note):
+            done = refund_with_stripe_credit_note(stripe_client(), note)
+            refund_id, stripe_credit_note_id = done.refund_id, done.credit_note_id
+        else:
+            refund_id = refund_through_stripe(stripe_client(), note)
     except (StripeNotConfigured, RefundImpossible, stripe.InvalidRequestError) as error:
         # Stays "refund due" on the reseller's page; the reason is in the worker's log.
         log.error("credit note %s could not be refunded through Stripe: %s", note.number, error)
         return f"error: {error}"
     with task_transaction():
-        record_refund(note, refund_id, utcnow())
+        record_refund(note, refund_id, utcnow(), stripe_credit_note_id)
     return "refunded"
 
 

@@ -63,6 +63,16 @@ def open_seat_service_interval(seat: Seat, at: datetime, platform: str | None = 
     return interval
 
 
+def record_seat_platform(seat: Seat, platform: str) -> int:
+    """Every interval of ``seat`` was held on ``platform``: history brought over from an earlier system,
+    where the seat ran elsewhere than on the adapter serving its kind today. How many intervals."""
+    intervals = list(db.session.scalars(select(LedgerInterval).where(LedgerInterval.seat_id == seat.id)))
+    for interval in intervals:
+        interval.platform = platform
+    db.session.flush()
+    return len(intervals)
+
+
 def close_seat_interval(seat: Seat, at: datetime) -> LedgerInterval | None:
     """The seat's end user stops holding its product at ``at``. Idempotent."""
     interval = open_seat_interval_of(seat)

@@ -397,19 +397,28 @@ def sync_credit_note(api: Api, connection: QuickBooksConnection, note: CreditNot
     if record.status in (SyncStatus.DONE, SyncStatus.CONFLICT):
         return
     record.attempts += 1
+    # A credit note line's amount includes its tax; QuickBooks takes a credit memo's lines with or without
+    # it (GlobalTaxCalculation), one way for the whole memo.
+    inclusive = {line.tax_inclusive for line in note.lines if line.tax_minor}
+    if len(inclusive) > 1:
+        raise Refused(
+            "It mixes tax-inclusive and tax-exclusive lines; a QuickBooks credit memo takes one or the other."
+        )
+    tax_included = inclusive == {True}
     customer = ensure_customer(api, note.client)
     tz = billing_timezone()
     lines = []
     for line in note.lines:
         product = line.invoice_line.product if line.invoice_line is not None else None
+        amount = line.amount_minor if tax_included else line.amount_minor - line.tax_minor
         lines.append(
             {
                 "DetailType": "SalesItemLineDetail",
-                "Amount": minor_to_decimal(line.amount_minor),
+                "Amount": minor_to_decimal(amount),
                 "Description": line.description[:4000],
                 "SalesItemLineDetail": {
                     "ItemRef": {"value": ensure_item(api, connection, product)},
-                    "TaxCodeRef": {"value": "NON"},
+                    "TaxCodeRef": {"value": "TAX" if line.tax_minor else "NON"},
                 },
             }
         )
@@ -418,6 +427,8 @@ def sync_credit_note(api: Api, connection: QuickBooksConnection, note: CreditNot
         "CustomerRef": {"value": customer},
         "TxnDate": note.issued_at.astimezone(tz).date().isoformat(),
         "Line": lines,
+        "TxnTaxDetail": {"TotalTax": minor_to_decimal(sum(line.tax_minor for line in note.lines))},
+        "GlobalTaxCalculation": "TaxInclusive" if tax_included else "TaxExcluded",
         "PrivateNote": f"Seatmeter credit note {note.number} on invoice {note.invoice.number}: {note.reason}"[
             :4000
         ],

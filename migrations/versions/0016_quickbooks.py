@@ -4,7 +4,7 @@ New tables only; nothing existing changes, so there is no data to carry over. Do
 before the connection are picked up by the first sync (from the month the reseller chooses).
 
 Revision ID: 0016_quickbooks
-Revises: 0015_placements
+Revises: 0016_credit_note_tax
 Create Date: 2026-11-30
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 import portal.db
 
 revision: str = "0016_quickbooks"
-# The integrator re-chains this one after the other helpers' migrations.
-down_revision: str | None = "0015_placements"
+# The integrator re-chains this one after the other helpers' migrations (here: after the credits branch's).
+down_revision: str | None = "0016_credit_note_tax"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from metering import billing_timezone, change_placement, change_price
+from metering import billing_timezone, change_placement, change_price, first_unbilled_month
 from portal.accounts.services import ensure_reseller
 from portal.audit.services import Actor
 from portal.catalog.models import LicenceProgramme
@@ -21,9 +21,9 @@ catalog_cli = AppGroup("catalog", help="Products, licence SKUs and prices.")
 @catalog_cli.command("seed")
 @cli_command
 def seed() -> None:
-    """Create the default catalog, or add what is missing. Edited prices are kept."""
+    """Create the default catalog, or add what is missing. Edited prices and placements are kept."""
     ensure_reseller()
-    result = seed_catalog(Actor.system("command line"))
+    result = seed_catalog(Actor.system("command line"), placements_from=first_unbilled_month())
     if not result.created and not result.updated:
         click.echo("Catalog already up to date.")
     for item in result.created:

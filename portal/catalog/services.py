@@ -36,6 +36,7 @@ class SkuSpec:
     name: str
     spla_cost_minor: int
     unit: LicenceUnit = LicenceUnit.PER_USER
+    programme: LicenceProgramme = LicenceProgramme.SPLA
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,31 @@ DEFAULT_SKUS = (
     # Per-core licences for the reseller's own hosts (`flask --app wsgi billing hosts add`).
     SkuSpec("WINSTD-2CORE", "Windows Server Standard 2-core pack", 110, LicenceUnit.PER_CORE_PACK),
     SkuSpec("WINDC-2CORE", "Windows Server Datacenter 2-core pack", 1330, LicenceUnit.PER_CORE_PACK),
+    # Licence included in an AWS service (AWS list prices, us-east-1, monthly billing): a cost of the
+    # reseller's, never reported to Microsoft (its SPLA terms exclude AWS hardware).
+    SkuSpec(
+        "AWS-WSP-STD", "Amazon WorkSpaces Standard bundle (Windows)", 3500, programme=LicenceProgramme.AWS
+    ),
+    SkuSpec(
+        "AWS-WSP-PLUS",
+        "Amazon WorkSpaces Standard bundle with Office Professional",
+        5000,
+        programme=LicenceProgramme.AWS,
+    ),
+    SkuSpec("AWS-WORKMAIL", "Amazon WorkMail mailbox", 400, programme=LicenceProgramme.AWS),
 )
+
+# Where each product runs and the bill of licences it needs there (docs/placements.md): at the colo
+# (``active_directory``: the reseller's RDS session hosts) Microsoft SPLA SALs; on AWS the AWS
+# service's own licence. A mailbox at the colo's Exchange has no adapter: its intervals name no
+# platform and take the product's own bill (EXSTD-SAL); a VoIP seat on Kamailio needs no licence.
+DEFAULT_PLACEMENTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "desktop": {"workspaces": ("AWS-WSP-STD",), "active_directory": ("WINRDS-SAL", "OFFSTD-SAL")},
+    "desktop-pro": {"workspaces": ("AWS-WSP-PLUS",), "active_directory": ("WINRDS-SAL", "OFFPRO-SAL")},
+    "exchange": {"workmail": ("AWS-WORKMAIL",)},
+    "exchange-plus": {"workmail": ("AWS-WORKMAIL",)},
+    "voip": {"kamailio": ()},
+}
 
 DEFAULT_PRODUCTS = (
     ProductSpec(
@@ -123,10 +148,15 @@ class SeedResult:
     updated: list[str]
 
 
-def seed_catalog(actor: Actor) -> SeedResult:
+def seed_catalog(actor: Actor, placements_from: str | None = None) -> SeedResult:
     """Create what is missing and refresh names and bills of licences; never touch prices or costs.
 
-    Running it again changes nothing, and a reseller's edited prices survive an upgrade.
+    Running it again changes nothing, and a reseller's edited prices survive an upgrade. With
+    ``placements_from`` (the first month no finalized invoice billed, which the caller knows; the
+    start of history on a new installation), each product is also placed on the platforms of
+    :data:`DEFAULT_PLACEMENTS` where it has no placement yet, from that month: a month already
+    reported keeps its bill of licences, and a placement the reseller set is never replaced. Without
+    it, no placement is added and every platform uses the product's own bill.
     """
     created: list[str] = []
     updated: list[str] = []
@@ -135,7 +165,11 @@ def seed_catalog(actor: Actor) -> SeedResult:
         sku = skus.get(spec.code)
         if sku is None:
             sku = LicenceSku(
-                code=spec.code, name=spec.name, unit=spec.unit, spla_cost_minor=spec.spla_cost_minor
+                code=spec.code,
+                name=spec.name,
+                unit=spec.unit,
+                spla_cost_minor=spec.spla_cost_minor,
+                programme=spec.programme,
             )
             db.session.add(sku)
             # A new SKU's cost holds for every month, as migration 0013 did for the existing ones.
@@ -176,10 +210,29 @@ def seed_catalog(actor: Actor) -> SeedResult:
         ):
             product.name, product.kind, product.skus = product_spec.name, product_spec.kind, wanted_skus
             updated.append(f"product {product_spec.code}")
+        if placements_from is not None:
+            created += _place(product, skus, placements_from)
     db.session.flush()
     if created or updated:
         record(actor, "catalog.seeded", "catalog", details={"created": created, "updated": updated})
     return SeedResult(created=created, updated=updated)
+
+
+def _place(product: Product, skus: dict[str, LicenceSku], effective_from: str) -> list[str]:
+    """Default placements of ``product`` on the platforms where it has none yet; what was added."""
+    placed = set()
+    if product.id is not None:
+        placed = set(db.session.scalars(select(Placement.platform).where(Placement.product_id == product.id)))
+    added = []
+    for platform, codes in DEFAULT_PLACEMENTS.get(product.code, {}).items():
+        if platform in placed:
+            continue
+        bill = sorted((skus[code] for code in codes), key=lambda sku: sku.code)
+        db.session.add(
+            Placement(product=product, platform=platform, effective_from=effective_from, skus=bill)
+        )
+        added.append(f"placement {product.code} on {platform} from {effective_from}")
+    return added
 
 
 def list_products(*, include_inactive: bool = False) -> list[Product]:
@@ -349,6 +402,24 @@ def placement_in_force(product: Product, platform: str, month: str) -> Placement
     return max(rows, key=lambda row: row.effective_from) if rows else None
 
 
+def platforms_for(product: Product) -> list[str]:
+    """The platforms that can serve ``product``'s kind (its adapters), in ADAPTER_CHOICES' order."""
+    return [name for name in ADAPTER_CHOICES.get(str(product.kind), ()) if name != "none"]
+
+
+def checked_placement(platform: str, sku_codes: Sequence[str]) -> tuple[str, list[LicenceSku]]:
+    """The platform's name and the SKUs of a bill of licences, by code; a plain InvalidInput otherwise."""
+    platform = platform.strip().lower()
+    if platform not in platforms():
+        raise InvalidInput(f"“{platform}” is not a platform: choose one of {', '.join(platforms())}.")
+    codes = sorted({code.strip().upper() for code in sku_codes if code.strip()})
+    skus = list(db.session.scalars(select(LicenceSku).where(LicenceSku.code.in_(codes))))
+    unknown = sorted(set(codes) - {sku.code for sku in skus})
+    if unknown:
+        raise InvalidInput(f"No licence SKU with the code {', '.join(unknown)}; nothing was changed.")
+    return platform, sorted(skus, key=lambda sku: sku.code)
+
+
 def set_placement(
     actor: Actor, product: Product, platform: str, sku_codes: Sequence[str], effective_from: str
 ) -> Placement:
@@ -357,16 +428,10 @@ def set_placement(
     This only records the change: ``metering.change_placement`` picks the month and refuses one that
     has finalized invoices before it gets here. Every problem is one plain line, nothing saved.
     """
-    platform = platform.strip().lower()
-    if platform not in platforms():
-        raise InvalidInput(f"“{platform}” is not a platform: choose one of {', '.join(platforms())}.")
     if not _MONTH_RE.fullmatch(effective_from):
         raise InvalidInput(f"“{effective_from}” is not a month: write YYYY-MM, e.g. 2026-11.")
-    codes = sorted({code.strip().upper() for code in sku_codes if code.strip()})
-    skus = list(db.session.scalars(select(LicenceSku).where(LicenceSku.code.in_(codes))))
-    unknown = sorted(set(codes) - {sku.code for sku in skus})
-    if unknown:
-        raise InvalidInput(f"No licence SKU with the code {', '.join(unknown)}; nothing was changed.")
+    platform, skus = checked_placement(platform, sku_codes)
+    codes = [sku.code for sku in skus]
     placement = db.session.scalars(
         select(Placement).where(
             Placement.product_id == product.id,

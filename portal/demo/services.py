@@ -9,6 +9,8 @@ the workers and the Stripe webhooks use, with the date it would have happened on
 * every past month closed; all but the last approved (finalized) and paid, except Bright Smile's
   latest finalized invoice, whose card was declined (overdue); last month's bills wait for review;
 * every past month's SPLA report marked submitted, so nothing on the home page is falsely overdue;
+* two desktops of people who left were at the colo (:data:`COLO`): the SPLA reports list their SALs
+  and only theirs; the WorkSpaces desktops and WorkMail mailboxes are AWS costs;
 * one seat that fails with a plain reason (see :data:`HAND_MADE_DESKTOP`), and a mailbox left on the
   platform after its person left (:data:`LEFTOVER_MAILBOX`) for the true-up to find.
 
@@ -30,6 +32,7 @@ from metering import (
     approve_period,
     billing_timezone,
     close_in_one_transaction,
+    first_unbilled_month,
     mark_paid,
     mark_payment_failed,
     mark_spla_submitted,
@@ -54,6 +57,8 @@ HAND_MADE_DESKTOP = "gina"
 # keeps it): the true-up's finding of an account nobody bills.
 LEFTOVER_MAILBOX = ("Jon Abbott", "jon@ledgerline.example")
 DECLINED = "Your card was declined."
+# The colo's RDS session hosts (the Active Directory adapter): desktops there report SPLA SALs.
+COLO = "active_directory"
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,9 @@ class PastSeat:
     start: int
     stop: int | None = None
     day: int = 3
+    # Where it was held when not on today's adapter for its kind: "active_directory" is the colo's
+    # RDS session hosts, whose desktops need SPLA SALs (the WorkSpaces ones are licensed by AWS).
+    platform: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +99,8 @@ DEMO_CLIENTS = (
             ("Eve Tran", "eve@acme.example", None),
         ),
         (
-            PastSeat("dan@acme.example", "desktop", 12, 5, day=2),
+            # Dan's desktop was at the colo, before Acme's desktops moved to WorkSpaces.
+            PastSeat("dan@acme.example", "desktop", 12, 5, day=2, platform=COLO),
             PastSeat("dan@acme.example", "exchange", 12, 5, day=2),
             PastSeat("eve@acme.example", "exchange", 9, 7, day=14),
             PastSeat("alice@acme.example", "desktop", 12, day=2),
@@ -115,7 +124,7 @@ DEMO_CLIENTS = (
             ("Gina Holt", f"{HAND_MADE_DESKTOP}@brightsmile.example", "13"),
         ),
         (
-            PastSeat("hal@brightsmile.example", "desktop-pro", 8, 2, day=5),
+            PastSeat("hal@brightsmile.example", "desktop-pro", 8, 2, day=5, platform=COLO),
             PastSeat("erin@brightsmile.example", "desktop-pro", 8, day=5),
             PastSeat("erin@brightsmile.example", "exchange-plus", 8, day=5),
             PastSeat("frank@brightsmile.example", "desktop-pro", 3, day=9),
@@ -161,7 +170,7 @@ def load_demo(now: datetime | None = None) -> list[DemoLogin]:
     now = now or utcnow()
     actor = Actor.system("demo data")
     ensure_reseller("Northwind Managed IT")
-    seed_catalog(actor)
+    seed_catalog(actor, placements_from=first_unbilled_month())
     if _user(RESELLER_ADMIN_EMAIL) is None:
         create_user_with_password(
             actor, RESELLER_ADMIN_EMAIL, "Nora Northwind", Role.RESELLER_ADMIN, None, DEMO_PASSWORD
@@ -214,7 +223,16 @@ def _add_seats(
         start = _day_of(_months_ago(now, past.start), past.day)
         stop = None if past.stop is None else _day_of(_months_ago(now, past.stop), past.day + 10, hour=17)
         product = get_product(past.product)
-        record_past_seat(actor, client, product, people[past.email], start=start, stop=stop, now=now)
+        record_past_seat(
+            actor,
+            client,
+            product,
+            people[past.email],
+            start=start,
+            stop=stop,
+            now=now,
+            platform=past.platform,
+        )
     newcomers = [person for email, person in people.items() if not any(s.email == email for s in spec.seats)]
     for product_code, quantity, assigned in spec.orders:
         place_order(actor, client, get_product(product_code), quantity, newcomers[:assigned])

@@ -83,18 +83,28 @@ def export_invoices(period: BillingPeriod, tz: ZoneInfo) -> list[ExportInvoice]:
 
 
 def export_credit_note(note: CreditNote, tz: ZoneInfo) -> ExportCreditNote:
-    """One credit note: a line per credited invoice line (its product's item), or one "Credit" line."""
+    """One credit note: a line per credited invoice line (its product's item), or one "Credit" line.
+
+    Each line's tax goes to the tax columns (the sales tax account), its income without the tax,
+    as the invoice it credits was exported.
+    """
     lines = []
     for line in note.lines:
         source = line.invoice_line
+        # A credit note line's amount includes its tax; an export line's only when the rate did.
+        amount = line.amount_minor if line.tax_inclusive else line.amount_minor - line.tax_minor
         lines.append(
             ExportLine(
                 item=source.product.name if source is not None else CREDIT_ITEM,
                 description=line.description,
                 quantity=source.quantity if source is not None else 1,
-                rate_minor=source.unit_amount_minor if source is not None else line.amount_minor,
-                amount_minor=line.amount_minor,
+                rate_minor=source.unit_amount_minor if source is not None else amount,
+                amount_minor=amount,
                 service_date=_first_day(source.period if source is not None else note.invoice.period),
+                tax_minor=line.tax_minor,
+                tax_name=line.tax_name or ("Tax" if line.tax_minor else ""),
+                tax_rate_ppm=line.tax_rate_ppm,
+                tax_inclusive=line.tax_inclusive,
             )
         )
     return ExportCreditNote(

@@ -3,7 +3,8 @@
 Two formats, so the numbers in the books match the bills to the cent:
 - QuickBooks Online: the CSV its "Import invoices" tool reads (one row per invoice line, with its
   tax code and tax amount), at most :data:`QBO_MAX_INVOICES` invoices a file (its import limit;
-  a zip of files when there are more), plus a credit memos CSV in the same shape and a payments CSV.
+  a zip of files when there are more), plus a credit memos CSV in the same shape (the tax credited in
+  the tax columns, the income without it) and a payments CSV.
 - QuickBooks Desktop: an IIF file of INVOICE, CREDIT MEMO and PAYMENT transactions (TRNS header,
   SPL lines, ENDTRNS), in Windows-1252 (what QuickBooks Desktop reads) with anything outside it
   transliterated, ``DOCNUM`` at most 11 characters and item names at most 31; taxes are SPL lines
@@ -409,6 +410,8 @@ QBO_CREDIT_MEMO_COLUMNS = (
     "ItemQuantity",
     "ItemRate",
     "ItemAmount",
+    "ItemTaxCode",
+    "ItemTaxAmount",
     "Service Date",
 )
 
@@ -438,8 +441,10 @@ def quickbooks_online_credit_memos_csv(credit_notes: Iterable[ExportCreditNote])
                     line.item,
                     line.description,
                     line.quantity,
-                    _decimal(line.rate_minor),
-                    _decimal(line.amount_minor),
+                    line.net_rate,
+                    _decimal(line.net_minor),
+                    line.tax_name,
+                    _decimal(line.tax_minor),
                     _us_date(line.service_date),
                 )
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import stripe
 from sqlalchemy import select
 
 from metering.billing.cards import adopt_card
@@ -11,6 +12,7 @@ from metering.billing.stripe_push import ensure_client_customer, stripe_client
 from metering.billing.tasks import push_invoice_now
 from metering.credits.models import CreditNote, CreditNoteStatus, Payment, PaymentMethod, Settlement
 from metering.credits.services import issue_credit_note
+from metering.credits.stripe_refunds import refund_with_stripe_credit_note, refunds_by_stripe_credit_note
 from metering.credits.tasks import refund_credit_note_now
 from portal.audit.models import AuditEvent
 from portal.db import db, utcnow
@@ -92,15 +94,67 @@ def test_a_credit_on_an_invoice_paid_by_card_is_refunded_through_stripe(stripe_a
 
     db.session.expire_all()
     note = db.session.get(CreditNote, note.id)
-    assert note.status is CreditNoteStatus.SETTLED and note.stripe_refund_id
+    assert note.status is CreditNoteStatus.SETTLED and note.stripe_refund_id and note.stripe_credit_note_id
     refund = stripe_client().v1.refunds.retrieve(note.stripe_refund_id)
-    assert (refund.amount, refund.status, refund.metadata["seatmeter_credit_note"]) == (
+    assert (refund.amount, refund.status) == (1000, "succeeded")
+    # Stripe's paid invoice carries a credit note that made the refund, not a bare refund.
+    remote = stripe_client().v1.credit_notes.retrieve(note.stripe_credit_note_id)
+    assert (remote.invoice, remote.type, remote.amount, remote.post_payment_amount) == (
+        october.stripe_invoice_id,
+        "post_payment",
         1000,
-        "succeeded",
-        "CN-0001",
+        1000,
     )
-    assert db.session.scalars(
-        select(AuditEvent.action).where(AuditEvent.action == "credit_note.refunded")
-    ).all() == ["credit_note.refunded"]
+    assert [(entry.refund, entry.amount_refunded) for entry in remote.refunds] == [
+        (note.stripe_refund_id, 1000)
+    ]
+    assert remote.metadata["seatmeter_credit_note"] == "CN-0001"
+    audited = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "credit_note.refunded")).all()
+    assert [event.details["stripe_credit_note_id"] for event in audited] == [note.stripe_credit_note_id]
     # Running the task again (a redelivered message) refunds nothing more.
     assert refund_credit_note_now(note.id) == "nothing to do"
+
+
+def test_a_repeated_stripe_credit_note_refunds_once(stripe_acme, month, travel):
+    month.events(event("e1", "acme", "alice@acme.example", "desktop", "start", "2026-10-03T09:00:00Z"))
+    travel("2026-11-02T12:00:00Z")
+    month.close("2026-10")
+    month.finalize("2026-10")
+    october = month.invoice_row(stripe_acme.id, "2026-10")
+    assert push_invoice_now(october.id) == "paid"
+    db.session.expire_all()
+    october = month.invoice_row(stripe_acme.id, "2026-10")
+    note = issue_credit_note(
+        TESTS, october, "Outage", utcnow(), amount_minor=3900, settlement=Settlement.REFUND_STRIPE
+    )
+    db.session.commit()
+    assert refunds_by_stripe_credit_note(note)
+
+    # A worker that dies after Stripe answered and before the commit sends the same request again.
+    first = refund_with_stripe_credit_note(stripe_client(), note)
+    second = refund_with_stripe_credit_note(stripe_client(), note)
+
+    assert first == second
+    refund = stripe_client().v1.refunds.retrieve(first.refund_id)
+    refunds = stripe_client().v1.refunds.list(params={"payment_intent": refund.payment_intent})
+    assert [refund.amount for refund in refunds.data] == [3900]
+
+
+def test_stripe_refuses_a_credit_note_larger_than_what_was_paid(stripe_acme, month, travel):
+    month.events(event("e1", "acme", "alice@acme.example", "desktop", "start", "2026-10-03T09:00:00Z"))
+    travel("2026-11-02T12:00:00Z")
+    month.close("2026-10")
+    month.finalize("2026-10")
+    october = month.invoice_row(stripe_acme.id, "2026-10")
+    assert push_invoice_now(october.id) == "paid"
+    db.session.expire_all()
+    october = month.invoice_row(stripe_acme.id, "2026-10")
+
+    with pytest.raises(stripe.InvalidRequestError, match="exceeds the amount paid"):
+        stripe_client().v1.credit_notes.create(
+            params={"invoice": october.stripe_invoice_id, "amount": 3901, "refund_amount": 3901}
+        )
+    with pytest.raises(stripe.InvalidRequestError, match="must equal the credit note's total"):
+        stripe_client().v1.credit_notes.create(
+            params={"invoice": october.stripe_invoice_id, "amount": 1000, "refund_amount": 900}
+        )

@@ -20,7 +20,8 @@ from metering import (
     retry_failed,
     sync_quickbooks_now,
 )
-from portal.db import db
+from metering.credits.services import issue_credit_note
+from portal.db import db, utcnow
 from tests.metering.months import TESTS
 from tests.standins.quickbooks import QuickBooksStandIn
 
@@ -257,3 +258,19 @@ def test_a_refusal_is_kept_with_its_reason_and_sync_again_sends_it(connected, bo
 
     assert all(r.status is SyncStatus.DONE for r in records().values())
     assert store_counts(quickbooks) == {"Customer": 3, "Item": 2, "Invoice": 3, "CreditMemo": 1, "Payment": 1}
+
+
+def test_a_credit_memo_carries_the_tax_of_the_lines_it_credits(connected, books, quickbooks):
+    acme = books.invoices["acme"]
+    note = issue_credit_note(TESTS, acme, "Desktop never used", utcnow(), line_ids=[acme.lines[0].id])
+    db.session.commit()
+    assert note.lines[0].tax_minor > 0
+
+    sync_quickbooks_now()
+
+    memo = next(m for m in quickbooks.objects("CreditMemo") if m["DocNumber"] == note.number)
+    tax = sum(line.tax_minor for line in note.lines)
+    assert Decimal(str(memo["TxnTaxDetail"]["TotalTax"])) == Decimal(tax) / 100
+    assert Decimal(str(memo["TotalAmt"])) == Decimal(note.amount_minor) / 100
+    assert [line["SalesItemLineDetail"]["TaxCodeRef"]["value"] for line in memo["Line"]] == ["TAX"]
+    assert Decimal(str(memo["Line"][0]["Amount"])) == Decimal(note.amount_minor - tax) / 100

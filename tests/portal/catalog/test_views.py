@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from portal.accounts.models import Role
-from portal.catalog.services import get_product, get_sku
+from portal.audit.models import AuditEvent
+from portal.audit.services import Actor
+from portal.catalog.models import Placement, Product
+from portal.catalog.services import get_product, get_sku, seed_catalog
 from portal.db import db
+from tests.metering.months import Month, event
 
 
 def test_admin_changes_a_price(client, catalog, make_user, login):
@@ -101,3 +107,97 @@ def test_a_bad_from_month_is_shown_and_nothing_is_saved(client, catalog, make_us
     assert [(row.effective_from, row.amount_minor) for row in get_product("desktop").prices] == [
         ("2000-01", 3900)
     ]
+
+
+def _placement_row(page: str, product: str, platform: str) -> str:
+    return page.split(f'id="placement-{product}-{platform}"')[1].split("</tr>")[0]
+
+
+def _bills(product: str, platform: str) -> list[tuple[str, list[str]]]:
+    db.session.expire_all()
+    rows = db.session.scalars(
+        select(Placement)
+        .join(Product)
+        .where(Product.code == product, Placement.platform == platform)
+        .order_by(Placement.effective_from)
+    )
+    return [(row.effective_from, [sku.code for sku in row.skus]) for row in rows]
+
+
+def test_the_price_book_shows_where_each_product_runs_and_its_programme(
+    client, app, make_user, login, time_machine
+):
+    time_machine.move_to("2026-11-02T12:00:00Z")
+    seed_catalog(Actor.system("tests"), placements_from="2000-01")
+    db.session.commit()
+    login(make_user(Role.RESELLER_STAFF))
+
+    page = client.get("/reseller/price-book/").get_data(as_text=True)
+
+    workspaces = _placement_row(page, "desktop", "workspaces")
+    assert "Amazon WorkSpaces" in workspaces and "(in use)" in workspaces  # the default adapter
+    assert "AWS (cost only)" in workspaces and "AWS-WSP-STD" in workspaces
+    colo = _placement_row(page, "desktop", "active_directory")
+    assert "Microsoft SPLA" in colo and "WINRDS-SAL" in colo and "OFFSTD-SAL" in colo
+    assert "(in use)" not in colo
+    assert "Amazon WorkMail" in _placement_row(page, "exchange", "workmail")
+    assert "no licence" in _placement_row(page, "voip", "kamailio")
+    # Staff read it; only an admin gets the form.
+    assert 'action="/reseller/price-book/products/desktop/placements/workspaces"' not in page
+
+
+def test_admin_changes_a_bill_of_licences_after_confirming_it(
+    client, catalog, make_user, login, time_machine
+):
+    time_machine.move_to("2026-11-02T12:00:00Z")
+    login(make_user(Role.RESELLER_ADMIN))
+    url = "/reseller/price-book/products/desktop/placements/workspaces"
+
+    review = client.post(url, data={"skus": "aws-wsp-std", "from_month": ""})
+
+    assert review.status_code == 200
+    text = review.get_data(as_text=True)
+    assert "Confirm the change of licences" in text and "December 2026" in text
+    assert "AWS-WSP-STD</code> (AWS (cost only))" in text
+    assert _bills("desktop", "workspaces") == []  # nothing saved before the confirmation
+
+    done = client.post(url, data={"skus": "aws-wsp-std", "from_month": "2026-12", "confirmed": "yes"})
+
+    assert done.status_code == 302
+    assert _bills("desktop", "workspaces") == [("2026-12", ["AWS-WSP-STD"])]
+    page = client.get("/reseller/price-book/").get_data(as_text=True)
+    assert "needs AWS-WSP-STD from December 2026 on" in page
+    event = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "catalog.placement_changed")
+    ).one()
+    assert event.details == {"platform": "workspaces", "from": "2026-12", "skus": ["AWS-WSP-STD"]}
+
+
+def test_a_bad_bill_of_licences_is_shown_and_nothing_is_saved(
+    client, catalog, make_user, make_client, login, time_machine
+):
+    make_client("acme")
+    month = Month()
+    month.events(event("a1", "acme", "alice@acme.example", "desktop", "start", "2026-10-03T09:00:00Z"))
+    time_machine.move_to("2026-11-02T12:00:00Z")
+    month.close("2026-10")
+    month.finalize("2026-10")
+    login(make_user(Role.RESELLER_ADMIN))
+    url = "/reseller/price-book/products/desktop/placements/workspaces"
+
+    for data, says in [
+        ({"skus": "NOPE-SAL"}, "No licence SKU with the code NOPE-SAL; nothing was changed."),
+        ({"skus": "WINRDS-SAL", "from_month": "2026-10"}, "2026-10 has finalized invoices"),
+        (
+            {"skus": "WINRDS-SAL", "from_month": "2026-10", "confirmed": "yes"},
+            "2026-10 has finalized invoices",
+        ),
+        ({"skus": "WINRDS-SAL", "from_month": "soon"}, "“soon” is not a month"),
+    ]:
+        response = client.post(url, data=data)
+        assert response.status_code == 422, data
+        assert says in response.get_data(as_text=True)
+    assert (
+        client.post("/reseller/price-book/products/desktop/placements/kamailio", data={}).status_code == 404
+    )
+    assert _bills("desktop", "workspaces") == []

@@ -7,7 +7,17 @@ from collections import Counter
 from flask import Flask
 from sqlalchemy import func, select
 
-from metering import BillingPeriod, Invoice, InvoiceStatus, SplaSubmission, billing_timezone, filing_status
+from metering import (
+    BillingPeriod,
+    Invoice,
+    InvoiceStatus,
+    SplaReport,
+    SplaSubmission,
+    aws_cost_report,
+    billing_timezone,
+    filing_status,
+    spla_report,
+)
 from portal.db import db, utcnow
 from portal.demo.services import DECLINED, demo_seat_count, load_demo
 from portal.orders.models import DesiredState, Order, Seat
@@ -70,3 +80,27 @@ def test_loading_again_changes_nothing(app: Flask) -> None:
     assert [
         db.session.scalar(select(func.count()).select_from(model)) for model in (Seat, Invoice, Order)
     ] == counts
+
+
+def test_the_spla_reports_list_only_the_colo_desktops_and_aws_pays_for_the_rest(app: Flask) -> None:
+    load_demo()
+    tz = billing_timezone()
+
+    def reported(report: SplaReport) -> set[tuple[str | None, str, int]]:
+        return {(line.client, line.sku, line.quantity) for line in report.lines if line.quantity}
+
+    # Six months ago Dan's desktop (Acme) and Hal's Pro desktop (Bright Smile) ran at the colo.
+    six_ago = _months_back(6)
+    assert reported(spla_report(six_ago, tz)) == {
+        ("acme", "WINRDS-SAL", 1),
+        ("acme", "OFFSTD-SAL", 1),
+        ("brightsmile", "WINRDS-SAL", 1),
+        ("brightsmile", "OFFPRO-SAL", 1),
+    }
+    # Alice's and Bob's WorkSpaces desktops, Erin's, and every WorkMail mailbox are AWS costs.
+    aws = reported(aws_cost_report(six_ago, tz))
+    assert {("acme", "AWS-WSP-STD", 2), ("brightsmile", "AWS-WSP-PLUS", 1)} <= aws
+    assert {sku for _client, sku, _quantity in aws} == {"AWS-WSP-STD", "AWS-WSP-PLUS", "AWS-WORKMAIL"}
+    # Since the colo desktops ended, nothing is reported to Microsoft: every seat runs on AWS.
+    assert reported(spla_report(_months_back(1), tz)) == set()
+    assert reported(aws_cost_report(_months_back(1), tz))
