@@ -32,11 +32,14 @@ multicurrency, batch, CDC, webhooks, the 10-concurrent-requests limit.
 
 Test-control endpoints (not Intuit's):
   POST /_control/reset           no companies' data, no tokens, no faults (the realm stays)
-  POST /_control/expire-tokens   every access token issued so far is expired
+  POST /_control/expire-tokens   every access token issued so far is expired (now, or with
+                                 {"after": n} from the n-th API call on)
   POST /_control/revoke-refresh  every refresh token issued so far stops working
   POST /_control/throttle        {"count": n}: the next n API calls answer 429
   POST /_control/edit            {"entity", "id", "changes"}: someone edits an object in QuickBooks
-  GET  /_control/store           every object, by entity; GET /_control/calls: requests by kind
+  GET  /_control/store           every object, by entity
+  GET  /_control/calls           requests by kind ("POST invoice", "token:refresh_token", "throttled",
+                                 "requestid repeated", ...)
 """
 
 from __future__ import annotations
@@ -370,6 +373,7 @@ class Backend:
         self.access_tokens: dict[str, float] = {}  # token -> expires at (epoch)
         self.refresh_tokens: set[str] = set()
         self.throttle = 0
+        self.expire_after = 0  # > 0: every access token expires once this many more API calls came
         self.calls: Counter[str] = Counter()
 
     def issue_tokens(self) -> dict[str, Any]:
@@ -541,7 +545,10 @@ class Handler(BaseHTTPRequestHandler):
             if action == "reset":
                 backend.reset()
             elif action == "expire-tokens":
-                backend.access_tokens = dict.fromkeys(backend.access_tokens, 0.0)
+                if body.get("after"):
+                    backend.expire_after = int(body["after"])
+                else:
+                    backend.access_tokens = dict.fromkeys(backend.access_tokens, 0.0)
             elif action == "revoke-refresh":
                 backend.refresh_tokens.clear()
             elif action == "throttle":
@@ -565,6 +572,10 @@ class Handler(BaseHTTPRequestHandler):
         backend = self.backend
         with backend.lock:
             backend.calls[f"{method} {'/'.join(parts[3:4])}"] += 1
+            if backend.expire_after > 0:
+                backend.expire_after -= 1
+                if backend.expire_after == 0:
+                    backend.access_tokens = dict.fromkeys(backend.access_tokens, 0.0)
             token = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
             if backend.access_tokens.get(token, 0.0) < time.time():
                 self.send_json(
@@ -599,6 +610,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if backend.throttle > 0:
                 backend.throttle -= 1
+                backend.calls["throttled"] += 1
                 self.send_json(
                     429,
                     Fault(

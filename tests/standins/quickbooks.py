@@ -53,8 +53,9 @@ class QuickBooksStandIn:
     def reset(self) -> None:
         self._post("reset")
 
-    def expire_tokens(self) -> None:
-        self._post("expire-tokens")
+    def expire_tokens(self, after_calls: int = 0) -> None:
+        """Expire every access token now, or from the ``after_calls``-th API call on."""
+        self._post("expire-tokens", {"after": after_calls} if after_calls else {})
 
     def revoke_refresh_tokens(self) -> None:
         self._post("revoke-refresh")

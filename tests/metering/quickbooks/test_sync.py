@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -97,14 +98,27 @@ def test_a_second_run_changes_nothing(connected, books, quickbooks):
 
 
 def test_an_expired_access_token_is_renewed_mid_run(connected, books, quickbooks):
-    quickbooks.expire_tokens()  # Seatmeter still believes its token has most of an hour left
+    # Seatmeter believes its token has most of an hour left; QuickBooks ends it after the 6th call.
+    quickbooks.expire_tokens(after_calls=6)
 
     summary = sync_quickbooks_now()
 
     assert summary.counts == {"done": 5}
     assert quickbooks.calls().get("token:refresh_token") == 1
-    assert store_counts(quickbooks)["Invoice"] == 3
+    assert store_counts(quickbooks) == {"Customer": 3, "Item": 2, "Invoice": 3, "CreditMemo": 1, "Payment": 1}
     assert current_connection().state is ConnectionState.CONNECTED
+
+
+def test_an_access_token_about_to_expire_is_renewed_before_the_run(connected, books, quickbooks):
+    connected.access_expires_at = utcnow() + timedelta(minutes=2)
+    db.session.commit()
+
+    summary = sync_quickbooks_now()
+
+    assert summary.counts == {"done": 5}
+    assert quickbooks.calls().get("token:refresh_token") == 1
+    db.session.expire_all()
+    assert current_connection().access_expires_at > utcnow() + timedelta(minutes=55)
 
 
 def test_a_refused_refresh_asks_the_reseller_to_connect_again(connected, books, quickbooks):
@@ -127,6 +141,7 @@ def test_throttling_is_retried(connected, books, quickbooks):
 
     summary = sync_quickbooks_now()
 
+    assert quickbooks.calls()["throttled"] == 2
     assert summary.counts == {"done": 5}
     assert store_counts(quickbooks) == {"Customer": 3, "Item": 2, "Invoice": 3, "CreditMemo": 1, "Payment": 1}
 
