@@ -22,7 +22,8 @@ def test_the_tables_come_and_go_and_existing_clients_stay(scratch_databases):
         with engine.begin() as connection:
             connection.execute(
                 text(
-                    "INSERT INTO clients (id, ref, name, status, created_at) VALUES (7, 'acme', 'Acme', 'active', :at)"
+                    "INSERT INTO clients (id, ref, name, status, created_at) "
+                    "VALUES (7, 'acme', 'Acme', 'active', :at)"
                 ),
                 {"at": datetime(2026, 11, 1, tzinfo=UTC)},
             )
@@ -31,7 +32,8 @@ def test_the_tables_come_and_go_and_existing_clients_stay(scratch_databases):
         with engine.begin() as connection:
             connection.execute(
                 text(
-                    "INSERT INTO quickbooks_records (kind, local_id, label, status, attempts, client_id, updated_at) "
+                    "INSERT INTO quickbooks_records "
+                    "(kind, local_id, label, status, attempts, client_id, updated_at) "
                     "VALUES ('customer', 7, 'Acme', 'done', 1, 7, :at)"
                 ),
                 {"at": datetime(2026, 11, 2, tzinfo=UTC)},
