@@ -7,7 +7,8 @@ A :class:`QuickBooksRecord` is one local thing (client, product, invoice, credit
 its QuickBooks object: the object's Id and the SyncToken Seatmeter last saw, the ``requestid`` the
 write was sent with (derived from the document and the content sent, so a repeat after a lost answer
 or a killed worker is answered by QuickBooks with the object already made), and its state. Written only
-by :mod:`metering.quickbooks.sync` and :mod:`metering.quickbooks.connection`.
+by :mod:`metering.quickbooks.sync`, :mod:`~metering.quickbooks.references` and
+:mod:`~metering.quickbooks.connection`.
 """
 
 from __future__ import annotations

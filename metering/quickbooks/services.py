@@ -10,10 +10,10 @@ from quickbooks.exceptions import QuickbooksException
 from sqlalchemy import select
 
 from metering.periods import BillingPeriod
+from metering.quickbooks.api import Api
 from metering.quickbooks.client import QuickBooksBusy, missing_settings, quickbooks_settings
 from metering.quickbooks.connection import NeedsReconnect, current_connection
 from metering.quickbooks.models import QuickBooksConnection, QuickBooksRecord, RecordKind, SyncStatus
-from metering.quickbooks.sync import Api
 from portal.audit.services import Actor, record
 from portal.celery_app import enqueue_after_commit
 from portal.db import db

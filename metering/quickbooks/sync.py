@@ -21,255 +21,49 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
-import requests
-from quickbooks.exceptions import AuthorizationException, QuickbooksException
-from quickbooks.mixins import DecimalEncoder
+from quickbooks.exceptions import QuickbooksException
 from sqlalchemy import select
 
 from metering.billing.models import Invoice, InvoiceStatus
 from metering.credits.models import CreditNote, Payment
+from metering.quickbooks.api import MAX_TRIES, Api, digest_of, quote, request_id
 from metering.quickbooks.client import (
     QuickBooksBusy,
-    QuickBooksSettings,
-    api_client,
-    backoff_seconds,
-    pause,
 )
-from metering.quickbooks.connection import NeedsReconnect, authorized_client, mark_reconnect
+from metering.quickbooks.connection import NeedsReconnect
 from metering.quickbooks.models import (
-    CREDIT_ITEM_LOCAL_ID,
     ConnectionState,
     QuickBooksConnection,
     QuickBooksRecord,
     RecordKind,
     SyncStatus,
 )
+from metering.quickbooks.references import (
+    Refused,
+    ensure_customer,
+    ensure_item,
+    mark_conflict,
+    mark_done,
+    mark_failed,
+    record_for,
+    refusal_reason,
+)
 from metering.settings import billing_timezone
 from portal.accounts.models import Client
-from portal.catalog.models import Product
 from portal.db import db
 
-T = TypeVar("T")
-
-# Tries of one call that QuickBooks throttles (429) or fails (5xx) before the run stops for later.
-MAX_TRIES = 4
-STALE_OBJECT = 5010
 MAX_DOC_NUMBER = 21  # QuickBooks' limit on DocNumber
-MAX_NAME = 100  # Item Name
-MAX_DISPLAY_NAME = 500
 MAX_PAYMENT_REF = 21
-CREDIT_ITEM_NAME = "Credit note"
 SKIPPED_STATUSES = (InvoiceStatus.DRAFT, InvoiceStatus.VOID)
-
-
-class Refused(Exception):
-    """QuickBooks (or a check made before asking it) refused this document; the reason is plain words."""
 
 
 def minor_to_decimal(amount_minor: int) -> Decimal:
     return Decimal(amount_minor).scaleb(-2)
-
-
-def _digest(body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, cls=DecimalEncoder, sort_keys=True).encode()).hexdigest()
-
-
-def _request_id(kind: RecordKind, local_id: int, digest: str) -> str:
-    return f"seatmeter-{kind.value}-{local_id}-{digest[:16]}"
-
-
-def _quote(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")
-
-
-@dataclass
-class Api:
-    """One run's way to QuickBooks: a live token (refreshed when due, and once on a 401), and retries."""
-
-    connection: QuickBooksConnection
-    settings: QuickBooksSettings
-    now: datetime
-    _client: Any = None
-    calls: list[str] = field(default_factory=list)
-
-    def client(self, *, force_refresh: bool = False) -> Any:
-        if self._client is None or force_refresh:
-            auth = authorized_client(self.connection, self.settings, self.now, force_refresh=force_refresh)
-            self._client = api_client(self.settings, auth, self.connection.realm_id)
-        return self._client
-
-    def call(self, action: Callable[[Any], T]) -> T:
-        tries = 0
-        refreshed = False
-        while True:
-            try:
-                return action(self.client())
-            except AuthorizationException as error:
-                if error.error_code != 401:
-                    raise
-                if refreshed:
-                    problem = "QuickBooks refuses even a freshly renewed token. Connect QuickBooks again."
-                    mark_reconnect(self.connection, problem)
-                    raise NeedsReconnect(problem) from None
-                # The access token expired early (or was revoked): renew it once and try again.
-                refreshed = True
-                self.client(force_refresh=True)
-            except (QuickBooksBusy, requests.RequestException) as error:
-                tries += 1
-                if tries >= MAX_TRIES:
-                    raise QuickBooksBusy(getattr(error, "status", 0), None) from None
-                pause(backoff_seconds(tries, getattr(error, "retry_after", None)))
-
-    def query(self, entity: str, where: str) -> list[dict[str, Any]]:
-        # QuickBooks' query language, not SQL; every value in `where` went through _quote.
-        text = f"select * from {entity} where {where} maxresults 2"  # nosec B608
-        self.calls.append(f"query {entity}")
-        result = self.call(lambda qb: qb.query(text))
-        rows: list[dict[str, Any]] = result.get("QueryResponse", {}).get(entity, [])
-        return rows
-
-    def get(self, entity: str, qbo_id: str) -> dict[str, Any]:
-        self.calls.append(f"get {entity}")
-        obj: dict[str, Any] = self.call(lambda qb: qb.get_single_object(entity, qbo_id))[entity]
-        return obj
-
-    def write(self, entity: str, body: dict[str, Any], request_id: str) -> dict[str, Any]:
-        self.calls.append(f"write {entity}")
-        text = json.dumps(body, cls=DecimalEncoder)
-        obj: dict[str, Any] = self.call(lambda qb: qb.create_object(entity, text, request_id=request_id))[
-            entity
-        ]
-        return obj
-
-
-def _record(kind: RecordKind, local_id: int, label: str, client_id: int | None) -> QuickBooksRecord:
-    found = db.session.scalars(
-        select(QuickBooksRecord).where(QuickBooksRecord.kind == kind, QuickBooksRecord.local_id == local_id)
-    ).one_or_none()
-    if found is None:
-        found = QuickBooksRecord(
-            kind=kind,
-            local_id=local_id,
-            label=label,
-            client_id=client_id,
-            status=SyncStatus.PENDING,
-            attempts=0,
-        )
-        db.session.add(found)
-        db.session.flush()
-    return found
-
-
-def _done(record: QuickBooksRecord, obj: dict[str, Any], digest: str, reason: str | None = None) -> None:
-    record.qbo_id = str(obj["Id"])
-    record.sync_token = str(obj.get("SyncToken", "0"))
-    record.content_digest = digest
-    record.status = SyncStatus.DONE
-    record.reason = reason
-
-
-def _conflict(record: QuickBooksRecord, what: str) -> None:
-    record.status = SyncStatus.CONFLICT
-    record.reason = (
-        f"{what} was changed in QuickBooks after Seatmeter sent it. Seatmeter leaves QuickBooks' version "
-        "as it "
-        "is; compare the two and correct QuickBooks by hand if needed."
-    )
-
-
-def _refusal(error: QuickbooksException) -> str:
-    detail = f": {error.detail}" if error.detail else ""
-    return f"QuickBooks refused it (error {error.error_code}, {error.message}{detail})"
-
-
-# --- what refers to what: customers and items
-
-
-def _customer_body(client: Client) -> dict[str, Any]:
-    body: dict[str, Any] = {"DisplayName": client.name[:MAX_DISPLAY_NAME], "CompanyName": client.name}
-    if client.billing_email:
-        body["PrimaryEmailAddr"] = {"Address": client.billing_email}
-    if client.billing_address:
-        body["BillAddr"] = {"Line1": client.billing_address[:500]}
-    return body
-
-
-def ensure_customer(api: Api, client: Client) -> str:
-    record = _record(RecordKind.CUSTOMER, client.id, client.name, client.id)
-    body = _customer_body(client)
-    digest = _digest(body)
-    if record.qbo_id and record.status in (SyncStatus.DONE, SyncStatus.CONFLICT):
-        if record.status is SyncStatus.DONE and record.content_digest != digest:
-            _update(api, record, "Customer", body, digest, f"Customer “{client.name}”")
-        return record.qbo_id
-    record.attempts += 1
-    matches = api.query("Customer", f"DisplayName = '{_quote(body['DisplayName'])}'")
-    if not matches and client.billing_email:
-        matches = api.query("Customer", f"PrimaryEmailAddr = '{_quote(client.billing_email)}'")
-    if matches:
-        _done(record, matches[0], digest, "Matched the customer already in QuickBooks.")
-    else:
-        try:
-            _done(record, api.write("Customer", body, _request_id(record.kind, client.id, digest)), digest)
-        except QuickbooksException as error:
-            _fail(record, _refusal(error))
-            raise Refused(f"Its customer “{client.name}” could not be made: {record.reason}") from None
-    assert record.qbo_id is not None
-    return record.qbo_id
-
-
-def ensure_item(api: Api, connection: QuickBooksConnection, product: Product | None) -> str:
-    local_id = product.id if product is not None else CREDIT_ITEM_LOCAL_ID
-    name = (product.name if product is not None else CREDIT_ITEM_NAME).replace(":", "-")[:MAX_NAME]
-    record = _record(RecordKind.ITEM, local_id, name, None)
-    if record.qbo_id and record.status in (SyncStatus.DONE, SyncStatus.CONFLICT):
-        return record.qbo_id
-    if connection.income_account_id is None:
-        raise Refused("Pick the income account for Seatmeter's products on the QuickBooks page first.")
-    body: dict[str, Any] = {
-        "Name": name,
-        "Type": "Service",
-        "IncomeAccountRef": {"value": connection.income_account_id},
-        "Description": product.name if product is not None else "Credit given back to the client",
-    }
-    digest = _digest(body)
-    record.attempts += 1
-    matches = api.query("Item", f"Name = '{_quote(name)}'")
-    if matches:
-        _done(record, matches[0], digest, "Matched the item already in QuickBooks.")
-    else:
-        try:
-            _done(record, api.write("Item", body, _request_id(record.kind, local_id, digest)), digest)
-        except QuickbooksException as error:
-            _fail(record, _refusal(error))
-            raise Refused(f"Its item “{name}” could not be made: {record.reason}") from None
-    assert record.qbo_id is not None
-    return record.qbo_id
-
-
-def _update(
-    api: Api, record: QuickBooksRecord, entity: str, body: dict[str, Any], digest: str, what: str
-) -> None:
-    """Send a changed customer as a sparse update on the SyncToken last seen; a stale one is a conflict."""
-    update = {**body, "Id": record.qbo_id, "SyncToken": record.sync_token, "sparse": True}
-    try:
-        _done(record, api.write(entity, update, _request_id(record.kind, record.local_id, digest)), digest)
-    except QuickbooksException as error:
-        if error.error_code == STALE_OBJECT:
-            _conflict(record, what)
-        else:
-            record.reason = f"The change was not sent: {_refusal(error)}"
-
-
-def _fail(record: QuickBooksRecord, reason: str) -> None:
-    record.status = SyncStatus.FAILED
-    record.reason = reason
 
 
 # --- the documents
@@ -357,7 +151,7 @@ def _check_total(record: QuickBooksRecord, obj: dict[str, Any], expected_minor: 
 
 
 def sync_invoice(api: Api, connection: QuickBooksConnection, invoice: Invoice) -> None:
-    record = _record(RecordKind.INVOICE, invoice.id, f"Invoice {invoice.number}", invoice.client_id)
+    record = record_for(RecordKind.INVOICE, invoice.id, f"Invoice {invoice.number}", invoice.client_id)
     if record.status is SyncStatus.CONFLICT:
         return
     if record.status is SyncStatus.DONE and record.qbo_id:
@@ -368,15 +162,15 @@ def sync_invoice(api: Api, connection: QuickBooksConnection, invoice: Invoice) -
             if _invoice_facts(remote) == record.content_digest:
                 record.sync_token = str(remote.get("SyncToken"))
             else:
-                _conflict(record, f"Invoice {invoice.number} (its customer, dates, lines or totals)")
+                mark_conflict(record, f"Invoice {invoice.number} (its customer, dates, lines or totals)")
         return
     record.attempts += 1
     body = _invoice_body(api, connection, invoice)
-    digest = _digest(body)
-    record.request_id = _request_id(record.kind, invoice.id, digest)
-    matches = api.query("Invoice", f"DocNumber = '{_quote(invoice.number)}'")
+    digest = digest_of(body)
+    record.request_id = request_id(record.kind, invoice.id, digest)
+    matches = api.query("Invoice", f"DocNumber = '{quote(invoice.number)}'")
     if matches:
-        _done(
+        mark_done(
             record,
             matches[0],
             _invoice_facts(matches[0]),
@@ -386,14 +180,14 @@ def sync_invoice(api: Api, connection: QuickBooksConnection, invoice: Invoice) -
     try:
         obj = api.write("Invoice", body, record.request_id)
     except QuickbooksException as error:
-        raise Refused(_refusal(error)) from None
+        raise Refused(refusal_reason(error)) from None
     # The invoice is compared with this later, to tell someone's edit from QuickBooks' own changes.
-    _done(record, obj, _invoice_facts(obj))
+    mark_done(record, obj, _invoice_facts(obj))
     _check_total(record, obj, invoice.total_minor)
 
 
 def sync_credit_note(api: Api, connection: QuickBooksConnection, note: CreditNote) -> None:
-    record = _record(RecordKind.CREDIT_MEMO, note.id, f"Credit note {note.number}", note.client_id)
+    record = record_for(RecordKind.CREDIT_MEMO, note.id, f"Credit note {note.number}", note.client_id)
     if record.status in (SyncStatus.DONE, SyncStatus.CONFLICT):
         return
     record.attempts += 1
@@ -433,11 +227,11 @@ def sync_credit_note(api: Api, connection: QuickBooksConnection, note: CreditNot
             :4000
         ],
     }
-    digest = _digest(body)
-    record.request_id = _request_id(record.kind, note.id, digest)
-    matches = api.query("CreditMemo", f"DocNumber = '{_quote(note.number)}'")
+    digest = digest_of(body)
+    record.request_id = request_id(record.kind, note.id, digest)
+    matches = api.query("CreditMemo", f"DocNumber = '{quote(note.number)}'")
     if matches:
-        _done(
+        mark_done(
             record,
             matches[0],
             digest,
@@ -447,8 +241,8 @@ def sync_credit_note(api: Api, connection: QuickBooksConnection, note: CreditNot
     try:
         obj = api.write("CreditMemo", body, record.request_id)
     except QuickbooksException as error:
-        raise Refused(_refusal(error)) from None
-    _done(record, obj, digest)
+        raise Refused(refusal_reason(error)) from None
+    mark_done(record, obj, digest)
     _check_total(record, obj, note.amount_minor)
 
 
@@ -461,7 +255,7 @@ def _invoice_record(invoice_id: int) -> QuickBooksRecord | None:
 
 
 def sync_payment(api: Api, connection: QuickBooksConnection, payment: Payment) -> None:
-    record = _record(
+    record = record_for(
         RecordKind.PAYMENT,
         payment.id,
         f"Payment {payment.id} of invoice {payment.invoice.number}",
@@ -484,13 +278,13 @@ def sync_payment(api: Api, connection: QuickBooksConnection, payment: Payment) -
         "PrivateNote": f"Seatmeter payment {payment.id} ({payment.method.value}) of {payment.invoice.number}",
         "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": invoice_record.qbo_id, "TxnType": "Invoice"}]}],
     }
-    digest = _digest(body)
-    record.request_id = _request_id(record.kind, payment.id, digest)
+    digest = digest_of(body)
+    record.request_id = request_id(record.kind, payment.id, digest)
     try:
         obj = api.write("Payment", body, record.request_id)
     except QuickbooksException as error:
-        raise Refused(_refusal(error)) from None
-    _done(record, obj, digest)
+        raise Refused(refusal_reason(error)) from None
+    mark_done(record, obj, digest)
 
 
 # --- a run
@@ -549,13 +343,13 @@ def prepare_run(connection: QuickBooksConnection) -> list[Document]:
     ):
         documents.append(Document(RecordKind.CUSTOMER, client_id))
     for invoice in invoices:
-        _record(RecordKind.INVOICE, invoice.id, f"Invoice {invoice.number}", invoice.client_id)
+        record_for(RecordKind.INVOICE, invoice.id, f"Invoice {invoice.number}", invoice.client_id)
         documents.append(Document(RecordKind.INVOICE, invoice.id))
     for note in notes:
-        _record(RecordKind.CREDIT_MEMO, note.id, f"Credit note {note.number}", note.client_id)
+        record_for(RecordKind.CREDIT_MEMO, note.id, f"Credit note {note.number}", note.client_id)
         documents.append(Document(RecordKind.CREDIT_MEMO, note.id))
     for payment in payments:
-        _record(
+        record_for(
             RecordKind.PAYMENT,
             payment.id,
             f"Payment {payment.id} of invoice {payment.invoice.number}",
@@ -599,14 +393,14 @@ def sync_document(api: Api, document: Document, now: datetime) -> DocumentOutcom
                 return DocumentOutcome(None)
             sync_payment(api, connection, payment)
     except Refused as refusal:
-        record = _record(record_kind, local_id, "", None)
-        _fail(record, str(refusal))
+        record = record_for(record_kind, local_id, "", None)
+        mark_failed(record, str(refusal))
     except QuickbooksException as error:
         # A refusal of a look-up or of something the document refers to.
-        record = _record(record_kind, local_id, "", None)
-        _fail(record, _refusal(error))
+        record = record_for(record_kind, local_id, "", None)
+        mark_failed(record, refusal_reason(error))
     except QuickBooksBusy as busy:
-        record = _record(record_kind, local_id, "", None)
+        record = record_for(record_kind, local_id, "", None)
         record.reason = (
             f"QuickBooks was busy or failing (HTTP {busy.status or 'no answer'}) after {MAX_TRIES} tries; "
             "it is tried again later by itself."
@@ -615,7 +409,7 @@ def sync_document(api: Api, document: Document, now: datetime) -> DocumentOutcom
         return DocumentOutcome(record.status, busy=True)
     except NeedsReconnect as reconnect:
         return DocumentOutcome(None, stop=str(reconnect))
-    record = _record(record_kind, local_id, "", None)
+    record = record_for(record_kind, local_id, "", None)
     if (
         record.status in (SyncStatus.DONE, SyncStatus.CONFLICT)
         and record.reason

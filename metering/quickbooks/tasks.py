@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 
 from celery import Task, shared_task
 
+from metering.quickbooks.api import Api
 from metering.quickbooks.client import quickbooks_settings
 from metering.quickbooks.connection import current_connection
 from metering.quickbooks.models import ConnectionState, SyncStatus
-from metering.quickbooks.sync import Api, Document, prepare_run, sync_document
+from metering.quickbooks.sync import Document, prepare_run, sync_document
 from portal.db import utcnow
 from portal.transactions import task_transaction
 
