@@ -9,6 +9,7 @@ from portal.audit.services import Actor
 from portal.catalog.models import LicenceSku, Product
 from portal.catalog.services import get_product, list_products, seed_catalog, set_product_price
 from portal.db import db
+from tests.metering.months import Month, event
 
 ACTOR = Actor.system("tests")
 
@@ -64,3 +65,22 @@ def test_price_change_is_audited_with_before_and_after(app):
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "catalog.price_changed")).one()
     assert (event.actor, event.object_id) == ("nora@msp.example", "exchange")
     assert event.details == {"from_minor": 800, "to_minor": 900, "currency": "USD"}
+
+
+def test_with_the_default_placements_only_colo_seats_report_spla_sals(app, make_client, time_machine):
+    seed_catalog(Actor.system("tests"), placements_from="2000-01")
+    db.session.commit()
+    make_client("acme")
+    month = Month()
+    # Reported by the colo's own tools (usage events name no platform): the products' own SPLA bills.
+    month.events(
+        event("c1", "acme", "carol@acme.example", "desktop", "start", "2026-10-03T09:00:00Z"),
+        event("c2", "acme", "carol@acme.example", "exchange", "start", "2026-10-03T09:00:00Z"),
+    )
+    time_machine.move_to("2026-11-02T12:00:00Z")
+
+    assert sorted(month.spla("2026-10")) == [
+        ("acme", "EXSTD-SAL", 1),
+        ("acme", "OFFSTD-SAL", 1),
+        ("acme", "WINRDS-SAL", 1),
+    ]
