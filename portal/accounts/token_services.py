@@ -6,8 +6,9 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from portal.accounts.models import ApiToken, Client, Integration, Role, User
+from portal.accounts.models import ApiToken, ApiTokenSource, Client, Integration, Role, User
 from portal.accounts.services import digest_token
 from portal.audit.services import Actor, record
 from portal.db import db, utcnow
@@ -85,6 +86,32 @@ def authenticate_api_token(raw: str) -> ApiToken | None:
         token.last_used_at = now
         db.session.flush()
     return token
+
+
+def note_token_source(token: ApiToken, address: str | None) -> None:
+    """Record in the audit log the first use of ``token`` from ``address`` (once per address).
+
+    The event carries the request's address and User-Agent, like every audit event.
+    """
+    if not address:
+        return
+    address = address[:45]
+    if db.session.get(ApiTokenSource, (token.id, address)) is not None:
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(ApiTokenSource(token_id=token.id, address=address))
+    except IntegrityError:
+        # A concurrent request from the same address recorded it first.
+        return
+    record(
+        Actor.for_token(token),
+        "api_token.new_address",
+        "api_token",
+        token.id,
+        client_id=token.client_id,
+        details={"address": address},
+    )
 
 
 def revoke_api_token(actor: Actor, token: ApiToken) -> None:
