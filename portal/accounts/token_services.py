@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 
@@ -14,6 +15,7 @@ from portal.audit.services import Actor, record
 from portal.db import db, utcnow
 from portal.errors import InvalidInput
 
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 API_TOKEN_PREFIX = "smt_"  # nosec B105  # the public prefix of API tokens, not a secret
 # How stale a token's "last used" may be: it is written at most this often.
 LAST_USED_PRECISION = timedelta(minutes=1)
@@ -36,6 +38,12 @@ def create_api_token(
     name = name.strip()
     if not name:
         raise InvalidInput("Give the token a name that says what uses it.", fields={"name": "Required."})
+    if _CONTROL_CHARACTERS.search(name):
+        # A pasted tab or NUL; PostgreSQL cannot store a NUL at all (a 500 before).
+        raise InvalidInput(
+            "Give the token a name on one line, without control characters.",
+            fields={"name": "One line of letters, digits and punctuation."},
+        )
     if (role is Role.INTEGRATION) != (integration is not None):
         raise InvalidInput("An integration token, and only one, names the integration it sends for.")
     if role is Role.INTEGRATION:

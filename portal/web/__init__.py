@@ -22,10 +22,10 @@ login_manager.user_loader(load_user_for_session)
 
 
 def init_web(app: Flask) -> None:
-    from portal.web.converters import RowIdConverter
+    from portal.web.converters import install_converters
 
-    # Before any blueprint: rules pick their converters when they are added.
-    app.url_map.converters["int"] = RowIdConverter
+    # Before any blueprint: an id too large for a row, or a NUL in a name, is a 404 at the router.
+    install_converters(app.url_map)
     if app.config.get("TRUSTED_PROXIES", 0) > 0:
         hops = app.config["TRUSTED_PROXIES"]
         # The client's address, scheme and host as the proxies saw them, so the audit log records

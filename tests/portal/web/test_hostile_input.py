@@ -260,3 +260,33 @@ def test_an_id_too_large_for_the_database_is_not_found(world):
     assert (
         world.send(admin, "GET", f"/reseller/provisioning/seats/{world.valid['seat_id']}").status_code == 200
     )
+
+
+ADMIN = Caller("reseller_admin (logged in)", Via.SESSION, Role.RESELLER_ADMIN)
+
+
+def test_a_nul_in_a_name_in_the_url_is_not_found(world):
+    # PostgreSQL refuses a NUL even in the parameters of a lookup: each of these was a 500 there.
+    for path in (
+        "/reseller/clients/ac%00me",
+        "/reseller/integrations/walk%00rmm",
+        "/client/catalog/vo%00ip/order",
+    ):
+        assert world.send(ADMIN, "GET", path).status_code == 404, path
+    assert world.send(ADMIN, "POST", "/reseller/price-book/products/vo%00ip", data={}).status_code == 404
+
+
+def test_a_nul_typed_into_a_form_or_a_search_is_never_a_server_error(world):
+    # The client search drops it (it can be in no name) and still finds the client.
+    found = world.send(ADMIN, "GET", "/reseller/clients", query_string={"q": "ac\x00me"})
+    assert found.status_code == 200 and 'href="/reseller/clients/acme"' in found.get_data(as_text=True)
+    # A token's name says so, next to the field.
+    named = world.send(ADMIN, "POST", "/reseller/integrations/walk-rmm/tokens", data={"name": "RMM\x00"})
+    assert named.status_code == 422
+    assert "without control characters" in named.get_data(as_text=True)
+    # A product code in a form names no product.
+    policy = world.send(ADMIN, "POST", "/reseller/trueups/policies", data={"product": "voip\x00"})
+    assert policy.status_code == 302
+    assert "No product with this code." in world.send(ADMIN, "GET", "/reseller/trueups/").get_data(
+        as_text=True
+    )
