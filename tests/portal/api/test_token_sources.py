@@ -72,3 +72,17 @@ def test_a_refused_role_still_counts_as_a_use_but_a_bad_token_does_not(app, acme
 
     assert _call(app, "smt_not-a-token", OFFICE).status_code == 401
     assert len(_new_address_events()) == 1
+
+
+def test_the_reseller_sees_it_on_the_audit_page_and_the_client_dashboard_stays_quiet(
+    app, acme, make_token, make_user, login, client
+):
+    _call(app, make_token(Role.CLIENT_ADMIN, acme), ELSEWHERE)
+
+    login(make_user(Role.RESELLER_ADMIN))
+    page = client.get("/reseller/audit/?action=api_token.new_address").get_data(as_text=True)
+    assert ELSEWHERE in page and AGENT in page
+    client.post("/logout")
+
+    login(make_user(Role.CLIENT_ADMIN, acme))
+    assert "api_token.new_address" not in client.get("/client/").get_data(as_text=True)
