@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from metering.webhooks.services import apply_stripe_event
+from portal.auth.access import public
 from portal.transactions import web_transaction
 
 bp = Blueprint("stripe_webhooks", __name__)
@@ -34,6 +35,8 @@ def _answer(status: int, **body: object) -> tuple[Response, int]:
 
 
 @bp.route("/webhooks/stripe", methods=["POST"])
+# Stripe proves itself with the signature the view checks, not with a session or a token.
+@public
 def stripe_webhook() -> tuple[Response, int]:
     secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
     if not secret:

@@ -250,6 +250,17 @@ class ApiToken(Base):
     integration: Mapped[Integration | None] = relationship()
 
 
+class ApiTokenSource(Base):
+    """An address an API token has been used from. Its first use from each address is a security
+    event in the audit log; a stolen token used from elsewhere shows up there."""
+
+    __tablename__ = "api_token_sources"
+
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(45), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class TokenPurpose(enum.StrEnum):
     PASSWORD_RESET = "password_reset"  # nosec B105  # a token kind's name, not a password
     INVITATION = "invitation"

@@ -357,6 +357,9 @@ def create_client(actor: Actor, ref: str, name: str, billing_email: str | None =
 
 
 def get_client_by_ref(ref: str) -> Client:
+    if "\x00" in ref:
+        # No reference has one, and PostgreSQL cannot even compare text that does (a 500 before).
+        raise NotFound("No client with this reference.")
     client = db.session.scalars(select(Client).where(Client.ref == ref.strip().lower())).first()
     if client is None:
         raise NotFound(f"No client with the reference “{ref}”.")

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from portal.accounts.models import ApiToken, Client, Integration, Role, User
+from portal.accounts.models import ApiToken, ApiTokenSource, Client, Integration, Role, User
 from portal.accounts.services import digest_token
 from portal.audit.services import Actor, record
 from portal.db import db, utcnow
 from portal.errors import InvalidInput
 
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 API_TOKEN_PREFIX = "smt_"  # nosec B105  # the public prefix of API tokens, not a secret
 # How stale a token's "last used" may be: it is written at most this often.
 LAST_USED_PRECISION = timedelta(minutes=1)
@@ -35,6 +38,12 @@ def create_api_token(
     name = name.strip()
     if not name:
         raise InvalidInput("Give the token a name that says what uses it.", fields={"name": "Required."})
+    if _CONTROL_CHARACTERS.search(name):
+        # A pasted tab or NUL; PostgreSQL cannot store a NUL at all (a 500 before).
+        raise InvalidInput(
+            "Give the token a name on one line, without control characters.",
+            fields={"name": "One line of letters, digits and punctuation."},
+        )
     if (role is Role.INTEGRATION) != (integration is not None):
         raise InvalidInput("An integration token, and only one, names the integration it sends for.")
     if role is Role.INTEGRATION:
@@ -85,6 +94,32 @@ def authenticate_api_token(raw: str) -> ApiToken | None:
         token.last_used_at = now
         db.session.flush()
     return token
+
+
+def note_token_source(token: ApiToken, address: str | None) -> None:
+    """Record in the audit log the first use of ``token`` from ``address`` (once per address).
+
+    The event carries the request's address and User-Agent, like every audit event.
+    """
+    if not address:
+        return
+    address = address[:45]
+    if db.session.get(ApiTokenSource, (token.id, address)) is not None:
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(ApiTokenSource(token_id=token.id, address=address))
+    except IntegrityError:
+        # A concurrent request from the same address recorded it first.
+        return
+    record(
+        Actor.for_token(token),
+        "api_token.new_address",
+        "api_token",
+        token.id,
+        client_id=token.client_id,
+        details={"address": address},
+    )
 
 
 def revoke_api_token(actor: Actor, token: ApiToken) -> None:

@@ -49,7 +49,8 @@ def clients() -> str | Response:
         else:
             flash(f"Client {client.name} created; {form_email} is invited as its administrator.", "success")
             return redirect(url_for("accounts.clients"))
-    search = request.args.get("q", "").strip()
+    # A NUL cannot be in a name, and PostgreSQL refuses it even in a LIKE pattern (a 500 before).
+    search = request.args.get("q", "").replace("\x00", "").strip()
     active_seats = (
         select(Seat.client_id, func.count(Seat.id).label("seats"))
         .where(Seat.state == SeatState.ACTIVE)

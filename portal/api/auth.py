@@ -8,7 +8,6 @@ clients a token cannot see, are "not found", never "forbidden".
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any, TypeVar
 
 from flask import g, request
@@ -16,9 +15,10 @@ from sqlalchemy import select
 
 from portal.accounts.models import ApiToken, Client, Role, User
 from portal.accounts.services import CLIENT_REF_PATTERN, get_client_by_ref
-from portal.accounts.token_services import authenticate_api_token
+from portal.accounts.token_services import authenticate_api_token, note_token_source
 from portal.api.errors import ApiError
 from portal.audit.services import Actor
+from portal.auth.access import Access, Via, declare
 from portal.db import db
 from portal.errors import NotFound
 
@@ -53,35 +53,34 @@ def _forbidden_message(role: Role, allowed: tuple[Role, ...]) -> str:
 
 
 def token_required(*roles: Role) -> Callable[[F], F]:
-    """Require a valid Bearer token (401) with one of ``roles`` (403); any role when none given.
+    """Declare that the view needs a valid Bearer token (401) with one of ``roles`` (403); any
+    role when none given. :func:`authorize_token` enforces it before the view runs."""
+    allowed = frozenset(roles or EVERYONE)
+    access = Access(Via.TOKEN, allowed, allowed)
+    return lambda view: declare(view, access)
 
-    The token is in ``g.api_token`` for the view. Its last use is committed at once, on its own,
-    so that the view's own unit of work starts clean.
+
+def authorize_token(allowed: frozenset[Role]) -> None:
+    """Authenticate the request's Bearer token and check its role against ``allowed``.
+
+    The token is in ``g.api_token`` for the view. Its last use (and a first use from a new
+    address) is committed at once, on its own, so that the view's own unit of work starts clean.
     """
-    allowed = roles or EVERYONE
-
-    def decorator(view: F) -> F:
-        @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            raw = _bearer_token()
-            token = authenticate_api_token(raw) if raw else None
-            if token is None:
-                message = (
-                    "This token is not valid or was revoked."
-                    if raw
-                    else "Send an API token: `Authorization: Bearer smt_…` "
-                    "(made with `flask --app wsgi tokens create`)."
-                )
-                raise ApiError(401, "unauthorized", message, headers=_CHALLENGE)
-            db.session.commit()
-            g.api_token = token
-            if token.role not in allowed:
-                raise ApiError(403, "forbidden", _forbidden_message(token.role, allowed))
-            return view(*args, **kwargs)
-
-        return wrapped  # type: ignore[return-value]
-
-    return decorator
+    raw = _bearer_token()
+    token = authenticate_api_token(raw) if raw else None
+    if token is None:
+        message = (
+            "This token is not valid or was revoked."
+            if raw
+            else "Send an API token: `Authorization: Bearer smt_…` "
+            "(made with `flask --app wsgi tokens create`)."
+        )
+        raise ApiError(401, "unauthorized", message, headers=_CHALLENGE)
+    note_token_source(token, request.remote_addr)
+    db.session.commit()
+    g.api_token = token
+    if token.role not in allowed:
+        raise ApiError(403, "forbidden", _forbidden_message(token.role, tuple(allowed)))
 
 
 def current_token() -> ApiToken:

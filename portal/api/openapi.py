@@ -15,6 +15,7 @@ from flask import Response, jsonify
 from portal.api import bp
 from portal.api.bodies import CLIENT_REF, MAX_ID, Body, Query
 from portal.api.idempotency import HEADER, KEY_PATTERN, REPLAYED_HEADER
+from portal.auth.access import public
 from portal.webhooks_out.schema import webhooks_section
 
 PREFIX = "/api/v1"
@@ -218,6 +219,7 @@ def build_operation(
 
 
 @bp.get("/openapi.json")
+@public
 def openapi_document() -> Response:
     """The document itself needs no token: it describes the API, nothing of anyone's data."""
     return jsonify(copy.deepcopy(DOCUMENT))

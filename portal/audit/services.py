@@ -11,9 +11,16 @@ from portal.accounts.models import ApiToken, User
 from portal.audit.models import AuditEvent
 from portal.db import db
 
-# Signing in and out: on the audit log page, but kept off the dashboards' "recent activity", where
-# every login would push the changes people look for out of view.
-SIGN_IN_ACTIONS = ("user.logged_in", "user.logged_out", "user.login_failed", "user.locked_out")
+# Signing in and out (an API token's first call from an address included): on the audit log page,
+# but kept off the dashboards' "recent activity", where every login would push the changes people
+# look for out of view.
+SIGN_IN_ACTIONS = (
+    "user.logged_in",
+    "user.logged_out",
+    "user.login_failed",
+    "user.locked_out",
+    "api_token.new_address",
+)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import segno
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_user
 from markupsafe import Markup
 
 from portal.accounts.services import LoginThrottled, complete_login
@@ -20,7 +20,7 @@ from portal.accounts.two_factor_services import (
     turn_off,
     verify_second_factor,
 )
-from portal.auth.access import current_portal_user
+from portal.auth.access import current_portal_user, public, signed_in
 from portal.auth.forms import ConfirmSetupForm, PasswordConfirmForm, SecondStepForm, StartSetupForm
 from portal.auth.second_step import end_second_step, waiting_user
 from portal.auth.views import safe_next
@@ -34,6 +34,7 @@ _OPEN_BEFORE_SETUP = {"two_factor.manage", "two_factor.start", "two_factor.confi
 
 
 @bp.route("/login/code", methods=["GET", "POST"], endpoint="verify")
+@public
 def verify_page() -> ResponseReturnValue:
     waiting = waiting_user()
     if waiting is None:
@@ -63,7 +64,7 @@ def verify_page() -> ResponseReturnValue:
 
 
 @bp.route("/account/two-step", methods=["GET"], endpoint="manage")
-@login_required
+@signed_in
 def manage_page() -> ResponseReturnValue:
     user = current_portal_user()
     secret = pending_secret(user) if not is_enabled(user) else None
@@ -80,7 +81,7 @@ def manage_page() -> ResponseReturnValue:
 
 
 @bp.route("/account/two-step/start", methods=["POST"], endpoint="start")
-@login_required
+@signed_in
 def start_setup() -> ResponseReturnValue:
     if StartSetupForm().validate_on_submit():
         with web_transaction(renders=(Conflict,)) as attempt:
@@ -91,7 +92,7 @@ def start_setup() -> ResponseReturnValue:
 
 
 @bp.route("/account/two-step/confirm", methods=["POST"], endpoint="confirm")
-@login_required
+@signed_in
 def confirm_page() -> ResponseReturnValue:
     form = ConfirmSetupForm()
     user = current_portal_user()
@@ -116,7 +117,7 @@ def confirm_page() -> ResponseReturnValue:
 
 
 @bp.route("/account/two-step/recovery-codes", methods=["POST"], endpoint="recovery_codes")
-@login_required
+@signed_in
 def recovery_codes_page() -> ResponseReturnValue:
     form = PasswordConfirmForm()
     if form.validate_on_submit():
@@ -131,7 +132,7 @@ def recovery_codes_page() -> ResponseReturnValue:
 
 
 @bp.route("/account/two-step/off", methods=["POST"], endpoint="turn_off")
-@login_required
+@signed_in
 def turn_off_page() -> ResponseReturnValue:
     form = PasswordConfirmForm()
     if form.validate_on_submit():

@@ -23,7 +23,7 @@ from portal.accounts.services import (
     unlock_with_token,
 )
 from portal.accounts.two_factor_services import is_enabled
-from portal.auth.access import current_portal_user
+from portal.auth.access import current_portal_user, public, signed_in
 from portal.auth.forms import ChoosePasswordForm, ForgotPasswordForm, LoginForm, UnlockForm
 from portal.auth.second_step import start_second_step
 from portal.errors import InvalidInput, NotFound
@@ -43,6 +43,7 @@ def safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@public
 def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
@@ -70,6 +71,8 @@ def login() -> ResponseReturnValue:
 
 
 @bp.route("/logout", methods=["POST"])
+# Only a session can be ended; anyone else is sent to the login page.
+@signed_in
 def logout() -> Response:
     if current_user.is_authenticated:
         # One version per user: logging out here also ends the user's sessions on other devices.
@@ -81,6 +84,7 @@ def logout() -> Response:
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
+@public
 def forgot_password() -> str | Response:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
@@ -92,6 +96,7 @@ def forgot_password() -> str | Response:
 
 
 @bp.route("/login/unlock", methods=["GET", "POST"], endpoint="request_unlock")
+@public
 def request_unlock_page() -> str | Response:
     form = ForgotPasswordForm()
     if request.method == "GET" and request.args.get("email"):
@@ -109,6 +114,7 @@ def request_unlock_page() -> str | Response:
 
 # The link only shows a button: mail scanners open links, and opening one must not use it up.
 @bp.route("/login/unlock/<token>", methods=["GET", "POST"], endpoint="unlock")
+@public
 def unlock_page(token: str) -> ResponseReturnValue:
     try:
         one_time = find_one_time_token(token, TokenPurpose.UNLOCK)
@@ -151,6 +157,7 @@ def _choose_password(token: str, purpose: TokenPurpose, title: str, done_message
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"], endpoint="reset_password")
+@public
 def reset_password_page(token: str) -> ResponseReturnValue:
     return _choose_password(
         token,
@@ -161,5 +168,6 @@ def reset_password_page(token: str) -> ResponseReturnValue:
 
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"], endpoint="accept_invitation")
+@public
 def accept_invitation_page(token: str) -> ResponseReturnValue:
     return _choose_password(token, TokenPurpose.INVITATION, "Welcome to Seatmeter", "Your account is ready.")

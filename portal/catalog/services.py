@@ -247,6 +247,9 @@ def list_skus() -> list[LicenceSku]:
 
 
 def get_product(code: str) -> Product:
+    if "\x00" in code:
+        # No code has one, and PostgreSQL cannot even compare text that does (a 500 before).
+        raise NotFound("No product with this code.")
     product = db.session.scalars(
         select(Product).options(selectinload(Product.skus)).where(Product.code == code)
     ).first()

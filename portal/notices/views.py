@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import login_required
 
-from portal.auth.access import current_portal_user
+from portal.auth.access import current_portal_user, signed_in
 from portal.notices.forms import PreferencesForm
 from portal.notices.models import OPTIONAL_KINDS, NoticeKind
 from portal.notices.services import opted_out_kinds, set_preferences
@@ -16,7 +15,7 @@ bp = Blueprint("notices", __name__)
 
 
 @bp.route("/account/notices", methods=["GET", "POST"], endpoint="preferences")
-@login_required
+@signed_in
 def preferences_page() -> ResponseReturnValue:
     user = current_portal_user()
     form = PreferencesForm()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from portal.auth.access import public
 from portal.observability.metrics import exposition
 from portal.observability.readiness import readiness
 
@@ -52,6 +53,7 @@ class HealthCheck:
 
 
 @bp.get("/readyz")
+@public
 def readyz() -> Response:
     checks = readiness(current_app)
     ready = all(check.ok for check in checks)
@@ -91,6 +93,8 @@ def _plain(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 
 @bp.get("/metrics")
+# The view checks METRICS_TOKEN and the source address itself.
+@public
 def metrics() -> Response:
     config = current_app.config
     token = config.get("METRICS_TOKEN")

@@ -22,6 +22,10 @@ login_manager.user_loader(load_user_for_session)
 
 
 def init_web(app: Flask) -> None:
+    from portal.web.converters import install_converters
+
+    # Before any blueprint: an id too large for a row, or a NUL in a name, is a 404 at the router.
+    install_converters(app.url_map)
     if app.config.get("TRUSTED_PROXIES", 0) > 0:
         hops = app.config["TRUSTED_PROXIES"]
         # The client's address, scheme and host as the proxies saw them, so the audit log records
@@ -70,10 +74,13 @@ def init_web(app: Flask) -> None:
     # the billing/usage commands.
     metering.init_app(app)
 
+    from portal.web.access_check import init_access_check
     from portal.web.limits import init_limits
 
     # After every blueprint: the limits are attached to the registered views by endpoint name.
     init_limits(app)
+    # After the limiter's own check: a flood of bad tokens is limited before it is looked up.
+    init_access_check(app)
 
     app.jinja_env.filters["money"] = format_amount
     app.register_error_handler(CSRFError, _csrf_error)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, url_for
-from flask_login import login_required
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
@@ -14,6 +13,7 @@ from portal.auth.access import (
     current_client,
     current_portal_user,
     roles_required,
+    signed_in,
 )
 from portal.db import db
 from portal.orders.queries import seat_counts_by_product, visible_seats
@@ -23,7 +23,7 @@ bp = Blueprint("home", __name__)
 
 
 @bp.route("/")
-@login_required
+@signed_in
 def index() -> Response:
     if current_portal_user().is_reseller:
         return redirect(url_for("home.reseller"))
