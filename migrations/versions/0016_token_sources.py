@@ -19,7 +19,7 @@ import portal.db
 
 revision: str = "0016_token_sources"
 # The integrator re-chains this one after the other helpers' migrations.
-down_revision: str | None = "0015_placements"
+down_revision: str | None = "0016_quickbooks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
