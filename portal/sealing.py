@@ -3,7 +3,8 @@
 Each purpose has its own derived key, so a value sealed for one use never opens as another:
 - a seat's generated SIP password, kept only until the client admin has seen it once (the
   platform stores what it needs itself; a lost password is replaced, never recovered);
-- a user's two-factor (TOTP) secret, which the server must read at every login.
+- a user's two-factor (TOTP) secret, which the server must read at every login;
+- a new API token, carried in the session from its creation to the page that shows it once.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from flask import current_app
 class Purpose(enum.Enum):
     SEAT_SECRET = b"seatmeter/seat-secret/v1"
     TWO_FACTOR = b"seatmeter/two-factor/v1"
+    # A new API token between its creation (a POST) and the one page that shows it (the GET after the
+    # redirect): it waits in the session cookie, sealed, and is taken out as it is shown.
+    NEW_API_TOKEN = b"seatmeter/new-api-token/v1"
 
 
 def _fernet(purpose: Purpose) -> Fernet:

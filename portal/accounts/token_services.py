@@ -11,7 +11,7 @@ from portal.accounts.models import ApiToken, Client, Integration, Role, User
 from portal.accounts.services import digest_token
 from portal.audit.services import Actor, record
 from portal.db import db, utcnow
-from portal.errors import InvalidInput
+from portal.errors import InvalidInput, NotFound
 
 API_TOKEN_PREFIX = "smt_"  # nosec B105  # the public prefix of API tokens, not a secret
 # How stale a token's "last used" may be: it is written at most this often.
@@ -66,7 +66,11 @@ def create_api_token(
         "api_token",
         token.id,
         client_id=client.id if client else None,
-        details={"name": name, "role": role.value}
+        details={
+            "summary": f"{actor.label} created the API token “{name}” ({role.label.lower()}).",
+            "name": name,
+            "role": role.value,
+        }
         | ({"integration": integration.source} if integration is not None else {}),
     )
     return token, raw
@@ -91,4 +95,44 @@ def revoke_api_token(actor: Actor, token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         db.session.flush()
-        record(actor, "api_token.revoked", "api_token", token.id, client_id=token.client_id)
+        record(
+            actor,
+            "api_token.revoked",
+            "api_token",
+            token.id,
+            client_id=token.client_id,
+            details={
+                "summary": f"{actor.label} revoked the API token “{token.name}” ({token.token_prefix}…).",
+                "name": token.name,
+            },
+        )
+
+
+def tokens_of(client: Client | None) -> list[ApiToken]:
+    """The tokens a console lists: a client's own, or (``None``) every token of the installation."""
+    query = select(ApiToken).order_by(
+        ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id
+    )
+    if client is not None:
+        query = query.where(ApiToken.client_id == client.id)
+    return list(db.session.scalars(query))
+
+
+def token_of(client: Client | None, token_id: int) -> ApiToken:
+    """One token of this client (``None``: any token); another client's is not found."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None or (client is not None and token.client_id != client.id):
+        raise NotFound("There is no such token.")
+    return token
+
+
+def token_scope(token: ApiToken) -> str:
+    """What a token acts for, in words."""
+    if token.integration is not None:
+        return f"usage of the clients mapped to {token.integration.name}"
+    if token.client is None:
+        return "every client"
+    if token.role is Role.CLIENT_USER:
+        owner = token.created_by
+        return f"{token.client.name}: the seats of {owner.name if owner else 'nobody'}"
+    return f"all of {token.client.name}"
