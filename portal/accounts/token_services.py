@@ -66,11 +66,7 @@ def create_api_token(
         "api_token",
         token.id,
         client_id=client.id if client else None,
-        details={
-            "summary": f"{actor.label} created the API token “{name}” ({role.label.lower()}).",
-            "name": name,
-            "role": role.value,
-        }
+        details={"name": name, "role": role.value}
         | ({"integration": integration.source} if integration is not None else {}),
     )
     return token, raw
