@@ -16,6 +16,7 @@ from portal.audit.services import Actor, record
 from portal.db import db, utcnow
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.notifications.services import send_email_after_commit
+from portal.orders.queries import is_possible_id
 
 RESELLER_TEAM_ROLES = (Role.RESELLER_STAFF, Role.RESELLER_ADMIN)
 CLIENT_PORTAL_ROLES = (Role.CLIENT_USER, Role.CLIENT_ADMIN)
@@ -49,7 +50,7 @@ def team_members() -> list[User]:
 
 def person_of(client: Client | None, user_id: int) -> User:
     """A person of this tenant (``None``: the reseller); anyone else is not found, never forbidden."""
-    user = db.session.get(User, user_id)
+    user = db.session.get(User, user_id) if is_possible_id(user_id) else None
     if (
         user is None
         or user.client_id != (client.id if client else None)

@@ -137,6 +137,11 @@ def _change_role(client: Client | None, user_id: int) -> Response | tuple[str, i
         return _refused(client, error)
     if changed:
         flash(f"{user.name} is now {user.role.label.lower()}.", "success")
+    if user.id == current_portal_user().id and user.role is not (
+        Role.RESELLER_ADMIN if client is None else Role.CLIENT_ADMIN
+    ):
+        # Someone who stepped down may no longer open this page.
+        return redirect(url_for("home.index"))
     return redirect(url_for(_endpoints(client)["list"]))
 
 

@@ -12,6 +12,7 @@ from portal.accounts.services import digest_token
 from portal.audit.services import Actor, record
 from portal.db import db, utcnow
 from portal.errors import InvalidInput, NotFound
+from portal.orders.queries import is_possible_id
 
 API_TOKEN_PREFIX = "smt_"  # nosec B105  # the public prefix of API tokens, not a secret
 # How stale a token's "last used" may be: it is written at most this often.
@@ -78,6 +79,10 @@ def authenticate_api_token(raw: str) -> ApiToken | None:
     ).first()
     if token is None or token.revoked_at is not None:
         return None
+    if token.role is Role.CLIENT_USER and token.created_by is not None and not token.created_by.active:
+        # A client_user token acts as its person: a disabled person's token stops with them, and
+        # works again if they are enabled (removing them revokes it for good).
+        return None
     now = utcnow()
     # Every API request would otherwise write (and commit) this row: once a minute is precise enough
     # for "last used" and keeps busy tokens from serialising on one row.
@@ -116,7 +121,7 @@ def tokens_of(client: Client | None) -> list[ApiToken]:
 
 def token_of(client: Client | None, token_id: int) -> ApiToken:
     """One token of this client (``None``: any token); another client's is not found."""
-    token = db.session.get(ApiToken, token_id)
+    token = db.session.get(ApiToken, token_id) if is_possible_id(token_id) else None
     if token is None or (client is not None and token.client_id != client.id):
         raise NotFound("There is no such token.")
     return token

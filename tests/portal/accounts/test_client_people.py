@@ -120,6 +120,21 @@ def test_disabling_ends_their_session_and_blocks_login_until_enabled(app, client
     )
 
 
+def test_a_disabled_persons_own_token_stops_working_until_they_are_enabled(client, grace, pat, acme, catalog):
+    _token, raw = create_api_token(Actor.system("tests"), "Pat's script", Role.CLIENT_USER, acme, pat)
+    _, admins_raw = create_api_token(Actor.system("tests"), "Office script", Role.CLIENT_ADMIN, acme, None)
+    db.session.commit()
+    bearer = {"Authorization": f"Bearer {raw}"}
+    assert client.get("/api/v1/catalog", headers=bearer).status_code == 200
+
+    client.post(f"/client/users/{pat.id}/disable")
+    assert client.get("/api/v1/catalog", headers=bearer).status_code == 401
+    assert client.get("/api/v1/catalog", headers={"Authorization": f"Bearer {admins_raw}"}).status_code == 200
+
+    client.post(f"/client/users/{pat.id}/enable")
+    assert client.get("/api/v1/catalog", headers=bearer).status_code == 200
+
+
 def test_no_one_disables_or_removes_themselves(client, grace, acme, make_user):
     make_user(Role.CLIENT_ADMIN, acme)
 
@@ -194,3 +209,17 @@ def test_only_a_client_admin_manages_portal_users(client, acme, pat, make_user, 
     for path in (f"/client/users/{pat.id}/disable", f"/client/users/{pat.id}/remove"):
         assert client.post(path).status_code == 403
     assert _fresh(pat.id).active
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/client/users/{id}/disable",
+        "/client/users/{id}/remove",
+        "/client/tokens/{id}/revoke",
+        "/client/tokens/{id}/created",
+    ],
+)
+def test_ids_beyond_any_database_integer_are_not_found(client, grace, path):
+    assert client.post(path.format(id=2**70)).status_code in (404, 405)
+    assert client.get(path.format(id=2**70)).status_code in (404, 405)

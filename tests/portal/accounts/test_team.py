@@ -125,7 +125,7 @@ def test_an_admin_may_step_down_when_another_admin_remains(client, ada, make_use
 
     response = client.post(f"/reseller/team/{ada.id}/role", data={f"u{ada.id}-role": "reseller_staff"})
 
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.headers["Location"] == "/"
     assert _fresh(ada.id).role is Role.RESELLER_STAFF
     assert client.get("/reseller/team").status_code == 403  # staff from now on
 
