@@ -66,10 +66,11 @@ def test_people_and_tokens_on_a_phone_by_keyboard(portal: Portal, browser_page, 
     row = page.locator("tr", has_text="pat@acme.example")
     expect(row.get_by_label("Role of Pat Doe")).to_have_value("client_user")
 
-    # Remove Pat with the keyboard alone: Tab to the link, Enter, and the confirmation's button has the focus.
+    # Remove Pat with the keyboard alone: Tab to the link, Enter, read the question, Tab to the button, Enter.
     _tab_to(page, "Remove Pat Doe…")
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Remove Pat Doe (pat@acme.example)?")).to_be_visible()
+    _tab_to(page, "Remove Pat Doe")
     expect(page.get_by_role("button", name="Remove Pat Doe")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.get_by_text("Pat Doe was removed.")).to_be_visible()
