@@ -8,7 +8,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from portal.accounts.models import Role
-from portal.web.validators import EmailAddress
+from portal.web.validators import EmailAddress, PrintableText
 
 TEAM_ROLE_CHOICES = [
     SelectChoice(Role.RESELLER_STAFF.value, "Staff: reviews bills and files reports, changes no client"),
@@ -27,7 +27,7 @@ class ActionForm(FlaskForm):
 
 
 class InviteTeamMemberForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=200), PrintableText()])
     email = EmailField("E-mail", validators=[DataRequired(), EmailAddress(), Length(max=254)])
     role = SelectField("Role", choices=TEAM_ROLE_CHOICES, default=Role.RESELLER_STAFF.value)
     submit = SubmitField("Send invitation")
@@ -43,7 +43,7 @@ class RoleForm(FlaskForm):
 class NewTokenForm(FlaskForm):
     name = StringField(
         "Name",
-        validators=[DataRequired(), Length(max=100)],
+        validators=[DataRequired(), Length(max=100), PrintableText()],
         description="What will use it, e.g. “PSA nightly sync”.",
     )
     # Filled by the view: the roles (and, for a client, the people) a token may act as.
