@@ -84,6 +84,7 @@ def test_people_and_tokens_on_a_phone_by_keyboard(portal: Portal, browser_page, 
     expect(secret).to_be_visible()
     value = secret.input_value()
     assert value.startswith("smt_")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.reload()
     expect(page.get_by_role("heading", name="This token was already shown")).to_be_visible()
     assert value not in page.content()
