@@ -223,3 +223,25 @@ def test_only_a_client_admin_manages_portal_users(client, acme, pat, make_user, 
 def test_ids_beyond_any_database_integer_are_not_found(client, grace, path):
     assert client.post(path.format(id=2**70)).status_code in (404, 405)
     assert client.get(path.format(id=2**70)).status_code in (404, 405)
+
+
+def test_someone_with_history_is_removed_cleanly(client, grace, pat, acme, catalog):
+    # A person who set up two-step login, acted (an order, audit entries) and had a reset link.
+    from portal.accounts.services import request_password_reset
+    from portal.accounts.two_factor_services import begin_setup
+    from portal.catalog.services import get_product
+    from portal.orders.models import Order
+    from provisioning import place_order
+
+    begin_setup(pat)
+    order = place_order(Actor.for_user(pat), acme, get_product("voip"), 1)
+    order.placed_by_user_id = pat.id
+    request_password_reset(pat.email)
+    db.session.commit()
+
+    assert client.post(f"/client/users/{pat.id}/remove").status_code == 302
+
+    assert _fresh(pat.id) is None
+    kept = db.session.get(Order, order.id)
+    assert kept is not None and kept.placed_by_user_id is None
+    assert db.session.scalars(select(AuditEvent).where(AuditEvent.actor == pat.email)).all() != []
