@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from portal.accounts.models import ApiToken, Client, Integration, Role, User
 from portal.accounts.services import digest_token
+from portal.audit.models import AuditEvent
 from portal.audit.services import Actor, record
 from portal.db import db, utcnow
 from portal.errors import InvalidInput, NotFound
@@ -117,6 +118,23 @@ def tokens_of(client: Client | None) -> list[ApiToken]:
     if client is not None:
         query = query.where(ApiToken.client_id == client.id)
     return list(db.session.scalars(query))
+
+
+def created_by_labels(tokens: list[ApiToken]) -> dict[int, str]:
+    """Who created each token, in words: the person's name, or the audit log's actor for tokens made
+    at the command line or by someone since removed (their row is gone, the audit entry stays)."""
+    labels = {token.id: token.created_by.name for token in tokens if token.created_by is not None}
+    missing = [str(token.id) for token in tokens if token.id not in labels]
+    if missing:
+        events = db.session.execute(
+            select(AuditEvent.object_id, AuditEvent.actor).where(
+                AuditEvent.action == "api_token.created",
+                AuditEvent.object_type == "api_token",
+                AuditEvent.object_id.in_(missing),
+            )
+        )
+        labels |= {int(object_id): actor for object_id, actor in events if object_id is not None}
+    return labels
 
 
 def token_of(client: Client | None, token_id: int) -> ApiToken:

@@ -16,6 +16,7 @@ from portal.accounts.models import ApiToken, Client, Role, User
 from portal.accounts.people_forms import ActionForm, NewTokenForm
 from portal.accounts.token_services import (
     create_api_token,
+    created_by_labels,
     revoke_api_token,
     token_of,
     token_scope,
@@ -66,6 +67,7 @@ def _page(client: Client | None, form: NewTokenForm | None = None, status: int =
             "accounts/tokens.html",
             client=client,
             rows=[(token, token_scope(token)) for token in tokens],
+            created_by=created_by_labels(tokens),
             form=form,
             create_url=url_for(_endpoint(client, "tokens")),
             revoke_endpoint=_endpoint(client, "revoke"),

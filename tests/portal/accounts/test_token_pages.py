@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import g
 from sqlalchemy import select
 
 from portal.accounts.models import ApiToken, Client, Role, User
@@ -13,6 +14,16 @@ from portal.accounts.token_services import create_api_token
 from portal.audit.models import AuditEvent
 from portal.audit.services import Actor
 from portal.db import db
+from tests.conftest import TEST_PASSWORD
+
+
+@pytest.fixture(autouse=True)
+def _each_request_loads_its_user(app):
+    # As in tests/portal/auth/test_sessions.py: several test clients share one app context here.
+    def forget_the_cached_user() -> None:
+        g.pop("_login_user", None)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, forget_the_cached_user)
 
 
 @pytest.fixture
@@ -152,14 +163,14 @@ def test_the_secret_is_shown_only_for_the_token_just_created(client, grace, acme
 
 
 def test_a_reseller_admin_creates_a_staff_token_and_sees_every_token(client, ada, acme, catalog):
-    create_api_token(Actor.system("cli"), "Acme's PSA", Role.CLIENT_ADMIN, acme, None)
+    create_api_token(Actor.system("command line"), "Acme's PSA", Role.CLIENT_ADMIN, acme, None)
     db.session.commit()
 
     created = client.post("/reseller/tokens", data={"name": "Reporting", "access": "reseller_staff"})
     raw = _secret(client.get(created.headers["Location"]).get_data(as_text=True))
 
     listing = client.get("/reseller/tokens").get_data(as_text=True)
-    assert "Acme&#39;s PSA" in listing and "the command line" in listing and "every client" in listing
+    assert "Acme&#39;s PSA" in listing and "by command line" in listing and "every client" in listing
     assert raw not in listing
     reading = client.get("/api/v1/catalog", headers={"Authorization": f"Bearer {raw}"})
     assert reading.status_code == 200
@@ -182,3 +193,21 @@ def test_who_may_not_manage_tokens(client, acme, make_user, login, role, path):
     assert client.get(path).status_code == 403
     assert client.post(path, data={"name": "x", "access": "reseller_admin"}).status_code == 403
     assert db.session.scalars(select(ApiToken)).all() == []
+
+
+def test_a_token_outlives_its_removed_creator_and_still_says_who_made_it(
+    app, client, acme, make_user, login, catalog
+):
+    grace = make_user(Role.CLIENT_ADMIN, acme, email="grace@acme.example")
+    henry = make_user(Role.CLIENT_ADMIN, acme, email="henry@acme.example")
+    login(grace)
+    created = client.post("/client/tokens", data={"name": "Office script", "access": "client_admin"})
+    raw = _secret(client.get(created.headers["Location"]).get_data(as_text=True))
+    other = app.test_client()
+    other.post("/login", data={"email": henry.email, "password": TEST_PASSWORD})
+
+    assert other.post(f"/client/users/{grace.id}/remove").status_code == 302
+
+    assert _api(other, raw).status_code == 200  # the client's token, not the person's
+    listing = other.get("/client/tokens").get_data(as_text=True)
+    assert "Office script" in listing and "by grace@acme.example" in listing
