@@ -5,6 +5,7 @@ Each purpose has its own derived key, so a value sealed for one use never opens 
   platform stores what it needs itself; a lost password is replaced, never recovered);
 - a user's two-factor (TOTP) secret, which the server must read at every login;
 - the QuickBooks Online access and refresh tokens, which the sync sends with every call.
+- a new API token, carried in the session from its creation to the page that shows it once.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ class Purpose(enum.Enum):
     SEAT_SECRET = b"seatmeter/seat-secret/v1"
     TWO_FACTOR = b"seatmeter/two-factor/v1"
     QUICKBOOKS_TOKEN = b"seatmeter/quickbooks-token/v1"
+    # A new API token between its creation (a POST) and the one page that shows it (the GET after the
+    # redirect): it waits in the session cookie, sealed, and is taken out as it is shown.
+    NEW_API_TOKEN = b"seatmeter/new-api-token/v1"
 
 
 def _fernet(purpose: Purpose) -> Fernet:

@@ -6,7 +6,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from portal.accounts.models import Role
-from portal.web.validators import EmailAddress
+from portal.web.validators import EmailAddress, PrintableText
 
 
 class NewClientForm(FlaskForm):
@@ -32,7 +32,7 @@ class NewClientForm(FlaskForm):
 
 
 class InviteUserForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=200), PrintableText()])
     email = EmailField("E-mail", validators=[DataRequired(), EmailAddress(), Length(max=254)])
     role = SelectField(
         "Role",

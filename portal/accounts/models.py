@@ -248,6 +248,7 @@ class ApiToken(Base):
 
     client: Mapped[Client | None] = relationship()
     integration: Mapped[Integration | None] = relationship()
+    created_by: Mapped[User | None] = relationship()
 
 
 class ApiTokenSource(Base):

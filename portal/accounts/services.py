@@ -506,6 +506,12 @@ def _issue_one_time_token(user: User, purpose: TokenPurpose, lifetime: timedelta
     return raw
 
 
+def new_invitation_link(user: User) -> str:
+    """A fresh invitation link for ``user``; any older one stops working."""
+    raw = _issue_one_time_token(user, TokenPurpose.INVITATION, INVITATION_LIFETIME)
+    return public_link("auth.accept_invitation", token=raw)
+
+
 def find_one_time_token(raw: str, purpose: TokenPurpose) -> OneTimeToken:
     token = db.session.scalars(
         select(OneTimeToken).where(

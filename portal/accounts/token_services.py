@@ -11,9 +11,11 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.accounts.models import ApiToken, ApiTokenSource, Client, Integration, Role, User
 from portal.accounts.services import digest_token
+from portal.audit.models import AuditEvent
 from portal.audit.services import Actor, record
 from portal.db import db, utcnow
-from portal.errors import InvalidInput
+from portal.errors import InvalidInput, NotFound
+from portal.orders.queries import is_possible_id
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 API_TOKEN_PREFIX = "smt_"  # nosec B105  # the public prefix of API tokens, not a secret
@@ -87,6 +89,10 @@ def authenticate_api_token(raw: str) -> ApiToken | None:
     ).first()
     if token is None or token.revoked_at is not None:
         return None
+    if token.role is Role.CLIENT_USER and token.created_by is not None and not token.created_by.active:
+        # A client_user token acts as its person: a disabled person's token stops with them, and
+        # works again if they are enabled (removing them revokes it for good).
+        return None
     now = utcnow()
     # Every API request would otherwise write (and commit) this row: once a minute is precise enough
     # for "last used" and keeps busy tokens from serialising on one row.
@@ -126,4 +132,61 @@ def revoke_api_token(actor: Actor, token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         db.session.flush()
-        record(actor, "api_token.revoked", "api_token", token.id, client_id=token.client_id)
+        record(
+            actor,
+            "api_token.revoked",
+            "api_token",
+            token.id,
+            client_id=token.client_id,
+            details={
+                "summary": f"{actor.label} revoked the API token “{token.name}” ({token.token_prefix}…).",
+                "name": token.name,
+            },
+        )
+
+
+def tokens_of(client: Client | None) -> list[ApiToken]:
+    """The tokens a console lists: a client's own, or (``None``) every token of the installation."""
+    query = select(ApiToken).order_by(
+        ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id
+    )
+    if client is not None:
+        query = query.where(ApiToken.client_id == client.id)
+    return list(db.session.scalars(query))
+
+
+def created_by_labels(tokens: list[ApiToken]) -> dict[int, str]:
+    """Who created each token, in words: the person's name, or the audit log's actor for tokens made
+    at the command line or by someone since removed (their row is gone, the audit entry stays)."""
+    labels = {token.id: token.created_by.name for token in tokens if token.created_by is not None}
+    missing = [str(token.id) for token in tokens if token.id not in labels]
+    if missing:
+        events = db.session.execute(
+            select(AuditEvent.object_id, AuditEvent.actor).where(
+                AuditEvent.action == "api_token.created",
+                AuditEvent.object_type == "api_token",
+                AuditEvent.object_id.in_(missing),
+            )
+        )
+        labels |= {int(object_id): actor for object_id, actor in events if object_id is not None}
+    return labels
+
+
+def token_of(client: Client | None, token_id: int) -> ApiToken:
+    """One token of this client (``None``: any token); another client's is not found."""
+    token = db.session.get(ApiToken, token_id) if is_possible_id(token_id) else None
+    if token is None or (client is not None and token.client_id != client.id):
+        raise NotFound("There is no such token.")
+    return token
+
+
+def token_scope(token: ApiToken) -> str:
+    """What a token acts for, in words."""
+    if token.integration is not None:
+        return f"usage of the clients mapped to {token.integration.name}"
+    if token.client is None:
+        return "every client"
+    if token.role is Role.CLIENT_USER:
+        owner = token.created_by
+        return f"{token.client.name}: the seats of {owner.name if owner else 'nobody'}"
+    return f"all of {token.client.name}"

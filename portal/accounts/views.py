@@ -9,8 +9,9 @@ from werkzeug.wrappers import Response
 
 from portal.accounts.forms import ClientBillingForm, InviteUserForm, NewClientForm
 from portal.accounts.models import Client, Role
+from portal.accounts.people_views import people_page
 from portal.accounts.profile_services import update_client_billing
-from portal.accounts.services import client_users, create_client, invite_user
+from portal.accounts.services import create_client, invite_user
 from portal.audit.services import Actor
 from portal.auth.access import RESELLER_ROLES, current_client, current_portal_user, roles_required
 from portal.db import db
@@ -77,10 +78,12 @@ def clients() -> str | Response:
 
 @bp.route("/client/users", methods=["GET", "POST"])
 @roles_required(Role.CLIENT_ADMIN)
-def client_users_page() -> str | Response:
+def client_users_page() -> str | Response | tuple[str, int]:
     client = current_client()
     form = InviteUserForm()
-    if form.validate_on_submit():
+    if form.is_submitted():
+        if not form.validate():
+            return people_page(client, form)
         user = current_portal_user()
         with web_transaction() as attempt:
             invite_user(
@@ -92,10 +95,10 @@ def client_users_page() -> str | Response:
             )
         if (error := attempt.error) is not None:
             apply_service_error(form, error)
-        else:
-            flash(f"Invitation sent to {form.email.data}.", "success")
-            return redirect(url_for("accounts.client_users_page"))
-    return render_template("accounts/client_users.html", client=client, users=client_users(client), form=form)
+            return people_page(client, form)
+        flash(f"Invitation sent to {form.email.data}.", "success")
+        return redirect(url_for("accounts.client_users_page"))
+    return people_page(client)
 
 
 @bp.route("/client/billing-details", methods=["GET", "POST"])

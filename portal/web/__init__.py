@@ -46,10 +46,12 @@ def init_web(app: Flask) -> None:
         app.register_blueprint(blueprint)
 
     from portal.accounts.end_user_views import bp as end_users_bp
+    from portal.accounts.people_views import bp as people_bp
+    from portal.accounts.token_views import bp as tokens_bp
     from portal.orders.seat_views import bp as seats_bp
     from portal.orders.views import bp as orders_bp
 
-    for blueprint in (orders_bp, seats_bp, end_users_bp):
+    for blueprint in (orders_bp, seats_bp, end_users_bp, people_bp, tokens_bp):
         app.register_blueprint(blueprint)
 
     import provisioning

@@ -75,6 +75,9 @@ _FORM_LIMITS: dict[str, list[tuple[str, Callable[[], str] | None, str | None]]] 
     "auth.unlock": [("RATELIMIT_LINKS", None, "links")],
     "accounts.client_users_page": [("RATELIMIT_INVITE", None, "invitations")],
     "accounts.clients": [("RATELIMIT_INVITE", None, "invitations")],
+    "people.team": [("RATELIMIT_INVITE", None, "invitations")],
+    "people.team_reinvite": [("RATELIMIT_INVITE", None, "invitations")],
+    "people.client_user_reinvite": [("RATELIMIT_INVITE", None, "invitations")],
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from email_validator import EmailNotValidError, validate_email
 from flask_wtf import FlaskForm
 from wtforms import Field
@@ -41,3 +43,15 @@ class UserPrincipalName:
         problem = upn_problem(field.data)
         if problem:
             raise ValidationError(problem)
+
+
+class PrintableText:
+    """Text without control characters (a NUL, a bell, an escape): what a name or a label may hold.
+
+    Nobody types them on purpose, PostgreSQL refuses a NUL in any text column, and the others would
+    end up in e-mails and CSV exports. Line breaks and tabs are refused too: these are one-line fields.
+    """
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        if field.data and any(unicodedata.category(char) == "Cc" for char in str(field.data)):
+            raise ValidationError("Use letters, digits, spaces and punctuation only (no control characters).")
