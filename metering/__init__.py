@@ -107,6 +107,20 @@ from metering.ledger.services import (
     seats_counted_now,
 )
 from metering.periods import BillingPeriod
+from metering.psa.base import PsaError
+from metering.psa.models import PsaCompanyLink, PsaProductLink, PsaSync, PsaSyncState
+from metering.psa.services import (
+    PsaNotConfigured,
+    company_links,
+    link_client,
+    link_product,
+    product_links,
+    psa_client,
+    psa_missing_settings,
+    sync_again,
+    sync_counts,
+    sync_records,
+)
 from metering.rating import Price
 from metering.settings import billing_timezone
 from metering.spla.filing import (
@@ -176,6 +190,12 @@ __all__ = [
     "Payment",
     "PaymentMethod",
     "Price",
+    "PsaCompanyLink",
+    "PsaError",
+    "PsaNotConfigured",
+    "PsaProductLink",
+    "PsaSync",
+    "PsaSyncState",
     "Sender",
     "Settlement",
     "SnapshotAggregate",
@@ -208,6 +228,7 @@ __all__ = [
     "close_run_progress",
     "close_seat_interval",
     "committed_quantities",
+    "company_links",
     "create_tax_rate",
     "credit_note_pdf",
     "credit_notes_issued_in",
@@ -238,6 +259,8 @@ __all__ = [
     "last_months",
     "latest_close_run",
     "line_details",
+    "link_client",
+    "link_product",
     "list_commitments",
     "list_invoices",
     "list_tax_rates",
@@ -256,8 +279,11 @@ __all__ = [
     "parse_timestamp",
     "payments_of",
     "payments_received_between",
+    "product_links",
     "product_price",
     "programme_report",
+    "psa_client",
+    "psa_missing_settings",
     "put_usage_snapshot",
     "record_payment",
     "release_invoice",
@@ -271,6 +297,9 @@ __all__ = [
     "spla_report_csv",
     "start_close_run",
     "state_label",
+    "sync_again",
+    "sync_counts",
+    "sync_records",
     "unfiled_periods",
     "usage_event_page",
     "usage_snapshot_page",

@@ -25,6 +25,7 @@ TASK_MODULES: list[str] = [
     "provisioning.tasks",
     "metering.billing.tasks",
     "metering.credits.tasks",
+    "metering.psa.tasks",
     "provisioning.trueup.tasks",
     "portal.accounts.tasks",
     "portal.api.tasks",
@@ -37,6 +38,7 @@ BEAT_TASKS: dict[str, tuple[str, str]] = {
     "provisioning-sweep": ("provisioning.sweep", "PROVISIONING_SWEEP_INTERVAL"),
     "billing-push-sweep": ("metering.push_sweep", "BILLING_PUSH_SWEEP_INTERVAL"),
     "billing-dunning": ("metering.dunning", "BILLING_DUNNING_INTERVAL"),
+    "psa-sweep": ("psa.sweep", "PSA_SWEEP_INTERVAL"),
     "webhooks-sweep": ("webhooks.sweep", "WEBHOOK_SWEEP_INTERVAL"),
     "notices-spla-reminders": ("notices.spla_reminders", "NOTICE_REMINDER_INTERVAL"),
     # Housekeeping: failed logins past the lock window, spent one-time links, day-old API keys.

@@ -36,6 +36,7 @@ from portal.db import build_engine, db
 pytest_plugins = [
     "tests.standins.aws",
     "tests.standins.stripe",
+    "tests.standins.connectwise",
     "tests.standins.kamailio",
     "tests.standins.directory",
     "tests.sandbox.demo_run",

@@ -25,10 +25,11 @@ def init_reseller(app: Flask) -> None:
     from portal.reseller.filing_views import bp as filing_bp
     from portal.reseller.integration_views import bp as integrations_bp
     from portal.reseller.profile_views import bp as profile_bp
+    from portal.reseller.psa_views import bp as psa_bp
     from portal.reseller.review_views import bp as review_bp
     from portal.reseller.views import bp as reseller_bp
 
-    for blueprint in (reseller_bp, review_bp, filing_bp, credits_bp, integrations_bp, profile_bp):
+    for blueprint in (reseller_bp, review_bp, filing_bp, credits_bp, integrations_bp, profile_bp, psa_bp):
         app.register_blueprint(blueprint)
 
     from portal.webhooks_out.views import init_webhooks

@@ -1,0 +1,357 @@
+"""The PSA sync: mapping clients and products to the PSA, and setting agreement additions' quantities.
+
+The one owner of :class:`~metering.psa.models.PsaSync` rows. Services flush; the task or the view
+around them commits. Every step is safe to repeat: an addition is found again by its agreement and
+catalog item before one is created, and a quantity the PSA already holds is not written again, so a
+worker killed between the PSA's answer and the commit leaves nothing that the next run cannot finish
+without duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from metering.billing.models import Invoice, LineKind
+from metering.psa.base import Psa, PsaAddition, PsaError
+from metering.psa.connectwise import SETTINGS, ConnectWise, ConnectWiseSettings, missing_settings
+from metering.psa.models import PsaCompanyLink, PsaProductLink, PsaSync, PsaSyncState
+from portal.accounts.models import Client
+from portal.audit.services import Actor, record
+from portal.catalog.models import Product
+from portal.celery_app import enqueue_after_commit
+from portal.db import db, utcnow
+from portal.errors import NotFound, ServiceError
+
+log = logging.getLogger("seatmeter.psa")
+
+SYNC_TASK = "psa.sync_month"
+
+
+class PsaNotConfigured(ServiceError):
+    """Some CONNECTWISE_* setting is missing: the PSA cannot be reached."""
+
+
+# --- configuration ---------------------------------------------------------------------------------
+
+
+def psa_missing_settings() -> list[tuple[str, str]]:
+    """The settings the PSA sync still needs, each with what it is."""
+    return [(name, SETTINGS[name]) for name in missing_settings(current_app.config)]
+
+
+def psa_configured() -> bool:
+    return not missing_settings(current_app.config)
+
+
+def psa_client() -> Psa:
+    settings = ConnectWiseSettings.from_config(current_app.config)
+    if settings is None:
+        names = ", ".join(name for name, _ in psa_missing_settings())
+        raise PsaNotConfigured(f"ConnectWise PSA is not configured: set {names}.")
+    return ConnectWise(settings)
+
+
+# --- mapping -----------------------------------------------------------------------------------------
+
+
+def company_links() -> dict[int, PsaCompanyLink]:
+    return {link.client_id: link for link in db.session.scalars(select(PsaCompanyLink))}
+
+
+def product_links() -> dict[int, PsaProductLink]:
+    return {link.product_id: link for link in db.session.scalars(select(PsaProductLink))}
+
+
+def link_client(
+    actor: Actor, client: Client, company_id: int, company_name: str, agreement_id: int, agreement_name: str
+) -> PsaCompanyLink:
+    """Map ``client`` to a PSA company and one of its agreements (read from the PSA by the caller)."""
+    link = db.session.scalars(select(PsaCompanyLink).where(PsaCompanyLink.client_id == client.id)).first()
+    if link is None:
+        link = PsaCompanyLink(client_id=client.id)
+        db.session.add(link)
+    link.company_id, link.company_name = company_id, company_name[:200]
+    link.agreement_id, link.agreement_name = agreement_id, agreement_name[:200]
+    link.updated_at = utcnow()
+    record(
+        actor,
+        "psa.client_mapped",
+        "client",
+        client.id,
+        client_id=client.id,
+        details={"company_id": company_id, "agreement_id": agreement_id},
+    )
+    db.session.flush()
+    return link
+
+
+def link_product(
+    actor: Actor, product: Product, catalog_item_id: int, catalog_item_name: str
+) -> PsaProductLink:
+    link = db.session.scalars(select(PsaProductLink).where(PsaProductLink.product_id == product.id)).first()
+    if link is None:
+        link = PsaProductLink(product_id=product.id)
+        db.session.add(link)
+    link.catalog_item_id, link.catalog_item_name = catalog_item_id, catalog_item_name[:200]
+    link.updated_at = utcnow()
+    record(actor, "psa.product_mapped", "product", product.id, details={"catalog_item_id": catalog_item_id})
+    db.session.flush()
+    return link
+
+
+# --- what a finalized month owes the PSA -------------------------------------------------------------
+
+
+def month_quantities(invoice: Invoice) -> dict[int, int]:
+    """Product id -> the quantity billed for the invoice's own month (adjustments of earlier months
+    are corrections of what was billed then, not this month's licences)."""
+    quantities: dict[int, int] = defaultdict(int)
+    for line in invoice.lines:
+        if line.kind is LineKind.REGULAR and line.period == invoice.period:
+            quantities[line.product_id] += line.quantity
+    return dict(quantities)
+
+
+def queue_invoice_sync(invoices: list[Invoice]) -> int:
+    """Record what each finalized invoice's month owes the PSA and sync it after the commit.
+
+    A product synced in an earlier month but no longer billed goes to 0: its licences stopped.
+    Nothing is recorded while the PSA is not configured (the sync page says what is missing).
+    Returns how many records were added.
+    """
+    if not invoices or not psa_configured():
+        return 0
+    added = 0
+    for invoice in invoices:
+        quantities = month_quantities(invoice)
+        earlier = db.session.scalars(
+            select(PsaSync.product_id)
+            .where(PsaSync.client_id == invoice.client_id, PsaSync.period < invoice.period)
+            .distinct()
+        )
+        for product_id in earlier:
+            quantities.setdefault(product_id, 0)
+        existing = set(
+            db.session.scalars(
+                select(PsaSync.product_id).where(
+                    PsaSync.client_id == invoice.client_id, PsaSync.period == invoice.period
+                )
+            )
+        )
+        for product_id, quantity in sorted(quantities.items()):
+            if product_id in existing:
+                continue  # finalized once: the month's quantity never changes
+            db.session.add(
+                PsaSync(
+                    client_id=invoice.client_id,
+                    product_id=product_id,
+                    period=invoice.period,
+                    quantity=quantity,
+                )
+            )
+            added += 1
+        enqueue_after_commit(SYNC_TASK, invoice.client_id, invoice.period)
+    db.session.flush()
+    return added
+
+
+def pending_rows(client_id: int, period: str) -> list[int]:
+    return list(
+        db.session.scalars(
+            select(PsaSync.id)
+            .where(
+                PsaSync.client_id == client_id,
+                PsaSync.period == period,
+                PsaSync.state == PsaSyncState.PENDING,
+            )
+            .order_by(PsaSync.product_id)
+        )
+    )
+
+
+def stale_pending(before: datetime) -> list[tuple[int, str]]:
+    """(client, month) with pending records untouched since ``before``: their job was lost."""
+    rows = db.session.execute(
+        select(PsaSync.client_id, PsaSync.period)
+        .where(PsaSync.state == PsaSyncState.PENDING, PsaSync.updated_at < before)
+        .distinct()
+    )
+    return [(client_id, period) for client_id, period in rows]
+
+
+# --- one record's sync ---------------------------------------------------------------------------------
+
+
+def _last_written(row: PsaSync, addition_id: int) -> PsaSync | None:
+    """The newest month whose quantity Seatmeter wrote to this addition."""
+    return db.session.scalars(
+        select(PsaSync)
+        .where(
+            PsaSync.client_id == row.client_id,
+            PsaSync.product_id == row.product_id,
+            PsaSync.addition_id == addition_id,
+            PsaSync.state == PsaSyncState.DONE,
+            PsaSync.id != row.id,
+        )
+        .order_by(PsaSync.period.desc(), PsaSync.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _known_addition(psa: Psa, row: PsaSync, agreement_id: int) -> PsaAddition | None:
+    """The addition this record, or the newest earlier month, wrote to, if it is still there."""
+    candidates = [row.addition_id] if row.addition_id is not None and row.agreement_id == agreement_id else []
+    earlier = db.session.scalars(
+        select(PsaSync.addition_id)
+        .where(
+            PsaSync.client_id == row.client_id,
+            PsaSync.product_id == row.product_id,
+            PsaSync.agreement_id == agreement_id,
+            PsaSync.state == PsaSyncState.DONE,
+            PsaSync.addition_id.is_not(None),
+        )
+        .order_by(PsaSync.period.desc(), PsaSync.id.desc())
+        .limit(1)
+    ).first()
+    if earlier is not None:
+        candidates.append(earlier)
+    for addition_id in candidates:
+        addition = psa.get_addition(agreement_id, addition_id)
+        if addition is not None and not addition.cancelled:
+            return addition
+    return None
+
+
+def _settle(row: PsaSync, state: PsaSyncState, reason: str | None, now: datetime) -> str:
+    row.state, row.reason, row.updated_at = state, reason, now
+    if state is PsaSyncState.DONE:
+        row.synced_at, row.overwrite, row.psa_quantity = now, False, None
+    return state.value
+
+
+def sync_row(psa: Psa, row_id: int, now: datetime) -> str:
+    """Make the PSA's addition for this record hold its quantity. Returns the state it came to.
+
+    Raises :class:`PsaError` when the PSA fails in a way worth retrying; the caller rolls back and
+    records that with :func:`note_retry`.
+    """
+    row = db.session.scalars(select(PsaSync).where(PsaSync.id == row_id).with_for_update()).first()
+    if row is None or row.state is not PsaSyncState.PENDING:
+        return row.state.value if row is not None else "gone"
+    row.attempts += 1
+    client_link = db.session.scalars(
+        select(PsaCompanyLink).where(PsaCompanyLink.client_id == row.client_id)
+    ).first()
+    if client_link is None:
+        return _settle(
+            row,
+            PsaSyncState.FAILED,
+            f"{row.client.name} is not mapped to a {psa.name} company and agreement: "
+            "map it on the PSA mapping page.",
+            now,
+        )
+    item_link = db.session.scalars(
+        select(PsaProductLink).where(PsaProductLink.product_id == row.product_id)
+    ).first()
+    if item_link is None:
+        return _settle(
+            row,
+            PsaSyncState.FAILED,
+            f"{row.product.name} has no {psa.name} catalog item: pick one on the PSA mapping page.",
+            now,
+        )
+    agreement_id = client_link.agreement_id
+    try:
+        addition = _known_addition(psa, row, agreement_id)
+        if addition is None:
+            # Found by item before one is created: an addition made by an attempt whose commit was
+            # lost, or one the reseller made by hand, is used rather than doubled.
+            found = psa.find_additions(agreement_id, item_link.catalog_item_id)
+            addition = found[0] if found else None
+        row.agreement_id = agreement_id
+        if addition is None:
+            addition = psa.create_addition(agreement_id, item_link.catalog_item_id, row.quantity)
+            row.addition_id = addition.id
+            return _settle(row, PsaSyncState.DONE, None, now)
+        row.addition_id = addition.id
+        if addition.quantity == row.quantity:
+            return _settle(row, PsaSyncState.DONE, None, now)
+        written = _last_written(row, addition.id)
+        if written is not None and addition.quantity != written.quantity and not row.overwrite:
+            row.psa_quantity = addition.quantity
+            return _settle(
+                row,
+                PsaSyncState.CONFLICT,
+                f"The quantity was changed in {psa.name} to {addition.quantity} since Seatmeter set it to "
+                f"{written.quantity} for {written.period}; {row.period} billed {row.quantity}. "
+                "Not overwritten: check the agreement, then overwrite it from this page "
+                "if Seatmeter is right.",
+                now,
+            )
+        psa.set_addition_quantity(agreement_id, addition.id, row.quantity)
+        return _settle(row, PsaSyncState.DONE, None, now)
+    except PsaError as error:
+        if error.retryable:
+            raise
+        return _settle(row, PsaSyncState.FAILED, error.message, now)
+
+
+def note_retry(row_ids: list[int], reason: str, now: datetime, *, give_up: bool) -> None:
+    """After a retryable failure (rolled back): say why the records still wait, or fail them."""
+    for row in db.session.scalars(select(PsaSync).where(PsaSync.id.in_(row_ids))):
+        if row.state is not PsaSyncState.PENDING:
+            continue
+        row.attempts += 1
+        if give_up:
+            _settle(row, PsaSyncState.FAILED, f"{reason} (gave up after {row.attempts} attempts)", now)
+        else:
+            row.reason, row.updated_at = f"{reason}; trying again shortly.", now
+    db.session.flush()
+
+
+# --- the reseller's "sync again" ------------------------------------------------------------------------
+
+
+def sync_again(actor: Actor, row_id: int, *, overwrite: bool = False) -> PsaSync:
+    """Make a failed or conflicting record pending again and queue its month; ``overwrite`` a conflict."""
+    row = db.session.get(PsaSync, row_id)
+    if row is None:
+        raise NotFound("No such PSA sync record.")
+    if row.state is PsaSyncState.DONE:
+        return row  # nothing to do: the PSA holds the quantity
+    row.overwrite = overwrite and row.state is PsaSyncState.CONFLICT
+    row.state, row.updated_at = PsaSyncState.PENDING, utcnow()
+    record(
+        actor,
+        "psa.sync_again",
+        "psa_sync",
+        row.id,
+        client_id=row.client_id,
+        details={"period": row.period, "product_id": row.product_id, "overwrite": row.overwrite},
+    )
+    db.session.flush()
+    enqueue_after_commit(SYNC_TASK, row.client_id, row.period)
+    return row
+
+
+def sync_records(limit: int = 500) -> list[PsaSync]:
+    """The newest records first, for the sync page."""
+    return list(
+        db.session.scalars(
+            select(PsaSync)
+            .order_by(PsaSync.period.desc(), PsaSync.client_id, PsaSync.product_id)
+            .limit(limit)
+        )
+    )
+
+
+def sync_counts() -> dict[str, int]:
+    counts = dict.fromkeys((state.value for state in PsaSyncState), 0)
+    for state, count in db.session.execute(select(PsaSync.state, func.count()).group_by(PsaSync.state)):
+        counts[PsaSyncState(state).value] = count
+    return counts
