@@ -15,8 +15,10 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from metering import (
+    PsaCompanyLink,
     PsaError,
     PsaNotConfigured,
+    PsaProductLink,
     PsaSyncState,
     company_links,
     link_client,
@@ -158,12 +160,12 @@ def mapping() -> tuple[str, int]:
     )
 
 
-def _current_agreement(links: dict, client: Client) -> int | None:  # type: ignore[type-arg]
+def _current_agreement(links: dict[int, PsaCompanyLink], client: Client) -> int | None:
     link = links.get(client.id)
     return link.agreement_id if link is not None else None
 
 
-def _current_item(links: dict, product: Product) -> int | None:  # type: ignore[type-arg]
+def _current_item(links: dict[int, PsaProductLink], product: Product) -> int | None:
     link = links.get(product.id)
     return link.catalog_item_id if link is not None else None
 

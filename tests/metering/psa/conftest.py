@@ -46,7 +46,14 @@ class PsaWorld:
     def play_october(self) -> None:
         self.month.events(
             *(
-                event(f"{ref}-{user}-{product}", ref, f"{user}@{ref}.example", product, "start", "2026-10-02T09:00:00Z")
+                event(
+                    f"{ref}-{user}-{product}",
+                    ref,
+                    f"{user}@{ref}.example",
+                    product,
+                    "start",
+                    "2026-10-02T09:00:00Z",
+                )
                 for ref, user, product in OCTOBER_HOLDERS
             )
         )
@@ -66,19 +73,29 @@ class PsaWorld:
             found[key] = int(addition["quantity"])
         return found
 
+    def records_rows(self, period: str) -> list[PsaSync]:
+        db.session.expire_all()
+        return list(db.session.scalars(select(PsaSync).where(PsaSync.period == period)))
+
     def records(self, period: str) -> dict[tuple[str, str], tuple[str, int, str | None]]:
         db.session.expire_all()
         rows = db.session.scalars(select(PsaSync).where(PsaSync.period == period))
-        return {(row.client.ref, row.product.code): (row.state.value, row.quantity, row.reason) for row in rows}
+        return {
+            (row.client.ref, row.product.code): (row.state.value, row.quantity, row.reason) for row in rows
+        }
 
 
 @pytest.fixture
 def psa(app, month, make_client, travel, connectwise) -> PsaWorld:
     app.config.update(connectwise.settings(), CONNECTWISE_PAGE_SIZE=2)
     clients = {ref: make_client(ref, f"{ref.title()} Ltd") for ref in ("acme", "bright", "cedar")}
-    companies = connectwise.seed(companies=[{"identifier": ref.title(), "name": f"{ref.title()} Ltd"} for ref in clients])
+    companies = connectwise.seed(
+        companies=[{"identifier": ref.title(), "name": f"{ref.title()} Ltd"} for ref in clients]
+    )
     agreements = connectwise.seed(
-        agreements=[{"company_id": company_id, "name": "Hosted licences"} for company_id in companies["companies"]]
+        agreements=[
+            {"company_id": company_id, "name": "Hosted licences"} for company_id in companies["companies"]
+        ]
     )
     items = connectwise.seed(
         catalog=[

@@ -112,7 +112,9 @@ def test_the_reseller_may_overwrite_a_conflict(psa, travel):
     psa.month.finalize("2026-11")
     psa.sync("2026-11")
     conflict = next(
-        row for row in services.sync_records() if row.state is PsaSyncState.CONFLICT and row.period == "2026-11"
+        row
+        for row in services.sync_records()
+        if row.state is PsaSyncState.CONFLICT and row.period == "2026-11"
     )
 
     sync_again(TESTS, conflict.id, overwrite=True)
