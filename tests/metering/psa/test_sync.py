@@ -10,7 +10,7 @@ import pytest
 from metering.psa import services
 from metering.psa.models import PsaSyncState
 from metering.psa.services import sync_again
-from metering.psa.tasks import sync_month_now
+from metering.psa.tasks import sweep, sync_month_now
 from portal.db import db
 from tests.metering.months import TESTS, event
 from tests.metering.psa.conftest import map_all
@@ -193,3 +193,26 @@ def test_a_worker_killed_after_the_psa_took_a_new_quantity_is_no_conflict(psa, t
     # The PSA holds what Seatmeter meant to write: that is the write completing, not a change by hand.
     assert psa.records("2026-11")[("acme", "desktop")][:2] == ("done", 1)
     assert psa.quantities()[(psa.agreements["acme"], "DESKTOP")] == 1
+
+
+def test_a_psa_failing_on_every_attempt_ends_failed_with_its_reason(psa):
+    map_all(psa)
+    psa.play_october()
+    psa.server.fail_next("POST", status=503, count=1000)
+
+    psa.sync("2026-10")
+
+    state, _quantity, reason = psa.records("2026-10")[("acme", "desktop")]
+    assert state == "failed"
+    assert reason is not None and "503" in reason and "gave up after" in reason
+    assert psa.server.additions() == []
+
+
+def test_the_sweep_requeues_a_month_whose_message_was_lost(psa, travel):
+    map_all(psa)
+    psa.play_october()  # its job went to a broker nobody reads here: the records wait
+    assert sweep.apply().get() == {"queued": 0}  # not stale yet
+
+    travel("2026-11-02T12:30:00Z")
+
+    assert sweep.apply().get() == {"queued": 3}
