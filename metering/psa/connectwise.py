@@ -14,15 +14,16 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import urllib3
 
 from metering.psa.base import PsaAddition, PsaAgreement, PsaCatalogItem, PsaCompany, PsaError
 
+T = TypeVar("T")
 API_PATH = "/v4_6_release/apis/3.0"
 PAGE_SIZE = 1000  # ConnectWise's largest page: fewest calls against its rate limit
 TIMEOUT = urllib3.Timeout(connect=5, read=30)
@@ -119,23 +120,16 @@ class ConnectWise:
 
     # -- the Psa protocol ------------------------------------------------------------------------
     def list_companies(self) -> list[PsaCompany]:
-        return [
-            PsaCompany(id=item["id"], identifier=item.get("identifier", ""), name=item.get("name", ""))
-            for item in self._pages("company/companies", "deletedFlag=false")
-        ]
+        return [_parsed(_company, item) for item in self._pages("company/companies", "deletedFlag=false")]
 
     def list_agreements(self) -> list[PsaAgreement]:
         return [
-            PsaAgreement(id=item["id"], name=item.get("name", ""), company_id=item["company"]["id"])
-            for item in self._pages("finance/agreements", "cancelledFlag=false")
+            _parsed(_agreement, item) for item in self._pages("finance/agreements", "cancelledFlag=false")
         ]
 
     def list_catalog_items(self) -> list[PsaCatalogItem]:
         return [
-            PsaCatalogItem(
-                id=item["id"], identifier=item.get("identifier", ""), description=item.get("description", "")
-            )
-            for item in self._pages("procurement/catalog", "inactiveFlag=false")
+            _parsed(_catalog_item, item) for item in self._pages("procurement/catalog", "inactiveFlag=false")
         ]
 
     def get_addition(self, agreement_id: int, addition_id: int) -> PsaAddition | None:
@@ -177,7 +171,29 @@ def _json(response: urllib3.BaseHTTPResponse) -> Any:
         raise PsaError("ConnectWise answered with something that is not JSON", retryable=True) from error
 
 
-def _addition(item: dict[str, Any]) -> PsaAddition:
+def _parsed(build: Callable[[Any], T], item: Any) -> T:
+    """An object built from ConnectWise's JSON; a shape it does not have is a plain PsaError."""
+    try:
+        return build(item)
+    except (KeyError, TypeError, ValueError) as error:
+        raise PsaError(f"ConnectWise answered an object without {error}", retryable=False) from error
+
+
+def _company(item: Any) -> PsaCompany:
+    return PsaCompany(id=item["id"], identifier=item.get("identifier", ""), name=item.get("name", ""))
+
+
+def _agreement(item: Any) -> PsaAgreement:
+    return PsaAgreement(id=item["id"], name=item.get("name", ""), company_id=item["company"]["id"])
+
+
+def _catalog_item(item: Any) -> PsaCatalogItem:
+    return PsaCatalogItem(
+        id=item["id"], identifier=item.get("identifier", ""), description=item.get("description", "")
+    )
+
+
+def _new_addition(item: Any) -> PsaAddition:
     return PsaAddition(
         id=item["id"],
         agreement_id=item["agreementId"],
@@ -185,6 +201,10 @@ def _addition(item: dict[str, Any]) -> PsaAddition:
         quantity=_as_int(item.get("quantity")),
         cancelled=item.get("cancelledDate") is not None,
     )
+
+
+def _addition(item: Any) -> PsaAddition:
+    return _parsed(_new_addition, item)
 
 
 def _error_from(response: urllib3.BaseHTTPResponse) -> PsaError:

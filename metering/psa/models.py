@@ -83,6 +83,8 @@ class PsaSync(Base):
     # Set by the reseller's "overwrite" of a conflict: the next attempt writes over the PSA's value.
     overwrite: Mapped[bool] = mapped_column(default=False, server_default=false())
     attempts: Mapped[int] = mapped_column(default=0)
+    # While a worker calls the PSA for this record (outside any transaction), no other one does.
+    lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     synced_at: Mapped[datetime | None]

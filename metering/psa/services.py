@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -185,64 +186,47 @@ def stale_pending(before: datetime) -> list[tuple[int, str]]:
 
 
 # --- one record's sync ---------------------------------------------------------------------------------
+#
+# Three steps, each its own unit of work at the task's edge, so the PSA is never called inside a
+# database transaction (on SQLite a transaction holds the write lock for its whole life): claim the
+# record with a short lease and read what the PSA call needs; call the PSA; record the outcome.
+
+LEASE = timedelta(minutes=5)  # longer than any run of PSA calls (each times out within 35 s)
 
 
-def _last_written(row: PsaSync, addition_id: int) -> PsaSync | None:
-    """The newest month whose quantity Seatmeter wrote to this addition."""
-    return db.session.scalars(
-        select(PsaSync)
-        .where(
-            PsaSync.client_id == row.client_id,
-            PsaSync.product_id == row.product_id,
-            PsaSync.addition_id == addition_id,
-            PsaSync.state == PsaSyncState.DONE,
-            PsaSync.id != row.id,
-        )
-        .order_by(PsaSync.period.desc(), PsaSync.id.desc())
-        .limit(1)
-    ).first()
+@dataclass(frozen=True)
+class SyncPlan:
+    """What one record's PSA calls need, read from the database while the record was claimed."""
+
+    row_id: int
+    period: str
+    quantity: int
+    agreement_id: int
+    catalog_item_id: int
+    overwrite: bool
+    # Additions Seatmeter wrote to before, newest first: this record's own, then earlier months'.
+    known_additions: tuple[int, ...]
+    # Addition id -> (the quantity Seatmeter last wrote to it, for which month).
+    last_written: dict[int, tuple[int, str]]
 
 
-def _known_addition(psa: Psa, row: PsaSync, agreement_id: int) -> PsaAddition | None:
-    """The addition this record, or the newest earlier month, wrote to, if it is still there."""
-    candidates = [row.addition_id] if row.addition_id is not None and row.agreement_id == agreement_id else []
-    earlier = db.session.scalars(
-        select(PsaSync.addition_id)
-        .where(
-            PsaSync.client_id == row.client_id,
-            PsaSync.product_id == row.product_id,
-            PsaSync.agreement_id == agreement_id,
-            PsaSync.state == PsaSyncState.DONE,
-            PsaSync.addition_id.is_not(None),
-        )
-        .order_by(PsaSync.period.desc(), PsaSync.id.desc())
-        .limit(1)
-    ).first()
-    if earlier is not None:
-        candidates.append(earlier)
-    for addition_id in candidates:
-        addition = psa.get_addition(agreement_id, addition_id)
-        if addition is not None and not addition.cancelled:
-            return addition
-    return None
+@dataclass(frozen=True)
+class SyncOutcome:
+    state: PsaSyncState
+    reason: str | None = None
+    addition_id: int | None = None
+    psa_quantity: int | None = None
 
 
-def _settle(row: PsaSync, state: PsaSyncState, reason: str | None, now: datetime) -> str:
-    row.state, row.reason, row.updated_at = state, reason, now
-    if state is PsaSyncState.DONE:
-        row.synced_at, row.overwrite, row.psa_quantity = now, False, None
-    return state.value
-
-
-def sync_row(psa: Psa, row_id: int, now: datetime) -> str:
-    """Make the PSA's addition for this record hold its quantity. Returns the state it came to.
-
-    Raises :class:`PsaError` when the PSA fails in a way worth retrying; the caller rolls back and
-    records that with :func:`note_retry`.
-    """
+def claim_row(psa_name: str, row_id: int, now: datetime) -> SyncPlan | str:
+    """Lease a pending record and read its plan; or the state it is in, "busy" when leased."""
     row = db.session.scalars(select(PsaSync).where(PsaSync.id == row_id).with_for_update()).first()
-    if row is None or row.state is not PsaSyncState.PENDING:
-        return row.state.value if row is not None else "gone"
+    if row is None:
+        return "gone"
+    if row.state is not PsaSyncState.PENDING:
+        return row.state.value
+    if row.lease_until is not None and row.lease_until > now:
+        return "busy"  # another worker has it, or one that died: the sweep comes back later
     row.attempts += 1
     client_link = db.session.scalars(
         select(PsaCompanyLink).where(PsaCompanyLink.client_id == row.client_id)
@@ -251,7 +235,7 @@ def sync_row(psa: Psa, row_id: int, now: datetime) -> str:
         return _settle(
             row,
             PsaSyncState.FAILED,
-            f"{row.client.name} is not mapped to a {psa.name} company and agreement: "
+            f"{row.client.name} is not mapped to a {psa_name} company and agreement: "
             "map it on the PSA mapping page.",
             now,
         )
@@ -262,43 +246,112 @@ def sync_row(psa: Psa, row_id: int, now: datetime) -> str:
         return _settle(
             row,
             PsaSyncState.FAILED,
-            f"{row.product.name} has no {psa.name} catalog item: pick one on the PSA mapping page.",
+            f"{row.product.name} has no {psa_name} catalog item: pick one on the PSA mapping page.",
             now,
         )
-    agreement_id = client_link.agreement_id
+    done = list(
+        db.session.scalars(
+            select(PsaSync)
+            .where(
+                PsaSync.client_id == row.client_id,
+                PsaSync.product_id == row.product_id,
+                PsaSync.state == PsaSyncState.DONE,
+                PsaSync.addition_id.is_not(None),
+                PsaSync.id != row.id,
+            )
+            .order_by(PsaSync.period.desc(), PsaSync.id.desc())
+        )
+    )
+    last_written: dict[int, tuple[int, str]] = {}
+    for earlier in done:
+        if earlier.addition_id is not None:
+            last_written.setdefault(earlier.addition_id, (earlier.quantity, earlier.period))
+    known = (
+        [row.addition_id]
+        if row.addition_id is not None and row.agreement_id == client_link.agreement_id
+        else []
+    )
+    known += [
+        earlier.addition_id
+        for earlier in done[:1]
+        if earlier.addition_id is not None and earlier.agreement_id == client_link.agreement_id
+    ]
+    row.lease_until = now + LEASE
+    row.agreement_id = client_link.agreement_id
+    db.session.flush()
+    return SyncPlan(
+        row_id=row.id,
+        period=row.period,
+        quantity=row.quantity,
+        agreement_id=client_link.agreement_id,
+        catalog_item_id=item_link.catalog_item_id,
+        overwrite=row.overwrite,
+        known_additions=tuple(dict.fromkeys(known)),
+        last_written=last_written,
+    )
+
+
+def _known_addition(psa: Psa, plan: SyncPlan) -> PsaAddition | None:
+    for addition_id in plan.known_additions:
+        addition = psa.get_addition(plan.agreement_id, addition_id)
+        if addition is not None and not addition.cancelled:
+            return addition
+    return None
+
+
+def push_plan(psa: Psa, plan: SyncPlan) -> SyncOutcome:
+    """Make the PSA's addition hold the plan's quantity. No database here.
+
+    Raises :class:`PsaError` when the PSA fails in a way worth retrying.
+    """
     try:
-        addition = _known_addition(psa, row, agreement_id)
+        addition = _known_addition(psa, plan)
         if addition is None:
-            # Found by item before one is created: an addition made by an attempt whose commit was
-            # lost, or one the reseller made by hand, is used rather than doubled.
-            found = psa.find_additions(agreement_id, item_link.catalog_item_id)
+            # Found by item before one is created: an addition made by an attempt whose record was
+            # never committed, or one the reseller made by hand, is used rather than doubled.
+            found = psa.find_additions(plan.agreement_id, plan.catalog_item_id)
             addition = found[0] if found else None
-        row.agreement_id = agreement_id
         if addition is None:
-            addition = psa.create_addition(agreement_id, item_link.catalog_item_id, row.quantity)
-            row.addition_id = addition.id
-            return _settle(row, PsaSyncState.DONE, None, now)
-        row.addition_id = addition.id
-        if addition.quantity == row.quantity:
-            return _settle(row, PsaSyncState.DONE, None, now)
-        written = _last_written(row, addition.id)
-        if written is not None and addition.quantity != written.quantity and not row.overwrite:
-            row.psa_quantity = addition.quantity
-            return _settle(
-                row,
+            created = psa.create_addition(plan.agreement_id, plan.catalog_item_id, plan.quantity)
+            return SyncOutcome(PsaSyncState.DONE, addition_id=created.id)
+        if addition.quantity == plan.quantity:
+            # Already there: written by an attempt whose record was lost, or by hand. Not written again.
+            return SyncOutcome(PsaSyncState.DONE, addition_id=addition.id)
+        written = plan.last_written.get(addition.id)
+        if written is not None and addition.quantity != written[0] and not plan.overwrite:
+            return SyncOutcome(
                 PsaSyncState.CONFLICT,
                 f"The quantity was changed in {psa.name} to {addition.quantity} since Seatmeter set it to "
-                f"{written.quantity} for {written.period}; {row.period} billed {row.quantity}. "
+                f"{written[0]} for {written[1]}; {plan.period} billed {plan.quantity}. "
                 "Not overwritten: check the agreement, then overwrite it from this page "
                 "if Seatmeter is right.",
-                now,
+                addition_id=addition.id,
+                psa_quantity=addition.quantity,
             )
-        psa.set_addition_quantity(agreement_id, addition.id, row.quantity)
-        return _settle(row, PsaSyncState.DONE, None, now)
+        psa.set_addition_quantity(plan.agreement_id, addition.id, plan.quantity)
+        return SyncOutcome(PsaSyncState.DONE, addition_id=addition.id)
     except PsaError as error:
         if error.retryable:
             raise
-        return _settle(row, PsaSyncState.FAILED, error.message, now)
+        return SyncOutcome(PsaSyncState.FAILED, error.message)
+
+
+def record_outcome(plan: SyncPlan, outcome: SyncOutcome, now: datetime) -> str:
+    """Write down what the PSA calls came to, and give up the lease."""
+    row = db.session.scalars(select(PsaSync).where(PsaSync.id == plan.row_id).with_for_update()).one()
+    row.lease_until = None
+    if outcome.addition_id is not None:
+        row.addition_id = outcome.addition_id
+    row.psa_quantity = outcome.psa_quantity
+    return _settle(row, outcome.state, outcome.reason, now)
+
+
+def _settle(row: PsaSync, state: PsaSyncState, reason: str | None, now: datetime) -> str:
+    row.state, row.reason, row.updated_at = state, reason, now
+    if state is PsaSyncState.DONE:
+        row.synced_at, row.overwrite, row.psa_quantity = now, False, None
+    db.session.flush()
+    return state.value
 
 
 def note_retry(row_ids: list[int], reason: str, now: datetime, *, give_up: bool) -> None:
@@ -306,7 +359,7 @@ def note_retry(row_ids: list[int], reason: str, now: datetime, *, give_up: bool)
     for row in db.session.scalars(select(PsaSync).where(PsaSync.id.in_(row_ids))):
         if row.state is not PsaSyncState.PENDING:
             continue
-        row.attempts += 1
+        row.lease_until = None
         if give_up:
             _settle(row, PsaSyncState.FAILED, f"{reason} (gave up after {row.attempts} attempts)", now)
         else:
@@ -325,7 +378,7 @@ def sync_again(actor: Actor, row_id: int, *, overwrite: bool = False) -> PsaSync
     if row.state is PsaSyncState.DONE:
         return row  # nothing to do: the PSA holds the quantity
     row.overwrite = overwrite and row.state is PsaSyncState.CONFLICT
-    row.state, row.updated_at = PsaSyncState.PENDING, utcnow()
+    row.state, row.updated_at, row.lease_until = PsaSyncState.PENDING, utcnow(), None
     record(
         actor,
         "psa.sync_again",

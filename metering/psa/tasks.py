@@ -17,12 +17,14 @@ from metering.psa.base import PsaError
 from metering.psa.services import (
     SYNC_TASK,
     PsaNotConfigured,
+    claim_row,
     note_retry,
     pending_rows,
     psa_client,
     psa_configured,
+    push_plan,
+    record_outcome,
     stale_pending,
-    sync_row,
 )
 from portal.celery_app import enqueue_after_commit
 from portal.db import utcnow
@@ -51,13 +53,19 @@ def sync_month_now(client_id: int, period: str, *, give_up: bool = False) -> dic
         return {"waiting": error.message}
     outcomes: dict[str, int] = {}
     for index, row_id in enumerate(row_ids):
+        with task_transaction():
+            plan = claim_row(psa.name, row_id, utcnow())
+        if isinstance(plan, str):
+            outcomes[plan] = outcomes.get(plan, 0) + 1
+            continue
         try:
-            with task_transaction():
-                state = sync_row(psa, row_id, utcnow())
+            outcome = push_plan(psa, plan)
         except PsaError as error:
             with task_transaction():
                 note_retry(row_ids[index:], error.message, utcnow(), give_up=give_up)
             raise
+        with task_transaction():
+            state = record_outcome(plan, outcome, utcnow())
         outcomes[state] = outcomes.get(state, 0) + 1
     return {"synced": outcomes}
 

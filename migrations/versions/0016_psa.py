@@ -77,6 +77,7 @@ def upgrade() -> None:
         sa.Column("psa_quantity", sa.Integer(), nullable=True),
         sa.Column("overwrite", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("lease_until", portal.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", portal.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", portal.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("synced_at", portal.db.UTCDateTime(timezone=True), nullable=True),

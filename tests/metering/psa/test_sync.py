@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from metering.psa import services
+from metering.psa import services, tasks
 from metering.psa.models import PsaSyncState
 from metering.psa.services import sync_again
 from metering.psa.tasks import sweep, sync_month_now
@@ -146,33 +146,37 @@ class WorkerKilled(BaseException):
     """What a SIGKILL looks like from inside: nothing after this point runs, nothing is committed."""
 
 
-def _kill_once_before_commit(monkeypatch) -> None:
-    real_settle = services._settle
+def _kill_once_before_recording(monkeypatch) -> None:
+    real_record = tasks.record_outcome
     kills = {"left": 1}
 
-    def killed_before_commit(row, state, reason, now):
-        # The PSA has already created or patched the addition; the record's commit never happens.
+    def killed_before_recording(plan, outcome, now):
+        # The PSA has already created or patched the addition; the record is never written.
         if kills["left"] > 0:
             kills["left"] -= 1
             raise WorkerKilled
-        return real_settle(row, state, reason, now)
+        return real_record(plan, outcome, now)
 
-    monkeypatch.setattr(services, "_settle", killed_before_commit)
+    monkeypatch.setattr(tasks, "record_outcome", killed_before_recording)
 
 
-def test_a_worker_killed_after_the_psa_created_an_addition_leaves_no_duplicate(psa, monkeypatch):
+def test_a_worker_killed_after_the_psa_created_an_addition_leaves_no_duplicate(psa, monkeypatch, travel):
     map_all(psa)
     psa.play_october()
-    _kill_once_before_commit(monkeypatch)
+    _kill_once_before_recording(monkeypatch)
     with pytest.raises(WorkerKilled):
         sync_month_now(psa.clients["acme"].id, "2026-10")
     assert psa.records("2026-10")[("acme", "desktop")][0] == "pending"
     assert len(psa.server.additions()) == 1  # written in the PSA, not recorded here
+    psa.sync("2026-10")  # the message delivered again at once: the dead worker's lease still holds
+    assert psa.records("2026-10")[("acme", "desktop")][0] == "pending"
 
+    travel("2026-11-02T12:10:00Z")  # the lease is over
     psa.sync("2026-10")
 
     assert psa.quantities() == _expected(psa, OCTOBER_EXPECTED)  # no addition twice
     assert psa.server.calls()["POST"] == len(OCTOBER_EXPECTED)
+    assert set(state for state, _q, _r in psa.records("2026-10").values()) == {"done"}
 
 
 def test_a_worker_killed_after_the_psa_took_a_new_quantity_is_no_conflict(psa, travel, monkeypatch):
@@ -183,11 +187,12 @@ def test_a_worker_killed_after_the_psa_took_a_new_quantity_is_no_conflict(psa, t
     travel("2026-12-02T12:00:00Z")
     psa.month.close("2026-11")
     psa.month.finalize("2026-11")
-    _kill_once_before_commit(monkeypatch)
+    _kill_once_before_recording(monkeypatch)
     with pytest.raises(WorkerKilled):
         sync_month_now(psa.clients["acme"].id, "2026-11")
     assert psa.quantities()[(psa.agreements["acme"], "DESKTOP")] == 1  # patched, not recorded
 
+    travel("2026-12-02T12:10:00Z")
     psa.sync("2026-11")
 
     # The PSA holds what Seatmeter meant to write: that is the write completing, not a change by hand.
