@@ -45,13 +45,17 @@ class PsaCompanyLink(Base):
 
 
 class PsaProductLink(Base):
-    """A product's item in the PSA's catalog: the item its agreement additions are for."""
+    """A product's item in the PSA's catalog: the item its agreement additions are for.
+
+    No item (``catalog_item_id`` None): the reseller does not bill this product through the PSA
+    (usage such as call minutes, say), and finalized months record nothing for it.
+    """
 
     __tablename__ = "psa_product_links"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), unique=True)
-    catalog_item_id: Mapped[int]
+    catalog_item_id: Mapped[int | None]
     catalog_item_name: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

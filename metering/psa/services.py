@@ -26,7 +26,7 @@ from portal.audit.services import Actor, record
 from portal.catalog.models import Product
 from portal.celery_app import enqueue_after_commit
 from portal.db import db, utcnow
-from portal.errors import NotFound, ServiceError
+from portal.errors import Conflict, NotFound, ServiceError
 
 log = logging.getLogger("seatmeter.psa")
 
@@ -91,9 +91,31 @@ def link_client(
     return link
 
 
+NOT_BILLED = "Not billed through the PSA"
+
+
 def link_product(
-    actor: Actor, product: Product, catalog_item_id: int, catalog_item_name: str
+    actor: Actor, product: Product, catalog_item_id: int | None, catalog_item_name: str = NOT_BILLED
 ) -> PsaProductLink:
+    """Map ``product`` to a PSA catalog item, or (None) say it is not billed through the PSA.
+
+    Two products on one item would each set the same addition's quantity over the other's, so an
+    item already taken by another product is refused.
+    """
+    if catalog_item_id is not None:
+        taken = db.session.scalars(
+            select(PsaProductLink).where(
+                PsaProductLink.catalog_item_id == catalog_item_id, PsaProductLink.product_id != product.id
+            )
+        ).first()
+        if taken is not None:
+            raise Conflict(
+                f"{taken.product.name} is already {taken.catalog_item_name}: each product needs a catalog "
+                "item of its own, or both would set the same agreement addition.",
+                fields={"item": "Already used by another product."},
+            )
+    else:
+        catalog_item_name = NOT_BILLED
     link = db.session.scalars(select(PsaProductLink).where(PsaProductLink.product_id == product.id)).first()
     if link is None:
         link = PsaProductLink(product_id=product.id)
@@ -128,15 +150,21 @@ def queue_invoice_sync(invoices: list[Invoice]) -> int:
     if not invoices or not psa_configured():
         return 0
     added = 0
+    not_billed = set(
+        db.session.scalars(select(PsaProductLink.product_id).where(PsaProductLink.catalog_item_id.is_(None)))
+    )
     for invoice in invoices:
         quantities = month_quantities(invoice)
+        for product_id in not_billed:
+            quantities.pop(product_id, None)
         earlier = db.session.scalars(
             select(PsaSync.product_id)
             .where(PsaSync.client_id == invoice.client_id, PsaSync.period < invoice.period)
             .distinct()
         )
         for product_id in earlier:
-            quantities.setdefault(product_id, 0)
+            if product_id not in not_billed:
+                quantities.setdefault(product_id, 0)
         existing = set(
             db.session.scalars(
                 select(PsaSync.product_id).where(
@@ -242,11 +270,13 @@ def claim_row(psa_name: str, row_id: int, now: datetime) -> SyncPlan | str:
     item_link = db.session.scalars(
         select(PsaProductLink).where(PsaProductLink.product_id == row.product_id)
     ).first()
-    if item_link is None:
+    if item_link is None or item_link.catalog_item_id is None:
         return _settle(
             row,
             PsaSyncState.FAILED,
-            f"{row.product.name} has no {psa_name} catalog item: pick one on the PSA mapping page.",
+            f"{row.product.name} has no {psa_name} catalog item: pick one on the PSA mapping page."
+            if item_link is None
+            else f"{row.product.name} is marked as not billed through {psa_name} on the PSA mapping page.",
             now,
         )
     done = list(

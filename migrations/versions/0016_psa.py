@@ -45,7 +45,7 @@ def upgrade() -> None:
         "psa_product_links",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("product_id", sa.Integer(), nullable=False),
-        sa.Column("catalog_item_id", sa.Integer(), nullable=False),
+        sa.Column("catalog_item_id", sa.Integer(), nullable=True),
         sa.Column("catalog_item_name", sa.String(length=200), nullable=False),
         sa.Column("updated_at", portal.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

@@ -41,6 +41,7 @@ from portal.transactions import web_transaction
 bp = Blueprint("psa", __name__, url_prefix="/reseller/psa")
 
 ADMIN = (Role.RESELLER_ADMIN,)
+NOT_BILLED_CHOICE = 0  # ConnectWise ids start at 1
 
 
 @dataclass
@@ -98,7 +99,7 @@ def _client_form(client: Client, lists: PsaLists, current: int | None) -> Client
 
 def _product_form(product: Product, lists: PsaLists, current: int | None) -> ProductItemForm:
     form = ProductItemForm(prefix=f"p{product.id}")
-    form.item.choices = list(lists.items)
+    form.item.choices = [(NOT_BILLED_CHOICE, "Not billed through the PSA"), *lists.items]
     if current is not None and form.item.data is None:
         form.item.data = current
     return form
@@ -167,7 +168,9 @@ def _current_agreement(links: dict[int, PsaCompanyLink], client: Client) -> int 
 
 def _current_item(links: dict[int, PsaProductLink], product: Product) -> int | None:
     link = links.get(product.id)
-    return link.catalog_item_id if link is not None else None
+    if link is None:
+        return None
+    return link.catalog_item_id if link.catalog_item_id is not None else NOT_BILLED_CHOICE
 
 
 @bp.route("/mapping/clients/<int:client_id>", methods=["POST"])
@@ -208,11 +211,17 @@ def map_product(product_id: int) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         flash(f"{product.name}: pick one of the catalog items ConnectWise lists.", "error")
         return redirect(url_for("psa.mapping"))
-    label = dict(lists.items)[form.item.data]
+    item_id = form.item.data if form.item.data != NOT_BILLED_CHOICE else None
+    label = dict(lists.items).get(form.item.data, "")
     with web_transaction() as attempt:
-        link_product(actor(), product, form.item.data, label)
+        link_product(actor(), product, item_id, label)
     if attempt.error is not None:
         flash(attempt.error.message, "error")
+    elif item_id is None:
+        flash(
+            f"{product.name} is not billed through ConnectWise: finalized months record nothing for it.",
+            "success",
+        )
     else:
         flash(f"{product.name} is {label} in ConnectWise.", "success")
     return redirect(url_for("psa.mapping"))

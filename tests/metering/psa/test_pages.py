@@ -134,3 +134,29 @@ def test_the_sync_page_shows_a_conflict_and_the_admin_overwrites_it(client, psa,
 
 def test_sync_again_of_a_record_that_does_not_exist_is_a_404(client, psa, admin):
     assert client.post("/reseller/psa/records/424242/again").status_code == 404
+
+
+def test_a_catalog_item_already_used_by_another_product_is_refused(client, psa, admin):
+    desktop, exchange = get_product("desktop"), get_product("exchange")
+    client.post(
+        f"/reseller/psa/mapping/products/{desktop.id}", data={f"p{desktop.id}-item": psa.items["desktop"]}
+    )
+
+    client.post(
+        f"/reseller/psa/mapping/products/{exchange.id}", data={f"p{exchange.id}-item": psa.items["desktop"]}
+    )
+
+    page = client.get("/reseller/psa/mapping").text
+    assert "each product needs a catalog item of its own" in page
+    assert db.session.query(PsaProductLink).filter_by(product_id=exchange.id).first() is None
+
+
+def test_an_admin_marks_a_product_as_not_billed_through_the_psa(client, psa, admin):
+    minutes = get_product("voip-minutes")
+
+    response = client.post(f"/reseller/psa/mapping/products/{minutes.id}", data={f"p{minutes.id}-item": "0"})
+
+    assert response.status_code == 302
+    link = db.session.query(PsaProductLink).filter_by(product_id=minutes.id).one()
+    assert link.catalog_item_id is None
+    assert "Not billed through the PSA" in client.get("/reseller/psa/mapping").text

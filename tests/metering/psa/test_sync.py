@@ -11,6 +11,7 @@ from metering.psa import services, tasks
 from metering.psa.models import PsaSyncState
 from metering.psa.services import sync_again
 from metering.psa.tasks import sweep, sync_month_now
+from portal.catalog.services import get_product
 from portal.db import db
 from tests.metering.months import TESTS, event
 from tests.metering.psa.conftest import map_all
@@ -221,3 +222,15 @@ def test_the_sweep_requeues_a_month_whose_message_was_lost(psa, travel):
     travel("2026-11-02T12:30:00Z")
 
     assert sweep.apply().get() == {"queued": 3}
+
+
+def test_a_product_not_billed_through_the_psa_records_nothing(psa):
+    map_all(psa)
+    services.link_product(TESTS, get_product("exchange"), None)
+    db.session.commit()
+    psa.play_october()
+
+    psa.sync("2026-10")
+
+    assert {product for _client, product in psa.records("2026-10")} == {"desktop"}
+    assert {item for _agreement, item in psa.quantities()} == {"DESKTOP"}
