@@ -234,3 +234,28 @@ def test_a_product_not_billed_through_the_psa_records_nothing(psa):
 
     assert {product for _client, product in psa.records("2026-10")} == {"desktop"}
     assert {item for _agreement, item in psa.quantities()} == {"DESKTOP"}
+
+
+def test_a_month_finalized_before_the_psa_was_set_up_is_sent_from_the_command_line(psa, app, runner):
+    settings = {name: app.config[name] for name in psa.server.settings()}
+    app.config["CONNECTWISE_URL"] = None
+    map_all(psa)
+    psa.play_october()  # finalized with no PSA configured: nothing recorded
+    assert psa.records("2026-10") == {}
+    app.config.update(settings)
+
+    first = runner.invoke(args=["psa", "send", "2026-10"])
+    again = runner.invoke(args=["psa", "send", "2026-10"])
+    psa.sync("2026-10")
+
+    assert first.exit_code == 0 and "3 finalized invoices, 5 new PSA records queued" in first.output
+    assert "0 new PSA records" in again.output
+    assert psa.quantities() == _expected(psa, OCTOBER_EXPECTED)
+
+
+def test_the_command_line_says_what_is_missing(app, runner):
+    app.config["CONNECTWISE_URL"] = None
+
+    result = runner.invoke(args=["psa", "send", "2026-10"])
+
+    assert result.exit_code != 0 and "CONNECTWISE_URL" in result.output
