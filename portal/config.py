@@ -357,6 +357,11 @@ def _psa_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
     config["CONNECTWISE_PAGE_SIZE"] = (
         _parse_int("CONNECTWISE_PAGE_SIZE", page_size, minimum=1, maximum=1000) if page_size else 1000
     )
+    lease = get("PSA_LEASE_SECONDS")
+    # How long a worker holds a record while it calls the PSA; a worker that dies holds it this long.
+    config["PSA_LEASE_SECONDS"] = (
+        _parse_int("PSA_LEASE_SECONDS", lease, minimum=1, maximum=3600) if lease else 300
+    )
     interval = get("PSA_SWEEP_INTERVAL")
     # How often beat re-queues months whose PSA sync stayed pending (a lost message).
     config["PSA_SWEEP_INTERVAL"] = (

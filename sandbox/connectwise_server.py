@@ -25,7 +25,10 @@ Test-control endpoints (not ConnectWise, no auth):
                                        [{"company_id", "name"}], "catalog": [{"identifier",
                                        "description", "price"}]}: creates them, answers their ids
   POST /_control/faults                {"method": "PATCH"|"GET"|"POST"|"*", "status": 429,
-                                       "count": 1, "retry_after": 1}: the next calls fail so
+                                       "count": 1, "retry_after": 1}: the next calls fail so;
+                                       {"method", "delay": seconds, "count"}: the next calls are
+                                       carried out, then answered that much later (a client can
+                                       be killed between the PSA's change and its answer)
   POST /_control/additions/{aid}       {"quantity": N}: someone edits the addition in the PSA
   GET  /_control/state                 every addition, and calls per method (retries included)
 """
@@ -37,6 +40,7 @@ import base64
 import json
 import re
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -146,6 +150,7 @@ class Backend:
         self.catalog: dict[int, dict[str, Any]] = {}
         self.additions: dict[int, dict[str, Any]] = {}
         self.faults: list[dict[str, Any]] = []
+        self.delays: list[dict[str, Any]] = []
         self.calls: Counter[str] = Counter()
 
     def _new_id(self) -> int:
@@ -208,10 +213,15 @@ class Backend:
 
     def add_fault(self, spec: dict[str, Any]) -> None:
         method = str(spec.get("method", "*")).upper()
-        status = int(spec.get("status", 429))
         count = int(spec.get("count", 1))
-        if status < 400 or count < 1:
-            raise ValueError("status must be >= 400 and count >= 1")
+        if count < 1:
+            raise ValueError("count must be >= 1")
+        if "delay" in spec:
+            self.delays.append({"method": method, "count": count, "delay": float(spec["delay"])})
+            return
+        status = int(spec.get("status", 429))
+        if status < 400:
+            raise ValueError("status must be >= 400")
         self.faults.append(
             {
                 "method": method,
@@ -222,11 +232,11 @@ class Backend:
         )
 
     def take_fault(self, method: str) -> dict[str, Any] | None:
-        for fault in self.faults:
-            if fault["method"] in ("*", method) and fault["count"] > 0:
-                fault["count"] -= 1
-                return fault
-        return None
+        return _take(self.faults, method)
+
+    def take_delay(self, method: str) -> float:
+        delay = _take(self.delays, method)
+        return float(delay["delay"]) if delay is not None else 0.0
 
     def edit_in_psa(self, addition_id: int, body: dict[str, Any]) -> dict[str, Any]:
         addition = self.additions.get(addition_id)
@@ -329,6 +339,14 @@ class Backend:
         return addition
 
 
+def _take(queue: list[dict[str, Any]], method: str) -> dict[str, Any] | None:
+    for fault in queue:
+        if fault["method"] in ("*", method) and fault["count"] > 0:
+            fault["count"] -= 1
+            return fault
+    return None
+
+
 def _field_error(code: str, message: str, field: str) -> dict[str, str]:
     return {"code": code, "message": message, "resource": "addition", "field": field}
 
@@ -337,9 +355,14 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     backend: Backend  # set on the subclass built in main()
     credentials: tuple[str, str, str, str]  # company, public key, private key, clientId
+    # Answers held back while a "delay" fault makes the client wait (None: answer at once).
+    buffered: list[tuple[int, object, dict[str, str] | None]] | None = None
 
     # -- plumbing --------------------------------------------------------------------------------
     def send_json(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
+        if self.buffered is not None:
+            self.buffered.append((status, body, headers))
+            return
         raw = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -380,9 +403,14 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if not url.path.startswith(API_PREFIX):
                 raise ApiError(404, "NotFound", f"No resource at {url.path}")
+            delay = 0.0
             with self.backend.lock:
                 self.backend.calls[method] += 1
                 self.authenticate()
+                delay = self.backend.take_delay(method)
+                if delay:
+                    # Carry the call out now, answer later and outside the lock.
+                    self.buffered = []
                 fault = self.backend.take_fault(method)
                 if fault is not None:
                     self.backend.calls[str(fault["status"])] += 1
@@ -392,7 +420,13 @@ class Handler(BaseHTTPRequestHandler):
                     self.send_json(fault["status"], {"code": code, "message": message}, headers)
                     return
                 self.api(method, url.path[len(API_PREFIX) :], parse_qs(url.query), body)
+            if delay:
+                time.sleep(delay)
+                answers, self.buffered = self.buffered or [], None
+                for answer in answers:
+                    self.send_json(*answer)
         except ApiError as error:
+            self.buffered = None
             self.send_json(error.status, error.body())
 
     def authenticate(self) -> None:

@@ -219,7 +219,10 @@ def stale_pending(before: datetime) -> list[tuple[int, str]]:
 # database transaction (on SQLite a transaction holds the write lock for its whole life): claim the
 # record with a short lease and read what the PSA call needs; call the PSA; record the outcome.
 
-LEASE = timedelta(minutes=5)  # longer than any run of PSA calls (each times out within 35 s)
+
+def lease_period() -> timedelta:
+    """PSA_LEASE_SECONDS (default 5 minutes): longer than a record's PSA calls (each times out in 35 s)."""
+    return timedelta(seconds=int(current_app.config.get("PSA_LEASE_SECONDS") or 300))
 
 
 @dataclass(frozen=True)
@@ -306,7 +309,7 @@ def claim_row(psa_name: str, row_id: int, now: datetime) -> SyncPlan | str:
         for earlier in done[:1]
         if earlier.addition_id is not None and earlier.agreement_id == client_link.agreement_id
     ]
-    row.lease_until = now + LEASE
+    row.lease_until = now + lease_period()
     row.agreement_id = client_link.agreement_id
     db.session.flush()
     return SyncPlan(

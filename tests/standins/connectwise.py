@@ -64,6 +64,10 @@ class ConnectWiseServer:
             {"method": method, "status": status, "count": count, "retry_after": retry_after},
         )
 
+    def delay_next(self, method: str, seconds: float, count: int = 1) -> None:
+        """The next ``count`` calls of ``method`` are carried out, and answered ``seconds`` later."""
+        self._request("POST", "/_control/faults", {"method": method, "delay": seconds, "count": count})
+
     def edit_addition(self, addition_id: int, quantity: int) -> None:
         self._request("POST", f"/_control/additions/{addition_id}", {"quantity": quantity})
 
