@@ -108,13 +108,10 @@ from metering.ledger.services import (
 )
 from metering.periods import BillingPeriod
 from metering.psa.base import PsaError
+from metering.psa.mapping import company_links, link_client, link_product, product_links
 from metering.psa.models import PsaCompanyLink, PsaProductLink, PsaSync, PsaSyncState
 from metering.psa.services import (
     PsaNotConfigured,
-    company_links,
-    link_client,
-    link_product,
-    product_links,
     psa_client,
     psa_missing_settings,
     sync_again,

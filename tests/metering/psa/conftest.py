@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from metering.psa.mapping import link_client, link_product
 from metering.psa.models import PsaSync
-from metering.psa.services import link_client, link_product
 from metering.psa.tasks import sync_month
 from portal.accounts.models import Client
 from portal.catalog.services import get_product

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from metering.psa import services, tasks
+from metering.psa import mapping, services, tasks
 from metering.psa.models import PsaSyncState
 from metering.psa.services import sync_again
 from metering.psa.tasks import sweep, sync_month_now
@@ -226,7 +226,7 @@ def test_the_sweep_requeues_a_month_whose_message_was_lost(psa, travel):
 
 def test_a_product_not_billed_through_the_psa_records_nothing(psa):
     map_all(psa)
-    services.link_product(TESTS, get_product("exchange"), None)
+    mapping.link_product(TESTS, get_product("exchange"), None)
     db.session.commit()
     psa.play_october()
 

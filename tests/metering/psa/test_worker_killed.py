@@ -20,8 +20,8 @@ import pytest
 from alembic import command
 from sqlalchemy import select
 
+from metering.psa.mapping import link_client, link_product
 from metering.psa.models import PsaSync, PsaSyncState
-from metering.psa.services import link_client, link_product
 from metering.psa.tasks import sync_month_now
 from portal import create_app
 from portal.accounts.services import create_client
