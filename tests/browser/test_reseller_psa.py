@@ -25,6 +25,7 @@ from metering.psa.services import month_quantities
 from portal import create_app
 from portal.accounts.models import Role
 from portal.db import db, utcnow
+from portal.demo.services import DEMO_CLIENTS, DEMO_PASSWORD, RESELLER_ADMIN_EMAIL
 from tests.browser.conftest import (
     ARTIFACTS,
     RECORD_POLICY_VIOLATIONS,
@@ -41,6 +42,7 @@ from tests.browser.conftest import (
 )
 from tests.conftest import TEST_PASSWORD, ScratchDatabases
 from tests.portal.reseller.world import UTC_ZONE
+from tests.sandbox.demo_run import DemoRun
 from tests.standins.aws import MotoServer
 from tests.standins.connectwise import ConnectWiseServer
 from tests.standins.ports import LOOPBACK, free_port, start_server, stop_process
@@ -251,3 +253,23 @@ def _company_of(server: ConnectWiseServer, agreement_id: int) -> str:
     companies = {company.id: company.name for company in psa.list_companies()}
     agreement = next(agreement for agreement in psa.list_agreements() if agreement.id == agreement_id)
     return companies[agreement.company_id]
+
+
+def test_make_run_offers_the_psa_stand_ins_agreements_and_items_to_map(
+    demo_run: DemoRun, browser_page
+) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    log_in(page, demo_run.url, RESELLER_ADMIN_EMAIL, DEMO_PASSWORD)
+    page.goto(f"{demo_run.url}/reseller/psa/mapping")
+
+    expect(page.get_by_role("heading", name="PSA mapping")).to_be_visible()
+    for client in DEMO_CLIENTS:
+        expect(
+            page.locator("#psa-clients select").first.locator("option", has_text=f"{client.name}: ")
+        ).to_have_count(1)
+    expect(
+        page.locator("#psa-products select").first.locator("option", has_text="DESKTOP: Hosted Desktop")
+    ).to_have_count(1)
+    expect(page.locator("#psa-missing")).to_have_count(0)
