@@ -44,7 +44,7 @@ def test_lists_follow_the_link_header_page_by_page(connectwise):
     assert connectwise.calls()["GET"] == 3  # pages of 2, 2 and 1
 
 
-def test_additions_are_found_by_item_across_pages_and_cancelled_ones_left_out(connectwise, agreement):
+def test_additions_are_found_by_item_across_pages(connectwise, agreement):
     agreement_id, (desktop, mailbox) = agreement
     psa = _adapter(connectwise, page_size=2)
     made = [psa.create_addition(agreement_id, desktop, n) for n in (1, 2, 3, 4, 5)]
