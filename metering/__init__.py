@@ -114,6 +114,17 @@ from metering.ledger.services import (
     seats_counted_now,
 )
 from metering.periods import BillingPeriod
+from metering.psa.base import PsaError
+from metering.psa.mapping import company_links, link_client, link_product, product_links
+from metering.psa.models import PsaCompanyLink, PsaProductLink, PsaSync, PsaSyncState
+from metering.psa.services import (
+    PsaNotConfigured,
+    psa_client,
+    psa_missing_settings,
+    sync_again,
+    sync_counts,
+    sync_records,
+)
 from metering.quickbooks.client import missing_settings as quickbooks_missing_settings
 from metering.quickbooks.client import quickbooks_settings
 from metering.quickbooks.connection import (
@@ -211,6 +222,12 @@ __all__ = [
     "Payment",
     "PaymentMethod",
     "Price",
+    "PsaCompanyLink",
+    "PsaError",
+    "PsaNotConfigured",
+    "PsaProductLink",
+    "PsaSync",
+    "PsaSyncState",
     "QuickBooksConnection",
     "QuickBooksRecord",
     "QuickBooksUnavailable",
@@ -252,6 +269,7 @@ __all__ = [
     "close_run_progress",
     "close_seat_interval",
     "committed_quantities",
+    "company_links",
     "complete_connection",
     "create_tax_rate",
     "credit_note_pdf",
@@ -286,6 +304,8 @@ __all__ = [
     "last_months",
     "latest_close_run",
     "line_details",
+    "link_client",
+    "link_product",
     "list_commitments",
     "list_invoices",
     "list_tax_rates",
@@ -304,8 +324,11 @@ __all__ = [
     "parse_timestamp",
     "payments_of",
     "payments_received_between",
+    "product_links",
     "product_price",
     "programme_report",
+    "psa_client",
+    "psa_missing_settings",
     "put_usage_snapshot",
     "quickbooks_missing_settings",
     "quickbooks_settings",
@@ -324,8 +347,11 @@ __all__ = [
     "spla_report_csv",
     "start_close_run",
     "state_label",
+    "sync_again",
+    "sync_counts",
     "sync_overview",
     "sync_quickbooks_now",
+    "sync_records",
     "unfiled_periods",
     "usage_event_page",
     "usage_snapshot_page",

@@ -10,6 +10,7 @@ def init_app(app: Flask) -> None:
     """Register metering's blueprints and CLI groups; called by portal's web wiring after CSRF."""
     from metering.billing.cli import billing_cli
     from metering.billing.views import bp as billing_bp
+    from metering.psa.cli import psa_cli
     from metering.usage.cli import usage_cli
     from metering.webhooks.views import bp as webhooks_bp
 
@@ -22,3 +23,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(webhooks_bp)
     app.cli.add_command(billing_cli)
     app.cli.add_command(usage_cli)
+    app.cli.add_command(psa_cli)

@@ -26,6 +26,7 @@ TASK_MODULES: list[str] = [
     "metering.billing.tasks",
     "metering.credits.tasks",
     "metering.quickbooks.tasks",
+    "metering.psa.tasks",
     "provisioning.trueup.tasks",
     "portal.accounts.tasks",
     "portal.api.tasks",
@@ -38,6 +39,7 @@ BEAT_TASKS: dict[str, tuple[str, str]] = {
     "provisioning-sweep": ("provisioning.sweep", "PROVISIONING_SWEEP_INTERVAL"),
     "billing-push-sweep": ("metering.push_sweep", "BILLING_PUSH_SWEEP_INTERVAL"),
     "billing-dunning": ("metering.dunning", "BILLING_DUNNING_INTERVAL"),
+    "psa-sweep": ("psa.sweep", "PSA_SWEEP_INTERVAL"),
     "webhooks-sweep": ("webhooks.sweep", "WEBHOOK_SWEEP_INTERVAL"),
     "notices-spla-reminders": ("notices.spla_reminders", "NOTICE_REMINDER_INTERVAL"),
     # Sends whatever a lost message or a QuickBooks outage left behind (nothing when not connected).

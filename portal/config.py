@@ -339,6 +339,37 @@ def _observability_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
     return config
 
 
+def _psa_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
+    """ConnectWise PSA (docs/psa.md): its address, the API member's keys, the integration's clientId."""
+    config: dict[str, Any] = {}
+    url = get("CONNECTWISE_URL")
+    config["CONNECTWISE_URL"] = _parse_http_url("CONNECTWISE_URL", url) if url else None
+    for name in (
+        "CONNECTWISE_COMPANY_ID",
+        "CONNECTWISE_PUBLIC_KEY",
+        "CONNECTWISE_PRIVATE_KEY",
+        "CONNECTWISE_CLIENT_ID",
+    ):
+        value = get(name)
+        config[name] = value.strip() if value is not None else None
+    page_size = get("CONNECTWISE_PAGE_SIZE")
+    # Rows per page when reading lists; ConnectWise allows up to 1000.
+    config["CONNECTWISE_PAGE_SIZE"] = (
+        _parse_int("CONNECTWISE_PAGE_SIZE", page_size, minimum=1, maximum=1000) if page_size else 1000
+    )
+    lease = get("PSA_LEASE_SECONDS")
+    # How long a worker holds a record while it calls the PSA; a worker that dies holds it this long.
+    config["PSA_LEASE_SECONDS"] = (
+        _parse_int("PSA_LEASE_SECONDS", lease, minimum=1, maximum=3600) if lease else 300
+    )
+    interval = get("PSA_SWEEP_INTERVAL")
+    # How often beat re-queues months whose PSA sync stayed pending (a lost message).
+    config["PSA_SWEEP_INTERVAL"] = (
+        _parse_int("PSA_SWEEP_INTERVAL", interval, minimum=1, maximum=86400) if interval else 300
+    )
+    return config
+
+
 def _load_or_create_secret_key(instance_path: Path) -> str:
     """A per-installation secret kept in instance/ so sessions survive restarts."""
     key_file = instance_path / "secret_key"
@@ -525,6 +556,7 @@ def load_config(environ: Mapping[str, str], instance_path: Path) -> dict[str, An
     config.update(_rate_limit_settings(get))
     config.update(_provisioning_settings(get, instance_path))
     config.update(_observability_settings(get))
+    config.update(_psa_settings(get))
 
     # Cookies are marked Secure whenever the portal is served over HTTPS. `make run` serves plain
     # http://127.0.0.1 where a Secure cookie would never be sent back and nobody could log in.

@@ -4,7 +4,7 @@ Each purpose has its own derived key, so a value sealed for one use never opens 
 - a seat's generated SIP password, kept only until the client admin has seen it once (the
   platform stores what it needs itself; a lost password is replaced, never recovered);
 - a user's two-factor (TOTP) secret, which the server must read at every login;
-- the QuickBooks Online access and refresh tokens, which the sync sends with every call.
+- the QuickBooks Online access and refresh tokens, which the sync sends with every call;
 - a new API token, carried in the session from its creation to the page that shows it once.
 """
 

@@ -5,6 +5,8 @@
 * Amazon WorkMail (mailboxes): our WorkMail stand-in (moto has no WorkMail backend);
 * Stripe: localstripe, with the portal's webhook registered;
 * QuickBooks Online: our stand-in of Intuit's OAuth and Accounting API (``sandbox/quickbooks_server.py``);
+* ConnectWise PSA: our stand-in (``sandbox/connectwise_server.py``) with a company and an agreement
+  for each demo client and a catalog item for each product, for the PSA sync's mapping and pages;
 * the colo's Kamailio SIP registrar (VoIP seats): a real Kamailio when it is installed. Without it the
   VoIP seats are still written to Kamailio's subscriber table (an SQLite file), only no phone can
   register; :attr:`Sandbox.notes` says so.
@@ -18,6 +20,7 @@ Never real credentials: the AWS keys are dummies and a developer's ~/.aws is hid
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import subprocess  # nosec B404  # starts the local stand-ins
@@ -41,6 +44,8 @@ STRIPE_API_KEY = "sk_test_seatmeter_sandbox"  # localstripe accepts any sk_test_
 SIP_DOMAIN = "voip.sandbox.test"  # .test never resolves to a real host
 WORKMAIL_ALIAS = "northwind-sandbox"
 WORKSPACES_BUNDLE_ID = "wsb-sandbox01"
+CONNECTWISE_PUBLIC = "sandbox-public"
+CONNECTWISE_PRIVATE = "sandbox-private"  # nosec B105  # the local stand-in's dummy key
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -239,6 +244,7 @@ def _start(sandbox: Sandbox, public_url: str) -> None:
         # requests-oauthlib sends tokens over plain http only when told: the stand-in has no TLS.
         OAUTHLIB_INSECURE_TRANSPORT="1",
     )
+    _start_connectwise(sandbox)
 
     env["SIP_DOMAIN"] = SIP_DOMAIN
     missing = kamailio_standin.missing_requirements()
@@ -259,6 +265,59 @@ def _start(sandbox: Sandbox, public_url: str) -> None:
             "Kamailio is not installed, so VoIP seats are written to its subscriber table but no phone "
             f"can register ({kamailio_standin.INSTALL_HINT})."
         )
+
+
+def _start_connectwise(sandbox: Sandbox) -> None:
+    """The PSA stand-in, holding what an MSP's ConnectWise would: its clients' companies, one
+    agreement each, and a catalog item per product. Nothing is mapped: the reseller does that on
+    the console's PSA mapping page. The demo's history was finalized before, so it records nothing."""
+    from portal.catalog.services import DEFAULT_PRODUCTS
+    from portal.demo.services import DEMO_CLIENTS
+
+    port = free_port()
+    keys = [
+        "--company",
+        "northwind",
+        "--public-key",
+        CONNECTWISE_PUBLIC,
+        "--private-key",
+        CONNECTWISE_PRIVATE,
+    ]
+    sandbox.processes.append(
+        _python_server("sandbox.connectwise_server", keys, port, sandbox.workdir / "connectwise.log")
+    )
+    url = f"http://{LOOPBACK}:{port}"
+
+    def seed(lists: dict[str, list[dict[str, object]]]) -> dict[str, list[int]]:
+        request = urllib.request.Request(
+            f"{url}/_control/seed",
+            data=json.dumps(lists).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:  # nosec B310  # the local stand-in, built here
+            seeded: dict[str, list[int]] = json.loads(answer.read())
+        return seeded
+
+    companies = seed(
+        {"companies": [{"identifier": client.ref.title(), "name": client.name} for client in DEMO_CLIENTS]}
+    )["companies"]
+    seed({"agreements": [{"company_id": company, "name": "Managed licences"} for company in companies]})
+    seed(
+        {
+            "catalog": [
+                {"identifier": product.code.upper(), "description": product.name}
+                for product in DEFAULT_PRODUCTS
+            ]
+        }
+    )
+    sandbox.env.update(
+        CONNECTWISE_URL=url,
+        CONNECTWISE_COMPANY_ID="northwind",
+        CONNECTWISE_PUBLIC_KEY=CONNECTWISE_PUBLIC,
+        CONNECTWISE_PRIVATE_KEY=CONNECTWISE_PRIVATE,
+        CONNECTWISE_CLIENT_ID="sandbox-client-id",
+    )
 
 
 @contextlib.contextmanager

@@ -178,7 +178,7 @@ def _banner(url: str, sandbox: Sandbox, seconds: float, log_dir: Path) -> str:
     lines = [
         f"Seatmeter is running at {url}  (login page ready in {seconds:.1f} s; Ctrl-C stops everything)",
         f"Sandbox platforms on {LOOPBACK}: AWS WorkSpaces (moto_server), WorkMail stand-in, "
-        f"Stripe (localstripe), {voip}.",
+        f"Stripe (localstripe), ConnectWise PSA stand-in, {voip}.",
         *sandbox.notes,
         f"Log in with the password {DEMO_PASSWORD} (no two-step login in the sandbox) as:",
         *(f"  {login.email:<30} {login.role}" for login in demo_logins()),

@@ -37,6 +37,7 @@ pytest_plugins = [
     "tests.standins.aws",
     "tests.standins.stripe",
     "tests.standins.quickbooks",
+    "tests.standins.connectwise",
     "tests.standins.kamailio",
     "tests.standins.directory",
     "tests.sandbox.demo_run",

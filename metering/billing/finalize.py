@@ -17,6 +17,7 @@ from metering.billing.lifecycle import InvoiceState
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceStatus
 from metering.credits.services import apply_carried_credit, issue_month_credit_note
 from metering.periods import BillingPeriod
+from metering.psa.services import queue_invoice_sync
 from metering.quickbooks.services import schedule_sync as schedule_quickbooks_sync
 from portal.accounts.models import DEFAULT_PAYMENT_TERMS_DAYS, Reseller
 from portal.accounts.services import get_reseller
@@ -99,6 +100,8 @@ def finalize_period(actor: Actor, period: BillingPeriod, tz: ZoneInfo, now: date
         )
     db.session.flush()
     schedule_push(invoice.id for invoice in drafts if invoice.status is InvoiceStatus.FINALIZED)
+    # The month's quantities go to the PSA's agreements once this commits (nothing if no PSA is set).
+    queue_invoice_sync(drafts)
     return drafts
 
 
@@ -110,6 +113,7 @@ def finalize_invoice(actor: Actor, invoice: Invoice, tz: ZoneInfo, now: datetime
     db.session.flush()
     if invoice.status is InvoiceStatus.FINALIZED:
         schedule_push([invoice.id])
+    queue_invoice_sync([invoice])
     return invoice
 
 

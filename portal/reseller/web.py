@@ -25,11 +25,21 @@ def init_reseller(app: Flask) -> None:
     from portal.reseller.filing_views import bp as filing_bp
     from portal.reseller.integration_views import bp as integrations_bp
     from portal.reseller.profile_views import bp as profile_bp
+    from portal.reseller.psa_views import bp as psa_bp
     from portal.reseller.quickbooks_views import bp as quickbooks_bp
     from portal.reseller.review_views import bp as review_bp
     from portal.reseller.views import bp as reseller_bp
 
-    blueprints = (reseller_bp, review_bp, filing_bp, credits_bp, integrations_bp, profile_bp, quickbooks_bp)
+    blueprints = (
+        reseller_bp,
+        review_bp,
+        filing_bp,
+        credits_bp,
+        integrations_bp,
+        profile_bp,
+        quickbooks_bp,
+        psa_bp,
+    )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
 

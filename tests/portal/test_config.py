@@ -57,6 +57,8 @@ def test_generated_secret_key_is_private_and_kept(tmp_path):
         ("QUICKBOOKS_BASE_URL", "quickbooks.local", "http:// or https://"),
         # requests-oauthlib would refuse to send a token over it at the first call, not at start-up.
         ("QUICKBOOKS_BASE_URL", "http://127.0.0.1:9000", "OAUTHLIB_INSECURE_TRANSPORT=1"),
+        ("CONNECTWISE_URL", "api-na.myconnectwise.net", "http:// or https://"),
+        ("CONNECTWISE_PAGE_SIZE", "5000", "from 1 to 1000"),
     ],
 )
 def test_malformed_setting_names_the_variable(tmp_path, variable, value, says):
@@ -73,6 +75,16 @@ def test_payment_retry_days_default_to_3_5_7_and_can_be_turned_off(tmp_path, val
     environ = {"BILLING_RETRY_DAYS": value} if value is not None else {}
 
     assert load_config(environ, tmp_path)["BILLING_RETRY_DAYS"] == days
+
+
+def test_the_connectwise_private_key_can_come_from_a_file(tmp_path):
+    secret = tmp_path / "cw-private"
+    secret.write_text("s3cr3t-private\n")
+
+    config = load_config({"CONNECTWISE_PRIVATE_KEY_FILE": str(secret)}, tmp_path)
+
+    assert config["CONNECTWISE_PRIVATE_KEY"] == "s3cr3t-private"
+    assert config["CONNECTWISE_URL"] is None
 
 
 def test_mail_username_without_server_is_refused(tmp_path):
