@@ -15,8 +15,11 @@ The close is split so that the edge (the ``billing close`` command, the API) com
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
@@ -236,49 +239,112 @@ def rate_client(
     return lines
 
 
-def _signature(
-    kind: LineKind, product_id: int, line: InvoiceLineDraft, tax: ClientTaxRule | None, tax_minor: int
-) -> tuple[object, ...]:
-    return (
-        kind,
-        product_id,
-        line.period,
-        line.quantity,
-        line.unit_amount_minor,
-        line.amount_minor,
-        line.currency,
-        line.description,
-        tax_minor,
-        tax.tax_rate_id if tax else None,
-        tax.rule.rate_ppm if tax else None,
-        tax.rule.inclusive if tax else False,
-    )
+# The columns of a line that make up what the client is billed: equal for every line, a draft is unchanged.
+SIGNATURE_COLUMNS = (
+    "kind",
+    "product_id",
+    "period",
+    "quantity",
+    "unit_amount_minor",
+    "amount_minor",
+    "currency",
+    "description",
+    "tax_minor",
+    "tax_rate_id",
+    "tax_rate_ppm",
+    "tax_inclusive",
+)
 
 
-def _stored_signature(line: InvoiceLine) -> tuple[object, ...]:
-    return (
-        line.kind,
-        line.product_id,
-        line.period,
-        line.quantity,
-        line.unit_amount_minor,
-        line.amount_minor,
-        line.currency,
-        line.description,
-        line.tax_minor,
-        line.tax_rate_id,
-        line.tax_rate_ppm,
-        line.tax_inclusive,
-    )
+@dataclass(frozen=True)
+class DraftContent:
+    """What a client's draft holds for the month: the invoice's columns and its lines' columns, in order."""
+
+    invoice: dict[str, Any]
+    lines: list[dict[str, Any]]
+
+    @property
+    def signature(self) -> list[tuple[object, ...]]:
+        return [tuple(line[column] for column in SIGNATURE_COLUMNS) for line in self.lines]
+
+
+def stored_signature(lines: Iterable[Any]) -> list[tuple[object, ...]]:
+    """:attr:`DraftContent.signature` of lines already stored (ORM lines or rows, in position order)."""
+    return [tuple(getattr(line, column) for column in SIGNATURE_COLUMNS) for line in lines]
+
+
+def draft_content(
+    plan: ClosePlan, client_id: int, rated: list[tuple[LineKind, InvoiceLineDraft]]
+) -> DraftContent:
+    """The draft's columns for these rated lines (not empty), taxed with the client's rule."""
+    drafts = [line for _kind, line in rated]
+    tax = plan.taxes.get(client_id)
+    totals = taxed_totals(drafts, tax.rule if tax else None)
+    product_ids = plan.catalog.product_ids
+    lines = [
+        {
+            "position": position,
+            "kind": kind,
+            "product_id": product_ids[line.product],
+            "period": line.period,
+            "quantity": line.quantity,
+            "unit_amount_minor": line.unit_amount_minor,
+            "amount_minor": line.amount_minor,
+            "currency": line.currency,
+            "description": line.description,
+            "tax_minor": line_tax,
+            "tax_rate_id": tax.tax_rate_id if tax else None,
+            "tax_name": tax.rule.name if tax else None,
+            "tax_rate_ppm": tax.rule.rate_ppm if tax else None,
+            "tax_inclusive": tax.rule.inclusive if tax else False,
+        }
+        for position, ((kind, line), line_tax) in enumerate(zip(rated, totals.line_taxes, strict=True))
+    ]
+    invoice = {
+        "currency": drafts[0].currency,
+        "total_minor": totals.total_minor,
+        "subtotal_minor": totals.subtotal_minor,
+        "tax_minor": totals.tax_minor,
+        "starts_at": plan.start,
+        "ends_at": plan.stop,
+        "built_at": plan.built_at,
+    }
+    return DraftContent(invoice=invoice, lines=lines)
+
+
+def relax_commit_durability() -> None:
+    """Let this transaction's commit skip waiting for the disk (PostgreSQL only).
+
+    A draft is derived data that any re-run rebuilds, so its commit need not wait (about 4 ms a
+    transaction otherwise). The month counts as closed only through record_close_completed, whose
+    transaction commits durably again.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
+class DraftStage(Protocol):
+    """Collects a batch of clients' drafts and writes them together (metering.billing.close_batch)."""
+
+    def stage(self, actor: Actor, client_id: int) -> CloseOutcome: ...
+
+
+# While a batch of clients is closed together, close_client hands each client to the batch instead of
+# writing it alone. A context variable rather than a parameter: whatever wraps close_client (the
+# run's per-client error handling) keeps its signature, and outside a batch nothing changes.
+batch_stage: ContextVar[DraftStage | None] = ContextVar("closebatch_stage", default=None)
 
 
 def close_client(actor: Actor, plan: ClosePlan, client_id: int) -> CloseOutcome:
-    """Build or rebuild this client's draft for the month. Never touches a finalized invoice."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        # A draft is derived data that any re-run rebuilds, so its commit need not wait for the
-        # disk (about 4 ms a client otherwise). The month counts as closed only through
-        # record_close_completed, which commits durably.
-        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    """Build or rebuild this client's draft for the month. Never touches a finalized invoice.
+
+    Inside :func:`metering.billing.close_batch.staged_drafts` the draft is only staged, and written
+    with the rest of its batch; otherwise it is written at once.
+    """
+    stage = batch_stage.get()
+    if stage is not None:
+        return stage.stage(actor, client_id)
+    relax_commit_durability()
     invoice = None
     if client_id in plan.invoiced:
         invoice = db.session.scalars(
@@ -295,27 +361,11 @@ def close_client(actor: Actor, plan: ClosePlan, client_id: int) -> CloseOutcome:
             return CloseOutcome.EMPTY
         db.session.delete(invoice)
         db.session.flush()
-        record(
-            actor,
-            "invoice.draft_removed",
-            "invoice",
-            invoice.id,
-            client_id=client_id,
-            details={"period": str(plan.period)},
-        )
+        record_draft_removed(actor, plan, client_id, invoice.id)
         return CloseOutcome.REMOVED
 
-    drafts = [line for _kind, line in rated]
-    tax = plan.taxes.get(client_id)
-    totals = taxed_totals(drafts, tax.rule if tax else None)
-    total = totals.total_minor
-    currency = drafts[0].currency
-    product_ids = plan.catalog.product_ids
-    wanted = [
-        _signature(kind, product_ids[line.product], line, tax, line_tax)
-        for (kind, line), line_tax in zip(rated, totals.line_taxes, strict=True)
-    ]
-    if invoice is not None and [_stored_signature(line) for line in invoice.lines] == wanted:
+    content = draft_content(plan, client_id, rated)
+    if invoice is not None and stored_signature(invoice.lines) == content.signature:
         invoice.built_at = plan.built_at
         db.session.flush()
         return CloseOutcome.UNCHANGED
@@ -327,49 +377,44 @@ def close_client(actor: Actor, plan: ClosePlan, client_id: int) -> CloseOutcome:
         db.session.add(invoice)
     else:
         invoice.lines.clear()
-    invoice.currency = currency
-    invoice.total_minor = total
-    invoice.subtotal_minor = totals.subtotal_minor
-    invoice.tax_minor = totals.tax_minor
-    invoice.starts_at, invoice.ends_at = plan.start, plan.stop
-    invoice.built_at = plan.built_at
-    for position, ((kind, line), line_tax) in enumerate(zip(rated, totals.line_taxes, strict=True)):
-        invoice.lines.append(
-            InvoiceLine(
-                position=position,
-                kind=kind,
-                product_id=product_ids[line.product],
-                period=line.period,
-                quantity=line.quantity,
-                unit_amount_minor=line.unit_amount_minor,
-                amount_minor=line.amount_minor,
-                currency=line.currency,
-                description=line.description,
-                tax_minor=line_tax,
-                tax_rate_id=tax.tax_rate_id if tax else None,
-                tax_name=tax.rule.name if tax else None,
-                tax_rate_ppm=tax.rule.rate_ppm if tax else None,
-                tax_inclusive=tax.rule.inclusive if tax else False,
-            )
-        )
+    for column, value in content.invoice.items():
+        setattr(invoice, column, value)
+    invoice.lines.extend(InvoiceLine(**line) for line in content.lines)
     db.session.flush()
     if outcome is CloseOutcome.REBUILT:
-        # A first draft is covered by the run's own "billing.period_closed" record; a draft that
-        # changed between runs is worth its own line when someone asks why the bill moved.
-        record(
-            actor,
-            "invoice.draft_rebuilt",
-            "invoice",
-            invoice.id,
-            client_id=client_id,
-            details={
-                "period": str(plan.period),
-                "total_minor": total,
-                "currency": currency,
-                "lines": len(rated),
-            },
-        )
+        record_draft_rebuilt(actor, plan, client_id, invoice.id, content)
     return outcome
+
+
+def record_draft_removed(actor: Actor, plan: ClosePlan, client_id: int, invoice_id: int) -> None:
+    record(
+        actor,
+        "invoice.draft_removed",
+        "invoice",
+        invoice_id,
+        client_id=client_id,
+        details={"period": str(plan.period)},
+    )
+
+
+def record_draft_rebuilt(
+    actor: Actor, plan: ClosePlan, client_id: int, invoice_id: int, content: DraftContent
+) -> None:
+    # A first draft is covered by the run's own "billing.period_closed" record; a draft that
+    # changed between runs is worth its own line when someone asks why the bill moved.
+    record(
+        actor,
+        "invoice.draft_rebuilt",
+        "invoice",
+        invoice_id,
+        client_id=client_id,
+        details={
+            "period": str(plan.period),
+            "total_minor": content.invoice["total_minor"],
+            "currency": content.invoice["currency"],
+            "lines": len(content.lines),
+        },
+    )
 
 
 def record_close_completed(plan: ClosePlan) -> None:
