@@ -34,6 +34,7 @@ from metering.billing.close import (
     relax_commit_durability,
     stored_signature,
 )
+from metering.billing.close_sql import common_clients, write_set_based
 from metering.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from portal.audit.services import Actor
 from portal.db import db
@@ -60,6 +61,8 @@ class DraftBatch:
     rebuilt: dict[int, tuple[int, DraftContent]] = field(default_factory=dict)
     unchanged: dict[int, int] = field(default_factory=dict)  # client id -> invoice id
     removed: dict[int, int] = field(default_factory=dict)
+    # Clients of the common case, counted, rated and written in SQL (close_sql) as the batch began.
+    set_based: dict[int, CloseOutcome] = field(default_factory=dict)
     _audit: list[tuple[Actor, int]] = field(default_factory=list)
 
     def read(self, client_ids: Sequence[int]) -> None:
@@ -96,6 +99,9 @@ class DraftBatch:
 
     def stage(self, actor: Actor, client_id: int) -> CloseOutcome:
         """What :func:`~metering.billing.close.close_client` does for one client, left to :meth:`write`."""
+        done = self.set_based.get(client_id)
+        if done is not None:
+            return done
         stored = self.stored.get(client_id)
         # Otherwise the (client, period) unique constraint stops a concurrent close from adding a second.
         if stored is not None and stored.status.is_final:
@@ -121,6 +127,16 @@ class DraftBatch:
 
     def discard(self, client_id: int) -> None:
         """Leave this client out of the write (its close failed after it was staged)."""
+        if self.set_based.pop(client_id, None) is CloseOutcome.CREATED:
+            drafts = select(_INVOICES.c.id).where(
+                _INVOICES.c.client_id == client_id, _INVOICES.c.period == str(self.plan.period)
+            )
+            db.session.execute(delete(_LINES).where(_LINES.c.invoice_id.in_(drafts)))
+            db.session.execute(
+                delete(_INVOICES).where(
+                    _INVOICES.c.client_id == client_id, _INVOICES.c.period == str(self.plan.period)
+                )
+            )
         self.created.pop(client_id, None)
         self.rebuilt.pop(client_id, None)
         self.unchanged.pop(client_id, None)
@@ -251,6 +267,12 @@ def _plain(value: Any) -> Any:
 def staged_drafts(plan: ClosePlan, client_ids: Sequence[int]) -> Iterator[DraftBatch]:
     """Within the block ``close_client`` stages the drafts of ``client_ids``; ``write()`` stores them."""
     batch = DraftBatch(plan)
+    common = common_clients(plan, client_ids)
+    written = write_set_based(plan, common)
+    batch.set_based = {
+        client_id: CloseOutcome.CREATED if client_id in written else CloseOutcome.EMPTY
+        for client_id in common
+    }
     batch.read(client_ids)
     token = batch_stage.set(batch)
     try:
