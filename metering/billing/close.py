@@ -15,7 +15,7 @@ The close is split so that the edge (the ``billing close`` command, the API) com
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,7 +36,7 @@ from metering.counting import (
     count_snapshot_devices,
     count_unassigned_seats,
 )
-from metering.ledger.services import intervals_by_client, intervals_overlapping
+from metering.ledger.services import clients_with_intervals, intervals_by_client, intervals_overlapping
 from metering.periods import BillingPeriod
 from metering.rating import (
     InvoiceLineDraft,
@@ -86,6 +86,10 @@ class ClosePlan:
     invoiced: set[int] = field(default_factory=set)
     # The tax each client pays (absent: none, or exempt), applied per line as its draft is written.
     taxes: dict[int, ClientTaxRule] = field(default_factory=dict)
+    # Read for the close: ``intervals`` holds one batch's clients at a time (load_ledger), so memory
+    # stays flat in the number of clients; ``ledger_clients`` are all those with intervals.
+    streamed: bool = False
+    ledger_clients: set[int] = field(default_factory=set)
 
 
 def period_state(period: BillingPeriod) -> BillingPeriodState | None:
@@ -103,20 +107,29 @@ def check_period_over(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> tup
     return start, stop
 
 
-def read_month(period: BillingPeriod, tz: ZoneInfo, now: datetime, client: Client | None = None) -> ClosePlan:
+def read_month(
+    period: BillingPeriod,
+    tz: ZoneInfo,
+    now: datetime,
+    client: Client | None = None,
+    *,
+    whole_ledger: bool = True,
+) -> ClosePlan:
     """Everything rating reads for ``period``: for every client, or for ``client`` only.
 
     Every client is read in a few aggregate queries (the close); one client is read with the same
     queries narrowed to it, so estimating one client's month never walks everybody's ledger. One
     client's reading leaves out corrections of finalized months (``restate_from`` stays empty): those
     take queries per corrected month, and they belong to earlier months, not to this one.
-    ``client_ids`` is left empty: which clients to visit is the caller's business.
+    ``client_ids`` is left empty: which clients to visit is the caller's business. Without
+    ``whole_ledger`` every client's intervals are left unread (the close reads them a batch at a
+    time, :func:`load_ledger`) and only which clients have some is read.
     """
     start, stop = period.bounds(tz)
     restate_from: dict[int, datetime] = {}
     if client is None:
         refs = {key: value for key, value in db.session.execute(select(Client.id, Client.ref))}
-        intervals = intervals_by_client(start, stop)
+        intervals = intervals_by_client(start, stop) if whole_ledger else {}
         commitments = committed_quantities(period)
         restate_from = restatement_starts(period)
     else:
@@ -126,7 +139,7 @@ def read_month(period: BillingPeriod, tz: ZoneInfo, now: datetime, client: Clien
         intervals = {client.id: own} if own else {}
         committed = committed_quantities_for(client.id, period)
         commitments = {client.id: committed} if committed else {}
-    return ClosePlan(
+    plan = ClosePlan(
         period=period,
         tz=tz,
         start=start,
@@ -142,6 +155,18 @@ def read_month(period: BillingPeriod, tz: ZoneInfo, now: datetime, client: Clien
         averaged=averaged_products(),
         taxes=tax_rules_by_client(client.id if client is not None else None),
     )
+    if client is None and not whole_ledger:
+        plan.streamed = True
+        plan.ledger_clients = clients_with_intervals(start, stop)
+    return plan
+
+
+def load_ledger(plan: ClosePlan, client_ids: Sequence[int]) -> None:
+    """Read the intervals of these clients (a batch: a range of ids) in place of the last batch's."""
+    if not plan.streamed:
+        return
+    wanted = [client_id for client_id in client_ids if client_id in plan.ledger_clients]
+    plan.intervals = intervals_by_client(plan.start, plan.stop, (min(wanted), max(wanted))) if wanted else {}
 
 
 def prepare_close(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> ClosePlan:
@@ -154,7 +179,7 @@ def prepare_close(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> ClosePl
             "on the next month's invoices.",
             fields={"period": "Already finalized."},
         )
-    plan = read_month(period, tz, now)
+    plan = read_month(period, tz, now, whole_ledger=False)
     drafts = set(
         db.session.scalars(
             select(Invoice.client_id).where(
@@ -170,7 +195,7 @@ def prepare_close(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> ClosePl
         )
     )
     candidates = (
-        set(plan.intervals)
+        plan.ledger_clients
         | set(plan.usage)
         | set(plan.devices)
         | set(plan.restate_from)

@@ -29,6 +29,7 @@ from metering.billing.close import (
     DraftContent,
     batch_stage,
     draft_content,
+    load_ledger,
     record_draft_rebuilt,
     record_draft_removed,
     relax_commit_durability,
@@ -273,6 +274,8 @@ def staged_drafts(plan: ClosePlan, client_ids: Sequence[int]) -> Iterator[DraftB
         client_id: CloseOutcome.CREATED if client_id in written else CloseOutcome.EMPTY
         for client_id in common
     }
+    rated_in_python = set(client_ids) - set(common)
+    load_ledger(plan, [client_id for client_id in client_ids if client_id in rated_in_python])
     batch.read(client_ids)
     token = batch_stage.set(batch)
     try:

@@ -30,6 +30,7 @@ from metering.billing.close import (
     CloseOutcome,
     ClosePlan,
     close_client,
+    load_ledger,
     prepare_close,
     record_close_completed,
 )
@@ -113,6 +114,8 @@ def close_clients_one_by_one(
     actor: Actor, plan: ClosePlan, client_ids: Iterable[int], summary: CloseSummary
 ) -> None:
     """Close these clients each in a SAVEPOINT of the current transaction; failures go to ``summary``."""
+    client_ids = list(client_ids)
+    load_ledger(plan, client_ids)
     for client_id in client_ids:
         try:
             with db.session.begin_nested():

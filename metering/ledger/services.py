@@ -133,8 +133,13 @@ def intervals_overlapping(
         )
 
 
-def intervals_by_client(start: datetime, stop: datetime) -> dict[int, list[LicenceInterval]]:
-    """Every interval overlapping [start, stop), grouped by client id, in one pass for month close."""
+def intervals_by_client(
+    start: datetime, stop: datetime, clients: tuple[int, int] | None = None
+) -> dict[int, list[LicenceInterval]]:
+    """Every interval overlapping [start, stop), grouped by client id, in one pass for month close.
+
+    ``clients`` narrows it to the client ids from the first to the last (inclusive): a batch's range.
+    """
     query = (
         select(
             LedgerInterval.client_id,
@@ -152,6 +157,8 @@ def intervals_by_client(start: datetime, stop: datetime) -> dict[int, list[Licen
             or_(LedgerInterval.stop_at.is_(None), LedgerInterval.stop_at > start),
         )
     )
+    if clients is not None:
+        query = query.where(LedgerInterval.client_id.between(*clients))
     grouped: dict[int, list[LicenceInterval]] = {}
     rows = db.session.execute(query).yield_per(10_000)
     for client_id, ref, user_key, product, start_at, stop_at, seat in rows:
@@ -160,3 +167,17 @@ def intervals_by_client(start: datetime, stop: datetime) -> dict[int, list[Licen
         )
         grouped.setdefault(client_id, []).append(interval)
     return grouped
+
+
+def clients_with_intervals(start: datetime, stop: datetime) -> set[int]:
+    """The ids of the clients with an interval overlapping [start, stop) (the intervals stay unread)."""
+    return set(
+        db.session.scalars(
+            select(LedgerInterval.client_id)
+            .where(
+                LedgerInterval.start_at < stop,
+                or_(LedgerInterval.stop_at.is_(None), LedgerInterval.stop_at > start),
+            )
+            .distinct()
+        )
+    )
