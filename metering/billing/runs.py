@@ -58,6 +58,8 @@ class CloseSummary:
     clients: int
     outcomes: Counter[str] = field(default_factory=Counter)
     failures: dict[str, str] = field(default_factory=dict)  # client ref -> why
+    # Batches queued for other workers (close_runs.run_recorded_close fanned the run out): none done yet.
+    fanned_out: int = 0
 
     @property
     def complete(self) -> bool:
