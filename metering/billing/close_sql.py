@@ -133,7 +133,7 @@ def write_set_based(plan: ClosePlan, client_ids: Sequence[int]) -> set[int]:
             row_number() OVER (PARTITION BY c.client_id ORDER BY {order}) - 1 AS position
         FROM counted c JOIN prices p ON p.product_id = c.product_id
         WHERE c.users + c.seats > 0
-    )"""
+    )"""  # nosec B608  # built from constants; every value is bound
     params.update(
         {
             "label": plan.period.label,

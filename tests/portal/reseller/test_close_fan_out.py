@@ -58,11 +58,11 @@ def fanned_out(client, open_month, staff, queued, monkeypatch) -> list[list[Any]
 
 def _drafts() -> int:
     db.session.expire_all()
-    return db.session.scalar(
+    return db.session.scalars(
         select(func.count(Invoice.id)).where(
             Invoice.period == "2026-10", Invoice.status == InvoiceStatus.DRAFT
         )
-    )
+    ).one()
 
 
 def test_batches_finishing_in_any_order_complete_the_close_once(client, fanned_out):
