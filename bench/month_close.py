@@ -12,7 +12,7 @@ seeds the catalog, loads the history with COPY, then times
   writes the same invoices and lines the close writes, then rolls back (three times, the median);
 * a plain PostgreSQL ``GROUP BY`` counting distinct users per (client, product) (three times, median);
 * the month close exactly as ``flask --app wsgi billing close`` runs it (batches of clients, drafts
-  written, audit records included), in a fresh process whose peak resident memory is reported
+  written, audit records included), in a fresh process whose peak resident memory (VmHWM) is reported
   beside the same process's resident memory just before the close,
 
 and prints one table: each figure, the floor, the ratio, and seconds per 1,000 clients (flat when
@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import random
-import resource
 import secrets
 import statistics
 import subprocess
@@ -205,18 +204,24 @@ def _app(url: str) -> Flask:
     )
 
 
-def _peak_rss_mb() -> float:
-    # Linux reports ru_maxrss in KiB.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _status_mb(field: str) -> float:
+    """A memory figure of this process from /proc/self/status (Linux), in MB."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def _rss_mb() -> float:
-    """Resident memory now (Linux), to set the close's peak against."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    """Resident memory now, to set the close's peak against."""
+    return _status_mb("VmRSS")
+
+
+def _peak_rss_mb() -> float:
+    # The high-water mark of this process's own memory: unlike getrusage's ru_maxrss, which keeps
+    # the parent's figure across fork and exec, it starts afresh in the new program.
+    return _status_mb("VmHWM")
 
 
 def close_only(url: str) -> None:
