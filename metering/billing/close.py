@@ -36,7 +36,13 @@ from metering.counting import (
     count_snapshot_devices,
     count_unassigned_seats,
 )
-from metering.ledger.services import clients_with_intervals, intervals_by_client, intervals_overlapping
+from metering.ledger.services import (
+    ClientRange,
+    clients_with_intervals,
+    in_range,
+    intervals_by_client,
+    intervals_overlapping,
+)
 from metering.periods import BillingPeriod
 from metering.rating import (
     InvoiceLineDraft,
@@ -114,6 +120,7 @@ def read_month(
     client: Client | None = None,
     *,
     whole_ledger: bool = True,
+    clients: ClientRange | None = None,
 ) -> ClosePlan:
     """Everything rating reads for ``period``: for every client, or for ``client`` only.
 
@@ -123,12 +130,18 @@ def read_month(
     take queries per corrected month, and they belong to earlier months, not to this one.
     ``client_ids`` is left empty: which clients to visit is the caller's business. Without
     ``whole_ledger`` every client's intervals are left unread (the close reads them a batch at a
-    time, :func:`load_ledger`) and only which clients have some is read.
+    time, :func:`load_ledger`) and only which clients have some is read; ``clients`` narrows the
+    clients and the ledger to a range of ids (one batch of a close fanned out over workers).
     """
     start, stop = period.bounds(tz)
     restate_from: dict[int, datetime] = {}
     if client is None:
-        refs = {key: value for key, value in db.session.execute(select(Client.id, Client.ref))}
+        refs = {
+            key: value
+            for key, value in db.session.execute(
+                select(Client.id, Client.ref).where(*in_range(Client.id, clients))
+            )
+        }
         intervals = intervals_by_client(start, stop) if whole_ledger else {}
         commitments = committed_quantities(period)
         restate_from = restatement_starts(period)
@@ -157,7 +170,7 @@ def read_month(
     )
     if client is None and not whole_ledger:
         plan.streamed = True
-        plan.ledger_clients = clients_with_intervals(start, stop)
+        plan.ledger_clients = clients_with_intervals(start, stop, clients)
     return plan
 
 
@@ -169,8 +182,13 @@ def load_ledger(plan: ClosePlan, client_ids: Sequence[int]) -> None:
     plan.intervals = intervals_by_client(plan.start, plan.stop, (min(wanted), max(wanted))) if wanted else {}
 
 
-def prepare_close(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> ClosePlan:
-    """Read everything the month's invoices need and list the clients to visit, in id order."""
+def prepare_close(
+    period: BillingPeriod, tz: ZoneInfo, now: datetime, clients: ClientRange | None = None
+) -> ClosePlan:
+    """Read everything the month's invoices need and list the clients to visit, in id order.
+
+    ``clients`` (ids from, to; either open) keeps to the clients of one batch.
+    """
     check_period_over(period, tz, now)
     state = period_state(period)
     if state is not None and state.finalized_at is not None:
@@ -179,18 +197,22 @@ def prepare_close(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> ClosePl
             "on the next month's invoices.",
             fields={"period": "Already finalized."},
         )
-    plan = read_month(period, tz, now, whole_ledger=False)
+    plan = read_month(period, tz, now, whole_ledger=False, clients=clients)
     drafts = set(
         db.session.scalars(
             select(Invoice.client_id).where(
-                Invoice.period == str(period), Invoice.status == InvoiceStatus.DRAFT
+                Invoice.period == str(period),
+                Invoice.status == InvoiceStatus.DRAFT,
+                *in_range(Invoice.client_id, clients),
             )
         )
     )
     finalized = set(
         db.session.scalars(
             select(Invoice.client_id).where(
-                Invoice.period == str(period), Invoice.status != InvoiceStatus.DRAFT
+                Invoice.period == str(period),
+                Invoice.status != InvoiceStatus.DRAFT,
+                *in_range(Invoice.client_id, clients),
             )
         )
     )
@@ -202,7 +224,7 @@ def prepare_close(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> ClosePl
         | set(plan.commitments)
         | drafts
     )
-    plan.client_ids = sorted(candidates - finalized)
+    plan.client_ids = sorted(client_id for client_id in candidates - finalized if client_id in plan.refs)
     plan.invoiced = drafts | finalized
     return plan
 

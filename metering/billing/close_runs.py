@@ -234,7 +234,6 @@ def run_recorded_batch(
     the run (the month counts as closed if no client failed). None when there was nothing to do:
     the run is over, or this batch was done already.
     """
-    low, high = clients
     with transaction():
         run = _running(run_id)
         if run is None or number in (run.batches_finished or []):
@@ -243,12 +242,8 @@ def run_recorded_batch(
         actor = Actor(label=f"{run.started_by} (month close)", user_id=run.started_by_user_id)
     try:
         with transaction():
-            plan, _everyone = runs.start_close(period, tz, now)
-            ids = [
-                client_id
-                for client_id in plan.client_ids
-                if (low is None or client_id >= low) and (high is None or client_id <= high)
-            ]
+            plan, _batch = runs.start_close(period, tz, now, clients)
+            ids = plan.client_ids
             summary = runs.CloseSummary(period=period, clients=len(ids))
             runs.close_clients(actor, plan, ids, summary)
             # Batches finish in any order on any host: the run's row is merged into under its lock.

@@ -35,6 +35,7 @@ from metering.billing.close import (
     record_close_completed,
 )
 from metering.billing.close_batch import staged_drafts
+from metering.ledger.services import ClientRange
 from metering.periods import BillingPeriod
 from portal.audit.services import Actor, record
 from portal.db import db
@@ -70,9 +71,14 @@ def _no_progress(items: Iterable[int]) -> Iterable[int]:
     return items
 
 
-def start_close(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> tuple[ClosePlan, CloseSummary]:
-    """Read the month and list the clients to visit (flushes nothing; raises if it cannot close)."""
-    plan = prepare_close(period, tz, now)
+def start_close(
+    period: BillingPeriod, tz: ZoneInfo, now: datetime, clients: ClientRange | None = None
+) -> tuple[ClosePlan, CloseSummary]:
+    """Read the month and list the clients to visit (flushes nothing; raises if it cannot close).
+
+    ``clients`` keeps to a range of client ids (one batch of a close fanned out over workers).
+    """
+    plan = prepare_close(period, tz, now, clients)
     return plan, CloseSummary(period=period, clients=len(plan.client_ids))
 
 

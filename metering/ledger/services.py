@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from metering.counting import LicenceInterval
 from metering.ledger.models import IntervalSource, LedgerInterval
@@ -169,7 +170,24 @@ def intervals_by_client(
     return grouped
 
 
-def clients_with_intervals(start: datetime, stop: datetime) -> set[int]:
+# Client ids from, to (inclusive; None: open on that side): one batch of a month close.
+ClientRange = tuple[int | None, int | None]
+
+
+def in_range(
+    column: ColumnElement[int] | InstrumentedAttribute[int], clients: ClientRange | None
+) -> list[ColumnElement[bool]]:
+    """The conditions that keep ``column`` (a client id) within ``clients``; none for None."""
+    if clients is None:
+        return []
+    low, high = clients
+    return [
+        *([column >= low] if low is not None else []),
+        *([column <= high] if high is not None else []),
+    ]
+
+
+def clients_with_intervals(start: datetime, stop: datetime, clients: ClientRange | None = None) -> set[int]:
     """The ids of the clients with an interval overlapping [start, stop) (the intervals stay unread)."""
     return set(
         db.session.scalars(
@@ -177,6 +195,7 @@ def clients_with_intervals(start: datetime, stop: datetime) -> set[int]:
             .where(
                 LedgerInterval.start_at < stop,
                 or_(LedgerInterval.stop_at.is_(None), LedgerInterval.stop_at > start),
+                *in_range(LedgerInterval.client_id, clients),
             )
             .distinct()
         )
