@@ -44,8 +44,8 @@ from portal.errors import ServiceError
 log = logging.getLogger("seatmeter.billing")
 
 # Clients per transaction (and per multi-row write) in run_close: large enough that commits and
-# statements are not the cost, small enough
-# that a transaction holds its locks briefly and a crash loses little work.
+# statements are not the cost, small enough that a transaction holds its locks briefly and a crash
+# loses little work.
 BATCH_SIZE = 500
 
 # Errors of one client's data (a price missing for the month, a row another close just wrote): the
