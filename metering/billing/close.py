@@ -1,10 +1,14 @@
 """Month close: one draft invoice per client with usage, rebuilt on every re-run while it is a draft.
 
-The close is split so that the edge (the ``billing close`` command, the API) commits once per client:
+The close is split so that the edge (the ``billing close`` command, the API) commits once per batch
+of clients (``metering.billing.runs``):
 
-* :func:`prepare_close` reads the whole month in a few aggregate queries (the ledger in one streaming
-  pass, metered usage summed in SQL, late changes to earlier months) and decides which clients to visit;
-* :func:`close_client` counts and rates one client with the pure functions and writes its draft;
+* :func:`prepare_close` reads the month in a few aggregate queries (metered usage summed in SQL, late
+  changes to earlier months, which clients have ledger intervals) and decides which clients to visit;
+  :func:`load_ledger` then reads the intervals of one batch of clients at a time;
+* :func:`close_client` counts and rates one client with the pure functions and writes its draft, or,
+  inside a batch (``metering.billing.close_batch``), stages it for the batch's multi-row write; the
+  common client is counted and rated in SQL instead (``metering.billing.close_sql``);
 * :func:`read_month` (the reading) and :func:`rate_client` (the rating) are shared with
   ``metering.billing.estimate``, which reads one client's month in progress the same way, so what a
   client is shown "so far" is what this close will bill for the month;
@@ -15,17 +19,24 @@ The close is split so that the edge (the ``billing close`` command, the API) com
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from metering.billing import lifecycle
 from metering.billing.catalog import CatalogSnapshot, catalog_snapshot
+from metering.billing.drafts import (
+    draft_content,
+    record_draft_rebuilt,
+    record_draft_removed,
+    relax_commit_durability,
+    stored_signature,
+)
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceLine, InvoiceStatus, LineKind
 from metering.billing.restatement import adjustment_lines, restatement_starts
 from metering.commitments.services import committed_quantities, committed_quantities_for
@@ -49,13 +60,12 @@ from metering.rating import (
     rate_device_counts,
     rate_metered_usage,
     rate_seat_products,
-    taxed_totals,
 )
 from metering.tax.services import ClientTaxRule, tax_rules_by_client
 from metering.usage.models import UsageAction, UsageEvent
 from metering.usage.snapshots import averaged_products, device_snapshots
 from portal.accounts.models import Client
-from portal.audit.services import Actor, record
+from portal.audit.services import Actor
 from portal.catalog.models import Product
 from portal.db import db
 from portal.errors import Conflict
@@ -286,90 +296,6 @@ def rate_client(
     return lines
 
 
-# The columns of a line that make up what the client is billed: equal for every line, a draft is unchanged.
-SIGNATURE_COLUMNS = (
-    "kind",
-    "product_id",
-    "period",
-    "quantity",
-    "unit_amount_minor",
-    "amount_minor",
-    "currency",
-    "description",
-    "tax_minor",
-    "tax_rate_id",
-    "tax_rate_ppm",
-    "tax_inclusive",
-)
-
-
-@dataclass(frozen=True)
-class DraftContent:
-    """What a client's draft holds for the month: the invoice's columns and its lines' columns, in order."""
-
-    invoice: dict[str, Any]
-    lines: list[dict[str, Any]]
-
-    @property
-    def signature(self) -> list[tuple[object, ...]]:
-        return [tuple(line[column] for column in SIGNATURE_COLUMNS) for line in self.lines]
-
-
-def stored_signature(lines: Iterable[Any]) -> list[tuple[object, ...]]:
-    """:attr:`DraftContent.signature` of lines already stored (ORM lines or rows, in position order)."""
-    return [tuple(getattr(line, column) for column in SIGNATURE_COLUMNS) for line in lines]
-
-
-def draft_content(
-    plan: ClosePlan, client_id: int, rated: list[tuple[LineKind, InvoiceLineDraft]]
-) -> DraftContent:
-    """The draft's columns for these rated lines (not empty), taxed with the client's rule."""
-    drafts = [line for _kind, line in rated]
-    tax = plan.taxes.get(client_id)
-    totals = taxed_totals(drafts, tax.rule if tax else None)
-    product_ids = plan.catalog.product_ids
-    lines = [
-        {
-            "position": position,
-            "kind": kind,
-            "product_id": product_ids[line.product],
-            "period": line.period,
-            "quantity": line.quantity,
-            "unit_amount_minor": line.unit_amount_minor,
-            "amount_minor": line.amount_minor,
-            "currency": line.currency,
-            "description": line.description,
-            "tax_minor": line_tax,
-            "tax_rate_id": tax.tax_rate_id if tax else None,
-            "tax_name": tax.rule.name if tax else None,
-            "tax_rate_ppm": tax.rule.rate_ppm if tax else None,
-            "tax_inclusive": tax.rule.inclusive if tax else False,
-        }
-        for position, ((kind, line), line_tax) in enumerate(zip(rated, totals.line_taxes, strict=True))
-    ]
-    invoice = {
-        "currency": drafts[0].currency,
-        "total_minor": totals.total_minor,
-        "subtotal_minor": totals.subtotal_minor,
-        "tax_minor": totals.tax_minor,
-        "starts_at": plan.start,
-        "ends_at": plan.stop,
-        "built_at": plan.built_at,
-    }
-    return DraftContent(invoice=invoice, lines=lines)
-
-
-def relax_commit_durability() -> None:
-    """Let this transaction's commit skip waiting for the disk (PostgreSQL only).
-
-    A draft is derived data that any re-run rebuilds, so its commit need not wait (about 4 ms a
-    transaction otherwise). The month counts as closed only through record_close_completed, whose
-    transaction commits durably again.
-    """
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-
-
 class DraftStage(Protocol):
     """Collects a batch of clients' drafts and writes them together (metering.billing.close_batch)."""
 
@@ -379,7 +305,7 @@ class DraftStage(Protocol):
 # While a batch of clients is closed together, close_client hands each client to the batch instead of
 # writing it alone. A context variable rather than a parameter: whatever wraps close_client (the
 # run's per-client error handling) keeps its signature, and outside a batch nothing changes.
-batch_stage: ContextVar[DraftStage | None] = ContextVar("closebatch_stage", default=None)
+batch_stage: ContextVar[DraftStage | None] = ContextVar("close_batch_stage", default=None)
 
 
 def close_client(actor: Actor, plan: ClosePlan, client_id: int) -> CloseOutcome:
@@ -431,37 +357,6 @@ def close_client(actor: Actor, plan: ClosePlan, client_id: int) -> CloseOutcome:
     if outcome is CloseOutcome.REBUILT:
         record_draft_rebuilt(actor, plan, client_id, invoice.id, content)
     return outcome
-
-
-def record_draft_removed(actor: Actor, plan: ClosePlan, client_id: int, invoice_id: int) -> None:
-    record(
-        actor,
-        "invoice.draft_removed",
-        "invoice",
-        invoice_id,
-        client_id=client_id,
-        details={"period": str(plan.period)},
-    )
-
-
-def record_draft_rebuilt(
-    actor: Actor, plan: ClosePlan, client_id: int, invoice_id: int, content: DraftContent
-) -> None:
-    # A first draft is covered by the run's own "billing.period_closed" record; a draft that
-    # changed between runs is worth its own line when someone asks why the bill moved.
-    record(
-        actor,
-        "invoice.draft_rebuilt",
-        "invoice",
-        invoice_id,
-        client_id=client_id,
-        details={
-            "period": str(plan.period),
-            "total_minor": content.invoice["total_minor"],
-            "currency": content.invoice["currency"],
-            "lines": len(content.lines),
-        },
-    )
 
 
 def record_close_completed(plan: ClosePlan) -> None:

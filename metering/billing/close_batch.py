@@ -23,19 +23,16 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, insert, select, text, update
 
 from metering.billing import close, lifecycle
-from metering.billing.close import (
-    CloseOutcome,
-    ClosePlan,
+from metering.billing.close import CloseOutcome, ClosePlan, batch_stage, load_ledger
+from metering.billing.close_sql import common_clients, write_set_based
+from metering.billing.drafts import (
     DraftContent,
-    batch_stage,
     draft_content,
-    load_ledger,
     record_draft_rebuilt,
     record_draft_removed,
     relax_commit_durability,
     stored_signature,
 )
-from metering.billing.close_sql import common_clients, write_set_based
 from metering.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from portal.audit.services import Actor
 from portal.db import db
