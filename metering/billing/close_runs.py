@@ -247,8 +247,13 @@ def run_recorded_batch(
             summary = runs.CloseSummary(period=period, clients=len(ids))
             runs.close_clients(actor, plan, ids, summary)
             # Batches finish in any order on any host: the run's row is merged into under its lock.
+            # populate_existing: the session keeps objects across commits, and this run's row was
+            # changed by the other batches' workers since it was last read here.
             locked = db.session.scalars(
-                select(CloseRun).where(CloseRun.id == run_id).with_for_update()
+                select(CloseRun)
+                .where(CloseRun.id == run_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
             ).first()
             finished = list(locked.batches_finished or []) if locked is not None else []
             if locked is None or locked.status is not CloseRunStatus.RUNNING or number in finished:

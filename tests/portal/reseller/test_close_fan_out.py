@@ -123,3 +123,28 @@ def test_a_client_that_fails_in_one_batch_is_listed_and_the_other_batches_go_thr
     assert db.session.get(BillingPeriodState, "2026-10") is None
     page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", client.get(REVIEW).get_data(as_text=True)))
     assert "2 of 3 clients went through, 1 failed" in page
+
+
+def test_a_batch_finished_by_another_worker_meanwhile_is_never_overwritten(
+    app, client, fanned_out, monkeypatch
+):
+    first, second, third = fanned_out
+    close_month_batch.run(*first)
+    real_close_clients = runs.close_clients
+
+    def and_meanwhile(actor, plan, client_ids, summary):
+        real_close_clients(actor, plan, client_ids, summary)
+        if client_ids:
+            monkeypatch.setattr(runs, "close_clients", real_close_clients)
+            # This worker read the run before; another worker, with its own database session,
+            # finishes batch 1 before this one records its own.
+            with app.app_context():
+                close_month_batch.run(*second)
+
+    monkeypatch.setattr(runs, "close_clients", and_meanwhile)
+    close_month_batch.run(*third)
+
+    status = client.get(STATUS).get_json()
+    assert status["status"] == "finished"
+    assert (status["clients_done"], status["outcomes"]) == (3, {"created": 3})
+    assert db.session.get(BillingPeriodState, "2026-10") is not None
