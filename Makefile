@@ -75,8 +75,4 @@ BENCH_ARGS ?=
 bench: install
 	psql "$(subst +psycopg,,$(BENCH_DATABASE_URL))" -c 'SELECT 1' >/dev/null 2>&1 || createdb -h 127.0.0.1 -U postgres seatmeter_bench
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/pages.py --history bench/history.md $(BENCH_ARGS)
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/month_close.py --clients 1000 > bench/.month_close.out
-	{ printf '\n### Month close, 1,000 clients · %s UTC · load average %s\n\n```\n' \
-	    "$$(date -u '+%F %H:%M')" "$$(cut -d' ' -f1-3 /proc/loadavg)"; \
-	  cat bench/.month_close.out; printf '```\n'; } | tee -a bench/history.md
-	rm -f bench/.month_close.out
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/month_close.py --clients 1000 10000 --history bench/history.md

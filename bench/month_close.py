@@ -1,34 +1,48 @@
 """Month-close benchmark on PostgreSQL: N clients with a year of seat history, close the last month.
 
-    python bench/month_close.py                    # 10,000 clients, about 1,000,000 seat-months
-    python bench/month_close.py --clients 500      # a quick run
+    python bench/month_close.py                           # 1,000 then 10,000 clients
+    python bench/month_close.py --clients 500             # a quick run
+    python bench/month_close.py --history bench/history.md  # append the table to the history
 
-It creates a scratch database on the server of ``--database-url`` (default: ``$DATABASE_URL``, else
-postgresql://postgres@127.0.0.1:5432/postgres), applies the migrations, seeds the catalog, loads the
-history with COPY, then times
+For each size it creates a scratch database on the server of ``--database-url`` (default:
+``$DATABASE_URL``, else postgresql://postgres@127.0.0.1:5432/postgres), applies the migrations,
+seeds the catalog, loads the history with COPY, then times
 
-* the month close exactly as ``flask --app wsgi billing close`` runs it (one transaction per batch
-  of clients, drafts written, audit records included), and
-* a plain PostgreSQL ``GROUP BY`` counting distinct users per (client, product) over the same month,
+* the set-based floor: one transaction of plain SQL (``INSERT … SELECT``) that counts the month and
+  writes the same invoices and lines the close writes, then rolls back (three times, the median);
+* a plain PostgreSQL ``GROUP BY`` counting distinct users per (client, product) (three times, median);
+* the month close exactly as ``flask --app wsgi billing close`` runs it (batches of clients, drafts
+  written, audit records included), in a fresh process whose peak resident memory (VmHWM) is reported
+  beside the same process's resident memory just before the close,
 
-and prints both and their ratio. The scratch database is dropped afterwards unless ``--keep``.
+and prints one table: each figure, the floor, the ratio, and seconds per 1,000 clients (flat when
+the close is linear in N). The scratch database is dropped afterwards unless ``--keep``.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
+import platform
 import random
 import secrets
+import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from alembic import command
+from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from metering.billing.catalog import catalog_snapshot
 from metering.billing.runs import run_close
 from metering.periods import BillingPeriod
 from portal import create_app
@@ -107,38 +121,80 @@ def _copy(raw_connection: object, statement: str, data: io.StringIO) -> None:
             copy.write(chunk)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--clients", type=int, default=10_000)
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or DEFAULT_URL)
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
-    args = parser.parse_args()
-
-    server = make_url(args.database_url).set(drivername="postgresql+psycopg")
-    if server.get_backend_name() != "postgresql":
-        parser.error("the bench runs on PostgreSQL")
-    name = f"seatmeter_bench_{secrets.token_hex(4)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
-        _run(url, args.clients, random.Random(args.seed))
-    finally:
-        if args.keep:
-            print(f"kept database {name}")
-        else:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def _median_seconds(run: Callable[[], object], times: int = 3) -> float:
+    timings = []
+    for _ in range(times):
+        started = time.perf_counter()
+        run()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
 
 
-def _run(url: str, clients: int, rng: random.Random) -> None:
-    command.upgrade(alembic_config(url), "head")
-    app = create_app(
+# The floor: what the close writes for this bench's month (per-user products, no tax, no commitment,
+# no usage), counted and written by PostgreSQL alone in one transaction.
+FLOOR_SQL = (
+    """CREATE TEMP TABLE floor_counted ON COMMIT DROP AS
+    SELECT li.client_id, li.product_id, count(DISTINCT li.user_key) AS quantity
+    FROM licence_intervals li
+    WHERE li.start_at < :stop AND (li.stop_at IS NULL OR (li.stop_at > :start AND li.stop_at > li.start_at))
+    GROUP BY li.client_id, li.product_id""",
+    """INSERT INTO invoices (client_id, period, status, currency, total_minor, subtotal_minor, tax_minor,
+        starts_at, ends_at, built_at, created_at, payment_attempts, number_prefix)
+    SELECT c.client_id, :period, 'draft', min(p.currency), sum(c.quantity * p.amount_minor),
+        sum(c.quantity * p.amount_minor), 0, :start, :stop, now(), now(), 0, ''
+    FROM floor_counted c JOIN floor_prices p ON p.product_id = c.product_id
+    GROUP BY c.client_id""",
+    """INSERT INTO invoice_lines (invoice_id, position, kind, product_id, period, quantity,
+        unit_amount_minor, amount_minor, currency, description, tax_minor, tax_inclusive)
+    SELECT i.id, row_number() OVER (PARTITION BY c.client_id ORDER BY p.code) - 1, 'regular', c.product_id,
+        :period, c.quantity, p.amount_minor, c.quantity * p.amount_minor, p.currency,
+        p.name || ' — ' || c.quantity || CASE WHEN c.quantity = 1 THEN ' user, ' ELSE ' users, ' END
+            || :label,
+        0, false
+    FROM floor_counted c
+    JOIN floor_prices p ON p.product_id = c.product_id
+    JOIN invoices i ON i.client_id = c.client_id AND i.period = :period""",
+)
+
+
+def _floor(app: Flask, start: datetime, stop: datetime) -> tuple[float, int]:
+    """Median seconds of the set-based close, and how many lines it wrote (rolled back each time)."""
+    lines = 0
+    params = {"start": start, "stop": stop, "period": str(CLOSED), "label": CLOSED.label}
+
+    def write() -> None:
+        nonlocal lines
+        with app.app_context():
+            try:
+                for statement in FLOOR_SQL:
+                    db.session.execute(text(statement), params)
+                lines = db.session.execute(
+                    text("SELECT count(*) FROM invoice_lines WHERE period = :period"), params
+                ).scalar_one()
+            finally:
+                db.session.rollback()
+
+    return _median_seconds(write), lines
+
+
+def _group_by(app: Flask, start: datetime, stop: datetime) -> float:
+    def count() -> None:
+        with app.app_context():
+            db.session.execute(
+                text(
+                    "SELECT client_id, product_id, count(DISTINCT user_key) FROM licence_intervals"
+                    " WHERE start_at < :stop AND (stop_at IS NULL OR stop_at > :start)"
+                    " GROUP BY client_id, product_id"
+                ),
+                {"start": start, "stop": stop},
+            ).all()
+            db.session.rollback()
+
+    return _median_seconds(count)
+
+
+def _app(url: str) -> Flask:
+    return create_app(
         {
             "DATABASE_URL": url,
             "SECRET_KEY": "bench-" + "x" * 20,
@@ -146,12 +202,153 @@ def _run(url: str, clients: int, rng: random.Random) -> None:
             "MAIL_SERVER": "",
         }
     )
+
+
+def _status_mb(field: str) -> float:
+    """A memory figure of this process from /proc/self/status (Linux), in MB."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _rss_mb() -> float:
+    """Resident memory now, to set the close's peak against."""
+    return _status_mb("VmRSS")
+
+
+def _peak_rss_mb() -> float:
+    # The high-water mark of this process's own memory: unlike getrusage's ru_maxrss, which keeps
+    # the parent's figure across fork and exec, it starts afresh in the new program.
+    return _status_mb("VmHWM")
+
+
+def close_only(url: str) -> None:
+    """The close alone, in this process (started fresh by the bench): one JSON line of its figures."""
+    app = _app(url)
+    with app.app_context():
+        db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+        before = _rss_mb()
+        started = time.perf_counter()
+        summary = run_close(
+            Actor.system("bench"), CLOSED, ZoneInfo("UTC"), datetime.now(UTC), transaction=cli_transaction
+        )
+        seconds = time.perf_counter() - started
+        lines = db.session.execute(text("SELECT count(*) FROM invoice_lines")).scalar_one()
+        db.session.rollback()
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "clients": summary.clients,
+                "lines": lines,
+                "failures": len(summary.failures),
+                "rss_before_mb": before,
+                "rss_peak_mb": _peak_rss_mb(),
+            }
+        )
+    )
+
+
+@dataclass
+class Figures:
+    clients: int
+    intervals: int
+    seat_months: int
+    close: dict[str, float]
+    floor_seconds: float
+    floor_lines: int
+    group_by_seconds: float
+
+    def rows(self) -> list[str]:
+        close = self.close["seconds"]
+        per_thousand = 1000 / self.clients
+        peak, before = self.close["rss_peak_mb"], self.close["rss_before_mb"]
+        return [
+            f"| {self.clients:,} | {self.seat_months:,} | {int(self.close['lines']):,} | {close:.2f} | "
+            f"{self.floor_seconds:.3f} | {close / self.floor_seconds:.1f}x | {self.group_by_seconds:.3f} | "
+            f"{close / self.group_by_seconds:.0f}x | {close * per_thousand:.3f} | "
+            f"{self.floor_seconds * per_thousand:.3f} | {peak:.0f} ({peak - before:+.0f}) |"
+        ]
+
+
+HEADER = [
+    "| clients | seat-months | lines | close s | floor s (INSERT … SELECT) | close ÷ floor | GROUP BY s | "
+    "close ÷ GROUP BY | close s per 1,000 | floor s per 1,000 | peak RSS MB (close's own) |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+]
+
+
+def _machine() -> str:
+    load1, load5, load15 = os.getloadavg()
+    return (
+        f"{platform.node()} · {platform.system()} {platform.release()} · {os.cpu_count()} CPUs · "
+        f"Python {platform.python_version()} · load average {load1:.2f} {load5:.2f} {load15:.2f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, nargs="+", default=[1_000, 10_000])
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or DEFAULT_URL)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
+    parser.add_argument("--history", help="append the table to this file (bench/history.md)")
+    parser.add_argument("--label", default="", help="what was measured (a branch, a commit)")
+    parser.add_argument("--close-only", metavar="URL", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.close_only:
+        close_only(args.close_only)
+        return
+
+    server = make_url(args.database_url).set(drivername="postgresql+psycopg")
+    if server.get_backend_name() != "postgresql":
+        parser.error("the bench runs on PostgreSQL")
+    machine = _machine()
+    figures = []
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        for clients in args.clients:
+            name = f"seatmeter_bench_{secrets.token_hex(4)}"
+            with admin.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+            url = server.set(database=name).render_as_string(hide_password=False)
+            try:
+                figures.append(_run(url, clients, random.Random(args.seed)))
+            finally:
+                if args.keep:
+                    print(f"kept database {name}")
+                else:
+                    with admin.connect() as connection:
+                        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    table = "\n".join(HEADER + [row for figure in figures for row in figure.rows()])
+    section = (
+        f"\n### Month close · {stamp} UTC{' · ' + args.label if args.label else ''}\n\n{machine}\n\n{table}\n"
+    )
+    print(section)
+    if args.history:
+        with open(args.history, "a", encoding="utf-8") as history:
+            history.write(section)
+
+
+def _run(url: str, clients: int, rng: random.Random) -> Figures:
+    command.upgrade(alembic_config(url), "head")
+    app = _app(url)
     with app.app_context():
         seed_catalog(Actor.system("bench"))
         db.session.commit()
-        product_ids: dict[str, int] = dict(
-            db.session.execute(text("SELECT code, id FROM products")).tuples().all()
-        )
+        product_ids: dict[str, int] = {
+            code: product_id
+            for code, product_id in db.session.execute(text("SELECT code, id FROM products")).all()
+        }
+        catalog = catalog_snapshot(CLOSED)
 
         started = time.perf_counter()
         raw = db.engine.raw_connection()
@@ -170,6 +367,20 @@ def _run(url: str, clients: int, rng: random.Random) -> None:
                 " (client_id, product_id, user_key, source, start_at, stop_at, created_at) FROM STDIN",
                 rows,
             )
+            # The floor's price list: the prices in force for the month, as the close reads them.
+            price_rows = io.StringIO(
+                "".join(
+                    f"{product_ids[code]}\t{code}\t{catalog.names[code]}\t{price.amount_minor}\t"
+                    f"{price.currency}\n"
+                    for code, price in catalog.prices.items()
+                )
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "CREATE TABLE floor_prices (product_id int PRIMARY KEY, code text, name text,"
+                    " amount_minor bigint, currency text)"
+                )
+            _copy(connection, "COPY floor_prices FROM STDIN", price_rows)
             connection.commit()
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
@@ -180,33 +391,22 @@ def _run(url: str, clients: int, rng: random.Random) -> None:
             f"loaded {clients:,} clients, {intervals:,} intervals, {seat_months:,} seat-months "
             f"in {time.perf_counter() - started:.1f} s"
         )
-
         start, stop = CLOSED.bounds(UTC)
-        started = time.perf_counter()
-        summary = run_close(
-            Actor.system("bench"), CLOSED, ZoneInfo("UTC"), datetime.now(UTC), transaction=cli_transaction
-        )
-        close_seconds = time.perf_counter() - started
-        assert summary.complete, summary.failures
+    floor_seconds, floor_lines = _floor(app, start, stop)
+    group_by_seconds = _group_by(app, start, stop)
+    with app.app_context():
+        db.engine.dispose()
 
-        started = time.perf_counter()
-        groups = db.session.execute(
-            text(
-                "SELECT client_id, product_id, count(DISTINCT user_key) FROM licence_intervals"
-                " WHERE start_at < :stop AND (stop_at IS NULL OR stop_at > :start)"
-                " GROUP BY client_id, product_id"
-            ),
-            {"start": start, "stop": stop},
-        ).all()
-        group_seconds = time.perf_counter() - started
-        db.session.rollback()
-        lines = db.session.execute(text("SELECT count(*) FROM invoice_lines")).scalar_one()
-
-    print(
-        f"month close {CLOSED}: {summary.clients:,} clients, {lines:,} invoice lines in {close_seconds:.2f} s"
+    # The close in a fresh process, so its peak memory is its own and not the loader's.
+    done = subprocess.run(  # nosec B603  # this interpreter and this file, no shell
+        [sys.executable, __file__, "--close-only", url], capture_output=True, text=True, check=True
     )
-    print(f"plain GROUP BY count over the same month: {len(groups):,} groups in {group_seconds:.3f} s")
-    print(f"ratio close / GROUP BY: {close_seconds / group_seconds:.0f}x")
+    close = json.loads(done.stdout.strip().splitlines()[-1])
+    assert close["failures"] == 0, done.stdout
+    assert close["lines"] == floor_lines, f"the close wrote {close['lines']} lines, the floor {floor_lines}"
+    figures = Figures(clients, intervals, seat_months, close, floor_seconds, floor_lines, group_by_seconds)
+    print("\n".join(HEADER + figures.rows()))
+    return figures
 
 
 if __name__ == "__main__":

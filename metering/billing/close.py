@@ -1,10 +1,14 @@
 """Month close: one draft invoice per client with usage, rebuilt on every re-run while it is a draft.
 
-The close is split so that the edge (the ``billing close`` command, the API) commits once per client:
+The close is split so that the edge (the ``billing close`` command, the API) commits once per batch
+of clients (``metering.billing.runs``):
 
-* :func:`prepare_close` reads the whole month in a few aggregate queries (the ledger in one streaming
-  pass, metered usage summed in SQL, late changes to earlier months) and decides which clients to visit;
-* :func:`close_client` counts and rates one client with the pure functions and writes its draft;
+* :func:`prepare_close` reads the month in a few aggregate queries (metered usage summed in SQL, late
+  changes to earlier months, which clients have ledger intervals) and decides which clients to visit;
+  :func:`load_ledger` then reads the intervals of one batch of clients at a time;
+* :func:`close_client` counts and rates one client with the pure functions and writes its draft, or,
+  inside a batch (``metering.billing.close_batch``), stages it for the batch's multi-row write; the
+  common client is counted and rated in SQL instead (``metering.billing.close_sql``);
 * :func:`read_month` (the reading) and :func:`rate_client` (the rating) are shared with
   ``metering.billing.estimate``, which reads one client's month in progress the same way, so what a
   client is shown "so far" is what this close will bill for the month;
@@ -15,14 +19,24 @@ The close is split so that the edge (the ``billing close`` command, the API) com
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from metering.billing import lifecycle
 from metering.billing.catalog import CatalogSnapshot, catalog_snapshot
+from metering.billing.drafts import (
+    draft_content,
+    record_draft_rebuilt,
+    record_draft_removed,
+    relax_commit_durability,
+    stored_signature,
+)
 from metering.billing.models import BillingPeriodState, Invoice, InvoiceLine, InvoiceStatus, LineKind
 from metering.billing.restatement import adjustment_lines, restatement_starts
 from metering.commitments.services import committed_quantities, committed_quantities_for
@@ -33,20 +47,25 @@ from metering.counting import (
     count_snapshot_devices,
     count_unassigned_seats,
 )
-from metering.ledger.services import intervals_by_client, intervals_overlapping
+from metering.ledger.services import (
+    ClientRange,
+    clients_with_intervals,
+    in_range,
+    intervals_by_client,
+    intervals_overlapping,
+)
 from metering.periods import BillingPeriod
 from metering.rating import (
     InvoiceLineDraft,
     rate_device_counts,
     rate_metered_usage,
     rate_seat_products,
-    taxed_totals,
 )
 from metering.tax.services import ClientTaxRule, tax_rules_by_client
 from metering.usage.models import UsageAction, UsageEvent
 from metering.usage.snapshots import averaged_products, device_snapshots
 from portal.accounts.models import Client
-from portal.audit.services import Actor, record
+from portal.audit.services import Actor
 from portal.catalog.models import Product
 from portal.db import db
 from portal.errors import Conflict
@@ -83,6 +102,10 @@ class ClosePlan:
     invoiced: set[int] = field(default_factory=set)
     # The tax each client pays (absent: none, or exempt), applied per line as its draft is written.
     taxes: dict[int, ClientTaxRule] = field(default_factory=dict)
+    # Read for the close: ``intervals`` holds one batch's clients at a time (load_ledger), so memory
+    # stays flat in the number of clients; ``ledger_clients`` are all those with intervals.
+    streamed: bool = False
+    ledger_clients: set[int] = field(default_factory=set)
 
 
 def period_state(period: BillingPeriod) -> BillingPeriodState | None:
@@ -100,20 +123,36 @@ def check_period_over(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> tup
     return start, stop
 
 
-def read_month(period: BillingPeriod, tz: ZoneInfo, now: datetime, client: Client | None = None) -> ClosePlan:
+def read_month(
+    period: BillingPeriod,
+    tz: ZoneInfo,
+    now: datetime,
+    client: Client | None = None,
+    *,
+    whole_ledger: bool = True,
+    clients: ClientRange | None = None,
+) -> ClosePlan:
     """Everything rating reads for ``period``: for every client, or for ``client`` only.
 
     Every client is read in a few aggregate queries (the close); one client is read with the same
     queries narrowed to it, so estimating one client's month never walks everybody's ledger. One
     client's reading leaves out corrections of finalized months (``restate_from`` stays empty): those
     take queries per corrected month, and they belong to earlier months, not to this one.
-    ``client_ids`` is left empty: which clients to visit is the caller's business.
+    ``client_ids`` is left empty: which clients to visit is the caller's business. Without
+    ``whole_ledger`` every client's intervals are left unread (the close reads them a batch at a
+    time, :func:`load_ledger`) and only which clients have some is read; ``clients`` narrows the
+    clients and the ledger to a range of ids (one batch of a close fanned out over workers).
     """
     start, stop = period.bounds(tz)
     restate_from: dict[int, datetime] = {}
     if client is None:
-        refs = {key: value for key, value in db.session.execute(select(Client.id, Client.ref))}
-        intervals = intervals_by_client(start, stop)
+        refs = {
+            key: value
+            for key, value in db.session.execute(
+                select(Client.id, Client.ref).where(*in_range(Client.id, clients))
+            )
+        }
+        intervals = intervals_by_client(start, stop) if whole_ledger else {}
         commitments = committed_quantities(period)
         restate_from = restatement_starts(period)
     else:
@@ -123,7 +162,7 @@ def read_month(period: BillingPeriod, tz: ZoneInfo, now: datetime, client: Clien
         intervals = {client.id: own} if own else {}
         committed = committed_quantities_for(client.id, period)
         commitments = {client.id: committed} if committed else {}
-    return ClosePlan(
+    plan = ClosePlan(
         period=period,
         tz=tz,
         start=start,
@@ -139,10 +178,27 @@ def read_month(period: BillingPeriod, tz: ZoneInfo, now: datetime, client: Clien
         averaged=averaged_products(),
         taxes=tax_rules_by_client(client.id if client is not None else None),
     )
+    if client is None and not whole_ledger:
+        plan.streamed = True
+        plan.ledger_clients = clients_with_intervals(start, stop, clients)
+    return plan
 
 
-def prepare_close(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> ClosePlan:
-    """Read everything the month's invoices need and list the clients to visit, in id order."""
+def load_ledger(plan: ClosePlan, client_ids: Sequence[int]) -> None:
+    """Read the intervals of these clients (a batch: a range of ids) in place of the last batch's."""
+    if not plan.streamed:
+        return
+    wanted = [client_id for client_id in client_ids if client_id in plan.ledger_clients]
+    plan.intervals = intervals_by_client(plan.start, plan.stop, (min(wanted), max(wanted))) if wanted else {}
+
+
+def prepare_close(
+    period: BillingPeriod, tz: ZoneInfo, now: datetime, clients: ClientRange | None = None
+) -> ClosePlan:
+    """Read everything the month's invoices need and list the clients to visit, in id order.
+
+    ``clients`` (ids from, to; either open) keeps to the clients of one batch.
+    """
     check_period_over(period, tz, now)
     state = period_state(period)
     if state is not None and state.finalized_at is not None:
@@ -151,30 +207,34 @@ def prepare_close(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> ClosePl
             "on the next month's invoices.",
             fields={"period": "Already finalized."},
         )
-    plan = read_month(period, tz, now)
+    plan = read_month(period, tz, now, whole_ledger=False, clients=clients)
     drafts = set(
         db.session.scalars(
             select(Invoice.client_id).where(
-                Invoice.period == str(period), Invoice.status == InvoiceStatus.DRAFT
+                Invoice.period == str(period),
+                Invoice.status == InvoiceStatus.DRAFT,
+                *in_range(Invoice.client_id, clients),
             )
         )
     )
     finalized = set(
         db.session.scalars(
             select(Invoice.client_id).where(
-                Invoice.period == str(period), Invoice.status != InvoiceStatus.DRAFT
+                Invoice.period == str(period),
+                Invoice.status != InvoiceStatus.DRAFT,
+                *in_range(Invoice.client_id, clients),
             )
         )
     )
     candidates = (
-        set(plan.intervals)
+        plan.ledger_clients
         | set(plan.usage)
         | set(plan.devices)
         | set(plan.restate_from)
         | set(plan.commitments)
         | drafts
     )
-    plan.client_ids = sorted(candidates - finalized)
+    plan.client_ids = sorted(client_id for client_id in candidates - finalized if client_id in plan.refs)
     plan.invoiced = drafts | finalized
     return plan
 
@@ -236,49 +296,28 @@ def rate_client(
     return lines
 
 
-def _signature(
-    kind: LineKind, product_id: int, line: InvoiceLineDraft, tax: ClientTaxRule | None, tax_minor: int
-) -> tuple[object, ...]:
-    return (
-        kind,
-        product_id,
-        line.period,
-        line.quantity,
-        line.unit_amount_minor,
-        line.amount_minor,
-        line.currency,
-        line.description,
-        tax_minor,
-        tax.tax_rate_id if tax else None,
-        tax.rule.rate_ppm if tax else None,
-        tax.rule.inclusive if tax else False,
-    )
+class DraftStage(Protocol):
+    """Collects a batch of clients' drafts and writes them together (metering.billing.close_batch)."""
+
+    def stage(self, actor: Actor, client_id: int) -> CloseOutcome: ...
 
 
-def _stored_signature(line: InvoiceLine) -> tuple[object, ...]:
-    return (
-        line.kind,
-        line.product_id,
-        line.period,
-        line.quantity,
-        line.unit_amount_minor,
-        line.amount_minor,
-        line.currency,
-        line.description,
-        line.tax_minor,
-        line.tax_rate_id,
-        line.tax_rate_ppm,
-        line.tax_inclusive,
-    )
+# While a batch of clients is closed together, close_client hands each client to the batch instead of
+# writing it alone. A context variable rather than a parameter: whatever wraps close_client (the
+# run's per-client error handling) keeps its signature, and outside a batch nothing changes.
+batch_stage: ContextVar[DraftStage | None] = ContextVar("close_batch_stage", default=None)
 
 
 def close_client(actor: Actor, plan: ClosePlan, client_id: int) -> CloseOutcome:
-    """Build or rebuild this client's draft for the month. Never touches a finalized invoice."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        # A draft is derived data that any re-run rebuilds, so its commit need not wait for the
-        # disk (about 4 ms a client otherwise). The month counts as closed only through
-        # record_close_completed, which commits durably.
-        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    """Build or rebuild this client's draft for the month. Never touches a finalized invoice.
+
+    Inside :func:`metering.billing.close_batch.staged_drafts` the draft is only staged, and written
+    with the rest of its batch; otherwise it is written at once.
+    """
+    stage = batch_stage.get()
+    if stage is not None:
+        return stage.stage(actor, client_id)
+    relax_commit_durability()
     invoice = None
     if client_id in plan.invoiced:
         invoice = db.session.scalars(
@@ -295,27 +334,11 @@ def close_client(actor: Actor, plan: ClosePlan, client_id: int) -> CloseOutcome:
             return CloseOutcome.EMPTY
         db.session.delete(invoice)
         db.session.flush()
-        record(
-            actor,
-            "invoice.draft_removed",
-            "invoice",
-            invoice.id,
-            client_id=client_id,
-            details={"period": str(plan.period)},
-        )
+        record_draft_removed(actor, plan, client_id, invoice.id)
         return CloseOutcome.REMOVED
 
-    drafts = [line for _kind, line in rated]
-    tax = plan.taxes.get(client_id)
-    totals = taxed_totals(drafts, tax.rule if tax else None)
-    total = totals.total_minor
-    currency = drafts[0].currency
-    product_ids = plan.catalog.product_ids
-    wanted = [
-        _signature(kind, product_ids[line.product], line, tax, line_tax)
-        for (kind, line), line_tax in zip(rated, totals.line_taxes, strict=True)
-    ]
-    if invoice is not None and [_stored_signature(line) for line in invoice.lines] == wanted:
+    content = draft_content(plan, client_id, rated)
+    if invoice is not None and stored_signature(invoice.lines) == content.signature:
         invoice.built_at = plan.built_at
         db.session.flush()
         return CloseOutcome.UNCHANGED
@@ -327,48 +350,12 @@ def close_client(actor: Actor, plan: ClosePlan, client_id: int) -> CloseOutcome:
         db.session.add(invoice)
     else:
         invoice.lines.clear()
-    invoice.currency = currency
-    invoice.total_minor = total
-    invoice.subtotal_minor = totals.subtotal_minor
-    invoice.tax_minor = totals.tax_minor
-    invoice.starts_at, invoice.ends_at = plan.start, plan.stop
-    invoice.built_at = plan.built_at
-    for position, ((kind, line), line_tax) in enumerate(zip(rated, totals.line_taxes, strict=True)):
-        invoice.lines.append(
-            InvoiceLine(
-                position=position,
-                kind=kind,
-                product_id=product_ids[line.product],
-                period=line.period,
-                quantity=line.quantity,
-                unit_amount_minor=line.unit_amount_minor,
-                amount_minor=line.amount_minor,
-                currency=line.currency,
-                description=line.description,
-                tax_minor=line_tax,
-                tax_rate_id=tax.tax_rate_id if tax else None,
-                tax_name=tax.rule.name if tax else None,
-                tax_rate_ppm=tax.rule.rate_ppm if tax else None,
-                tax_inclusive=tax.rule.inclusive if tax else False,
-            )
-        )
+    for column, value in content.invoice.items():
+        setattr(invoice, column, value)
+    invoice.lines.extend(InvoiceLine(**line) for line in content.lines)
     db.session.flush()
     if outcome is CloseOutcome.REBUILT:
-        # A first draft is covered by the run's own "billing.period_closed" record; a draft that
-        # changed between runs is worth its own line when someone asks why the bill moved.
-        record(
-            actor,
-            "invoice.draft_rebuilt",
-            "invoice",
-            invoice.id,
-            client_id=client_id,
-            details={
-                "period": str(plan.period),
-                "total_minor": total,
-                "currency": currency,
-                "lines": len(rated),
-            },
-        )
+        record_draft_rebuilt(actor, plan, client_id, invoice.id, content)
     return outcome
 
 

@@ -9,6 +9,7 @@ batch of clients, so what the page shows is exactly what is committed. Nothing h
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -33,6 +34,11 @@ log = logging.getLogger("seatmeter.billing")
 # A running close whose progress has not moved for this long lost its worker (killed, or the message
 # never reached a broker): it no longer blocks a new close of the month.
 STALE_AFTER = timedelta(minutes=30)
+
+# A close of this many clients or more is fanned out: one ``metering.close_month_batch`` task per
+# batch, taken by whichever workers (on whichever hosts) are free. Below it one worker closes the
+# month in seconds, without the messages.
+FAN_OUT_FROM = 2_000
 
 # How the page names each outcome of a client, in the order it lists them.
 OUTCOME_WORDS = {
@@ -163,8 +169,14 @@ def run_recorded_close(
                 return None
             started.clients_total = summary.clients
             started.updated_at = utcnow()
+        batches = list(_batches(plan.client_ids, batch_size or runs.BATCH_SIZE))
+        if len(plan.client_ids) >= FAN_OUT_FROM and len(batches) > 1:
+            with transaction():
+                _fan_out(run_id, batches, now)
+            summary.fanned_out = len(batches)
+            return summary
         done = 0
-        for batch in _batches(plan.client_ids, batch_size or runs.BATCH_SIZE):
+        for batch in batches:
             with transaction():
                 runs.close_clients(actor, plan, batch, summary)
                 done += len(batch)
@@ -181,6 +193,97 @@ def run_recorded_close(
                 _end(failed, CloseRunStatus.FAILED, utcnow(), reason)
         if isinstance(error, ServiceError):
             log.warning("month close %s (run %s) refused: %s", period, run_id, reason)
+            return None
+        raise
+    return summary
+
+
+def _fan_out(run_id: int, batches: list[list[int]], now: datetime) -> None:
+    """Queue one ``metering.close_month_batch`` per batch, after the commit that records them."""
+    run = _running(run_id)
+    if run is None:
+        return
+    run.batches_total = len(batches)
+    run.batches_finished = []
+    run.updated_at = utcnow()
+    db.session.flush()
+    # Each batch owns a range of client ids, the ranges end to end: whatever the month needs when a
+    # batch runs (a client added meanwhile), some batch closes it and no two batches share a client.
+    for number, batch in enumerate(batches):
+        low = batch[0] if number else None
+        high = batches[number + 1][0] - 1 if number + 1 < len(batches) else None
+        enqueue_after_commit("metering.close_month_batch", run_id, number, low, high, now.isoformat())
+
+
+class _BatchNotWanted(Exception):
+    """The run ended, or this batch was done already (a message delivered twice): roll it back."""
+
+
+def run_recorded_batch(
+    run_id: int,
+    number: int,
+    clients: tuple[int | None, int | None],
+    tz: ZoneInfo,
+    now: datetime,
+    *,
+    transaction: Callable[[], AbstractContextManager[object]],
+) -> runs.CloseSummary | None:
+    """Close batch ``number`` of a fanned-out run: the clients whose ids are within ``clients``.
+
+    The batch's drafts and its progress commit together. The batch that finishes last completes
+    the run (the month counts as closed if no client failed). None when there was nothing to do:
+    the run is over, or this batch was done already.
+    """
+    with transaction():
+        run = _running(run_id)
+        if run is None or number in (run.batches_finished or []):
+            return None
+        period = BillingPeriod.parse(run.period)
+        actor = Actor(label=f"{run.started_by} (month close)", user_id=run.started_by_user_id)
+    try:
+        with transaction():
+            plan, _batch = runs.start_close(period, tz, now, clients)
+            ids = plan.client_ids
+            summary = runs.CloseSummary(period=period, clients=len(ids))
+            runs.close_clients(actor, plan, ids, summary)
+            # Batches finish in any order on any host: the run's row is merged into under its lock.
+            # populate_existing: the session keeps objects across commits, and this run's row was
+            # changed by the other batches' workers since it was last read here.
+            locked = db.session.scalars(
+                select(CloseRun)
+                .where(CloseRun.id == run_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            ).first()
+            finished = list(locked.batches_finished or []) if locked is not None else []
+            if locked is None or locked.status is not CloseRunStatus.RUNNING or number in finished:
+                raise _BatchNotWanted
+            outcomes = Counter(locked.outcomes or {})
+            outcomes.update(summary.outcomes)
+            locked.outcomes = dict(outcomes)
+            locked.failures = {**(locked.failures or {}), **summary.failures}
+            locked.clients_done += len(ids)
+            locked.batches_finished = [*finished, number]
+            locked.updated_at = utcnow()
+            if len(locked.batches_finished) == locked.batches_total:
+                whole = runs.CloseSummary(
+                    period=period,
+                    clients=locked.clients_done,
+                    outcomes=Counter(locked.outcomes),
+                    failures=dict(locked.failures),
+                )
+                runs.finish_close(actor, plan, whole)
+                _end(locked, CloseRunStatus.FINISHED, utcnow())
+            db.session.flush()
+    except _BatchNotWanted:
+        return None
+    except Exception as error:
+        reason = error.message if isinstance(error, ServiceError) else f"An unexpected error: {error}"[:500]
+        with transaction():
+            if (failed := _running(run_id)) is not None:
+                _end(failed, CloseRunStatus.FAILED, utcnow(), reason)
+        if isinstance(error, ServiceError):
+            log.warning("month close %s (run %s, batch %s) refused: %s", period, run_id, number, reason)
             return None
         raise
     return summary
@@ -226,12 +329,14 @@ def close_run_counts(run: CloseRun) -> list[tuple[str, int]]:
 
 
 __all__ = [
+    "FAN_OUT_FROM",
     "STALE_AFTER",
     "close_refusal",
     "close_run_counts",
     "close_run_json",
     "close_run_progress",
     "latest_close_run",
+    "run_recorded_batch",
     "run_recorded_close",
     "start_close_run",
 ]

@@ -189,6 +189,10 @@ class CloseRun(Base):
     failures: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     # Why the whole run stopped (status failed).
     error: Mapped[str | None] = mapped_column(Text)
+    # Fanned out over workers (metering.close_month_batch): how many batches, and the numbers of
+    # those done (a batch delivered twice counts once). None: the run was closed in one worker.
+    batches_total: Mapped[int | None]
+    batches_finished: Mapped[list[int] | None] = mapped_column(JSON)
     started_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # The actor's label, kept as text so it still reads well after the user is removed.
     started_by: Mapped[str] = mapped_column(String(300))

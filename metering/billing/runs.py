@@ -30,9 +30,12 @@ from metering.billing.close import (
     CloseOutcome,
     ClosePlan,
     close_client,
+    load_ledger,
     prepare_close,
     record_close_completed,
 )
+from metering.billing.close_batch import staged_drafts
+from metering.ledger.services import ClientRange
 from metering.periods import BillingPeriod
 from portal.audit.services import Actor, record
 from portal.db import db
@@ -40,9 +43,10 @@ from portal.errors import ServiceError
 
 log = logging.getLogger("seatmeter.billing")
 
-# Clients per transaction in run_close: large enough that commits are not the cost, small enough
-# that a transaction holds its locks briefly and a crash loses little work.
-BATCH_SIZE = 100
+# Clients per transaction (and per multi-row write) in run_close: large enough that commits and
+# statements are not the cost, small enough that a transaction holds its locks briefly and a crash
+# loses little work.
+BATCH_SIZE = 500
 
 # Errors of one client's data (a price missing for the month, a row another close just wrote): the
 # client is listed as failed and the others go on. Anything else stops the close.
@@ -55,6 +59,8 @@ class CloseSummary:
     clients: int
     outcomes: Counter[str] = field(default_factory=Counter)
     failures: dict[str, str] = field(default_factory=dict)  # client ref -> why
+    # Batches queued for other workers (close_runs.run_recorded_close fanned the run out): none done yet.
+    fanned_out: int = 0
 
     @property
     def complete(self) -> bool:
@@ -65,24 +71,76 @@ def _no_progress(items: Iterable[int]) -> Iterable[int]:
     return items
 
 
-def start_close(period: BillingPeriod, tz: ZoneInfo, now: datetime) -> tuple[ClosePlan, CloseSummary]:
-    """Read the month and list the clients to visit (flushes nothing; raises if it cannot close)."""
-    plan = prepare_close(period, tz, now)
+def start_close(
+    period: BillingPeriod, tz: ZoneInfo, now: datetime, clients: ClientRange | None = None
+) -> tuple[ClosePlan, CloseSummary]:
+    """Read the month and list the clients to visit (flushes nothing; raises if it cannot close).
+
+    ``clients`` keeps to a range of client ids (one batch of a close fanned out over workers).
+    """
+    plan = prepare_close(period, tz, now, clients)
     return plan, CloseSummary(period=period, clients=len(plan.client_ids))
 
 
 def close_clients(actor: Actor, plan: ClosePlan, client_ids: Iterable[int], summary: CloseSummary) -> None:
-    """Close these clients, each in a SAVEPOINT of the current transaction; failures go to ``summary``."""
+    """Close these clients as one batch (multi-row writes); failures go to ``summary``.
+
+    A client whose rating fails is left out and the others written. When the batch's write fails
+    as a whole (a row another close just wrote, a constraint one client's data breaks), it is rolled
+    back and the clients are closed again one by one, each in its own SAVEPOINT, so the one bad
+    client is listed as failed with its reason and never blocks the others.
+    """
+    ids = list(client_ids)
+    if not ids:
+        return
+    outcomes: dict[int, CloseOutcome] = {}
+    failures: dict[str, str] = {}
+    try:
+        with db.session.begin_nested(), staged_drafts(plan, ids) as batch:
+            for client_id in ids:
+                try:
+                    outcomes[client_id] = close_client(actor, plan, client_id)
+                except _CLIENT_ERRORS as error:
+                    batch.discard(client_id)
+                    failures[_ref(plan, client_id)] = _failed(plan, client_id, error)
+            batch.write()
+    except _CLIENT_ERRORS as error:
+        log.warning(
+            "month close %s: a batch of %d clients could not be written together (%s); "
+            "closing them one by one",
+            plan.period,
+            len(ids),
+            error,
+        )
+        close_clients_one_by_one(actor, plan, ids, summary)
+        return
+    summary.failures.update(failures)
+    summary.outcomes.update(outcome.value for outcome in outcomes.values())
+
+
+def close_clients_one_by_one(
+    actor: Actor, plan: ClosePlan, client_ids: Iterable[int], summary: CloseSummary
+) -> None:
+    """Close these clients each in a SAVEPOINT of the current transaction; failures go to ``summary``."""
+    client_ids = list(client_ids)
+    load_ledger(plan, client_ids)
     for client_id in client_ids:
         try:
             with db.session.begin_nested():
                 outcome = close_client(actor, plan, client_id)
         except _CLIENT_ERRORS as error:
-            ref = plan.refs.get(client_id, str(client_id))
-            summary.failures[ref] = str(error)
-            log.error("month close %s: client %s failed: %s", plan.period, ref, error)
+            summary.failures[_ref(plan, client_id)] = _failed(plan, client_id, error)
             continue
         summary.outcomes[outcome.value] += 1
+
+
+def _ref(plan: ClosePlan, client_id: int) -> str:
+    return plan.refs.get(client_id, str(client_id))
+
+
+def _failed(plan: ClosePlan, client_id: int, error: Exception) -> str:
+    log.error("month close %s: client %s failed: %s", plan.period, _ref(plan, client_id), error)
+    return str(error)
 
 
 def finish_close(actor: Actor, plan: ClosePlan, summary: CloseSummary) -> None:
@@ -154,6 +212,7 @@ __all__ = [
     "CloseOutcome",
     "CloseSummary",
     "close_clients",
+    "close_clients_one_by_one",
     "close_in_one_transaction",
     "finish_close",
     "run_close",

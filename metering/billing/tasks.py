@@ -8,14 +8,14 @@ did. The month close runs here too, one transaction per batch of clients.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import stripe
 from celery import Task, shared_task
 from flask import current_app
 
-from metering.billing.close_runs import run_recorded_close
+from metering.billing.close_runs import run_recorded_batch, run_recorded_close
 from metering.billing.dunning import clients_past_grace, suspend_for_nonpayment
 from metering.billing.models import InvoiceStatus
 from metering.billing.queries import parse_period
@@ -143,6 +143,8 @@ def close_month(period: str, run_id: int | None = None) -> dict[str, Any]:
         recorded = run_recorded_close(run_id, billing_timezone(), utcnow(), transaction=task_transaction)
         if recorded is None:
             return {"run": run_id, "skipped": True}
+        if recorded.fanned_out:
+            return {"run": run_id, "clients": recorded.clients, "batches": recorded.fanned_out}
         summary = recorded
     else:
         summary = run_close(
@@ -151,3 +153,27 @@ def close_month(period: str, run_id: int | None = None) -> dict[str, Any]:
     if summary.failures:
         log.error("month close %s: %d clients failed: %s", period, len(summary.failures), summary.failures)
     return {"clients": summary.clients, "outcomes": dict(summary.outcomes), "failed": summary.failures}
+
+
+@shared_task(name="metering.close_month_batch", acks_late=True)
+def close_month_batch(
+    run_id: int, number: int, low: int | None, high: int | None, now: str
+) -> dict[str, Any]:
+    """One batch of a fanned-out close run (clients with ids from ``low`` to ``high``, either open).
+
+    ``now`` is the run's moment (ISO 8601), so every batch bills the month as of the same instant.
+    A batch delivered twice, or for a run that is over, does nothing.
+    """
+    summary = run_recorded_batch(
+        run_id,
+        number,
+        (low, high),
+        billing_timezone(),
+        datetime.fromisoformat(now),
+        transaction=task_transaction,
+    )
+    if summary is None:
+        return {"run": run_id, "batch": number, "skipped": True}
+    if summary.failures:
+        log.error("month close run %s batch %s: %d clients failed", run_id, number, len(summary.failures))
+    return {"run": run_id, "batch": number, "outcomes": dict(summary.outcomes), "failed": summary.failures}

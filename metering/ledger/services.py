@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from metering.counting import LicenceInterval
 from metering.ledger.models import IntervalSource, LedgerInterval
@@ -143,8 +144,13 @@ def intervals_overlapping(
         )
 
 
-def intervals_by_client(start: datetime, stop: datetime) -> dict[int, list[LicenceInterval]]:
-    """Every interval overlapping [start, stop), grouped by client id, in one pass for month close."""
+def intervals_by_client(
+    start: datetime, stop: datetime, clients: tuple[int, int] | None = None
+) -> dict[int, list[LicenceInterval]]:
+    """Every interval overlapping [start, stop), grouped by client id, in one pass for month close.
+
+    ``clients`` narrows it to the client ids from the first to the last (inclusive): a batch's range.
+    """
     query = (
         select(
             LedgerInterval.client_id,
@@ -162,6 +168,8 @@ def intervals_by_client(start: datetime, stop: datetime) -> dict[int, list[Licen
             or_(LedgerInterval.stop_at.is_(None), LedgerInterval.stop_at > start),
         )
     )
+    if clients is not None:
+        query = query.where(LedgerInterval.client_id.between(*clients))
     grouped: dict[int, list[LicenceInterval]] = {}
     rows = db.session.execute(query).yield_per(10_000)
     for client_id, ref, user_key, product, start_at, stop_at, seat in rows:
@@ -170,3 +178,35 @@ def intervals_by_client(start: datetime, stop: datetime) -> dict[int, list[Licen
         )
         grouped.setdefault(client_id, []).append(interval)
     return grouped
+
+
+# Client ids from, to (inclusive; None: open on that side): one batch of a month close.
+ClientRange = tuple[int | None, int | None]
+
+
+def in_range(
+    column: ColumnElement[int] | InstrumentedAttribute[int], clients: ClientRange | None
+) -> list[ColumnElement[bool]]:
+    """The conditions that keep ``column`` (a client id) within ``clients``; none for None."""
+    if clients is None:
+        return []
+    low, high = clients
+    return [
+        *([column >= low] if low is not None else []),
+        *([column <= high] if high is not None else []),
+    ]
+
+
+def clients_with_intervals(start: datetime, stop: datetime, clients: ClientRange | None = None) -> set[int]:
+    """The ids of the clients with an interval overlapping [start, stop) (the intervals stay unread)."""
+    return set(
+        db.session.scalars(
+            select(LedgerInterval.client_id)
+            .where(
+                LedgerInterval.start_at < stop,
+                or_(LedgerInterval.stop_at.is_(None), LedgerInterval.stop_at > start),
+                *in_range(LedgerInterval.client_id, clients),
+            )
+            .distinct()
+        )
+    )
