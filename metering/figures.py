@@ -252,11 +252,17 @@ def monthly_figures(months: list[BillingPeriod], tz: ZoneInfo, currency: str) ->
         )
     ).all()
     vms: defaultdict[int, defaultdict[str, list[int | None]]] = defaultdict(lambda: defaultdict(list))
-    for host_id, period, vcpus in db.session.execute(
-        select(HostVm.host_id, HostVm.period, HostVm.vcpus).where(
-            HostVm.host_id.in_([host.id for host, _ in hosts]), HostVm.period.in_(periods)
-        )
-    ):
+    # Most resellers have no per-core hosts: no query for their VMs then (the home page's budget).
+    vm_rows = (
+        db.session.execute(
+            select(HostVm.host_id, HostVm.period, HostVm.vcpus).where(
+                HostVm.host_id.in_([host.id for host, _ in hosts]), HostVm.period.in_(periods)
+            )
+        ).all()
+        if hosts
+        else []
+    )
+    for host_id, period, vcpus in vm_rows:
         vms[host_id][period].append(vcpus)
     for billing_month in months:
         start, stop = billing_month.bounds(tz)

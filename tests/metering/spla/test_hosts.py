@@ -9,7 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from metering.counting import HostEdition
+from metering.figures import monthly_figures
 from metering.periods import BillingPeriod
+from metering.settings import billing_timezone
 from metering.spla.models import HostVm, LicensedHost
 from metering.spla.services import add_host, record_host_vms
 from portal.catalog.models import LicenceSku, LicenceUnit
@@ -141,3 +143,14 @@ def test_vms_given_badly_on_the_command_line_are_one_plain_line(runner, month):
         "Error: “db:two”: write a VM as NAME or NAME:VCPUS, like sql-01:4."
     ]
     assert db.session.scalar(select(func.count()).select_from(HostVm)) == 0
+
+
+def test_margins_cost_each_host_by_the_vms_it_ran_that_month(app, month):
+    host = add_host(TESTS, "std-01", 16, 2, get_sku("WINSTD-2CORE"), SINCE)
+    record_host_vms(TESTS, host, OCTOBER, [(f"vm-{n}", None) for n in range(6)])
+    db.session.commit()
+
+    september, october = monthly_figures([BillingPeriod(2026, 9), OCTOBER], billing_timezone(), "USD")
+
+    assert september.cost_minor == 8 * 110  # its cores once: no VM recorded
+    assert october.cost_minor == 24 * 110  # 6 VMs: its cores three times
