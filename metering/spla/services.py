@@ -34,9 +34,12 @@ class SplaLine:
     client_name: str | None
     sku: str
     sku_name: str
+    part_number: str | None
     quantity: int
     unit_cost_minor: int
     currency: str
+    # The end customer's address (its invoices' billing address); None for shared hosts.
+    client_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,16 +100,24 @@ def programme_report(
     skus = {sku.code: sku for sku in db.session.scalars(select(LicenceSku))}
     # The cost in force for the month reported: a later change leaves this report as it was.
     costs = in_force_in(cost_history(list(skus.values())), period)
-    names = {key: value for key, value in db.session.execute(select(Client.ref, Client.name))}
+    names: dict[str, str] = {}
+    addresses: dict[str, str | None] = {}
+    for ref, name, billing_address in db.session.execute(
+        select(Client.ref, Client.name, Client.billing_address)
+    ):
+        names[ref] = name
+        addresses[ref] = billing_address
     lines = [
         SplaLine(
             client=client,
             client_name=names.get(client) if client else None,
             sku=code,
             sku_name=skus[code].name,
+            part_number=skus[code].part_number,
             quantity=quantity,
             unit_cost_minor=costs[code].amount_minor,
             currency=costs[code].currency,
+            client_address=addresses.get(client) if client else None,
         )
         for (client, code), quantity in sorted(
             quantities.items(), key=lambda item: (item[0][0] or "", item[0][1])
@@ -116,7 +127,18 @@ def programme_report(
     return SplaReport(period=period, lines=lines, programme=programme)
 
 
-CSV_COLUMNS = ("period", "sku", "sku_name", "quantity", "unit_cost", "currency", "end_customer")
+# The last two came later: appended, so a distributor's import that reads columns by position still works.
+CSV_COLUMNS = (
+    "period",
+    "sku",
+    "sku_name",
+    "quantity",
+    "unit_cost",
+    "currency",
+    "end_customer",
+    "part_number",
+    "end_customer_address",
+)
 
 
 def spla_report_csv(report: SplaReport) -> str:
@@ -134,6 +156,9 @@ def spla_report_csv(report: SplaReport) -> str:
                 amount_as_decimal_text(line.unit_cost_minor),
                 line.currency,
                 line.client_name or "",
+                line.part_number or "",
+                # One line per address: a CSV cell with line breaks trips many importers.
+                ", ".join(part.strip() for part in (line.client_address or "").splitlines() if part.strip()),
             )
         )
     return buffer.getvalue()

@@ -69,3 +69,40 @@ def test_existing_hosts_get_the_edition_their_sku_names(scratch_databases):
         assert names == ["std-01", "dc-01", "sql-01"]
     finally:
         engine.dispose()
+
+
+def test_the_seeds_skus_get_their_known_part_numbers_and_others_none(scratch_databases):
+    url = scratch_databases.create("sku_part_numbers")
+    config = alembic_config(url)
+    command.upgrade(config, "0016_host_editions")
+    engine = build_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO licence_skus (id, code, name, unit, spla_cost_minor, currency, updated_at) "
+                    "VALUES (:id, :code, :code, 'per_user', 520, 'USD', :at)"
+                ),
+                [
+                    {"id": 1, "code": "WINRDS-SAL", "at": AT},
+                    {"id": 2, "code": "WINSTD-2CORE", "at": AT},
+                    {"id": 3, "code": "OFFSTD-SAL", "at": AT},
+                ],
+            )
+
+        command.upgrade(config, "0016_sku_part_numbers")
+
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT code, spla_cost_minor, part_number FROM licence_skus ORDER BY id")
+            ).all()
+        assert [tuple(row) for row in rows] == [
+            ("WINRDS-SAL", 520, "6WC-00002"),
+            ("WINSTD-2CORE", 520, "9EM-00562"),
+            ("OFFSTD-SAL", 520, None),
+        ]
+        command.downgrade(config, "0016_host_editions")
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM licence_skus")).scalar_one() == 3
+    finally:
+        engine.dispose()
