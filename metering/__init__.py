@@ -160,7 +160,7 @@ from metering.spla.filing import (
     mark_spla_submitted,
     unfiled_periods,
 )
-from metering.spla.models import LicensedHost, SplaSubmission
+from metering.spla.models import HostVm, LicensedHost, SplaSubmission
 from metering.spla.services import (
     SplaReport,
     aws_cost_report,
@@ -209,6 +209,7 @@ __all__ = [
     "CreditNoteLine",
     "CreditNoteSource",
     "CreditNoteStatus",
+    "HostVm",
     "IntervalSource",
     "Invoice",
     "InvoiceBalance",

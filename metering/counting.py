@@ -19,6 +19,7 @@ linear in the number of intervals.
 
 from __future__ import annotations
 
+import enum
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from metering.periods import require_aware
 
 __all__ = [
     "DeviceSnapshot",
+    "HostEdition",
     "LicenceInterval",
     "PeopleSnapshot",
     "core_license_packs",
@@ -35,7 +37,10 @@ __all__ = [
     "count_sku_users",
     "count_snapshot_devices",
     "count_unassigned_seats",
+    "edition_for_sku",
+    "host_core_packs",
     "intervals_from_snapshots",
+    "sql_vm_packs",
 ]
 
 
@@ -188,15 +193,88 @@ def count_sku_users(
     return {key: frozenset(members) for key, members in sku_users.items()}
 
 
-def core_license_packs(physical_cores: int, processors: int) -> int:
-    """Two-core licence packs owed for one host: ``ceil(max(cores, 8 * processors) / 2)``."""
-    for name, value in (("physical_cores", physical_cores), ("processors", processors)):
+class HostEdition(enum.StrEnum):
+    """What a licensed host runs, which decides how its cores are counted (docs/spla-hosts.md)."""
+
+    WINDOWS_STANDARD = "windows_standard"
+    WINDOWS_DATACENTER = "windows_datacenter"
+    SQL_STANDARD = "sql_standard"
+    SQL_ENTERPRISE = "sql_enterprise"
+
+    @property
+    def is_sql(self) -> bool:
+        return self in (HostEdition.SQL_STANDARD, HostEdition.SQL_ENTERPRISE)
+
+    @property
+    def label(self) -> str:
+        return {
+            HostEdition.WINDOWS_STANDARD: "Windows Server Standard",
+            HostEdition.WINDOWS_DATACENTER: "Windows Server Datacenter",
+            HostEdition.SQL_STANDARD: "SQL Server Standard",
+            HostEdition.SQL_ENTERPRISE: "SQL Server Enterprise",
+        }[self]
+
+
+def edition_for_sku(code: str) -> HostEdition:
+    """The edition a per-core SKU code names (WINSTD…, SQLENT…, SQL…); anything else counts as
+    Datacenter, which licenses the cores once like every host did before editions existed."""
+    upper = code.upper()
+    if upper.startswith("WINSTD"):
+        return HostEdition.WINDOWS_STANDARD
+    if upper.startswith("SQLENT"):
+        return HostEdition.SQL_ENTERPRISE
+    if upper.startswith("SQL"):
+        return HostEdition.SQL_STANDARD
+    return HostEdition.WINDOWS_DATACENTER
+
+
+def _require_positive(**values: int) -> None:
+    for name, value in values.items():
         if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError(f"{name} must be an int, got {value!r}")
         if value <= 0:
             raise ValueError(f"{name} must be positive, got {value}")
-    licensed_cores = max(physical_cores, 8 * processors)
-    return -(-licensed_cores // 2)
+
+
+def _packs(cores: int) -> int:
+    return -(-cores // 2)
+
+
+def core_license_packs(physical_cores: int, processors: int) -> int:
+    """Two-core Windows Server packs that license every physical core of a host once:
+    ``ceil(max(cores, 8 * processors, 16) / 2)``."""
+    _require_positive(physical_cores=physical_cores, processors=processors)
+    return _packs(max(physical_cores, 8 * processors, 16))
+
+
+def sql_vm_packs(vcpus: int) -> int:
+    """Two-core SQL Server packs for one VM licensed per virtual core: ``ceil(max(vCPUs, 4) / 2)``."""
+    _require_positive(vcpus=vcpus)
+    return _packs(max(vcpus, 4))
+
+
+def host_core_packs(
+    edition: HostEdition, physical_cores: int, processors: int, vm_vcpus: Sequence[int | None]
+) -> int:
+    """Two-core packs one host owes for a month in which it ran the VMs ``vm_vcpus`` (one entry per
+    VM: its vCPUs, or None where the edition does not need them).
+
+    * Windows Server Datacenter: every core once, however many VMs.
+    * Windows Server Standard: every core once per two VMs (at least once, for the host itself).
+    * SQL Server (Standard or Enterprise): per VM, its vCPUs with a 4-core minimum; a month with no
+      VM recorded is licensed on the host's physical cores (4 per processor minimum) instead, so a
+      host whose VMs were never recorded is never reported as owing nothing.
+    """
+    _require_positive(physical_cores=physical_cores, processors=processors)
+    if edition is HostEdition.WINDOWS_DATACENTER:
+        return core_license_packs(physical_cores, processors)
+    if edition is HostEdition.WINDOWS_STANDARD:
+        return core_license_packs(physical_cores, processors) * max(1, -(-len(vm_vcpus) // 2))
+    if not vm_vcpus:
+        return _packs(max(physical_cores, 4 * processors))
+    if any(vcpus is None for vcpus in vm_vcpus):
+        raise ValueError(f"{edition.label} is licensed per VM: every VM needs its vCPUs")
+    return sum(sql_vm_packs(vcpus) for vcpus in vm_vcpus if vcpus is not None)
 
 
 @dataclass(frozen=True, slots=True)

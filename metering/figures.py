@@ -15,6 +15,7 @@ reseller's home page costs the same with five clients or five hundred.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,11 +40,11 @@ from sqlalchemy import (
 
 from metering.billing.catalog import cost_history, in_force_in
 from metering.billing.models import InvoiceLine
-from metering.counting import core_license_packs
+from metering.counting import host_core_packs
 from metering.ledger.models import LedgerInterval
 from metering.ledger.months import month_flags, overlapping_any
 from metering.periods import BillingPeriod
-from metering.spla.models import LicensedHost
+from metering.spla.models import HostVm, LicensedHost
 from portal.catalog.models import LicenceSku, Placement, Product, placement_licences, product_licences
 from portal.db import db
 
@@ -250,13 +251,26 @@ def monthly_figures(months: list[BillingPeriod], tz: ZoneInfo, currency: str) ->
             or_(LicensedHost.retired_at.is_(None), LicensedHost.retired_at > first_start),
         )
     ).all()
+    vms: defaultdict[int, defaultdict[str, list[int | None]]] = defaultdict(lambda: defaultdict(list))
+    # Most resellers have no per-core hosts: no query for their VMs then (the home page's budget).
+    vm_rows = (
+        db.session.execute(
+            select(HostVm.host_id, HostVm.period, HostVm.vcpus).where(
+                HostVm.host_id.in_([host.id for host, _ in hosts]), HostVm.period.in_(periods)
+            )
+        ).all()
+        if hosts
+        else []
+    )
+    for host_id, period, vcpus in vm_rows:
+        vms[host_id][period].append(vcpus)
     for billing_month in months:
         start, stop = billing_month.bounds(tz)
         for host, sku in hosts:
             in_service = host.in_service_from < stop and (host.retired_at is None or host.retired_at > start)
             if in_service and sku.currency == currency:
-                packs = core_license_packs(host.physical_cores, host.processors)
                 key = str(billing_month)
+                packs = host_core_packs(host.edition, host.physical_cores, host.processors, vms[host.id][key])
                 cost[key] = cost.get(key, 0) + packs * costs[key][sku.code].amount_minor
 
     return [

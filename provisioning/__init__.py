@@ -40,6 +40,7 @@ from provisioning.services import (
     recent_attempts,
     removal_failing_since,
     reveal_seat_secret,
+    still_authorized_before,
 )
 from provisioning.trueup.models import Finding, TrueupPolicy, TrueupRun
 from provisioning.web import init_app
@@ -85,6 +86,7 @@ __all__ = [
     "retry_seat",
     "reveal_seat_secret",
     "schedule",
+    "still_authorized_before",
     "suspend_client",
     "unassign_seat",
 ]

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from metering import seats_counted_now
+from portal.accounts.models import EndUser
 from portal.audit.services import Actor, record
 from portal.catalog.models import ProductKind
 from portal.db import db
@@ -39,6 +40,33 @@ def removal_failing_since(seats: list[Seat]) -> dict[int, datetime]:
     """
     failed = {seat.id: seat for seat in seats if seat.state is SeatState.FAILED}
     return {seat_id: failed[seat_id].state_changed_at for seat_id in seats_counted_now(list(failed))}
+
+
+@dataclass(frozen=True)
+class StillAuthorized:
+    """A seat whose removal is failing: the platform may still let ``person`` (the account's owner,
+    an email) in, so the seat stays counted and billed."""
+
+    seat: Seat
+    person: str | None
+    since: datetime
+
+
+def still_authorized_before(stop: datetime) -> list[StillAuthorized]:
+    """Seats whose removal has been failing since before ``stop`` (e.g. a month's end)."""
+    failed = failed_seats()
+    since = removal_failing_since(failed)
+    listed = [seat for seat in failed if seat.id in since and since[seat.id] < stop]
+    # The account on the platform, not the seat's assignee: an unassign that failed left the seat
+    # with nobody assigned while the old person can still log in.
+    ids = {seat.account_end_user_id for seat in listed if seat.account_end_user_id is not None}
+    emails: dict[int, str] = {
+        user_id: email
+        for user_id, email in db.session.execute(select(EndUser.id, EndUser.email).where(EndUser.id.in_(ids)))
+    }
+    return [
+        StillAuthorized(seat, emails.get(seat.account_end_user_id or 0), since[seat.id]) for seat in listed
+    ]
 
 
 def attempts_of(seat: Seat, limit: int = 100) -> list[ProvisioningAttempt]:

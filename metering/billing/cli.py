@@ -14,14 +14,16 @@ from tqdm import tqdm
 from metering.billing.finalize import finalize_period
 from metering.billing.queries import parse_period
 from metering.billing.runs import run_close
-from metering.counting import core_license_packs
+from metering.counting import HostEdition
 from metering.periods import FIRST_PERIOD, LAST_PERIOD, BillingPeriod
 from metering.settings import billing_timezone
 from metering.spla.services import (
     add_host,
     aws_cost_report,
     get_host,
+    host_packs,
     list_hosts,
+    record_host_vms,
     retire_host,
     spla_report,
     spla_report_csv,
@@ -117,8 +119,16 @@ def _parse_instant(value: str | None, option: str) -> datetime:
     return instant
 
 
+EDITIONS = {edition.value.replace("_", "-"): edition for edition in HostEdition}
+
+
 @hosts_cli.command("add")
 @click.argument("name")
+@click.option(
+    "--edition",
+    type=click.Choice(list(EDITIONS)),
+    help="What the host is licensed for, which decides how its VMs count (default: read from the SKU code).",
+)
 @click.option("--cores", type=int, required=True, help="Physical cores of the host.")
 @click.option("--processors", type=int, required=True, help="Physical processors (sockets).")
 @click.option("--sku", required=True, help="Per-core SKU code, e.g. WINDC-2CORE.")
@@ -126,26 +136,74 @@ def _parse_instant(value: str | None, option: str) -> datetime:
 @click.option("--from", "from_", help="In service since (default: now), e.g. 2026-10-01.")
 @cli_command
 def hosts_add(
-    name: str, cores: int, processors: int, sku: str, client_ref: str | None, from_: str | None
+    name: str,
+    edition: str | None,
+    cores: int,
+    processors: int,
+    sku: str,
+    client_ref: str | None,
+    from_: str | None,
 ) -> None:
     """Add a host licensed per core."""
     client = get_client_by_ref(client_ref) if client_ref else None
-    host = add_host(ACTOR, name, cores, processors, get_sku(sku), _parse_instant(from_, "--from"), client)
+    licence = get_sku(sku)
+    host = add_host(
+        ACTOR,
+        name,
+        cores,
+        processors,
+        licence,
+        _parse_instant(from_, "--from"),
+        client,
+        edition=EDITIONS[edition] if edition else None,
+    )
+    period = BillingPeriod.containing(utcnow(), billing_timezone())
+    click.echo(f"{host.name}: {host_packs(host, period)} two-core packs of {host.sku.code} a month.")
     click.echo(
-        f"{host.name}: {core_license_packs(cores, processors)} two-core packs of {host.sku.code} a month."
+        f"Licensed as {host.edition.label}"
+        + ("" if edition else " (read from the SKU code; --edition chooses)")
+        + ". Record the VMs it runs each month with `billing hosts vms`."
     )
 
 
-@hosts_cli.command("list")
+def _parse_vm(text: str) -> tuple[str, int | None]:
+    name, colon, vcpus = text.rpartition(":")
+    if not colon:
+        return text, None
+    if not vcpus.isdigit():
+        raise InvalidInput(f"“{text}”: write a VM as NAME or NAME:VCPUS, like sql-01:4.")
+    return name, int(vcpus)
+
+
+@hosts_cli.command("vms")
+@click.argument("name")
+@click.argument("period")
+@click.argument("vms", nargs=-1)
 @cli_command
-def hosts_list() -> None:
-    """Show the hosts, their packs and whether they are in service."""
+def hosts_vms(name: str, period: str, vms: tuple[str, ...]) -> None:
+    """Record the VMs a host ran in a month (NAME or NAME:VCPUS each; none clears the month).
+
+    Replaces what was recorded for that month. SQL Server hosts need every VM's vCPUs.
+    """
+    month = parse_period(period)
+    host = get_host(name)
+    packs = record_host_vms(ACTOR, host, month, [_parse_vm(vm) for vm in vms])
+    click.echo(f"{host.name} in {month}: {len(vms)} VMs, {packs} two-core packs of {host.sku.code}.")
+
+
+@hosts_cli.command("list")
+@click.option("--period", help="The month whose packs to show (default: this month), e.g. 2026-10.")
+@cli_command
+def hosts_list(period: str | None) -> None:
+    """Show the hosts, their packs for a month and whether they are in service."""
+    month = parse_period(period) if period else BillingPeriod.containing(utcnow(), billing_timezone())
     for host in list_hosts():
-        packs = core_license_packs(host.physical_cores, host.processors)
+        packs = host_packs(host, month)
         until = f"retired {host.retired_at:%Y-%m-%d}" if host.retired_at else "in service"
         owner = host.client.ref if host.client else "shared"
         click.echo(
-            f"{host.name:<20} {host.physical_cores:>3} cores {host.processors} CPU"
+            f"{host.name:<20} {host.edition.label:<26} {host.physical_cores:>3} cores {host.processors} CPU"
+            f" {len(host.vm_vcpus(str(month))):>3} VMs in {month}"
             f"  {packs:>3} x {host.sku.code:<14} {owner:<12} since {host.in_service_from:%Y-%m-%d}, {until}"
         )
 

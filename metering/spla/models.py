@@ -6,16 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.accounts.models import Client
+from metering.counting import HostEdition
+from portal.accounts.models import Client, str_enum
 from portal.catalog.models import LicenceSku
 from portal.db import Base, utcnow
 
 
 class LicensedHost(Base):
-    """A physical host licensed per core: ceil(max(cores, 8 x processors) / 2) two-core packs a month.
+    """A physical host licensed per core, in two-core packs a month by its edition and the VMs it ran
+    that month (:func:`metering.counting.host_core_packs`, docs/spla-hosts.md).
 
     It is owed for every month in which it was in service at any instant of ``[in_service_from,
     retired_at)``. ``client`` is set for a host dedicated to one client; shared hosts have none.
@@ -31,6 +33,7 @@ class LicensedHost(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     physical_cores: Mapped[int]
     processors: Mapped[int]
+    edition: Mapped[HostEdition] = mapped_column(str_enum(HostEdition))
     sku_id: Mapped[int] = mapped_column(ForeignKey("licence_skus.id"))
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"))
     in_service_from: Mapped[datetime]
@@ -39,6 +42,31 @@ class LicensedHost(Base):
 
     sku: Mapped[LicenceSku] = relationship()
     client: Mapped[Client | None] = relationship()
+    vms: Mapped[list[HostVm]] = relationship(
+        order_by="(HostVm.period, HostVm.name)", cascade="all, delete-orphan", back_populates="host"
+    )
+
+    def vm_vcpus(self, period: str) -> list[int | None]:
+        """The vCPUs of each VM the host ran in ``period`` ("YYYY-MM")."""
+        return [vm.vcpus for vm in self.vms if vm.period == period]
+
+
+class HostVm(Base):
+    """A VM a licensed host ran in a month; ``vcpus`` is needed where SQL Server is licensed per VM."""
+
+    __tablename__ = "host_vms"
+    __table_args__ = (
+        UniqueConstraint("host_id", "period", "name"),
+        CheckConstraint("vcpus IS NULL OR vcpus > 0", name="positive_vcpus"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("licensed_hosts.id", ondelete="CASCADE"), index=True)
+    period: Mapped[str] = mapped_column(String(7))  # "YYYY-MM"
+    name: Mapped[str] = mapped_column(String(100))
+    vcpus: Mapped[int | None]
+
+    host: Mapped[LicensedHost] = relationship(back_populates="vms")
 
 
 class SplaSubmission(Base):

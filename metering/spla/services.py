@@ -13,13 +13,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from metering.billing.catalog import catalog_snapshot, cost_history, in_force_in, placement_bills
-from metering.counting import core_license_packs, count_sku_users
+from metering.counting import HostEdition, count_sku_users, edition_for_sku, host_core_packs
 from metering.ledger.services import intervals_overlapping
 from metering.periods import BillingPeriod
-from metering.spla.models import LicensedHost
+from metering.spla.models import HostVm, LicensedHost
 from portal.accounts.models import Client
 from portal.audit.services import Actor, record
 from portal.catalog.models import LicenceProgramme, LicenceSku, LicenceUnit
@@ -34,9 +34,12 @@ class SplaLine:
     client_name: str | None
     sku: str
     sku_name: str
+    part_number: str | None
     quantity: int
     unit_cost_minor: int
     currency: str
+    # The end customer's address (its invoices' billing address); None for shared hosts.
+    client_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ def licence_quantities(period: BillingPeriod, tz: ZoneInfo) -> dict[tuple[str | 
     }
     for host in hosts_in_service(start, stop):
         key = (host.client.ref if host.client else None, host.sku.code)
-        quantities[key] = quantities.get(key, 0) + core_license_packs(host.physical_cores, host.processors)
+        quantities[key] = quantities.get(key, 0) + host_packs(host, period)
     return quantities
 
 
@@ -97,16 +100,24 @@ def programme_report(
     skus = {sku.code: sku for sku in db.session.scalars(select(LicenceSku))}
     # The cost in force for the month reported: a later change leaves this report as it was.
     costs = in_force_in(cost_history(list(skus.values())), period)
-    names = {key: value for key, value in db.session.execute(select(Client.ref, Client.name))}
+    names: dict[str, str] = {}
+    addresses: dict[str, str | None] = {}
+    for ref, name, billing_address in db.session.execute(
+        select(Client.ref, Client.name, Client.billing_address)
+    ):
+        names[ref] = name
+        addresses[ref] = billing_address
     lines = [
         SplaLine(
             client=client,
             client_name=names.get(client) if client else None,
             sku=code,
             sku_name=skus[code].name,
+            part_number=skus[code].part_number,
             quantity=quantity,
             unit_cost_minor=costs[code].amount_minor,
             currency=costs[code].currency,
+            client_address=addresses.get(client) if client else None,
         )
         for (client, code), quantity in sorted(
             quantities.items(), key=lambda item: (item[0][0] or "", item[0][1])
@@ -116,7 +127,18 @@ def programme_report(
     return SplaReport(period=period, lines=lines, programme=programme)
 
 
-CSV_COLUMNS = ("period", "sku", "sku_name", "quantity", "unit_cost", "currency", "end_customer")
+# The last two came later: appended, so a distributor's import that reads columns by position still works.
+CSV_COLUMNS = (
+    "period",
+    "sku",
+    "sku_name",
+    "quantity",
+    "unit_cost",
+    "currency",
+    "end_customer",
+    "part_number",
+    "end_customer_address",
+)
 
 
 def spla_report_csv(report: SplaReport) -> str:
@@ -134,6 +156,9 @@ def spla_report_csv(report: SplaReport) -> str:
                 amount_as_decimal_text(line.unit_cost_minor),
                 line.currency,
                 line.client_name or "",
+                line.part_number or "",
+                # One line per address: a CSV cell with line breaks trips many importers.
+                ", ".join(part.strip() for part in (line.client_address or "").splitlines() if part.strip()),
             )
         )
     return buffer.getvalue()
@@ -146,7 +171,11 @@ def hosts_in_service(start: datetime, stop: datetime) -> list[LicensedHost]:
     return list(
         db.session.scalars(
             select(LicensedHost)
-            .options(joinedload(LicensedHost.sku), joinedload(LicensedHost.client))
+            .options(
+                joinedload(LicensedHost.sku),
+                joinedload(LicensedHost.client),
+                selectinload(LicensedHost.vms),
+            )
             .where(
                 LicensedHost.in_service_from < stop,
                 or_(LicensedHost.retired_at.is_(None), LicensedHost.retired_at > start),
@@ -160,7 +189,11 @@ def list_hosts() -> list[LicensedHost]:
     return list(
         db.session.scalars(
             select(LicensedHost)
-            .options(joinedload(LicensedHost.sku), joinedload(LicensedHost.client))
+            .options(
+                joinedload(LicensedHost.sku),
+                joinedload(LicensedHost.client),
+                selectinload(LicensedHost.vms),
+            )
             .order_by(LicensedHost.name)
         )
     )
@@ -181,15 +214,19 @@ def add_host(
     sku: LicenceSku,
     in_service_from: datetime,
     client: Client | None = None,
+    *,
+    edition: HostEdition | None = None,
 ) -> LicensedHost:
+    """Add a host licensed per core; ``edition`` defaults to the one the SKU code names."""
+    edition = edition if edition is not None else edition_for_sku(sku.code)
     name = name.strip()
     problems = {}
     if not name or len(name) > 100:
         problems["name"] = "Give the host a name of at most 100 characters."
     if physical_cores < 1:
-        problems["cores"] = "At least one core."
+        problems["cores"] = "A host has at least one physical core."
     if processors < 1:
-        problems["processors"] = "At least one processor."
+        problems["processors"] = "A host has at least one processor."
     if sku.unit is not LicenceUnit.PER_CORE_PACK:
         problems["sku"] = f"{sku.code} is licensed per user, not per core."
     if problems:
@@ -200,6 +237,7 @@ def add_host(
         name=name,
         physical_cores=physical_cores,
         processors=processors,
+        edition=edition,
         sku=sku,
         client=client,
         in_service_from=in_service_from,
@@ -217,7 +255,8 @@ def add_host(
             "cores": physical_cores,
             "processors": processors,
             "sku": sku.code,
-            "packs": core_license_packs(physical_cores, processors),
+            "edition": edition.value,
+            "packs": host_core_packs(edition, physical_cores, processors, []),
         },
     )
     return host
@@ -238,3 +277,52 @@ def retire_host(actor: Actor, host: LicensedHost, at: datetime) -> LicensedHost:
         details={"name": host.name, "at": at.isoformat()},
     )
     return host
+
+
+def host_packs(host: LicensedHost, period: BillingPeriod) -> int:
+    """Two-core packs the host owes for ``period``, by its edition and the VMs it ran that month."""
+    return host_core_packs(host.edition, host.physical_cores, host.processors, host.vm_vcpus(str(period)))
+
+
+def record_host_vms(
+    actor: Actor, host: LicensedHost, period: BillingPeriod, vms: list[tuple[str, int | None]]
+) -> int:
+    """Set the VMs ``host`` ran in ``period`` (name, vCPUs), replacing what was recorded for that month.
+
+    Returns the month's two-core packs. SQL Server hosts need the vCPUs of every VM.
+    """
+    names = [name.strip() for name, _ in vms]
+    problems = []
+    if any(not name or len(name) > 100 for name in names):
+        problems.append("Give every VM a name of at most 100 characters.")
+    if len(set(names)) != len(names):
+        problems.append("Name each VM once.")
+    if any(vcpus is not None and vcpus < 1 for _, vcpus in vms):
+        problems.append("A VM has at least one vCPU.")
+    if host.edition.is_sql and any(vcpus is None for _, vcpus in vms):
+        problems.append(f"{host.edition.label} is licensed per VM: give each VM its vCPUs, like sql-01:4.")
+    if problems:
+        raise InvalidInput(" ".join(problems), fields={"vms": " ".join(problems)})
+    month = str(period)
+    for vm in [vm for vm in host.vms if vm.period == month]:
+        host.vms.remove(vm)
+    # The removed rows go first, so a VM kept under the same name does not collide with itself.
+    db.session.flush()
+    for name, (_, vcpus) in zip(names, vms, strict=True):
+        host.vms.append(HostVm(period=month, name=name, vcpus=vcpus))
+    db.session.flush()
+    packs = host_packs(host, period)
+    record(
+        actor,
+        "spla.host_vms_recorded",
+        "licensed_host",
+        host.id,
+        client_id=host.client_id,
+        details={
+            "name": host.name,
+            "period": month,
+            "vms": [{"name": name, "vcpus": vcpus} for name, (_, vcpus) in zip(names, vms, strict=True)],
+            "packs": packs,
+        },
+    )
+    return packs

@@ -9,7 +9,14 @@ from metering import billing_timezone, change_placement, change_price, first_unb
 from portal.accounts.services import ensure_reseller
 from portal.audit.services import Actor
 from portal.catalog.models import LicenceProgramme
-from portal.catalog.services import add_licence_sku, get_product, list_products, seed_catalog
+from portal.catalog.services import (
+    add_licence_sku,
+    get_product,
+    get_sku,
+    list_products,
+    seed_catalog,
+    set_part_number,
+)
 from portal.db import utcnow
 from portal.errors import InvalidInput
 from portal.money import format_amount, parse_amount
@@ -114,3 +121,13 @@ def add_sku_command(code: str, name: str, cost: str, programme: str) -> None:
         raise InvalidInput(str(error)) from None
     sku = add_licence_sku(Actor.system("command line"), code, name, cost_minor, LicenceProgramme(programme))
     click.echo(f"{sku.code} ({sku.programme.value}) costs {format_amount(cost_minor, sku.currency)} a month.")
+
+
+@catalog_cli.command("set-part-number")
+@click.argument("code")
+@click.argument("part_number")
+@cli_command
+def set_part_number_command(code: str, part_number: str) -> None:
+    """Give licence SKU CODE the Microsoft PART_NUMBER its SPLA report line carries ("" clears it)."""
+    sku = set_part_number(Actor.system("command line"), get_sku(code.strip().upper()), part_number)
+    click.echo(f"{sku.code} is reported as {sku.part_number or 'no part number'}.")

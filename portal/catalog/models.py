@@ -66,6 +66,8 @@ class LicenceSku(Base):
     unit: Mapped[LicenceUnit] = mapped_column(str_enum(LicenceUnit), default=LicenceUnit.PER_USER)
     spla_cost_minor: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3), default="USD")
+    # Microsoft's part number (e.g. 6WC-00002), the key distributors read SPLA reports by.
+    part_number: Mapped[str | None] = mapped_column(String(20))
     programme: Mapped[LicenceProgramme] = mapped_column(
         str_enum(LicenceProgramme),
         default=LicenceProgramme.SPLA,

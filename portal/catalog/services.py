@@ -37,6 +37,7 @@ class SkuSpec:
     spla_cost_minor: int
     unit: LicenceUnit = LicenceUnit.PER_USER
     programme: LicenceProgramme = LicenceProgramme.SPLA
+    part_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,22 @@ class ProductSpec:
 # SPLA costs are typical list prices and only a starting point: every reseller's distributor price
 # differs, so the reseller edits them on the price book page.
 DEFAULT_SKUS = (
-    SkuSpec("WINRDS-SAL", "Windows Server Remote Desktop Services SAL", 520),
+    # Part numbers as Microsoft's SPLA price list names them (WinRmtDsktpSrvcsSAL ALNG LicSAPk MVL;
+    # WinSvrSTDCore ALNG LicSAPk MVL 2Lic CoreLic), for the SKUs whose number could be checked; the
+    # reseller sets the others from its distributor's price list (`catalog set-part-number`).
+    SkuSpec("WINRDS-SAL", "Windows Server Remote Desktop Services SAL", 520, part_number="6WC-00002"),
     SkuSpec("OFFSTD-SAL", "Office Standard SAL", 1310),
     SkuSpec("OFFPRO-SAL", "Office Professional Plus SAL", 2010),
     SkuSpec("EXSTD-SAL", "Exchange Server Standard SAL", 420),
     SkuSpec("EXSTDPLUS-SAL", "Exchange Server Standard Plus SAL", 760),
     # Per-core licences for the reseller's own hosts (`flask --app wsgi billing hosts add`).
-    SkuSpec("WINSTD-2CORE", "Windows Server Standard 2-core pack", 110, LicenceUnit.PER_CORE_PACK),
+    SkuSpec(
+        "WINSTD-2CORE",
+        "Windows Server Standard 2-core pack",
+        110,
+        LicenceUnit.PER_CORE_PACK,
+        part_number="9EM-00562",
+    ),
     SkuSpec("WINDC-2CORE", "Windows Server Datacenter 2-core pack", 1330, LicenceUnit.PER_CORE_PACK),
     # Licence included in an AWS service (AWS list prices, us-east-1, monthly billing): a cost of the
     # reseller's, never reported to Microsoft (its SPLA terms exclude AWS hardware).
@@ -170,14 +180,17 @@ def seed_catalog(actor: Actor, placements_from: str | None = None) -> SeedResult
                 unit=spec.unit,
                 spla_cost_minor=spec.spla_cost_minor,
                 programme=spec.programme,
+                part_number=spec.part_number,
             )
             db.session.add(sku)
             # A new SKU's cost holds for every month, as migration 0013 did for the existing ones.
             sku.costs.append(SkuCost(effective_from=HISTORY_START, amount_minor=spec.spla_cost_minor))
             skus[spec.code] = sku
             created.append(f"SKU {spec.code}")
-        elif (sku.name, sku.unit) != (spec.name, spec.unit):
+        elif (sku.name, sku.unit) != (spec.name, spec.unit) or (spec.part_number and not sku.part_number):
             sku.name, sku.unit = spec.name, spec.unit
+            # A part number the reseller set is its own: only a missing one is filled in.
+            sku.part_number = sku.part_number or spec.part_number
             updated.append(f"SKU {spec.code}")
 
     products = {
@@ -385,6 +398,30 @@ def add_licence_sku(
     db.session.add(sku)
     db.session.flush()
     record(actor, "catalog.sku_added", "licence_sku", sku.id, details={"code": code, "programme": programme})
+    return sku
+
+
+_PART_NUMBER_RE = re.compile(r"[A-Z0-9]{3}-[0-9]{5}")
+
+
+def set_part_number(actor: Actor, sku: LicenceSku, part_number: str) -> LicenceSku:
+    """Set (or, with an empty one, clear) the Microsoft part number the SPLA report lists ``sku`` under."""
+    part_number = part_number.strip().upper()
+    if part_number and not _PART_NUMBER_RE.fullmatch(part_number):
+        raise InvalidInput(
+            f"“{part_number}” is not a Microsoft part number: three letters or digits, a dash and five "
+            "digits, like 6WC-00002."
+        )
+    before = sku.part_number
+    sku.part_number = part_number or None
+    db.session.flush()
+    record(
+        actor,
+        "catalog.sku_part_number_set",
+        "licence_sku",
+        sku.id,
+        details={"code": sku.code, "from": before, "to": sku.part_number},
+    )
     return sku
 
 

@@ -36,6 +36,7 @@ from portal.reseller.exports import (
 from portal.reseller.forms import PeriodForm, SplaSubmittedForm
 from portal.reseller.web import actor, download, period_from_url
 from portal.transactions import web_transaction
+from provisioning import still_authorized_before
 
 bp = Blueprint("filing", __name__, url_prefix="/reseller")
 
@@ -92,6 +93,7 @@ def _render_spla(
         differences=differences_since_filing(filing.submission, report) if filing.submission else [],
         form=form or SplaSubmittedForm(formdata=None),
         period_form=PeriodForm(formdata=None, period=str(period)),
+        still_authorized=still_authorized_before(period.bounds(tz)[1]),
     ), status
 
 

@@ -256,9 +256,11 @@ def test_bill_of_licences_given_as_a_bare_string_is_rejected():
 # --- per-core server licences --------------------------------------------------------------------------
 
 
+# A host licenses at least 16 cores however few it has (issue 11, item 5): a one-processor host of
+# 1 to 16 cores needs 8 packs, where the old formula (8 per processor only) asked for 4 or 5.
 @pytest.mark.parametrize(
     ("cores", "processors", "packs"),
-    [(4, 1, 4), (8, 1, 4), (9, 1, 5), (20, 2, 10), (6, 2, 8), (16, 2, 8), (17, 2, 9), (64, 4, 32), (1, 1, 4)],
+    [(4, 1, 8), (8, 1, 8), (9, 1, 8), (20, 2, 10), (6, 2, 8), (16, 2, 8), (17, 2, 9), (64, 4, 32), (1, 1, 8)],
 )
 def test_core_license_packs(cores, processors, packs):
     assert core_license_packs(cores, processors) == packs

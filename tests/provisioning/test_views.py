@@ -100,3 +100,31 @@ def test_a_seat_whose_removal_fails_says_it_is_still_authorized(client, login, m
     assert page.count("still authorized") == 1
     assert f"still authorized: removal failing since {since} UTC" in detail
     assert "still authorized" not in other
+
+
+def test_the_spla_page_lists_seats_still_authorized_because_their_removal_fails(
+    client, login, make_user, acme, person
+):
+    alice = person("alice")
+    seat = order(acme, "desktop", 1, [alice]).seats[0]
+    seat.account_end_user_id, seat.platform_user, seat.external_id = alice.id, alice.email, "ws-1"
+    move(seat, SeatState.PROVISIONING)
+    move(seat, SeatState.ACTIVE)
+    db.session.commit()
+    unassign_seat(ACTOR, seat)
+    db.session.commit()
+    assert run_steps(seat) == ["unassign"] and seat.state is SeatState.FAILED
+    since = seat.state_changed_at
+    failed_desktop(acme, lambda _name: person("bob"))  # nothing made for Bob: nobody gets in
+    login(make_user(Role.RESELLER_STAFF))
+    month = f"{since:%Y-%m}"
+    before = f"{since.year - 1}-{since:%m}"
+
+    page = client.get(f"/reseller/spla/{month}").get_data(as_text=True)
+    earlier = client.get(f"/reseller/spla/{before}").get_data(as_text=True)
+
+    assert f'id="still-authorized-{seat.id}"' in page
+    assert f"still authorized: removal failing since {since:%Y-%m-%d %H:%M} UTC" in page
+    assert "alice@acme.example" in page
+    assert page.count("still authorized: removal failing") == 1  # not Bob's: his seat never gave access
+    assert "still authorized: removal failing" not in earlier  # it failed after that month

@@ -84,13 +84,14 @@ def test_spla_report_export_with_hosts(runner, month, make_client, tmp_path, tra
 
     assert result.exit_code == 0, result.output
     assert output.read_text().splitlines() == [
-        "period,sku,sku_name,quantity,unit_cost,currency,end_customer",
-        "2026-10,WINDC-2CORE,Windows Server Datacenter 2-core pack,10,13.30,USD,",
-        "2026-10,OFFPRO-SAL,Office Professional Plus SAL,1,20.10,USD,Acme Law LLP",
-        "2026-10,WINRDS-SAL,Windows Server Remote Desktop Services SAL,1,5.20,USD,Acme Law LLP",
+        "period,sku,sku_name,quantity,unit_cost,currency,end_customer,part_number,end_customer_address",
+        "2026-10,WINDC-2CORE,Windows Server Datacenter 2-core pack,10,13.30,USD,,,",
+        "2026-10,OFFPRO-SAL,Office Professional Plus SAL,1,20.10,USD,Acme Law LLP,,",
+        "2026-10,WINRDS-SAL,Windows Server Remote Desktop Services SAL,1,5.20,USD,Acme Law LLP,6WC-00002,",
     ]
     september = runner.invoke(args=["billing", "spla-report", "2026-09"]).output
-    assert "WINSTD-2CORE,Windows Server Standard 2-core pack,4," in september  # ceil(max(4, 8) / 2)
+    # 16 cores at least per host (issue 11, item 5), where the old formula asked for ceil(max(4, 8) / 2) = 4.
+    assert "WINSTD-2CORE,Windows Server Standard 2-core pack,8," in september  # ceil(max(4, 8, 16) / 2)
 
 
 def test_a_per_user_sku_cannot_license_a_host(runner, month):

@@ -76,8 +76,8 @@ def test_desktops_on_workspaces_and_at_the_colo_in_one_month(app, runner, month,
     ]
     assert aws.total_minor("USD") == 2500
     assert runner.invoke(args=["billing", "aws-cost-report", "2026-10"]).output == (
-        "period,sku,sku_name,quantity,unit_cost,currency,end_customer\n"
-        "2026-10,AWS-WSP-BUNDLE,Amazon WorkSpaces Standard bundle (licence included),1,25.00,USD,Acme\n"
+        "period,sku,sku_name,quantity,unit_cost,currency,end_customer,part_number,end_customer_address\n"
+        "2026-10,AWS-WSP-BUNDLE,Amazon WorkSpaces Standard bundle (licence included),1,25.00,USD,Acme,,\n"
     )
     # Margins count every cost: $5.20 + $13.10 to Microsoft, $25.00 to AWS.
     (figures,) = monthly_figures([OCTOBER], ZoneInfo("UTC"), "USD")

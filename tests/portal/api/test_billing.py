@@ -258,6 +258,8 @@ def test_spla_report_json_and_csv(october, reseller_api, acme, after_october):
         "unit_cost": "13.30",
         "currency": "USD",
         "end_customer": "",
+        "part_number": "",
+        "end_customer_address": "",
     }
     assert rows[1]["end_customer"] == "Acme Law LLP" and rows[1]["unit_cost"] == "4.20"
 
@@ -265,7 +267,9 @@ def test_spla_report_json_and_csv(october, reseller_api, acme, after_october):
 def test_an_empty_month_is_still_a_report(reseller_api):
     assert reseller_api.get("/spla-report?period=2026-10").get_json() == {"period": "2026-10", "lines": []}
     exported = reseller_api.get("/spla-report.csv?period=2026-10").get_data(as_text=True)
-    assert exported == "period,sku,sku_name,quantity,unit_cost,currency,end_customer\r\n"
+    assert exported == (
+        "period,sku,sku_name,quantity,unit_cost,currency,end_customer,part_number,end_customer_address\r\n"
+    )
 
 
 def test_the_spla_report_is_the_resellers(acme_api):

@@ -104,7 +104,19 @@ def test_a_month_without_usage_still_has_a_report(client, business, staff):
     rows = list(
         csv.reader(io.StringIO(client.get("/reseller/spla/2025-01/report.csv").get_data(as_text=True)))
     )
-    assert rows == [["period", "sku", "sku_name", "quantity", "unit_cost", "currency", "end_customer"]]
+    assert rows == [
+        [
+            "period",
+            "sku",
+            "sku_name",
+            "quantity",
+            "unit_cost",
+            "currency",
+            "end_customer",
+            "part_number",
+            "end_customer_address",
+        ]
+    ]
 
 
 def test_the_month_picker(client, business, staff):
