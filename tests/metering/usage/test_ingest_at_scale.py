@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from metering.ledger.models import LedgerInterval
 from metering.usage import services
 from metering.usage.models import UsageEvent
+from portal.db import db
 from tests.metering.months import Month, event
 
 
@@ -59,8 +60,6 @@ def test_a_batch_of_thousands_runs_as_many_statements_as_a_batch_of_ten(month, m
 
 
 def db_count(model: type) -> int | None:
-    from portal.db import db
-
     return db.session.scalar(select(func.count()).select_from(model))
 
 
@@ -83,6 +82,4 @@ def test_an_id_stored_after_the_look_up_is_reported_as_a_duplicate(
 
 
 def month_intervals() -> list[LedgerInterval]:
-    from portal.db import db
-
     return list(db.session.scalars(select(LedgerInterval).order_by(LedgerInterval.start_at)))
