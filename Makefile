@@ -78,3 +78,4 @@ bench: install
 	psql "$(subst +psycopg,,$(BENCH_DATABASE_URL))" -c 'SELECT 1' >/dev/null 2>&1 || createdb -h 127.0.0.1 -U postgres seatmeter_bench
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/pages.py --history bench/history.md $(BENCH_ARGS)
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/month_close.py --clients 1000 10000 --history bench/history.md
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/ingest.py --history bench/history.md
