@@ -416,7 +416,12 @@ def main() -> None:
         try:
             server.wait_ready()
             figures = measure(
-                args.port, seeded, args.concurrency, args.seconds, f"{args.seats} seats", f"{args.clients:,} clients"
+                args.port,
+                seeded,
+                args.concurrency,
+                args.seconds,
+                f"{args.seats} seats",
+                f"{args.clients:,} clients",
             )
         finally:
             server.stop()

@@ -429,7 +429,9 @@ def _lock_people(end_users: list[EndUser]) -> None:
     SQLite lets one writer in at a time anyway (BEGIN IMMEDIATE) and ignores FOR UPDATE."""
     if end_users:
         ids = sorted(user.id for user in end_users)
-        db.session.execute(select(EndUser.id).where(EndUser.id.in_(ids)).order_by(EndUser.id).with_for_update())
+        db.session.execute(
+            select(EndUser.id).where(EndUser.id.in_(ids)).order_by(EndUser.id).with_for_update()
+        )
 
 
 def _check_no_other_seat(product: Product, end_user: EndUser, seat: Seat | None, *, field: str) -> None:

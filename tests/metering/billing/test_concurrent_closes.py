@@ -7,8 +7,9 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
+
 import pytest
 from alembic import command
 from flask import Flask
@@ -44,8 +45,12 @@ def october(scratch_databases: ScratchDatabases, tmp_path, travel) -> Iterator[F
             create_client(TESTS, ref, ref.title())
             for person in range(number + 1):
                 user = f"p{person}@{ref}.example"
-                events.append(event(f"{ref}-d{person}", ref, user, "desktop", "start", "2026-10-03T09:00:00Z"))
-                events.append(event(f"{ref}-x{person}", ref, user, "exchange", "start", "2026-10-10T09:00:00Z"))
+                events.append(
+                    event(f"{ref}-d{person}", ref, user, "desktop", "start", "2026-10-03T09:00:00Z")
+                )
+                events.append(
+                    event(f"{ref}-x{person}", ref, user, "exchange", "start", "2026-10-10T09:00:00Z")
+                )
             events.append(event(f"{ref}-v", ref, None, "voip-minutes", "usage", "2026-10-05T09:00:00Z", 61))
         db.session.commit()
         Month().events(*events)
@@ -54,10 +59,17 @@ def october(scratch_databases: ScratchDatabases, tmp_path, travel) -> Iterator[F
     app.extensions["seatmeter.db"].engine.dispose()
 
 
-def _close(app: Flask, transaction: Callable[[], AbstractContextManager[object]] = task_transaction) -> CloseSummary:
+def _close(
+    app: Flask, transaction: Callable[[], AbstractContextManager[object]] = task_transaction
+) -> CloseSummary:
     with app.app_context():
         return run_close(
-            TESTS, parse_period("2026-10"), billing_timezone(), utcnow(), transaction=transaction, batch_size=2
+            TESTS,
+            parse_period("2026-10"),
+            billing_timezone(),
+            utcnow(),
+            transaction=transaction,
+            batch_size=2,
         )
 
 

@@ -22,7 +22,7 @@ def test_the_same_events_five_times_and_out_of_order_pay_the_invoice_once(client
     paid = invoice_event("evt_paid", "invoice.paid", "in_test_1")
     # Stripe's earlier failed attempt, delivered late: after the payment that followed it.
     failed = invoice_event("evt_failed", "invoice.payment_failed", "in_test_1")
-    deliveries = [paid] + random.Random(17).sample([paid] * 4 + [failed] * 5, 9)
+    deliveries = [paid, *random.Random(17).sample([paid] * 4 + [failed] * 5, 9)]
 
     with caplog.at_level("INFO", logger="seatmeter.mail"):
         results = [post(client, delivery) for delivery in deliveries]

@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 
 import portal.api.orders
 from portal import create_app
+from portal.accounts.end_user_services import add_end_user
 from portal.accounts.models import Role
 from portal.accounts.services import create_client, create_user_with_password
-from portal.accounts.end_user_services import add_end_user
 from portal.accounts.token_services import create_api_token
 from portal.audit.models import AuditEvent
 from portal.audit.services import Actor
@@ -122,4 +122,7 @@ def test_two_admins_ordering_a_desktop_for_the_same_person_at_once_give_her_one(
         assert db.session.scalar(select(func.count(Order.id))) == 1
         assert sorted(db.session.scalars(select(Seat.id))) == sorted(placed.get_json()["seats"])
         assert db.session.scalar(select(func.count(Seat.id)).where(Seat.end_user_id == dana)) == 1
-        assert db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "order.placed")) == 1
+        assert (
+            db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "order.placed"))
+            == 1
+        )
