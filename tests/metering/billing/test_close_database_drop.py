@@ -35,12 +35,16 @@ class KillerAfter(BackendKiller):
         super()._kill(*args)
 
 
-@pytest.mark.parametrize("statements_before_the_drop", [2, 12, 30])
-def test_a_close_whose_connection_drops_is_completed_by_closing_again(
-    october, scratch_databases: ScratchDatabases, statements_before_the_drop
-):
+@pytest.fixture
+def postgresql(scratch_databases: ScratchDatabases) -> None:
     if scratch_databases.backend != "postgresql":
         pytest.skip("terminates PostgreSQL backends: set DATABASE_URL to a PostgreSQL server")
+
+
+@pytest.mark.parametrize("statements_before_the_drop", [2, 12, 30])
+def test_a_close_whose_connection_drops_is_completed_by_closing_again(
+    postgresql, october, statements_before_the_drop
+):
     engine = october.extensions["seatmeter.db"].engine
     admin = create_engine(engine.url, isolation_level="AUTOCOMMIT")
     killer = KillerAfter(engine, admin, statements_before_the_drop)
