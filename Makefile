@@ -58,8 +58,10 @@ AUDIT_PROBE = import re, urllib.request; \
 audit: install
 	@if $(BIN)/python -c '$(AUDIT_PROBE)' >/dev/null 2>&1; then 	  $(BIN)/pip-audit --strict --disable-pip --require-hashes --requirement requirements/runtime.txt; 	else 	  echo "pip-audit skipped: vulnerability database unreachable (pypi.org); run make audit online"; 	fi
 
+# One pytest worker process per core (pytest-xdist; docs/testing.md). PYTEST_XDIST_AUTO_NUM_WORKERS=N
+# sets another number; 0 runs the suite in one process.
 test: install system-packages lint
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses auto
 
 format: install
 	$(BIN)/ruff format .

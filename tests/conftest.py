@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,6 +25,8 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from kombu import Connection
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+from werkzeug.routing import Rule
 
 from portal import create_app
 from portal.accounts import services as accounts_services
@@ -34,6 +38,7 @@ from portal.cli import alembic_config
 from portal.db import build_engine, db
 
 pytest_plugins = [
+    "tests.parallel",
     "tests.standins.aws",
     "tests.standins.stripe",
     "tests.standins.quickbooks",
@@ -47,38 +52,100 @@ TEST_PASSWORD = "correct horse battery"
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 
 
+# Set by pytest-xdist in each worker process ("gw0", "gw1", ...); absent in a run without -n.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
 class ScratchDatabases:
-    """Creates throw-away databases: SQLite files, or databases on the PostgreSQL server."""
+    """Creates throw-away databases: SQLite files, or databases on the PostgreSQL server.
+
+    Each pytest process (each xdist worker) has its own instance, so its own files and databases;
+    PostgreSQL names carry the worker's id so that a leftover one says whose it was.
+    """
 
     def __init__(self, tmp_dir: Path) -> None:
         self.tmp_dir = tmp_dir
         self.server_url = os.environ.get("DATABASE_URL") or None
         self.created: list[str] = []
+        self._template: str | None = None
+        self._sqlite_template: str | None = None
 
     @property
     def backend(self) -> str:
         return "postgresql" if self.server_url else "sqlite"
 
-    def create(self, label: str) -> str:
+    def create(self, label: str, template: str | None = None) -> str:
         if self.server_url is None:
-            return f"sqlite:///{self.tmp_dir / f'{label}.sqlite'}"
-        name = f"seatmeter_test_{label}_{secrets.token_hex(4)}"
+            path = self.tmp_dir / f"{label}.sqlite"
+            if template is not None:
+                _copy_sqlite(template, path)
+            return f"sqlite:///{path}"
+        worker = f"{XDIST_WORKER}_" if XDIST_WORKER else ""
+        name = f"seatmeter_test_{worker}{label}_{secrets.token_hex(4)}"
+        copy = f' TEMPLATE "{make_url(template).database}"' if template is not None else ""
         with self._admin_engine().connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+            connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
         self.created.append(name)
         url = make_url(self.server_url).set(drivername="postgresql+psycopg", database=name)
         return url.render_as_string(hide_password=False)
 
+    def create_migrated(self, label: str) -> str:
+        """A new database at the newest migration: a copy of one this session migrated once.
+
+        Migrating takes seconds and a dozen fixtures need a database of their own; a copy (a file
+        copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL) is the same schema and
+        Alembic version in a fraction of that. Nothing connects to the template after it is built,
+        as PostgreSQL requires of a template.
+        """
+        if self._template is None:
+            template = self.create("template")
+            command.upgrade(alembic_config(template), "head")
+            self._template = template
+        return self.create(label, template=self._template)
+
+    def migrated_sqlite(self, path: Path) -> str:
+        """An SQLite database file at ``path`` at the newest migration, on either backend: for the
+        tests that run a process on SQLite on purpose. Copied like :meth:`create_migrated`'s."""
+        if self._sqlite_template is None:
+            if self.backend == "sqlite":
+                self._sqlite_template = self.create_migrated("sqlite_template")
+            else:
+                template = f"sqlite:///{self.tmp_dir / 'sqlite_template.sqlite'}"
+                command.upgrade(alembic_config(template), "head")
+                self._sqlite_template = template
+        _copy_sqlite(self._sqlite_template, path)
+        return f"sqlite:///{path}"
+
     def drop_all(self) -> None:
+        """Drops every database at once: each DROP DATABASE waits for a checkpoint of the whole
+        server (seconds when it is busy), and PostgreSQL serves requests that wait together with
+        one checkpoint."""
         if not self.created:
             return
-        with self._admin_engine().connect() as connection:
-            for name in self.created:
+        admin = self._admin_engine()
+
+        def drop(name: str) -> None:
+            with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+        with ThreadPoolExecutor(max_workers=min(len(self.created), 8)) as pool:
+            list(pool.map(drop, self.created))
+        admin.dispose()
 
     def _admin_engine(self) -> Engine:
         url = make_url(self.server_url or "").set(drivername="postgresql+psycopg")
-        return create_engine(url, isolation_level="AUTOCOMMIT")
+        return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+def _copy_sqlite(source_url: str, target: Path) -> None:
+    """SQLite's own backup: a consistent copy whatever journal mode the source was left in."""
+    source = sqlite3.connect(make_url(source_url).database or "")
+    destination = sqlite3.connect(target)
+    try:
+        source.backup(destination)
+    finally:
+        destination.close()
+        source.close()
 
 
 @pytest.fixture(autouse=True)
@@ -90,6 +157,31 @@ def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _url_builders_compiled_once() -> Iterator[None]:
+    """Werkzeug compiles a Python function per URL rule to build its URLs (ast + compile), again
+    for every app: about two thirds of ``create_app``, which each test calls. The function depends
+    only on the rule's text, its parsed parts and the names of its defaults (not on the app), so
+    each is compiled once per process here. A rule whose default fills a part of its path calls its
+    converter while compiling, and is compiled as usual."""
+    compile_builder = Rule._compile_builder
+    compiled: dict[tuple[object, ...], Callable[..., tuple[str, str]]] = {}
+
+    def compile_once(rule: Rule, append_unknown: bool = True) -> Callable[..., tuple[str, str]]:
+        defaults = rule.defaults or {}
+        if any(dynamic and part in defaults for dynamic, part in rule._trace):
+            return compile_builder(rule, append_unknown)
+        key = (rule.rule, tuple(rule._trace), tuple(defaults), append_unknown)
+        if key not in compiled:
+            compiled[key] = compile_builder(rule, append_unknown)
+        return compiled[key]
+
+    compile_once.__wrapped__ = compile_builder  # type: ignore[attr-defined]  # tests/test_fixtures.py
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Rule, "_compile_builder", compile_once)
+        yield
+
+
 @pytest.fixture(scope="session")
 def scratch_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchDatabases]:
     scratch = ScratchDatabases(tmp_path_factory.mktemp("databases"))
@@ -99,9 +191,7 @@ def scratch_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scra
 
 @pytest.fixture(scope="session")
 def database_url(scratch_databases: ScratchDatabases) -> str:
-    url = scratch_databases.create("main")
-    command.upgrade(alembic_config(url), "head")
-    return url
+    return scratch_databases.create_migrated("main")
 
 
 @pytest.fixture(scope="session")

@@ -21,14 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from alembic import command
 
 from portal import create_app
 from portal.accounts.models import Role
 from portal.accounts.services import create_client, create_user_with_password, ensure_reseller
 from portal.audit.services import Actor
 from portal.catalog.services import seed_catalog
-from portal.cli import alembic_config
 from portal.db import db
 from tests.conftest import TEST_PASSWORD, ScratchDatabases
 from tests.standins.aws import DUMMY_KEY_ID, DUMMY_SECRET, REGION, MotoServer, make_workspaces_directory
@@ -117,8 +115,8 @@ def _portal_environment(
 
 
 def _set_up_database(env: dict[str, str], work: Path) -> None:
-    """Schema, catalog, a client and its administrator: what an operator does before the first login."""
-    command.upgrade(alembic_config(env["DATABASE_URL"]), "head")
+    """Catalog, a client and its administrator on a migrated database: what an operator does before
+    the first login."""
     app = create_app(
         {
             "DATABASE_URL": env["DATABASE_URL"],
@@ -211,7 +209,7 @@ def portal(
     work = tmp_path_factory.mktemp("portal")
     queue = f"browser-{secrets.token_hex(4)}"
     broker = os.environ.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{work / 'broker.sqlite'}"
-    database_url = scratch_databases.create("browser")
+    database_url = scratch_databases.create_migrated("browser")
     port = free_port()
     directory_id = make_workspaces_directory(moto_server.endpoint_url)
     env = _portal_environment(database_url, broker, queue, moto_server, directory_id, work, port)

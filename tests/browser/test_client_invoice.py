@@ -118,7 +118,7 @@ def invoice_portal(
     port = free_port()
     unused_aws = MotoServer(endpoint_url=f"http://{LOOPBACK}:9")  # nothing provisions here
     env = _portal_environment(
-        scratch_databases.create("invoice"),
+        scratch_databases.create_migrated("invoice"),
         os.environ.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{work / 'broker.sqlite'}",
         f"invoice-{secrets.token_hex(4)}",
         unused_aws,

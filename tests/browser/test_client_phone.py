@@ -50,7 +50,7 @@ def phone_portal(
     work = tmp_path_factory.mktemp("phone-portal")
     queue = f"browser-phone-{secrets.token_hex(4)}"
     broker = f"sqla+sqlite:///{work / 'broker.sqlite'}"
-    database_url = scratch_databases.create("browser_phone")
+    database_url = scratch_databases.create_migrated("browser_phone")
     port = free_port()
     env = _portal_environment(
         database_url,

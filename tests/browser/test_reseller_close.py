@@ -57,7 +57,7 @@ def close_portal(
     # Nothing provisions here, so no AWS endpoint is ever called.
     unused_aws = MotoServer(endpoint_url=f"http://{LOOPBACK}:9")
     env = _portal_environment(
-        scratch_databases.create("close"),
+        scratch_databases.create_migrated("close"),
         os.environ.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{work / 'broker.sqlite'}",
         queue,
         unused_aws,

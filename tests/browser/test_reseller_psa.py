@@ -95,7 +95,7 @@ def psa_portal(
     work = tmp_path_factory.mktemp("psa-portal")
     port = free_port()
     queue = f"psa-{secrets.token_hex(4)}"
-    database_url = scratch_databases.create("psa_browser")
+    database_url = scratch_databases.create_migrated("psa_browser")
     env = _portal_environment(
         database_url,
         # A broker of its own: the PSA task goes to the default queue, which no other test's worker reads.

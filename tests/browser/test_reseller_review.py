@@ -58,7 +58,7 @@ def review_portal(
     # No Celery worker runs here and nothing provisions, so no AWS endpoint is ever called.
     unused_aws = MotoServer(endpoint_url=f"http://{LOOPBACK}:9")
     env = _portal_environment(
-        scratch_databases.create("reseller"),
+        scratch_databases.create_migrated("reseller"),
         os.environ.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{work / 'broker.sqlite'}",
         f"reseller-{secrets.token_hex(4)}",
         unused_aws,

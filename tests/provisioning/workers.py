@@ -20,15 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from alembic import command
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
 from portal import create_app
-from portal.cli import alembic_config
 from portal.config import load_config
 from portal.db import db
-from tests.conftest import TEST_SECRET_KEY
+from tests.conftest import TEST_SECRET_KEY, ScratchDatabases
 from tests.standins.aws import DUMMY_KEY_ID, DUMMY_SECRET, REGION
 
 T = TypeVar("T")
@@ -174,10 +172,8 @@ class Worker:
         return "\n".join(path.read_text(errors="replace")[-3000:] for path in self.logs)
 
 
-def migrated_database(scratch_databases: object, label: str) -> str:
-    url: str = scratch_databases.create(label)  # type: ignore[attr-defined]
-    command.upgrade(alembic_config(url), "head")
-    return url
+def migrated_database(scratch_databases: ScratchDatabases, label: str) -> str:
+    return scratch_databases.create_migrated(label)
 
 
 def producer_app(env: dict[str, str], instance: Path) -> Flask:

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import make_server
@@ -24,7 +23,6 @@ from portal.accounts.services import create_client
 from portal.audit.services import Actor
 from portal.catalog.models import Product, ProductBilling, ProductKind, ProductPrice
 from portal.catalog.services import seed_catalog
-from portal.cli import alembic_config
 from portal.db import db
 from tests.conftest import app_overrides
 from tests.standins.ports import LOOPBACK, free_port
@@ -35,8 +33,7 @@ SETUP = Actor.system("tests")
 
 @pytest.fixture
 def live_portal(scratch_databases, tmp_path) -> Iterator[tuple[Flask, str, str]]:
-    url = scratch_databases.create("rmm_example")
-    command.upgrade(alembic_config(url), "head")
+    url = scratch_databases.create_migrated("rmm_example")
     app = create_app(app_overrides(url, tmp_path / "instance"))
     with app.app_context():
         seed_catalog(SETUP)

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import select
 
 from metering.psa.mapping import link_client, link_product
@@ -26,7 +25,6 @@ from metering.psa.tasks import sync_month_now
 from portal import create_app
 from portal.accounts.services import create_client
 from portal.catalog.services import get_product, seed_catalog
-from portal.cli import alembic_config
 from portal.db import db
 from tests.metering.months import TESTS, Month, event
 from tests.metering.psa.conftest import CATALOG, OCTOBER_HOLDERS
@@ -71,8 +69,7 @@ def _wait_for(condition, what: str, log_path: Path, timeout: float = 60) -> None
 def test_a_worker_killed_while_the_psa_creates_an_addition_leaves_no_duplicate(
     scratch_databases, connectwise: ConnectWiseServer, tmp_path: Path
 ):
-    database_url = scratch_databases.create("psa_worker")
-    command.upgrade(alembic_config(database_url), "head")
+    database_url = scratch_databases.create_migrated("psa_worker")
     settings = {**connectwise.settings(), "PSA_LEASE_SECONDS": "2"}
     broker = f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}"
     secret = secrets.token_urlsafe(32)

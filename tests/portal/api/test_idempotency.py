@@ -8,7 +8,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from alembic import command
 from sqlalchemy import func, select
 
 import portal.api.idempotency
@@ -20,7 +19,6 @@ from portal.accounts.token_services import create_api_token
 from portal.api.models import IdempotencyKey
 from portal.audit.services import Actor
 from portal.catalog.services import seed_catalog
-from portal.cli import alembic_config
 from portal.db import db
 from portal.orders.models import Order
 from tests.conftest import app_overrides
@@ -145,8 +143,7 @@ def test_an_effect_that_fails_after_its_changes_leaves_neither_the_changes_nor_t
 @pytest.fixture
 def committing_app(scratch_databases, tmp_path):
     """An app on its own database whose requests really commit, each on its own connection."""
-    url = scratch_databases.create("api_concurrency")
-    command.upgrade(alembic_config(url), "head")
+    url = scratch_databases.create_migrated("api_concurrency")
     app = create_app(app_overrides(url, tmp_path / "instance"))
     with app.app_context():
         seed_catalog(Actor.system("tests"))

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from flask import Flask
 
 from portal import create_app
@@ -21,7 +20,6 @@ from portal.accounts.models import Role
 from portal.accounts.services import create_client, create_user_with_password
 from portal.audit.services import Actor
 from portal.catalog.services import seed_catalog
-from portal.cli import alembic_config
 from portal.db import db
 from tests.conftest import TEST_PASSWORD, ScratchDatabases, app_overrides
 from tests.metering.months import Month, event, lines_of
@@ -50,9 +48,10 @@ def installations(scratch_databases: ScratchDatabases, tmp_path: Path) -> Iterat
     apps: list[Flask] = []
 
     def _make(label: str, *, migrate: bool, key: str) -> Installation:
-        database_url = scratch_databases.create(f"backup_{label}")
         if migrate:
-            command.upgrade(alembic_config(database_url), "head")
+            database_url = scratch_databases.create_migrated(f"backup_{label}")
+        else:
+            database_url = scratch_databases.create(f"backup_{label}")
         instance = tmp_path / label
         instance.mkdir()
         (instance / "secret_key").write_text(key)

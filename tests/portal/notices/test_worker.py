@@ -9,15 +9,13 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from alembic import command
 
 from portal import create_app
 from portal.accounts.models import Role
 from portal.accounts.services import create_client, create_user_with_password, ensure_reseller
-from portal.cli import alembic_config
 from portal.db import db
 from provisioning import suspend_client
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, ScratchDatabases
 from tests.portal.notices.conftest import Mailbox
 from tests.portal.webhooks_out.test_worker import _start_worker, _stop_worker
 from tests.provisioning.conftest import ACTOR
@@ -25,11 +23,12 @@ from tests.standins.ports import LOOPBACK, free_port
 
 
 @pytest.mark.slow
-def test_a_worker_sends_the_suspension_notice_after_the_commit(tmp_path: Path) -> None:
-    database_url = f"sqlite:///{tmp_path / 'seatmeter.sqlite'}"
+def test_a_worker_sends_the_suspension_notice_after_the_commit(
+    tmp_path: Path, scratch_databases: ScratchDatabases
+) -> None:
+    database_url = scratch_databases.migrated_sqlite(tmp_path / "seatmeter.sqlite")
     broker_url = f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}"
     secret_key = secrets.token_urlsafe(32)
-    command.upgrade(alembic_config(database_url), "head")
     mailbox = Mailbox()
     smtp_port = free_port()
     smtp = Controller(mailbox, hostname=LOOPBACK, port=smtp_port)

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from flask import Flask
 from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
@@ -21,7 +20,6 @@ from portal.accounts.services import create_client, create_user_with_password
 from portal.accounts.token_services import create_api_token
 from portal.audit.services import Actor
 from portal.catalog.services import seed_catalog
-from portal.cli import alembic_config
 from portal.db import db
 from tests.conftest import TEST_PASSWORD, ScratchDatabases, app_overrides
 
@@ -57,8 +55,7 @@ class BackendKiller:
 def outage(scratch_databases: ScratchDatabases, tmp_path: Path) -> Iterator[dict[str, Any]]:
     if scratch_databases.backend != "postgresql":
         pytest.skip("terminates PostgreSQL backends: set DATABASE_URL to a PostgreSQL server")
-    database_url = scratch_databases.create("outage")
-    command.upgrade(alembic_config(database_url), "head")
+    database_url = scratch_databases.create_migrated("outage")
     app = create_app(app_overrides(database_url, tmp_path / "instance"))
     with app.app_context():
         seed_catalog(TESTS)

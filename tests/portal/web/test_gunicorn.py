@@ -15,18 +15,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 
-from portal.cli import alembic_config
+from tests.conftest import ScratchDatabases
 from tests.standins.ports import LOOPBACK, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
-def gunicorn(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    database_url = f"sqlite:///{tmp_path / 'portal.sqlite'}"
-    command.upgrade(alembic_config(database_url), "head")
+def gunicorn(scratch_databases: ScratchDatabases, tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    database_url = scratch_databases.migrated_sqlite(tmp_path / "portal.sqlite")
     port = free_port()
     log = tmp_path / "gunicorn.log"
     env = {

@@ -12,12 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import select
 
 from portal import create_app
 from portal.accounts.services import create_client
-from portal.cli import alembic_config
 from portal.db import db
 from portal.webhooks_out.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from portal.webhooks_out.services import EndpointSettings, create_endpoint, signing_secret
@@ -62,12 +60,13 @@ def _stop_worker(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.mark.slow
-def test_a_worker_delivers_after_the_commit_and_retries_through_the_broker(tmp_path, webhook_receiver):
-    database_url = f"sqlite:///{tmp_path / 'seatmeter.sqlite'}"
+def test_a_worker_delivers_after_the_commit_and_retries_through_the_broker(
+    tmp_path, webhook_receiver, scratch_databases
+):
+    database_url = scratch_databases.migrated_sqlite(tmp_path / "seatmeter.sqlite")
     # Its own broker file: no other test's worker or queue is involved.
     broker_url = f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}"
     secret_key = secrets.token_urlsafe(32)
-    command.upgrade(alembic_config(database_url), "head")
     app = create_app(
         {
             "DATABASE_URL": database_url,
