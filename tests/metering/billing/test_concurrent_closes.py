@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 
 import pytest
-from alembic import command
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -22,7 +21,6 @@ from metering.settings import billing_timezone
 from portal import create_app
 from portal.accounts.services import create_client
 from portal.catalog.services import seed_catalog
-from portal.cli import alembic_config
 from portal.db import db, utcnow
 from portal.transactions import task_transaction
 from tests.conftest import ScratchDatabases, app_overrides
@@ -35,8 +33,7 @@ CLIENTS = ["acme", "bolt", "cove", "dune", "echo", "fern"]
 @pytest.fixture
 def october(scratch_databases: ScratchDatabases, tmp_path, travel) -> Iterator[Flask]:
     """Six clients with October's usage, on a database whose commits are real; the clock in November."""
-    url = scratch_databases.create(f"two_closes_{secrets.token_hex(4)}")
-    command.upgrade(alembic_config(url), "head")
+    url = scratch_databases.create_migrated(f"two_closes_{secrets.token_hex(4)}")
     app = create_app(app_overrides(url, tmp_path / "instance"))
     with app.app_context():
         seed_catalog(TESTS)

@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from alembic import command
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -26,7 +25,6 @@ from portal.accounts.token_services import create_api_token
 from portal.audit.models import AuditEvent
 from portal.audit.services import Actor
 from portal.catalog.services import seed_catalog
-from portal.cli import alembic_config
 from portal.db import db
 from portal.orders.models import Order, Seat
 from tests.conftest import TEST_PASSWORD, ScratchDatabases, app_overrides
@@ -38,8 +36,7 @@ TESTS = Actor.system("tests")
 
 @pytest.fixture
 def two_admins(scratch_databases: ScratchDatabases, tmp_path) -> Iterator[dict[str, Any]]:
-    url = scratch_databases.create(f"two_admins_{secrets.token_hex(4)}")
-    command.upgrade(alembic_config(url), "head")
+    url = scratch_databases.create_migrated(f"two_admins_{secrets.token_hex(4)}")
     app = create_app(app_overrides(url, tmp_path / "instance"))
     with app.app_context():
         seed_catalog(TESTS)

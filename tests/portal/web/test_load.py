@@ -19,7 +19,7 @@ SECONDS = 1.5
 def test_pages_and_the_api_under_concurrent_load_answer_without_errors(
     scratch_databases: ScratchDatabases, capsys: pytest.CaptureFixture[str]
 ):
-    url = scratch_databases.create("load")
+    url = scratch_databases.create_migrated("load")
     seeded = seed_portal(url, seats=40)
     port = free_port()
     server = Server(url, port, ROOT, workers=2)
