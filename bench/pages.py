@@ -118,7 +118,9 @@ def _history(
     return rows
 
 
-def seed(url: str, clients: int, seats: int, rng: random.Random) -> Seeded:
+def seed_portal(url: str, seats: int) -> Seeded:
+    """The migrated database with the catalog, a reseller admin, a client admin, an API token and one
+    client with ``seats`` active, assigned seats. Through the product's services: SQLite works too."""
     command.upgrade(alembic_config(url), "head")
     app = create_app(_app_config(url))
     with app.app_context():
@@ -138,15 +140,25 @@ def seed(url: str, clients: int, seats: int, rng: random.Random) -> Seeded:
         for first in range(0, seats, 100):
             place_order(BENCH, client, exchange, min(100, seats - first), people[first : first + 100])
         db.session.execute(
-            text("UPDATE seats SET state = 'active', activated_at = now() WHERE client_id = :id"),
-            {"id": client.id},
+            text("UPDATE seats SET state = 'active', activated_at = :now WHERE client_id = :id"),
+            {"id": client.id, "now": datetime.now(UTC)},
         )
         db.session.commit()
+        seeded = Seeded("bench-client", reseller.email, admin.email, raw_token)
+    app.extensions["seatmeter.db"].engine.dispose()
+    return seeded
+
+
+def seed(url: str, clients: int, seats: int, rng: random.Random) -> Seeded:
+    seeded = seed_portal(url, seats)
+    app = create_app(_app_config(url))
+    with app.app_context():
         products: dict[str, int] = {
             code: id_ for code, id_ in db.session.execute(text("SELECT code, id FROM products"))
         }
-        bench_client_id = client.id
-        reseller_email, admin_email = reseller.email, admin.email
+        bench_client_id = db.session.execute(
+            text("SELECT id FROM clients WHERE ref = :ref"), {"ref": seeded.client_ref}
+        ).scalar_one()
 
         raw = db.engine.raw_connection()
         connection = raw.driver_connection
@@ -179,7 +191,7 @@ def seed(url: str, clients: int, seats: int, rng: random.Random) -> Seeded:
         f"#{bench_client_id}",
         flush=True,
     )
-    return Seeded("bench-client", reseller_email, admin_email, raw_token)
+    return seeded
 
 
 def _app_config(url: str) -> dict[str, str]:
@@ -324,6 +336,29 @@ def load(
     return Figure(name, len(every), sum(errors), elapsed, every)
 
 
+def measure(
+    port: int, seeded: Seeded, concurrency: int, seconds: float, seats: str, clients: str
+) -> list[Figure]:
+    """Log in as the reseller and the client admin, then load each path in turn: /healthz (the
+    ceiling), /client/, /reseller/ and GET /api/v1/seats. ``tests/portal/web/test_load.py`` runs
+    this briefly in CI."""
+    reseller = log_in(port, seeded.reseller_email)
+    client_admin = log_in(port, seeded.client_email)
+    api = {"Authorization": f"Bearer {seeded.api_token}"}
+    paths = [
+        ("/healthz", "/healthz", {}),
+        (f"/client/ ({seats})", "/client/", client_admin),
+        (f"/reseller/ ({clients})", "/reseller/", reseller),
+        ("GET /api/v1/seats", "/api/v1/seats", api),
+    ]
+    figures = []
+    for label, path, headers in paths:
+        figure = load(port, label, path, headers, concurrency, seconds)
+        print(f"  {label}: {figure.rate:,.0f} req/s, {figure.errors} errors", flush=True)
+        figures.append(figure)
+    return figures
+
+
 def table(figures: list[Figure], concurrency: int) -> str:
     ceiling = figures[0]
     lines = [
@@ -380,20 +415,14 @@ def main() -> None:
         server = Server(url, args.port, args.app_dir.resolve(), args.workers)
         try:
             server.wait_ready()
-            reseller = log_in(args.port, seeded.reseller_email)
-            client_admin = log_in(args.port, seeded.client_email)
-            api = {"Authorization": f"Bearer {seeded.api_token}"}
-            paths = [
-                ("/healthz", "/healthz", {}),
-                (f"/client/ ({args.seats} seats)", "/client/", client_admin),
-                (f"/reseller/ ({args.clients:,} clients)", "/reseller/", reseller),
-                ("GET /api/v1/seats", "/api/v1/seats", api),
-            ]
-            figures = []
-            for label, path, headers in paths:
-                figure = load(args.port, label, path, headers, args.concurrency, args.seconds)
-                print(f"  {label}: {figure.rate:,.0f} req/s, {figure.errors} errors", flush=True)
-                figures.append(figure)
+            figures = measure(
+                args.port,
+                seeded,
+                args.concurrency,
+                args.seconds,
+                f"{args.seats} seats",
+                f"{args.clients:,} clients",
+            )
         finally:
             server.stop()
     finally:

@@ -46,6 +46,7 @@ def place_order(
         raise InvalidInput("A person appears twice.", fields={"end_users": "Each person once."})
     if any(user.client_id != client.id for user in end_users):
         raise InvalidInput("Unknown end user.", fields={"end_users": "Unknown end user."})
+    _lock_people(end_users)
     for user in end_users:
         _check_no_other_seat(product, user, None, field="end_users")
     if not product.active:
@@ -421,10 +422,23 @@ def _require_not_cancelled(seat: Seat) -> None:
         raise Conflict(f"Seat #{seat.id} is cancelled.")
 
 
+def _lock_people(end_users: list[EndUser]) -> None:
+    """Hold these people's rows until the commit, so that a concurrent order or assignment for one of
+    them waits and then sees the seat this one gives them (PostgreSQL reads only committed rows; the
+    check below would otherwise pass in both). In id order, so two such requests cannot deadlock.
+    SQLite lets one writer in at a time anyway (BEGIN IMMEDIATE) and ignores FOR UPDATE."""
+    if end_users:
+        ids = sorted(user.id for user in end_users)
+        db.session.execute(
+            select(EndUser.id).where(EndUser.id.in_(ids)).order_by(EndUser.id).with_for_update()
+        )
+
+
 def _check_no_other_seat(product: Product, end_user: EndUser, seat: Seat | None, *, field: str) -> None:
     """One desktop and one mailbox per person: the platform account is named after them."""
     if product.kind not in NAMED_USER_KINDS:
         return
+    _lock_people([end_user])
     query = (
         select(Seat.id)
         .join(Product, Product.id == Seat.product_id)

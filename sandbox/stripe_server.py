@@ -35,6 +35,36 @@ def _patch_localstripe() -> None:
 
     server.app.router.add_delete("/_config/webhooks", clear_webhooks)
 
+    # 2b. Faults on demand, for the fault suite: POST /_config/faults with ``fail=N`` (and optionally
+    # ``after=M``) lets the next M API requests through, then answers N with a 500 as Stripe does
+    # when it is having trouble, without applying them. DELETE /_config/faults ends it.
+    faults = {"after": 0, "fail": 0}
+
+    async def set_faults(request: web.Request) -> web.Response:
+        form = await request.post()
+        faults["after"] = int(str(form.get("after", "0")))
+        faults["fail"] = int(str(form.get("fail", "0")))
+        return web.Response()
+
+    async def clear_faults(request: web.Request) -> web.Response:
+        faults.update(after=0, fail=0)
+        return web.Response()
+
+    @web.middleware
+    async def inject_faults(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/v1/") and faults["fail"] > 0:
+            if faults["after"] > 0:
+                faults["after"] -= 1
+            else:
+                faults["fail"] -= 1
+                error = {"type": "api_error", "message": "An unknown error occurred (injected)"}
+                return web.json_response({"error": error}, status=500)
+        return await handler(request)
+
+    server.app.router.add_post("/_config/faults", set_faults)
+    server.app.router.add_delete("/_config/faults", clear_faults)
+    server.app.middlewares.insert(0, inject_faults)
+
     # 3. Invoices as real Stripe (API >= 2022-08-01) makes them. localstripe 1.15 only creates
     # invoices for customers WITH a subscription (404 otherwise) and always sweeps the customer's
     # pending items into a new invoice. Real Stripe creates one-off invoices, sweeps pending items

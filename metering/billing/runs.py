@@ -138,8 +138,21 @@ def _ref(plan: ClosePlan, client_id: int) -> str:
     return plan.refs.get(client_id, str(client_id))
 
 
+# How PostgreSQL and SQLite name the one-invoice-per-client-and-month rule when it refuses a row.
+_ONE_INVOICE_A_MONTH = ("uq_invoices_client_id_period", "invoices.client_id, invoices.period")
+WRITTEN_BY_ANOTHER_CLOSE = (
+    "Another close of this month wrote this client's invoice at the same time; "
+    "close the month again to check it."
+)
+
+
 def _failed(plan: ClosePlan, client_id: int, error: Exception) -> str:
+    """Why the client failed, in words for the reseller (the log keeps the database's own text)."""
     log.error("month close %s: client %s failed: %s", plan.period, _ref(plan, client_id), error)
+    if isinstance(error, IntegrityError):
+        if any(name in str(error.orig) for name in _ONE_INVOICE_A_MONTH):
+            return WRITTEN_BY_ANOTHER_CLOSE
+        return "The database refused this client's invoice; the server's log has the details."
     return str(error)
 
 

@@ -311,6 +311,7 @@ def test_a_reset_phone_password_replaces_the_old_one_at_the_registrar(stack):
     assert stack.attempts(seat_id)[-1] == ("reset_password", "succeeded")
 
 
+@pytest.mark.faults
 def test_sigkill_mid_provisioning_heals_without_duplicates(stack):
     client, people = new_client(stack, 12)
     ids = order(stack, client, "desktop", people) + order(stack, client, "exchange", people)

@@ -5,6 +5,7 @@
   module globals ``stripe.api_key`` / ``stripe.api_base`` (both work with stripe 16).
 * ``stripe_env`` (function) empties localstripe (data AND webhooks) and sets those module globals.
 * ``register_webhook`` registers a receiver through localstripe's ``/_config/webhooks/<id>``.
+* ``fail_requests`` makes the stand-in answer the next API requests with 500s (the fault suite).
 
 The launcher (``python -m sandbox.stripe_server --port N``) does not use the ``localstripe`` CLI:
 that binds every interface and pickles its store into one fixed /tmp file shared by all instances.
@@ -56,6 +57,11 @@ def register_webhook(
     _request("POST", f"{server.api_base}/_config/webhooks/{webhook_id}", form)
 
 
+def fail_requests(server: LocalStripe, fail: int, after: int = 0) -> None:
+    """Let ``after`` API requests through, then answer ``fail`` with Stripe's 500 (not applied)."""
+    _request("POST", f"{server.api_base}/_config/faults", [("fail", str(fail)), ("after", str(after))])
+
+
 @pytest.fixture(scope="session")
 def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
     port = free_port()
@@ -77,6 +83,7 @@ def stripe_env(localstripe: LocalStripe, monkeypatch: pytest.MonkeyPatch) -> Loc
     _request("DELETE", f"{localstripe.api_base}/_config/data")
     # localstripe's own reset keeps registered webhooks; our launcher adds this route to drop them.
     _request("DELETE", f"{localstripe.api_base}/_config/webhooks")
+    _request("DELETE", f"{localstripe.api_base}/_config/faults")
     monkeypatch.setattr(stripe, "api_key", localstripe.api_key)
     monkeypatch.setattr(stripe, "api_base", localstripe.api_base)
     return localstripe

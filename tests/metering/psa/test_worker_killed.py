@@ -30,7 +30,7 @@ from tests.metering.months import TESTS, Month, event
 from tests.metering.psa.conftest import CATALOG, OCTOBER_HOLDERS
 from tests.standins.connectwise import ConnectWiseServer
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.faults]
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 

@@ -26,7 +26,10 @@ from provisioning import engine
 from tests.conftest import TEST_QUEUE, app_overrides
 from tests.standins.ports import LOOPBACK, free_port, wait_for_port
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
+pytestmark = [
+    pytest.mark.faults,
+    pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed"),
+]
 
 
 @dataclass

@@ -24,6 +24,7 @@ from portal.db import db
 from tests.conftest import TEST_PASSWORD, ScratchDatabases, app_overrides
 
 TESTS = Actor.system("tests")
+pytestmark = pytest.mark.faults
 
 
 class BackendKiller:
