@@ -310,9 +310,16 @@ CHECK_EACH_PAGE_WITH_AXE = """
   });
 })();
 """
-COLLECT_AXE_FINDINGS = """
+WAIT_FOR_THE_CHECK = """
 async () => {
-  if (window.__axeDone) await window.__axeDone;
+  if (document.readyState !== "complete") {
+    await new Promise((loaded) => window.addEventListener("load", loaded, { once: true }));
+  }
+  await window.__axeDone;
+}
+"""
+COLLECT_AXE_FINDINGS = """
+() => {
   const all = JSON.parse(sessionStorage.getItem("seatmeter-axe") || "[]");
   sessionStorage.removeItem("seatmeter-axe");
   return all;
@@ -330,10 +337,13 @@ class AxeFindings:
     def wait(self, page: object) -> None:
         """Let the check of the page ``page`` shows finish (before the test leaves it)."""
         with contextlib.suppress(Exception):  # a page closed or not loaded yet has nothing to wait for
-            page.evaluate("window.__axeDone || null")  # type: ignore[attr-defined]
+            # A click just before may have started a page that has not loaded (nor started its check).
+            page.wait_for_load_state("load")  # type: ignore[attr-defined]
+            page.evaluate(WAIT_FOR_THE_CHECK)  # type: ignore[attr-defined]
 
     def collect(self, page: object) -> None:
         """Wait for the page's check, then keep what every page of the tab found."""
+        self.wait(page)
         entries = page.evaluate(COLLECT_AXE_FINDINGS)  # type: ignore[attr-defined]
         started = [entry["page"] for entry in entries if entry.get("started")]
         for entry in entries:
