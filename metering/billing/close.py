@@ -69,6 +69,7 @@ from portal.audit.services import Actor
 from portal.catalog.models import Product
 from portal.db import db
 from portal.errors import Conflict
+from portal.webhooks_out.services import emit
 
 
 class CloseOutcome(enum.StrEnum):
@@ -367,3 +368,18 @@ def record_close_completed(plan: ClosePlan) -> None:
         db.session.add(state)
     state.closed_at = plan.built_at
     db.session.flush()
+    _announce_closed(state, plan)
+
+
+def _announce_closed(state: BillingPeriodState, plan: ClosePlan) -> None:
+    """``period.closed`` in the close's own transaction: the reseller is told its bills wait for review."""
+
+    def data() -> dict[str, object]:
+        drafts = db.session.scalar(
+            select(func.count(Invoice.id)).where(
+                Invoice.period == str(plan.period), Invoice.status == InvoiceStatus.DRAFT
+            )
+        )
+        return {"period": str(plan.period), "drafts": drafts or 0}
+
+    emit("period.closed", state, data)

@@ -14,7 +14,7 @@ from typing import Any
 from flask import render_template
 from sqlalchemy import select
 
-from metering import Invoice, invoice_pdf
+from metering import BillingPeriod, Invoice, invoice_pdf
 from portal.accounts.models import Client, Reseller, Role, User
 from portal.db import db
 from portal.money import format_amount
@@ -215,6 +215,30 @@ def _invoice_notices(data: dict[str, Any], reseller: Reseller | None) -> list[No
     ]
 
 
+def _bills_ready_notices(data: dict[str, Any]) -> list[Notice]:
+    period = str(data.get("period", ""))
+    try:
+        label = BillingPeriod.parse(period).label
+    except ValueError:
+        return []
+    drafts = int(data.get("drafts", 0))
+    bills = "1 draft bill waits" if drafts == 1 else f"{drafts} draft bills wait"
+    return [
+        Notice(
+            NoticeKind.BILLS_READY,
+            to,
+            f"Bills for {label} are ready for review",
+            (
+                f"{label} is closed: {bills} for your review.",
+                "Nothing is sent to a client until you approve it.",
+            ),
+            link=public_link("review.month", period=period),
+            link_label="Review the bills",
+        )
+        for to in reseller_people()
+    ]
+
+
 def _client_notices(event: WebhookEvent, data: dict[str, Any]) -> list[Notice]:
     client = _client(data)
     if client is None:
@@ -240,6 +264,8 @@ def notices_for(event: WebhookEvent) -> list[Notice]:
         return _order_notices(data)
     if event.type in ("seat.active", "seat.failed"):
         return _seat_notices(event, data)
+    if event.type == "period.closed":
+        return _bills_ready_notices(data)
     if event.type == "invoice.finalized":
         return _invoice_notices(data, reseller_profile())
     if event.type in ("client.suspended", "client.resumed"):

@@ -17,6 +17,7 @@ class NoticeKind(enum.StrEnum):
     SEAT_READY = "seat_ready"
     SEAT_FAILED = "seat_failed"  # to the client, in plain words
     SEAT_FAILED_DETAILS = "seat_failed_details"  # to the reseller, with the technical reason
+    BILLS_READY = "bills_ready"  # to the reseller: a closed month's drafts wait for review
     INVOICE_ISSUED = "invoice_issued"
     SUSPENDED = "suspended"
     RESUMED = "resumed"

@@ -20,7 +20,15 @@ REMINDERS_TASK = "notices.spla_reminders"
 
 # The outbox events that become e-mail notices.
 NOTICE_EVENTS: frozenset[str] = frozenset(
-    {"order.placed", "seat.active", "seat.failed", "invoice.finalized", "client.suspended", "client.resumed"}
+    {
+        "order.placed",
+        "seat.active",
+        "seat.failed",
+        "period.closed",
+        "invoice.finalized",
+        "client.suspended",
+        "client.resumed",
+    }
 )
 
 

@@ -65,6 +65,10 @@ _FINDING = {
     "user": _TEXT,
     "first_seen_at": {"type": "string", "format": "date-time"},
 }
+_PERIOD = {
+    "period": {"type": "string", "description": "The month, YYYY-MM."},
+    "drafts": {"type": "integer", "description": "Draft bills waiting for review."},
+}
 _TEST = {"endpoint_id": {"type": "integer"}, "sent_by": {"type": "string"}}
 
 _DATA: dict[str, dict[str, Any]] = {
@@ -72,6 +76,7 @@ _DATA: dict[str, dict[str, Any]] = {
     "seat.active": _SEAT,
     "seat.failed": _SEAT,
     "seat.terminated": _SEAT,
+    "period.closed": _PERIOD,
     "invoice.finalized": _INVOICE,
     "invoice.paid": _INVOICE,
     "invoice.overdue": _INVOICE,

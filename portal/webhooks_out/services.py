@@ -43,6 +43,7 @@ EVENT_TYPES: dict[str, str] = {
     "seat.active": "A seat became active on its platform (ordered, assigned, resumed).",
     "seat.failed": "A seat's platform step failed for good; it waits for a person.",
     "seat.terminated": "A seat is gone from its platform.",
+    "period.closed": "A month was closed: every client's bill for it is drafted and waits for review.",
     "invoice.finalized": "An invoice was approved and finalized.",
     "invoice.paid": "An invoice was paid.",
     "invoice.overdue": "An invoice's payment failed; it is overdue.",

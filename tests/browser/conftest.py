@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -187,6 +188,32 @@ def _stop_worker(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
+@contextlib.contextmanager
+def running_portal(env: dict[str, str], work: Path, queues: str) -> Iterator[str]:
+    """``flask run`` and a Celery worker on ``queues`` (comma-separated) for ``env``; yields the URL."""
+    port = int(env["PUBLIC_URL"].rsplit(":", 1)[1])
+    # The worker starts while the web server does; both take a few seconds to import everything.
+    worker = _start_worker(env, queues, work / "worker.log")
+    try:
+        web = start_server(
+            [_bin("flask"), "--app", "wsgi", "run", "--host", LOOPBACK, "--port", str(port), "--no-reload"],
+            port,
+            work / "web.log",
+            cwd=REPO_ROOT,
+            env=env,
+            timeout=30,
+        )
+    except BaseException:
+        _stop_worker(worker)
+        raise
+    try:
+        _wait_until_ready(worker, work / "worker.log")
+        yield env["PUBLIC_URL"]
+    finally:
+        _stop_worker(worker)
+        stop_process(web)
+
+
 @pytest.fixture(scope="module")
 def chromium() -> Path:
     """Checked before anything is started: without a browser there is nothing to test."""
@@ -249,9 +276,110 @@ def portal(
         stop_process(web)
 
 
-@pytest.fixture
-def browser_page(chromium: Path) -> Iterator[object]:
-    """A page of a fresh chromium profile (Debian's chromium; Playwright downloads nothing)."""
+# axe-core, vendored (tests/browser/axe/README.md says where from). Every HTML page a browser test
+# opens is checked once it has loaded; the serious and critical violations fail the test.
+AXE_SCRIPT = Path(__file__).resolve().parent / "axe" / "axe.min.js"
+AXE_VERSION = "4.14.1"
+# What each page found is kept in the tab's sessionStorage, which outlives the page. axe-core does
+# most of its work before the page answers the next click; the test's own goto and reload wait for
+# the check (AxeFindings.wait). A page left before its check ended anyway stays "started" and is
+# reported as not checked.
+CHECK_EACH_PAGE_WITH_AXE = """
+(() => {
+  if (window !== window.top) return;
+  const KEY = "seatmeter-axe";
+  const page = location.pathname + location.search;
+  const save = (entry) => {
+    const all = JSON.parse(sessionStorage.getItem(KEY) || "[]");
+    all.push(entry);
+    sessionStorage.setItem(KEY, JSON.stringify(all));
+  };
+  window.addEventListener("load", () => {
+    if (document.contentType !== "text/html" || typeof axe === "undefined") return;
+    save({ page, started: true });
+    window.__axeDone = axe
+      .run(document, { resultTypes: ["violations"] })
+      .then((results) => results.violations
+        .filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => `${v.id} (${v.impact}): ${v.help}; at ` +
+                    v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")))
+      .catch((error) => [`axe failed: ${error}`])
+      .then((failing) => save({ page, failing }));
+  });
+})();
+"""
+WAIT_FOR_THE_CHECK = """
+async () => {
+  if (document.readyState !== "complete") {
+    await new Promise((loaded) => window.addEventListener("load", loaded, { once: true }));
+  }
+  await window.__axeDone;
+}
+"""
+COLLECT_AXE_FINDINGS = """
+() => {
+  const all = JSON.parse(sessionStorage.getItem("seatmeter-axe") || "[]");
+  sessionStorage.removeItem("seatmeter-axe");
+  return all;
+}
+"""
+
+
+class AxeFindings:
+    """What axe-core found on the pages of one browser context: ``{page: [violation, ...]}``."""
+
+    def __init__(self) -> None:
+        self.by_page: dict[str, list[str]] = {}
+        self.unchecked: list[str] = []
+
+    def wait(self, page: object) -> None:
+        """Let the check of the page ``page`` shows finish (before the test leaves it)."""
+        with contextlib.suppress(Exception):  # a page closed or not loaded yet has nothing to wait for
+            # A click just before may have started a page that has not loaded (nor started its check).
+            page.wait_for_load_state("load")  # type: ignore[attr-defined]
+            page.evaluate(WAIT_FOR_THE_CHECK)  # type: ignore[attr-defined]
+
+    def collect(self, page: object) -> None:
+        """Wait for the page's check, then keep what every page of the tab found."""
+        self.wait(page)
+        entries = page.evaluate(COLLECT_AXE_FINDINGS)  # type: ignore[attr-defined]
+        started = [entry["page"] for entry in entries if entry.get("started")]
+        for entry in entries:
+            if "failing" not in entry:
+                continue
+            started.remove(entry["page"])
+            if entry["failing"]:
+                found = self.by_page.setdefault(entry["page"], [])
+                found += [violation for violation in entry["failing"] if violation not in found]
+        self.unchecked += started
+
+    def __str__(self) -> str:
+        lines = [f"{page}:\n  " + "\n  ".join(found) for page, found in self.by_page.items()]
+        if self.unchecked:
+            lines.append(f"left before axe-core finished: {', '.join(self.unchecked)}")
+        return "\n".join(lines)
+
+
+def check_pages_with_axe(context: object, page: object) -> AxeFindings:
+    """Run axe-core on every page ``context`` loads from now on; ``page``'s goto and reload wait for
+    the check of the page they leave. ``collect`` at the end."""
+    findings = AxeFindings()
+    context.add_init_script(path=str(AXE_SCRIPT))  # type: ignore[attr-defined]
+    context.add_init_script(CHECK_EACH_PAGE_WITH_AXE)  # type: ignore[attr-defined]
+    for name in ("goto", "reload"):
+        leave = getattr(page, name)
+
+        def after_the_check(*args: object, _leave: Any = leave, **kwargs: object) -> object:
+            findings.wait(page)
+            return _leave(*args, **kwargs)
+
+        setattr(page, name, after_the_check)
+    return findings
+
+
+@contextlib.contextmanager
+def browser_context(chromium: Path) -> Iterator[object]:
+    """A fresh chromium profile (Debian's chromium; Playwright downloads nothing)."""
     from playwright.sync_api import sync_playwright
 
     with (
@@ -267,9 +395,30 @@ def browser_page(chromium: Path) -> Iterator[object]:
         )
         context.set_default_timeout(15_000)
         try:
-            yield context.pages[0] if context.pages else context.new_page()
+            yield context
         finally:
             context.close()
+
+
+def first_page(context: object) -> object:
+    return context.pages[0] if context.pages else context.new_page()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def browser_page(chromium: Path) -> Iterator[object]:
+    """A page of a fresh chromium profile.
+
+    Every page it opens is checked by axe-core; serious or critical violations fail the test.
+    """
+    with browser_context(chromium) as context:
+        page = first_page(context)
+        findings = check_pages_with_axe(context, page)
+        yield page
+        findings.collect(page)
+    if findings.by_page or findings.unchecked:
+        pytest.fail(
+            f"axe-core {AXE_VERSION} found serious or critical violations:\n{findings}", pytrace=False
+        )
 
 
 # Every Content-Security-Policy violation the browser reports, from the first paint on.
@@ -311,6 +460,38 @@ def wider_than_a_phone(page: object, base_url: str, paths: list[str]) -> list[st
         if width > PHONE["width"]:
             too_wide.append(f"{path}: {width} px")
     return too_wide
+
+
+MEASURE_EACH_PAGE = """
+(() => {
+  if (window !== window.top) return;
+  window.addEventListener("load", () => {
+    if (document.contentType !== "text/html") return;
+    window.__reportWidth(location.pathname + location.search, document.documentElement.scrollWidth);
+  });
+})();
+"""
+
+
+class PageWidths:
+    """How wide each page a browser context loaded was (its scroll width once loaded)."""
+
+    def __init__(self) -> None:
+        self.widths: dict[str, int] = {}
+
+    def report(self, _source: object, page: str, width: int) -> None:
+        self.widths[page] = max(width, self.widths.get(page, 0))
+
+    def wider_than(self, limit: int) -> list[str]:
+        return [f"{page}: {width} px" for page, width in self.widths.items() if width > limit]
+
+
+def measure_page_widths(context: object) -> PageWidths:
+    """Measure every page ``context`` loads from now on."""
+    widths = PageWidths()
+    context.expose_binding("__reportWidth", widths.report)  # type: ignore[attr-defined]
+    context.add_init_script(MEASURE_EACH_PAGE)  # type: ignore[attr-defined]
+    return widths
 
 
 def log_in(page: object, base_url: str, email: str, password: str) -> None:

@@ -132,16 +132,13 @@ def _wait_for_button(page: object, name: str, logs: str, tries: int = 60) -> Non
     raise AssertionError(f"no {name!r} button after {tries / 2:.0f}s\n{logs}")
 
 
-def test_client_admin_resets_a_phone_password_and_only_the_new_one_registers(
-    phone_portal, browser_page, kamailio, tmp_path
-):
+def reset_phone_password(page, portal: Portal, seat_id: int, kamailio: Kamailio) -> None:
+    """As the client administrator (logged in): read the phone seat's SIP sign-in, show its password
+    once, reset it, and show the new one; the registrar then refuses the old password and takes the
+    new one. The page answers "are you sure?" dialogs itself."""
     from playwright.sync_api import expect
 
-    portal, env = phone_portal
-    page = browser_page
-    page.on("dialog", lambda dialog: dialog.accept())  # the "are you sure?" before a reset
-    seat_id = _order_a_phone(env, tmp_path)
-    log_in(page, portal.url, portal.admin_email, portal.admin_password)
+    page.on("dialog", lambda dialog: dialog.accept())
     page.goto(f"{portal.url}/client/seats/{seat_id}")
     _wait_for_button(page, "Show the password once", portal.logs())
 
@@ -160,4 +157,14 @@ def test_client_admin_resets_a_phone_password_and_only_the_new_one_registers(
     assert new != old
     assert sip_client.register(kamailio.host, kamailio.port, account, domain, old) == 401
     assert sip_client.register(kamailio.host, kamailio.port, account, domain, new) == 200
+
+
+def test_client_admin_resets_a_phone_password_and_only_the_new_one_registers(
+    phone_portal, browser_page, kamailio, tmp_path
+):
+    portal, env = phone_portal
+    page = browser_page
+    seat_id = _order_a_phone(env, tmp_path)
+    log_in(page, portal.url, portal.admin_email, portal.admin_password)
+    reset_phone_password(page, portal, seat_id, kamailio)
     assert wider_than_a_phone(page, portal.url, [f"/client/seats/{seat_id}"]) == []

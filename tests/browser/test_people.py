@@ -48,6 +48,35 @@ def _tab_to(page, name: str, limit: int = 80) -> None:
     raise AssertionError(f"Tab never reached “{name}”")
 
 
+def invite_user(page, base_url: str, name: str, email: str) -> None:
+    """As a client administrator, invite a portal user; every field is found by its label."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base_url}/client/users")
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("E-mail", exact=True).fill(email)
+    page.get_by_label("Role", exact=True).select_option("client_user")
+    page.get_by_role("button", name="Send invitation").click()
+    expect(page.get_by_text(f"Invitation sent to {email}.")).to_be_visible()
+    row = page.locator("tr", has_text=email)
+    expect(row.get_by_label(f"Role of {name}")).to_have_value("client_user")
+
+
+def remove_user_by_keyboard(page, name: str, email: str) -> None:
+    """On the users page, remove a user with the keyboard alone: Tab to the link, Enter, read the
+    question, Tab to the button, Enter."""
+    from playwright.sync_api import expect
+
+    _tab_to(page, f"Remove {name}…")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=f"Remove {name} ({email})?")).to_be_visible()
+    _tab_to(page, f"Remove {name}")
+    expect(page.get_by_role("button", name=f"Remove {name}")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_text(f"{name} was removed.")).to_be_visible()
+    expect(page.locator("tr", has_text=email)).to_have_count(0)
+
+
 def test_people_and_tokens_on_a_phone_by_keyboard(portal: Portal, browser_page, tmp_path):
     from playwright.sync_api import expect
 
@@ -56,25 +85,8 @@ def test_people_and_tokens_on_a_phone_by_keyboard(portal: Portal, browser_page, 
     log_in(page, portal.url, portal.admin_email, portal.admin_password)
     expect(page.get_by_role("heading", name="Acme Law LLP")).to_be_visible()
 
-    # Invite Pat: every field is found by its label.
-    page.goto(f"{portal.url}/client/users")
-    page.get_by_label("Name", exact=True).fill("Pat Doe")
-    page.get_by_label("E-mail", exact=True).fill("pat@acme.example")
-    page.get_by_label("Role", exact=True).select_option("client_user")
-    page.get_by_role("button", name="Send invitation").click()
-    expect(page.get_by_text("Invitation sent to pat@acme.example.")).to_be_visible()
-    row = page.locator("tr", has_text="pat@acme.example")
-    expect(row.get_by_label("Role of Pat Doe")).to_have_value("client_user")
-
-    # Remove Pat with the keyboard alone: Tab to the link, Enter, read the question, Tab to the button, Enter.
-    _tab_to(page, "Remove Pat Doe…")
-    page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="Remove Pat Doe (pat@acme.example)?")).to_be_visible()
-    _tab_to(page, "Remove Pat Doe")
-    expect(page.get_by_role("button", name="Remove Pat Doe")).to_be_focused()
-    page.keyboard.press("Enter")
-    expect(page.get_by_text("Pat Doe was removed.")).to_be_visible()
-    expect(page.locator("tr", has_text="pat@acme.example")).to_have_count(0)
+    invite_user(page, portal.url, "Pat Doe", "pat@acme.example")
+    remove_user_by_keyboard(page, "Pat Doe", "pat@acme.example")
 
     # A token: its secret on the page after the redirect, once.
     page.goto(f"{portal.url}/client/tokens")

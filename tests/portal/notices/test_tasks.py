@@ -7,6 +7,7 @@ from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from metering import mark_spla_submitted, spla_report
@@ -19,6 +20,7 @@ from portal.notices.models import SentNotice
 from portal.notices.tasks import send_notices, send_spla_reminders
 from portal.orders.models import Seat
 from provisioning import resume_client, suspend_client
+from tests.metering.months import Month, event
 from tests.metering.seat_steps import step
 from tests.portal.notices.conftest import Mailbox, notice_jobs, run_notice_jobs
 from tests.provisioning.conftest import ACTOR, order
@@ -102,6 +104,25 @@ def test_an_issued_invoice_goes_to_the_billing_addresses_with_its_pdf(
     [pdf] = [part for part in message.iter_attachments() if part.get_content_type() == "application/pdf"]
     assert pdf.get_filename() == f"invoice-{invoice.number}.pdf"
     assert pdf.get_content().startswith(b"%PDF")
+
+
+def test_a_closed_month_tells_the_reseller_staff_its_bills_wait_for_review(
+    acme: Client, make_user, queued, mailbox: Mailbox
+) -> None:
+    staff = make_user(Role.RESELLER_STAFF, None, "clerk@northwind.example")
+    make_user(Role.CLIENT_ADMIN, acme, "boss@acme.example")
+    month = Month()
+    month.events(event("e1", "acme", "alice@acme.example", "desktop", "start", "2026-10-03T09:00:00Z"))
+    with time_machine.travel("2026-11-02T12:00:00Z", tick=True):
+        month.close("2026-10")
+        run_notice_jobs(queued)
+
+    [message] = mailbox.messages
+    assert message["To"] == staff.email
+    assert message["Subject"] == "Bills for October 2026 are ready for review"
+    text, html = bodies(message)
+    assert "October 2026 is closed: 1 draft bill waits for your review." in text
+    assert "/reseller/review/2026-10" in html
 
 
 def test_suspension_and_resumption_are_told_to_the_client(
