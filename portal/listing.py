@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlencode
 
-from flask import current_app
+from flask import current_app, request
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import ColumnElement, Select, and_, or_
 
@@ -168,3 +169,9 @@ def keyset_page(
         next_cursor=encode_cursor(list_name, True, key_of(rows[-1])) if has_next else None,
         previous_cursor=encode_cursor(list_name, False, key_of(rows[0])) if has_previous else None,
     )
+
+
+def page_url(cursor: str) -> str:
+    """The page being shown, its filters kept, at ``cursor`` (the pages' Next and Previous links)."""
+    kept = [(name, value) for name, value in request.args.items(multi=True) if name != "cursor"]
+    return f"{request.path}?{urlencode([*kept, ('cursor', cursor)])}"
