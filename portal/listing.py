@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 from flask import current_app, request
 from itsdangerous import BadData, URLSafeSerializer
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, or_
 
 from portal.db import db
 from portal.errors import ServiceError
@@ -48,7 +48,7 @@ def clean_search(raw: str | None) -> str:
     return (raw or "").replace("\x00", "").strip()[:MAX_SEARCH]
 
 
-def contains(column: ColumnElement[str], term: str) -> ColumnElement[bool]:
+def contains(column: SQLColumnExpression[str], term: str) -> ColumnElement[bool]:
     """``column`` (a stored folded text) contains ``term``, every character of it taken literally."""
     folded = fold(term)
     escaped = (
@@ -63,7 +63,7 @@ def contains(column: ColumnElement[str], term: str) -> ColumnElement[bool]:
 class SortKey:
     """One column of a list's order; the last key of a list must be unique (an id)."""
 
-    column: ColumnElement[Any]
+    column: SQLColumnExpression[Any]
     descending: bool = False
 
 
@@ -133,7 +133,7 @@ def _beyond(keys: Sequence[SortKey], values: Sequence[Any], forward: bool) -> Co
 
 
 def keyset_page(
-    query: Select[Any],
+    query: Select[*tuple[Any, ...]],
     keys: Sequence[SortKey],
     key_of: Callable[[Any], Sequence[Any]],
     *,

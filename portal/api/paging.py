@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import request
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, SQLColumnExpression
 
 from portal.api.bodies import Field, Integer, Query
 from portal.api.errors import ApiError
@@ -94,7 +94,7 @@ def updated_since(query: dict[str, Any]) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-def since_filter(column: ColumnElement[Any], query: dict[str, Any]) -> ColumnElement[bool] | None:
+def since_filter(column: SQLColumnExpression[datetime | None], query: dict[str, Any]) -> ColumnElement[bool] | None:
     moment = updated_since(query)
     return None if moment is None else column >= moment
 
