@@ -94,7 +94,9 @@ def updated_since(query: dict[str, Any]) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-def since_filter(column: SQLColumnExpression[datetime | None], query: dict[str, Any]) -> ColumnElement[bool] | None:
+def since_filter(
+    column: SQLColumnExpression[datetime | None], query: dict[str, Any]
+) -> ColumnElement[bool] | None:
     moment = updated_since(query)
     return None if moment is None else column >= moment
 
