@@ -58,9 +58,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Plain ALTER TABLE (SQLite 3.35+ and PostgreSQL): a batch rebuild would drop `clients`, which
+    # other tables point at, and SQLite refuses that with foreign keys on.
     for table in ("clients", "end_users", "seats"):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("updated_at")
+        op.execute(f"ALTER TABLE {table} DROP COLUMN updated_at")  # nosec B608  # names from this file
     for table in ("clients", "end_users"):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("search_text")
+        op.execute(f"ALTER TABLE {table} DROP COLUMN search_text")  # nosec B608  # names from this file
