@@ -207,3 +207,45 @@ def test_the_openapi_document_describes_paging(acme_api):
         assert "400" in operation["responses"], path
     for schema in ("SeatList", "EndUserList", "ClientList", "InvoiceList"):
         assert "next" in document["components"]["schemas"][schema]["properties"]
+
+
+def _invoice(client_id: int, period: str) -> None:
+    from metering import Invoice
+
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    db.session.add(
+        Invoice(
+            client_id=client_id,
+            period=period,
+            currency="USD",
+            total_minor=100,
+            starts_at=moment,
+            ends_at=moment,
+            built_at=moment,
+        )
+    )
+
+
+def test_invoice_pages_go_newest_month_first_without_losing_or_repeating_one(reseller_api, make_client):
+    firms = [make_client(f"firm-{number}", f"Firm {number}") for number in range(3)]
+    for month in range(1, 7):
+        for firm in firms:
+            _invoice(firm.id, f"2025-{month:02d}")
+    db.session.commit()
+
+    def add(page: int) -> None:
+        # A new month (sorts first) and an old one (sorts last) appear while the pages are read.
+        _invoice(firms[page % 3].id, f"2026-{page:02d}")
+        _invoice(firms[page % 3].id, f"2024-{page:02d}")
+        db.session.commit()
+
+    rows = _walk(reseller_api, "/invoices?limit=4", "invoices", add)
+
+    ids = [row["id"] for row in rows]
+    assert len(ids) == len(set(ids))
+    old = [(row["period"], row["client"]) for row in rows if row["period"].startswith("2025")]
+    assert len(old) == 18
+    periods = [row["period"] for row in rows]
+    assert periods == sorted(periods, reverse=True)
+    found = reseller_api.get("/invoices", query_string={"q": "FIRM 1"}).get_json()["invoices"]
+    assert found and {row["client"] for row in found} == {"firm-1"}

@@ -133,3 +133,26 @@ def test_reseller_clients_and_audit_log_page(client, catalog, make_user, login):
     events = _walk(client, "/reseller/audit/?action=test.", r"<td>thing (\d+)</td>")
     assert sorted(map(int, events)) == list(range(130))
     assert events[0] == "129"  # newest first
+
+
+def test_seat_and_order_pages_lose_and_repeat_nothing_while_orders_are_placed(
+    client, catalog, make_client, make_user, login
+):
+    from portal.catalog.services import get_product
+    from provisioning import place_order
+
+    acme = make_client("acme", "Acme")
+    login(make_user(Role.CLIENT_ADMIN, acme))
+    for _ in range(60):
+        place_order(TESTS, acme, get_product("desktop"), 1, None)
+    db.session.commit()
+
+    def order_one(page: int) -> None:
+        place_order(TESTS, acme, get_product("exchange"), 1, None)
+        db.session.commit()
+
+    seats = _walk(client, "/client/seats/", r'<tr id="seat-(\d+)"', order_one)
+    assert len(seats) == len(set(seats)) >= 60
+    orders = _walk(client, "/client/orders", r'<tr id="order-(\d+)"', order_one)
+    assert len(orders) == len(set(orders)) >= 60
+    assert [int(order) for order in orders] == sorted(map(int, orders), reverse=True)
