@@ -57,6 +57,7 @@ from metering.billing.queries import (
     list_invoices,
     newest_period,
     overdue_clients,
+    page_invoices,
     parse_day,
     parse_period,
 )
@@ -320,6 +321,7 @@ __all__ = [
     "open_seat_interval_of",
     "open_seat_service_interval",
     "overdue_clients",
+    "page_invoices",
     "parse_day",
     "parse_period",
     "parse_timestamp",

@@ -15,6 +15,7 @@ from metering.periods import FIRST_PERIOD, LAST_PERIOD, BillingPeriod
 from portal.accounts.models import Client
 from portal.db import db
 from portal.errors import InvalidInput, NotFound
+from portal.listing import Page, SortKey, contains, keyset_page
 
 
 def _excerpt(text: str) -> str:
@@ -70,18 +71,58 @@ def _with_lines(query: Any) -> Any:
     )
 
 
-def list_invoices(
-    *, client: Client | None = None, period: BillingPeriod | None = None, include_drafts: bool = False
-) -> list[Invoice]:
-    """Invoices, newest month first. ``client`` None means every client (the reseller's view)."""
-    query = _with_lines(select(Invoice)).order_by(Invoice.period.desc(), Invoice.client_id, Invoice.id)
+def _invoices(client: Client | None, period: BillingPeriod | None, include_drafts: bool) -> Any:
+    query = _with_lines(select(Invoice))
     if client is not None:
         query = query.where(Invoice.client_id == client.id)
     if period is not None:
         query = query.where(Invoice.period == str(period))
     if not include_drafts:
         query = query.where(Invoice.status != InvoiceStatus.DRAFT)
+    return query
+
+
+def list_invoices(
+    *, client: Client | None = None, period: BillingPeriod | None = None, include_drafts: bool = False
+) -> list[Invoice]:
+    """Invoices, newest month first. ``client`` None means every client (the reseller's view)."""
+    query = _invoices(client, period, include_drafts).order_by(
+        Invoice.period.desc(), Invoice.client_id, Invoice.id
+    )
     return list(db.session.scalars(query))
+
+
+# Newest month first, then by client; the id makes the order total.
+INVOICE_KEYS = (SortKey(Invoice.period, descending=True), SortKey(Invoice.client_id), SortKey(Invoice.id))
+
+
+def page_invoices(
+    *,
+    list_name: str,
+    cursor: str | None,
+    limit: int,
+    client: Client | None = None,
+    period: BillingPeriod | None = None,
+    include_drafts: bool = False,
+    search: str = "",
+    issued_only: bool = False,
+) -> Page[Invoice]:
+    """One page of :func:`list_invoices`' list; ``search`` matches the client's name or reference."""
+    query = _invoices(client, period, include_drafts)
+    if search:
+        query = query.join(Client, Client.id == Invoice.client_id).where(contains(Client.search_text, search))
+    if issued_only:
+        # A month that netted below zero reached the client as a credit note, not as an invoice.
+        query = query.where(Invoice.total_minor >= 0)
+    return keyset_page(
+        query,
+        INVOICE_KEYS,
+        lambda invoice: (invoice.period, invoice.client_id, invoice.id),
+        list_name=list_name,
+        cursor=cursor,
+        limit=limit,
+        scalars=True,
+    )
 
 
 def newest_period(*, include_drafts: bool = False) -> BillingPeriod | None:

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from metering.billing.cards import adopt_card, start_card_setup
 from metering.billing.documents import invoice_document, is_open, state_label
 from metering.billing.pdf import invoice_pdf
-from metering.billing.queries import billing_account_of, get_invoice_for_client, list_invoices
+from metering.billing.queries import billing_account_of, get_invoice_for_client, page_invoices
 from metering.billing.stripe_push import StripeNotConfigured
 from metering.credits.balances import balances_for
 from metering.credits.payments import payments_of
@@ -26,6 +26,7 @@ from portal.errors import InvalidInput, NotFound
 from portal.transactions import web_transaction
 
 bp = Blueprint("billing", __name__, url_prefix="/billing")
+INVOICES_PER_PAGE = 24
 
 
 def _not_found() -> tuple[str, int]:
@@ -47,12 +48,19 @@ def _sent_as_credit_note() -> tuple[str, int]:
 def index() -> str:
     client = current_client()
     today = utcnow().astimezone(billing_timezone()).date()
-    # A month that netted below zero reached the client as a credit note, not as an invoice.
-    invoices = [invoice for invoice in list_invoices(client=client) if invoice.total_minor >= 0]
+    page = page_invoices(
+        list_name="billing.invoices",
+        cursor=request.args.get("cursor"),
+        limit=INVOICES_PER_PAGE,
+        client=client,
+        issued_only=True,
+    )
+    invoices = page.rows
     return render_template(
         "billing/index.html",
         client=client,
         invoices=invoices,
+        page=page,
         balances=balances_for(invoices),
         credit_notes=credit_notes_of(client_id=client.id),
         account=billing_account_of(client),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
@@ -17,6 +17,7 @@ from portal.audit.services import Actor
 from portal.auth.access import current_client, current_portal_user, roles_required
 from portal.db import db
 from portal.errors import NotFound
+from portal.listing import SortKey, clean_search, contains, keyset_page
 from portal.orders.models import DesiredState, Seat
 from portal.orders.queries import is_possible_id
 from portal.orders.services import get_end_user_for_client
@@ -53,14 +54,30 @@ def _live_seats_by_end_user(client: Client) -> dict[int, list[Seat]]:
     return by_person
 
 
+END_USERS_PER_PAGE = 50
+END_USER_KEYS = (SortKey(EndUser.name), SortKey(EndUser.id))
+
+
 def _list_page(client: Client, form: EndUserForm, status: int = 200) -> tuple[str, int]:
-    end_users = db.session.scalars(
-        select(EndUser).where(EndUser.client_id == client.id).order_by(EndUser.name, EndUser.id)
-    ).all()
+    search = clean_search(request.args.get("q"))
+    query = select(EndUser).where(EndUser.client_id == client.id)
+    if search:
+        query = query.where(contains(EndUser.search_text, search))
+    page = keyset_page(
+        query,
+        END_USER_KEYS,
+        lambda person: (person.name, person.id),
+        list_name="end_users",
+        cursor=request.args.get("cursor"),
+        limit=END_USERS_PER_PAGE,
+        scalars=True,
+    )
     return render_template(
         "client/end_users.html",
         client=client,
-        end_users=end_users,
+        end_users=page.rows,
+        page=page,
+        search=search,
         seats_by_person=_live_seats_by_end_user(client),
         form=form,
     ), status

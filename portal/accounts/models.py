@@ -6,9 +6,10 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.db import Base, utcnow
+from portal.listing import fold
 
 
 def str_enum(enum_class: type[enum.Enum], length: int = 32) -> Enum:
@@ -102,9 +103,21 @@ class Client(Base):
     # Further addresses that get a copy of each invoice, one per line (billing_email is the first).
     extra_billing_emails: Mapped[str | None] = mapped_column(Text)
     tax_id: Mapped[str | None] = mapped_column(String(64))
+    # Name and reference case-folded in Python, what client search compares (see portal.listing).
+    search_text: Mapped[str] = mapped_column(String(460), default="", server_default="")
+    # When the row last changed, for API syncs (`updated_since`); nullable only so that SQLite can add
+    # the column without rebuilding a table that others point at. Every write sets it.
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
 
     users: Mapped[list[User]] = relationship(back_populates="client", order_by="User.email")
     end_users: Mapped[list[EndUser]] = relationship(back_populates="client", order_by="EndUser.name")
+
+    @validates("name", "ref")
+    def _keep_search_text(self, key: str, value: str) -> str:
+        name = value if key == "name" else self.name
+        ref = value if key == "ref" else self.ref
+        self.search_text = fold(f"{name or ''} {ref or ''}")
+        return value
 
 
 class User(Base):
@@ -164,8 +177,20 @@ class EndUser(Base):
     email: Mapped[str] = mapped_column(String(254))
     extension: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Name and e-mail case-folded in Python, what end user and seat search compares (portal.listing).
+    search_text: Mapped[str] = mapped_column(String(460), default="", server_default="")
+    # When the row last changed, for API syncs (`updated_since`); nullable only so that SQLite can add
+    # the column without rebuilding a table that others point at. Every write sets it.
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
 
     client: Mapped[Client] = relationship(back_populates="end_users")
+
+    @validates("name", "email")
+    def _keep_search_text(self, key: str, value: str) -> str:
+        name = value if key == "name" else self.name
+        email = value if key == "email" else self.email
+        self.search_text = fold(f"{name or ''} {email or ''}")
+        return value
 
 
 class Integration(Base):

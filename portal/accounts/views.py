@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from portal.accounts.forms import ClientBillingForm, InviteUserForm, NewClientForm
@@ -14,12 +14,14 @@ from portal.accounts.profile_services import update_client_billing
 from portal.accounts.services import create_client, invite_user
 from portal.audit.services import Actor
 from portal.auth.access import RESELLER_ROLES, current_client, current_portal_user, roles_required
-from portal.db import db
 from portal.errors import ServiceError
+from portal.listing import SortKey, clean_search, contains, keyset_page
 from portal.orders.models import Seat, SeatState
 from portal.transactions import web_transaction
 
 bp = Blueprint("accounts", __name__)
+CLIENTS_PER_PAGE = 50
+CLIENT_KEYS = (SortKey(Client.name), SortKey(Client.id))
 
 
 def apply_service_error(form: FlaskForm, error: ServiceError) -> None:
@@ -50,26 +52,30 @@ def clients() -> str | Response:
         else:
             flash(f"Client {client.name} created; {form_email} is invited as its administrator.", "success")
             return redirect(url_for("accounts.clients"))
-    # A NUL cannot be in a name, and PostgreSQL refuses it even in a LIKE pattern (a 500 before).
-    search = request.args.get("q", "").replace("\x00", "").strip()
+    search = clean_search(request.args.get("q"))
     active_seats = (
         select(Seat.client_id, func.count(Seat.id).label("seats"))
         .where(Seat.state == SeatState.ACTIVE)
         .group_by(Seat.client_id)
         .subquery()
     )
-    query = (
-        select(Client, func.coalesce(active_seats.c.seats, 0))
-        .outerjoin(active_seats, active_seats.c.client_id == Client.id)
-        .order_by(Client.name)
+    query = select(Client, func.coalesce(active_seats.c.seats, 0)).outerjoin(
+        active_seats, active_seats.c.client_id == Client.id
     )
     if search:
-        pattern = f"%{search.lower()}%"
-        query = query.where(or_(func.lower(Client.name).like(pattern), Client.ref.like(pattern)))
-    rows = db.session.execute(query).all()
+        query = query.where(contains(Client.search_text, search))
+    page = keyset_page(
+        query,
+        CLIENT_KEYS,
+        lambda row: (row[0].name, row[0].id),
+        list_name="clients",
+        cursor=request.args.get("cursor"),
+        limit=CLIENTS_PER_PAGE,
+    )
     return render_template(
         "accounts/clients.html",
-        rows=rows,
+        rows=page.rows,
+        page=page,
         form=form,
         search=search,
         can_edit=user.role is Role.RESELLER_ADMIN,

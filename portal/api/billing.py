@@ -20,7 +20,7 @@ from metering import (
     invoice_json,
     invoice_pdf,
     invoices_json,
-    list_invoices,
+    page_invoices,
     parse_period,
     spla_report,
     spla_report_csv,
@@ -40,8 +40,10 @@ from portal.api.billing_schemas import PERIOD_PATTERN, period_parameter
 from portal.api.bodies import MAX_ID, Body, Text
 from portal.api.endpoints import endpoint
 from portal.api.openapi import PREFIX, error_response
+from portal.api.paging import DEFAULT_LIMIT, document_list, list_query, next_link
 from portal.db import utcnow
 from portal.errors import NotFound
+from portal.listing import clean_search
 
 PERIOD_BODY = Body(
     {
@@ -85,6 +87,9 @@ def _visible_invoice(invoice_id: int) -> Invoice:
     return get_invoice(invoice_id)
 
 
+INVOICE_PAGE = list_query("invoices", search="client's name or reference")
+
+
 @endpoint(
     "GET",
     "/invoices",
@@ -95,14 +100,23 @@ def _visible_invoice(invoice_id: int) -> Invoice:
     tag="billing",
     roles=ACCOUNT_READERS,
     ok_schema="InvoiceList",
+    query=INVOICE_PAGE,
 )
-def get_invoices() -> dict[str, Any]:
+def get_invoices(query: dict[str, Any]) -> dict[str, Any]:
     raw_period = request.args.get("period")
     period = parse_period(raw_period) if raw_period is not None else None
     client = _scope()
     include_drafts = current_token().client is None
-    invoices = list_invoices(client=client, period=period, include_drafts=include_drafts)
-    return {"invoices": invoices_json(invoices)}
+    page = page_invoices(
+        list_name="api.invoices",
+        cursor=query.get("cursor"),
+        limit=query.get("limit", DEFAULT_LIMIT),
+        client=client,
+        period=period,
+        include_drafts=include_drafts,
+        search=clean_search(query.get("q")),
+    )
+    return {"invoices": invoices_json(page.rows), "next": next_link(page)}
 
 
 _document_query(
@@ -113,6 +127,7 @@ _document_query(
     ],
     {404: "No such client (or not this token's client).", 422: _INVALID_PERIOD},
 )
+document_list("/invoices")
 
 
 @endpoint(

@@ -6,7 +6,7 @@ from typing import Any
 
 from metering import PLAIN_STATES, InvoiceStatus
 from portal.api.openapi import add_schema, ref
-from portal.api.representations import object_schema
+from portal.api.representations import NEXT_LINK, object_schema
 
 PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 PERIOD = {"type": "string", "pattern": PERIOD_PATTERN, "description": "A calendar month, YYYY-MM."}
@@ -83,7 +83,13 @@ add_schema(
         }
     ),
 )
-add_schema("InvoiceList", object_schema({"invoices": {"type": "array", "items": ref("Invoice")}}))
+add_schema(
+    "InvoiceList",
+    object_schema(
+        {"invoices": {"type": "array", "items": ref("Invoice")}, "next": NEXT_LINK},
+        "One page of invoices, newest month first (see `limit` and `cursor`).",
+    ),
+)
 add_schema(
     "MonthClosed",
     object_schema(

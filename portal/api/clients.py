@@ -13,8 +13,9 @@ from portal.api.auth import RESELLER_READERS, RESELLER_WRITERS, api_actor
 from portal.api.bodies import CLIENT_REF, Body, Text
 from portal.api.endpoints import endpoint
 from portal.api.errors import ApiError
+from portal.api.paging import DEFAULT_LIMIT, document_list, list_query, next_link, since_filter
 from portal.api.representations import client_json
-from portal.db import db
+from portal.listing import SortKey, clean_search, contains, keyset_page
 
 NEW_CLIENT = Body(
     {
@@ -36,6 +37,10 @@ NEW_CLIENT = Body(
     }
 )
 
+CLIENT_PAGE = list_query("clients", search="name or reference", updated_since=True)
+# By reference, which is unique, as the list always was.
+CLIENT_KEYS = (SortKey(Client.ref),)
+
 
 @endpoint(
     "GET",
@@ -44,10 +49,27 @@ NEW_CLIENT = Body(
     tag="clients",
     roles=RESELLER_READERS,
     ok_schema="ClientList",
+    query=CLIENT_PAGE,
 )
-def list_clients() -> dict[str, Any]:
-    clients = db.session.scalars(select(Client).order_by(Client.ref))
-    return {"clients": [client_json(client) for client in clients]}
+def list_clients(query: dict[str, Any]) -> dict[str, Any]:
+    clients = select(Client)
+    if term := clean_search(query.get("q")):
+        clients = clients.where(contains(Client.search_text, term))
+    if (changed := since_filter(Client.updated_at, query)) is not None:
+        clients = clients.where(changed)
+    page = keyset_page(
+        clients,
+        CLIENT_KEYS,
+        lambda client: (client.ref,),
+        list_name="api.clients",
+        cursor=query.get("cursor"),
+        limit=query.get("limit", DEFAULT_LIMIT),
+        scalars=True,
+    )
+    return {"clients": [client_json(client) for client in page.rows], "next": next_link(page)}
+
+
+document_list("/clients")
 
 
 @endpoint(

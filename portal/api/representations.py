@@ -11,6 +11,10 @@ from portal.catalog.models import Product, ProductBilling, ProductKind
 from portal.orders.models import DesiredState, Seat, SeatState
 
 TIMESTAMP = {"type": "string", "format": "date-time", "description": "UTC, RFC 3339."}
+NEXT_LINK = {
+    "type": ["string", "null"],
+    "description": "The address of the next page (same filters, with `cursor`); null on the last page.",
+}
 OPTIONAL_TIMESTAMP = {"type": ["string", "null"], "format": "date-time", "description": "UTC, RFC 3339."}
 
 
@@ -94,7 +98,13 @@ add_schema(
         }
     ),
 )
-add_schema("ClientList", object_schema({"clients": {"type": "array", "items": ref("Client")}}))
+add_schema(
+    "ClientList",
+    object_schema(
+        {"clients": {"type": "array", "items": ref("Client")}, "next": NEXT_LINK},
+        "One page of clients by name (see `limit` and `cursor`).",
+    ),
+)
 
 
 def client_json(client: Client) -> dict[str, Any]:
@@ -122,7 +132,13 @@ add_schema(
         "A person at the client whom seats are assigned to.",
     ),
 )
-add_schema("EndUserList", object_schema({"end_users": {"type": "array", "items": ref("EndUser")}}))
+add_schema(
+    "EndUserList",
+    object_schema(
+        {"end_users": {"type": "array", "items": ref("EndUser")}, "next": NEXT_LINK},
+        "One page of end users by name (see `limit` and `cursor`).",
+    ),
+)
 
 
 def end_user_json(end_user: EndUser) -> dict[str, Any]:
@@ -182,8 +198,9 @@ add_schema(
                 "type": ["integer", "null"],
                 "description": "Pass as `after` for the next page; null on the last page.",
             },
+            "next": NEXT_LINK,
         },
-        "One page of seats in id order (see `limit` and `after`).",
+        "One page of seats in id order (see `limit` and `cursor`).",
     ),
 )
 add_schema(

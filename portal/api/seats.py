@@ -6,18 +6,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, false, or_, select
 from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import EndUser, Role
 from portal.api.auth import WRITERS, acting_client, api_actor, current_token, token_person_email
-from portal.api.bodies import Body, Integer, Query, client_field
+from portal.api.bodies import Body, Integer, client_field
 from portal.api.endpoints import endpoint
 from portal.api.errors import ApiError
+from portal.api.paging import DEFAULT_LIMIT, MAX_LIMIT, document_list, list_query, next_link, since_filter
 from portal.api.representations import seat_json, timestamp
 from portal.catalog.models import Product
 from portal.db import db
 from portal.errors import NotFound
+from portal.listing import SortKey, clean_search, contains, encode_cursor, keyset_page
 from portal.orders.models import DesiredState, Seat
 from portal.orders.services import get_end_user_for_client
 from provisioning import assign_seat, cancel_seat, reset_sip_password, retry_seat, unassign_seat
@@ -30,20 +32,18 @@ ASSIGN = Body(
 )
 CLIENT_ONLY = Body({"client": client_field()}, "Only reseller tokens need a body, to name the client.")
 _OWN_SEATS = "A client_user token sees only the seats assigned to its own person (by e-mail)."
-DEFAULT_SEAT_PAGE = 100
-MAX_SEAT_PAGE = 500
-SEAT_PAGE = Query(
-    {
-        "after": Integer(
-            description="Keyset cursor: the `next_after` of the previous page; leave out for the first page.",
-            minimum=0,
-        ),
-        "limit": Integer(
-            description=f"Seats per page, 1 to {MAX_SEAT_PAGE} ({DEFAULT_SEAT_PAGE} when left out).",
-            maximum=MAX_SEAT_PAGE,
-        ),
-    }
+DEFAULT_SEAT_PAGE = DEFAULT_LIMIT
+MAX_SEAT_PAGE = MAX_LIMIT
+SEAT_PAGE = list_query(
+    "seats",
+    search="person's name or e-mail, or product code,",
+    updated_since=True,
+    after=Integer(
+        description="Older form of `cursor`: the `next_after` of the previous page (a seat id).",
+        minimum=0,
+    ),
 )
+SEAT_KEYS = (SortKey(Seat.id),)
 
 
 def _visible_seats(client_ref: str | None = None) -> Select[Seat]:
@@ -92,7 +92,8 @@ def _seat_row_json(row: Sequence[Any]) -> dict[str, Any]:
     summary="The client's seats, a page at a time",
     description=_OWN_SEATS
     + f" Seats come in id order, {DEFAULT_SEAT_PAGE} a page unless `limit` says otherwise (at most"
-    f" {MAX_SEAT_PAGE}); pass the answer's `next_after` as `after` for the next page.",
+    f" {MAX_SEAT_PAGE}); follow the answer's `next` link (or pass `next_after` as `after`) for the"
+    " next page.",
     tag="seats",
     client_scoped=True,
     ok_schema="SeatList",
@@ -122,10 +123,27 @@ def list_seats(query: dict[str, Any]) -> dict[str, Any]:
         )
     else:
         rows = rows.outerjoin(EndUser, EndUser.id == Seat.end_user_id)
-    rows = rows.where(Seat.client_id == client.id, Seat.id > query.get("after", 0))
-    page = db.session.execute(rows.order_by(Seat.id).limit(limit + 1)).all()
-    seats = [_seat_row_json(row) for row in page[:limit]]
-    return {"seats": seats, "next_after": seats[-1]["id"] if len(page) > limit else None}
+    rows = rows.where(Seat.client_id == client.id)
+    if term := clean_search(query.get("q")):
+        # The outer join leaves unassigned seats' person NULL: they match on the product code only.
+        rows = rows.where(or_(contains(EndUser.search_text, term), contains(Product.code, term)))
+    if (changed := since_filter(Seat.updated_at, query)) is not None:
+        rows = rows.where(changed)
+    cursor = query.get("cursor")
+    if cursor is None and query.get("after"):
+        cursor = encode_cursor("api.seats", True, [query["after"]])
+    page = keyset_page(
+        rows, SEAT_KEYS, lambda row: (row[0],), list_name="api.seats", cursor=cursor, limit=limit
+    )
+    seats = [_seat_row_json(row) for row in page.rows]
+    return {
+        "seats": seats,
+        "next_after": seats[-1]["id"] if page.next_cursor is not None and seats else None,
+        "next": next_link(page),
+    }
+
+
+document_list("/seats")
 
 
 @endpoint(

@@ -73,6 +73,9 @@ class Seat(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the row last changed, for API syncs (`updated_since`); nullable only so that SQLite can add
+    # the column without rebuilding a table that others point at. Every write sets it.
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
     activated_at: Mapped[datetime | None]
     terminated_at: Mapped[datetime | None]
 

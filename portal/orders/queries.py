@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import ApiToken, Client, EndUser, Role, User
 from portal.catalog.models import Product
 from portal.db import db
+from portal.listing import Page, SortKey, contains, keyset_page
 from portal.orders.models import DesiredState, Order, Seat, SeatState
 
 # Primary keys are PostgreSQL INTEGERs; a larger number in a URL or a form names nothing (and
@@ -43,6 +45,30 @@ def visible_seat(user: User, client: Client, seat_id: int) -> Seat | None:
     if not is_possible_id(seat_id):
         return None
     return db.session.scalars(visible_seats_query(user, client).where(Seat.id == seat_id)).first()
+
+
+SEAT_KEYS = (SortKey(Seat.id),)
+# Newest first, as the history always read.
+ORDER_KEYS = (SortKey(Order.created_at, descending=True), SortKey(Order.id, descending=True))
+
+
+def seat_page(
+    user: User, client: Client, *, include_cancelled: bool, search: str, cursor: str | None, limit: int
+) -> Page[Seat]:
+    """One page of the seats the user may see, in id order; ``search`` matches the person or product."""
+    query = visible_seats_query(user, client)
+    if not include_cancelled:
+        query = query.where(Seat.state != SeatState.TERMINATED)
+    if search:
+        if user.role is Role.CLIENT_ADMIN:
+            # A client user's query is joined to their own person already.
+            query = query.outerjoin(EndUser, EndUser.id == Seat.end_user_id)
+        query = query.join(Product, Product.id == Seat.product_id).where(
+            or_(contains(EndUser.search_text, search), contains(func.lower(Product.name), search))
+        )
+    return keyset_page(
+        query, SEAT_KEYS, lambda seat: (seat.id,), list_name="seats", cursor=cursor, limit=limit, scalars=True
+    )
 
 
 def visible_seats(
@@ -143,20 +169,30 @@ class OrderRow:
     states: dict[SeatState, int]
 
 
-def order_history(client: Client, *, page: int, per_page: int) -> tuple[list[OrderRow], bool]:
-    """One page of the client's orders, newest first, and whether an older page exists."""
-    rows = db.session.execute(
+def order_history(
+    client: Client, *, search: str, cursor: str | None, per_page: int
+) -> tuple[list[OrderRow], Page[Any]]:
+    """One page of the client's orders, newest first; ``search`` matches the product's name."""
+    query = (
         select(Order, User.email, ApiToken.name)
         .options(joinedload(Order.product))
         .outerjoin(User, User.id == Order.placed_by_user_id)
         .outerjoin(ApiToken, ApiToken.id == Order.placed_by_token_id)
         .where(Order.client_id == client.id)
-        .order_by(Order.created_at.desc(), Order.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page + 1)
-    ).all()
-    has_more = len(rows) > per_page
-    rows = rows[:per_page]
+    )
+    if search:
+        query = query.join(Product, Product.id == Order.product_id).where(
+            contains(func.lower(Product.name), search)
+        )
+    page = keyset_page(
+        query,
+        ORDER_KEYS,
+        lambda row: (row[0].created_at, row[0].id),
+        list_name="orders",
+        cursor=cursor,
+        limit=per_page,
+    )
+    rows = page.rows
     order_ids = [order.id for order, _email, _token in rows]
     states: dict[int, dict[SeatState, int]] = {order_id: {} for order_id in order_ids}
     if order_ids:
@@ -175,7 +211,7 @@ def order_history(client: Client, *, page: int, per_page: int) -> tuple[list[Ord
         else:
             placed_by = "your provider"
         result.append(OrderRow(order=order, placed_by=placed_by, states=states[order.id]))
-    return result, has_more
+    return result, page
 
 
 def client_order(client: Client, order_id: int) -> Order | None:

@@ -26,9 +26,10 @@ from portal.accounts.models import Client, Role
 from portal.audit.services import Actor
 from portal.auth.access import CLIENT_ROLES, current_client, current_portal_user, roles_required
 from portal.errors import NotFound
+from portal.listing import clean_search
 from portal.orders.forms import AssignSeatForm, SeatActionForm, end_user_choices
 from portal.orders.models import DesiredState, Seat, SeatState
-from portal.orders.queries import client_end_users, is_possible_id, visible_seat, visible_seats
+from portal.orders.queries import client_end_users, is_possible_id, seat_page, visible_seat, visible_seats
 from portal.orders.seat_status import STATE_LABELS, bills_while_unassigned, seat_status
 from portal.orders.services import get_end_user_for_client, get_seat_for_client
 from portal.transactions import web_transaction
@@ -49,6 +50,7 @@ bp = Blueprint("seats", __name__, url_prefix="/client/seats")
 
 # The most seats one live-update request reports on; a page never shows more than this at once.
 MAX_STATE_IDS = 1000
+SEATS_PER_PAGE = 50
 
 
 # Every page that shows seats words their states the same way (dashboard, orders, seats).
@@ -78,8 +80,18 @@ def _assign_form(client: Client, seat: Seat, *, submitted: bool) -> AssignSeatFo
 def index() -> str:
     client = current_client()
     include_cancelled = request.args.get("show") == "all"
-    seats = visible_seats(current_portal_user(), client, include_cancelled=include_cancelled)
-    return render_template("client/seats.html", seats=seats, include_cancelled=include_cancelled)
+    search = clean_search(request.args.get("q"))
+    page = seat_page(
+        current_portal_user(),
+        client,
+        include_cancelled=include_cancelled,
+        search=search,
+        cursor=request.args.get("cursor"),
+        limit=SEATS_PER_PAGE,
+    )
+    return render_template(
+        "client/seats.html", seats=page.rows, page=page, search=search, include_cancelled=include_cancelled
+    )
 
 
 def _detail_page(seat: Seat, assign_form: AssignSeatForm | None = None, status: int = 200) -> tuple[str, int]:

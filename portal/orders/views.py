@@ -23,6 +23,7 @@ from portal.catalog.models import Product, ProductBilling
 from portal.catalog.services import get_product, list_products
 from portal.db import utcnow
 from portal.errors import Conflict, NotFound
+from portal.listing import clean_search
 from portal.orders.forms import (
     OrderForm,
     PlaceOrderForm,
@@ -301,10 +302,11 @@ def place(code: str) -> Response | tuple[str, int]:
 @roles_required(Role.CLIENT_ADMIN)
 def history() -> str:
     client = current_client()
-    # Clamped: a page number past any real history must not overflow the database's OFFSET.
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 100_000)
-    rows, has_more = order_history(client, page=page, per_page=ORDERS_PER_PAGE)
-    return render_template("client/orders.html", rows=rows, page=page, has_more=has_more)
+    search = clean_search(request.args.get("q"))
+    rows, page = order_history(
+        client, search=search, cursor=request.args.get("cursor"), per_page=ORDERS_PER_PAGE
+    )
+    return render_template("client/orders.html", rows=rows, page=page, search=search)
 
 
 @bp.route("/orders/<int:order_id>")

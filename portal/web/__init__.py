@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.accounts.services import load_user_for_session
 from portal.errors import too_large_message
+from portal.listing import InvalidCursor, page_url
 from portal.money import format_amount
 
 csrf = CSRFProtect()
@@ -87,6 +88,9 @@ def init_web(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_amount
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    # A page link with a broken or foreign cursor (the API answers its own JSON 400 first).
+    app.register_error_handler(InvalidCursor, _invalid_cursor)
+    app.jinja_env.globals["page_url"] = page_url
 
     from portal.web.database_outage import init_database_outage
 
@@ -95,6 +99,12 @@ def init_web(app: Flask) -> None:
     from portal.web.headers import init_headers
 
     init_headers(app)
+
+
+def _invalid_cursor(error: InvalidCursor) -> tuple[str, int]:
+    return render_template(
+        "error.html", code=400, title="This page link is not valid", message=error.message
+    ), 400
 
 
 def _csrf_error(error: CSRFError) -> tuple[str, int]:

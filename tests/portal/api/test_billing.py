@@ -106,7 +106,7 @@ def test_close_finalize_and_read_invoices(october, reseller_api, acme_api, after
 
     # Drafts: the reseller sees them, the client does not yet.
     assert len(reseller_api.get("/invoices?period=2026-10").get_json()["invoices"]) == 2
-    assert acme_api.get("/invoices").get_json() == {"invoices": []}
+    assert acme_api.get("/invoices").get_json() == {"invoices": [], "next": None}
 
     finalized = reseller_api.post("/billing/finalize", {"period": "2026-10"})
     assert finalized.get_json() == {"period": "2026-10", "finalized": 2}

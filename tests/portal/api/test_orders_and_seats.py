@@ -167,7 +167,7 @@ def test_a_client_user_token_of_nobody_sees_no_seats(acme, make_token, api_as, m
     make_seats(acme)
     api = api_as(make_token(Role.CLIENT_USER, acme))
 
-    assert api.get("/seats").get_json() == {"seats": [], "next_after": None}
+    assert api.get("/seats").get_json() == {"seats": [], "next_after": None, "next": None}
 
 
 def test_cancelled_seats_keep_their_desired_state(acme_api, acme, make_seats):

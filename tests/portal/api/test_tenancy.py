@@ -113,7 +113,7 @@ def test_lists_show_only_the_clients_own_objects(two_clients, acme_api, api_as, 
     bright_api = api_as(make_token(Role.CLIENT_ADMIN, bright))
 
     assert [seat["id"] for seat in acme_api.get("/seats").get_json()["seats"]] == [two_clients["seat_id"]]
-    assert bright_api.get("/seats").get_json() == {"seats": [], "next_after": None}
+    assert bright_api.get("/seats").get_json() == {"seats": [], "next_after": None, "next": None}
     assert [person["email"] for person in bright_api.get("/end-users").get_json()["end_users"]] == [
         "bo@bright.example"
     ]
