@@ -68,7 +68,7 @@ def journey_portal(
     work = tmp_path_factory.mktemp("journey-portal")
     port = free_port()
     queue = f"journey-{secrets.token_hex(4)}"
-    database_url = scratch_databases.create("journey")
+    database_url = scratch_databases.create_migrated("journey")
     # Only a phone seat is provisioned here, so no AWS endpoint is ever called.
     unused_aws = MotoServer(endpoint_url=f"http://{LOOPBACK}:9")
     env = _portal_environment(
