@@ -25,9 +25,7 @@ import argparse
 import io
 import json
 import os
-import platform
 import random
-import secrets
 import statistics
 import subprocess
 import sys
@@ -35,11 +33,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from alembic import command
 from flask import Flask
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from metering.billing.catalog import catalog_snapshot
@@ -51,6 +50,10 @@ from portal.catalog.services import seed_catalog
 from portal.cli import alembic_config
 from portal.db import db
 from portal.transactions import cli_transaction
+
+# Run as a script (python bench/NAME.py) the repository root is not on sys.path; bench.report needs it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.report import machine, publish, scratch_database
 
 YEAR_START = BillingPeriod(2025, 11)
 CLOSED = BillingPeriod(2026, 10)
@@ -281,14 +284,6 @@ HEADER = [
 ]
 
 
-def _machine() -> str:
-    load1, load5, load15 = os.getloadavg()
-    return (
-        f"{platform.node()} · {platform.system()} {platform.release()} · {os.cpu_count()} CPUs · "
-        f"Python {platform.python_version()} · load average {load1:.2f} {load5:.2f} {load15:.2f}"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -308,34 +303,13 @@ def main() -> None:
     server = make_url(args.database_url).set(drivername="postgresql+psycopg")
     if server.get_backend_name() != "postgresql":
         parser.error("the bench runs on PostgreSQL")
-    machine = _machine()
+    machine_line = machine()
     figures = []
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        for clients in args.clients:
-            name = f"seatmeter_bench_{secrets.token_hex(4)}"
-            with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
-            url = server.set(database=name).render_as_string(hide_password=False)
-            try:
-                figures.append(_run(url, clients, random.Random(args.seed)))
-            finally:
-                if args.keep:
-                    print(f"kept database {name}")
-                else:
-                    with admin.connect() as connection:
-                        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    for clients in args.clients:
+        with scratch_database(server, args.keep) as url:
+            figures.append(_run(url, clients, random.Random(args.seed)))
     table = "\n".join(HEADER + [row for figure in figures for row in figure.rows()])
-    section = (
-        f"\n### Month close · {stamp} UTC{' · ' + args.label if args.label else ''}\n\n{machine}\n\n{table}\n"
-    )
-    print(section)
-    if args.history:
-        with open(args.history, "a", encoding="utf-8") as history:
-            history.write(section)
+    publish("Month close", args.label, f"{machine_line}\n\n{table}", args.history)
 
 
 def _run(url: str, clients: int, rng: random.Random) -> Figures:
