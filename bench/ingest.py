@@ -40,7 +40,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from metering import ingest_usage_events
-from portal import create_app
 from portal.audit.services import Actor
 from portal.catalog.services import seed_catalog
 from portal.cli import alembic_config
@@ -48,7 +47,7 @@ from portal.db import db
 
 # Run as a script (python bench/NAME.py) the repository root is not on sys.path; bench.report needs it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.report import machine, publish, scratch_database
+from bench.report import bench_app, machine, publish, scratch_database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BATCH = 1_000
@@ -60,17 +59,6 @@ FLOOR_SQL = (
 )
 
 Batch = list[dict[str, Any]]
-
-
-def _app(url: str) -> Flask:
-    return create_app(
-        {
-            "DATABASE_URL": url,
-            "SECRET_KEY": "bench-" + "x" * 20,
-            "CELERY_BROKER_URL": "memory://",
-            "MAIL_SERVER": "",
-        }
-    )
 
 
 def _at(n: int) -> str:
@@ -213,7 +201,7 @@ def _time_service(app: Flask, case: Case) -> None:
 
 def _run(url: str, client_count: int, batches: int) -> list[Case]:
     command.upgrade(alembic_config(url), "head")
-    app = _app(url)
+    app = bench_app(url)
     with app.app_context():
         seed_catalog(Actor.system("bench"))
         db.session.commit()

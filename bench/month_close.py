@@ -44,7 +44,6 @@ from sqlalchemy.engine import make_url
 from metering.billing.catalog import catalog_snapshot
 from metering.billing.runs import run_close
 from metering.periods import BillingPeriod
-from portal import create_app
 from portal.audit.services import Actor
 from portal.catalog.services import seed_catalog
 from portal.cli import alembic_config
@@ -53,7 +52,7 @@ from portal.transactions import cli_transaction
 
 # Run as a script (python bench/NAME.py) the repository root is not on sys.path; bench.report needs it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.report import machine, publish, scratch_database
+from bench.report import bench_app, machine, publish, scratch_database
 
 YEAR_START = BillingPeriod(2025, 11)
 CLOSED = BillingPeriod(2026, 10)
@@ -196,17 +195,6 @@ def _group_by(app: Flask, start: datetime, stop: datetime) -> float:
     return _median_seconds(count)
 
 
-def _app(url: str) -> Flask:
-    return create_app(
-        {
-            "DATABASE_URL": url,
-            "SECRET_KEY": "bench-" + "x" * 20,
-            "CELERY_BROKER_URL": "memory://",
-            "MAIL_SERVER": "",
-        }
-    )
-
-
 def _status_mb(field: str) -> float:
     """A memory figure of this process from /proc/self/status (Linux), in MB."""
     with open("/proc/self/status", encoding="ascii") as status:
@@ -229,7 +217,7 @@ def _peak_rss_mb() -> float:
 
 def close_only(url: str) -> None:
     """The close alone, in this process (started fresh by the bench): one JSON line of its figures."""
-    app = _app(url)
+    app = bench_app(url)
     with app.app_context():
         db.session.execute(text("SELECT 1"))
         db.session.rollback()
@@ -314,7 +302,7 @@ def main() -> None:
 
 def _run(url: str, clients: int, rng: random.Random) -> Figures:
     command.upgrade(alembic_config(url), "head")
-    app = _app(url)
+    app = bench_app(url)
     with app.app_context():
         seed_catalog(Actor.system("bench"))
         db.session.commit()

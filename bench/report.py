@@ -10,7 +10,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from flask import Flask
 from sqlalchemy import URL, create_engine, text
+
+from portal import create_app
 
 
 def machine() -> str:
@@ -19,6 +22,18 @@ def machine() -> str:
     return (
         f"{platform.node()} · {platform.system()} {platform.release()} · {os.cpu_count()} CPUs · "
         f"Python {platform.python_version()} · load average {load1:.2f} {load5:.2f} {load15:.2f}"
+    )
+
+
+def bench_app(url: str) -> Flask:
+    """The portal on url with no broker and no mail: the benches time the database work only."""
+    return create_app(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": "bench-" + "x" * 20,
+            "CELERY_BROKER_URL": "memory://",
+            "MAIL_SERVER": "",
+        }
     )
 
 
