@@ -25,26 +25,29 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import platform
-import secrets
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from alembic import command
 from flask import Flask
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from metering import ingest_usage_events
-from portal import create_app
 from portal.audit.services import Actor
 from portal.catalog.services import seed_catalog
 from portal.cli import alembic_config
 from portal.db import db
+
+# Run as a script (python bench/NAME.py) the repository root is not on sys.path; bench.report needs it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.report import bench_app, machine, publish, scratch_database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BATCH = 1_000
@@ -56,25 +59,6 @@ FLOOR_SQL = (
 )
 
 Batch = list[dict[str, Any]]
-
-
-def _app(url: str) -> Flask:
-    return create_app(
-        {
-            "DATABASE_URL": url,
-            "SECRET_KEY": "bench-" + "x" * 20,
-            "CELERY_BROKER_URL": "memory://",
-            "MAIL_SERVER": "",
-        }
-    )
-
-
-def _machine() -> str:
-    load1, load5, load15 = os.getloadavg()
-    return (
-        f"{platform.node()} · {platform.system()} {platform.release()} · {os.cpu_count()} CPUs · "
-        f"Python {platform.python_version()} · load average {load1:.2f} {load5:.2f} {load15:.2f}"
-    )
 
 
 def _at(n: int) -> str:
@@ -217,7 +201,7 @@ def _time_service(app: Flask, case: Case) -> None:
 
 def _run(url: str, client_count: int, batches: int) -> list[Case]:
     command.upgrade(alembic_config(url), "head")
-    app = _app(url)
+    app = bench_app(url)
     with app.app_context():
         seed_catalog(Actor.system("bench"))
         db.session.commit()
@@ -278,34 +262,16 @@ def main() -> None:
     server = make_url(args.database_url).set(drivername="postgresql+psycopg")
     if server.get_backend_name() != "postgresql":
         parser.error("the bench runs on PostgreSQL")
-    machine = _machine()
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    name = f"seatmeter_bench_{secrets.token_hex(4)}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            cases = _run(
-                server.set(database=name).render_as_string(hide_password=False), args.clients, args.batches
-            )
-        finally:
-            if args.keep:
-                print(f"kept database {name}")
-            else:
-                with admin.connect() as connection:
-                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    machine_line = machine()
+    with scratch_database(server, args.keep) as url:
+        cases = _run(url, args.clients, args.batches)
     table = "\n".join(HEADER + [case.row() for case in cases])
-    section = (
-        f"\n### Usage-event ingestion · {stamp} UTC{' · ' + args.label if args.label else ''}\n\n"
-        f"{machine} · {args.clients:,} clients\n\n{table}\n"
+    publish(
+        "Usage-event ingestion",
+        args.label,
+        f"{machine_line} · {args.clients:,} clients\n\n{table}",
+        args.history,
     )
-    print(section)
-    if args.history:
-        with open(args.history, "a", encoding="utf-8") as history:
-            history.write(section)
 
 
 if __name__ == "__main__":

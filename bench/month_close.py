@@ -25,9 +25,7 @@ import argparse
 import io
 import json
 import os
-import platform
 import random
-import secrets
 import statistics
 import subprocess
 import sys
@@ -35,22 +33,26 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from alembic import command
 from flask import Flask
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from metering.billing.catalog import catalog_snapshot
 from metering.billing.runs import run_close
 from metering.periods import BillingPeriod
-from portal import create_app
 from portal.audit.services import Actor
 from portal.catalog.services import seed_catalog
 from portal.cli import alembic_config
 from portal.db import db
 from portal.transactions import cli_transaction
+
+# Run as a script (python bench/NAME.py) the repository root is not on sys.path; bench.report needs it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.report import bench_app, machine, publish, scratch_database
 
 YEAR_START = BillingPeriod(2025, 11)
 CLOSED = BillingPeriod(2026, 10)
@@ -193,17 +195,6 @@ def _group_by(app: Flask, start: datetime, stop: datetime) -> float:
     return _median_seconds(count)
 
 
-def _app(url: str) -> Flask:
-    return create_app(
-        {
-            "DATABASE_URL": url,
-            "SECRET_KEY": "bench-" + "x" * 20,
-            "CELERY_BROKER_URL": "memory://",
-            "MAIL_SERVER": "",
-        }
-    )
-
-
 def _status_mb(field: str) -> float:
     """A memory figure of this process from /proc/self/status (Linux), in MB."""
     with open("/proc/self/status", encoding="ascii") as status:
@@ -226,7 +217,7 @@ def _peak_rss_mb() -> float:
 
 def close_only(url: str) -> None:
     """The close alone, in this process (started fresh by the bench): one JSON line of its figures."""
-    app = _app(url)
+    app = bench_app(url)
     with app.app_context():
         db.session.execute(text("SELECT 1"))
         db.session.rollback()
@@ -281,14 +272,6 @@ HEADER = [
 ]
 
 
-def _machine() -> str:
-    load1, load5, load15 = os.getloadavg()
-    return (
-        f"{platform.node()} · {platform.system()} {platform.release()} · {os.cpu_count()} CPUs · "
-        f"Python {platform.python_version()} · load average {load1:.2f} {load5:.2f} {load15:.2f}"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -308,39 +291,18 @@ def main() -> None:
     server = make_url(args.database_url).set(drivername="postgresql+psycopg")
     if server.get_backend_name() != "postgresql":
         parser.error("the bench runs on PostgreSQL")
-    machine = _machine()
+    machine_line = machine()
     figures = []
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        for clients in args.clients:
-            name = f"seatmeter_bench_{secrets.token_hex(4)}"
-            with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
-            url = server.set(database=name).render_as_string(hide_password=False)
-            try:
-                figures.append(_run(url, clients, random.Random(args.seed)))
-            finally:
-                if args.keep:
-                    print(f"kept database {name}")
-                else:
-                    with admin.connect() as connection:
-                        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    for clients in args.clients:
+        with scratch_database(server, args.keep) as url:
+            figures.append(_run(url, clients, random.Random(args.seed)))
     table = "\n".join(HEADER + [row for figure in figures for row in figure.rows()])
-    section = (
-        f"\n### Month close · {stamp} UTC{' · ' + args.label if args.label else ''}\n\n{machine}\n\n{table}\n"
-    )
-    print(section)
-    if args.history:
-        with open(args.history, "a", encoding="utf-8") as history:
-            history.write(section)
+    publish("Month close", args.label, f"{machine_line}\n\n{table}", args.history)
 
 
 def _run(url: str, clients: int, rng: random.Random) -> Figures:
     command.upgrade(alembic_config(url), "head")
-    app = _app(url)
+    app = bench_app(url)
     with app.app_context():
         seed_catalog(Actor.system("bench"))
         db.session.commit()

@@ -25,10 +25,8 @@ import argparse
 import http.client
 import io
 import os
-import platform
 import random
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -41,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from portal import create_app
@@ -54,6 +52,10 @@ from portal.catalog.services import get_product, seed_catalog
 from portal.cli import alembic_config
 from portal.db import db
 from provisioning import place_order
+
+# Run as a script (python bench/NAME.py) the repository root is not on sys.path; bench.report needs it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.report import machine, publish, scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -376,14 +378,6 @@ def table(figures: list[Figure], concurrency: int) -> str:
     return "\n".join(lines)
 
 
-def machine() -> str:
-    load1, load5, load15 = os.getloadavg()
-    return (
-        f"{platform.node()} · {platform.system()} {platform.release()} · {os.cpu_count()} CPUs · "
-        f"Python {platform.python_version()} · load average {load1:.2f} {load5:.2f} {load15:.2f}"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -405,12 +399,7 @@ def main() -> None:
     server_url = make_url(args.database_url).set(drivername="postgresql+psycopg")
     if server_url.get_backend_name() != "postgresql":
         parser.error("the bench runs on PostgreSQL")
-    name = f"seatmeter_bench_{secrets.token_hex(4)}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server_url.set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database(server_url, args.keep) as url:
         seeded = seed(url, args.clients, args.seats, random.Random(args.seed))
         server = Server(url, args.port, args.app_dir.resolve(), args.workers)
         try:
@@ -425,27 +414,12 @@ def main() -> None:
             )
         finally:
             server.stop()
-    finally:
-        if args.keep:
-            print(f"kept database {name}")
-        else:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    heading = f"### Pages and API · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC" + (
-        f" · {args.label}" if args.label else ""
-    )
-    report = (
-        f"{heading}\n\n{machine()}\n\ngunicorn {args.workers} workers x 8 threads, "
+    body = (
+        f"{machine()}\n\ngunicorn {args.workers} workers x 8 threads, "
         f"{args.seconds:g} s per path, load generator on the same machine\n\n"
-        f"{table(figures, args.concurrency)}\n"
+        f"{table(figures, args.concurrency)}"
     )
-    print()
-    print(report)
-    if args.history:
-        with args.history.open("a", encoding="utf-8") as history:
-            history.write("\n" + report)
+    publish("Pages and API", args.label, body, args.history)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ never credits twice on real Stripe. Verified against the sandbox's stand-in only
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import stripe
 
@@ -17,6 +18,9 @@ from metering.billing.models import Invoice, InvoiceStatus
 from metering.credits.models import CreditNote
 from portal.audit.services import Actor, record
 from portal.db import db
+
+if TYPE_CHECKING:
+    from stripe.params import CreditNoteCreateParams
 
 STRIPE_CREDIT_ACTOR = Actor.system("billing (Stripe credit notes)")
 # Stripe keeps at most 5000 characters of memo; a reason is far shorter (MAX_CREDIT_REASON).
@@ -42,16 +46,31 @@ def credit_through_stripe(client_api: stripe.StripeClient, note: CreditNote) -> 
     stripe_invoice_id = note.invoice.stripe_invoice_id
     if stripe_invoice_id is None:
         raise ValueError(f"invoice {note.invoice.number} was never in Stripe")
-    created = client_api.v1.credit_notes.create(
-        params={
-            "invoice": stripe_invoice_id,
-            "amount": note.reduces_invoice_minor,
-            "memo": f"{note.number}: {note.reason}"[:_MEMO_LIMIT],
-            "metadata": {"seatmeter_credit_note": note.number, "seatmeter_invoice": str(note.invoice_id)},
-        },
-        options={"idempotency_key": f"seatmeter-credit-note-{note.id}-credit"},
+    amount = note.reduces_invoice_minor
+    return create_stripe_credit_note(client_api, note, stripe_invoice_id, "credit", amount).id
+
+
+def create_stripe_credit_note(
+    client_api: stripe.StripeClient,
+    note: CreditNote,
+    stripe_invoice_id: str,
+    purpose: str,
+    amount: int,
+    refund_amount: int | None = None,
+) -> stripe.CreditNote:
+    """Stripe's copy of ``note``: every one names the note in its memo and metadata, and one
+    idempotency key per note and ``purpose`` makes a repeat return the first instead of a second."""
+    params: CreditNoteCreateParams = {
+        "invoice": stripe_invoice_id,
+        "amount": amount,
+        "memo": f"{note.number}: {note.reason}"[:_MEMO_LIMIT],
+        "metadata": {"seatmeter_credit_note": note.number, "seatmeter_invoice": str(note.invoice_id)},
+    }
+    if refund_amount is not None:
+        params["refund_amount"] = refund_amount
+    return client_api.v1.credit_notes.create(
+        params=params, options={"idempotency_key": f"seatmeter-credit-note-{note.id}-{purpose}"}
     )
-    return created.id
 
 
 def record_stripe_credit_note(note: CreditNote, stripe_credit_note_id: str, now: datetime) -> bool:

@@ -21,12 +21,11 @@ import stripe
 
 from metering.credits import lifecycle
 from metering.credits.models import CreditNote, CreditNoteStatus
+from metering.credits.stripe_credit_notes import create_stripe_credit_note
 from portal.audit.services import Actor, record
 from portal.db import db
 
 REFUND_ACTOR = Actor.system("billing (Stripe refunds)")
-# Stripe keeps at most 5000 characters of memo; a reason is far shorter (MAX_CREDIT_REASON).
-_MEMO_LIMIT = 5000
 
 
 class RefundImpossible(RuntimeError):
@@ -88,15 +87,8 @@ def refund_with_stripe_credit_note(client_api: stripe.StripeClient, note: Credit
     stripe_invoice_id = note.invoice.stripe_invoice_id
     if stripe_invoice_id is None:
         raise RefundImpossible(f"invoice {note.invoice.number} was never in Stripe")
-    created = client_api.v1.credit_notes.create(
-        params={
-            "invoice": stripe_invoice_id,
-            "amount": note.refund_minor,
-            "refund_amount": note.refund_minor,
-            "memo": f"{note.number}: {note.reason}"[:_MEMO_LIMIT],
-            "metadata": {"seatmeter_credit_note": note.number, "seatmeter_invoice": str(note.invoice_id)},
-        },
-        options={"idempotency_key": f"seatmeter-credit-note-{note.id}-post-payment"},
+    created = create_stripe_credit_note(
+        client_api, note, stripe_invoice_id, "post-payment", note.refund_minor, note.refund_minor
     )
     answer = created.to_dict()
     # API versions since 2024 list the refunds; older ones name one.

@@ -13,9 +13,9 @@ from portal.api.auth import RESELLER_READERS, RESELLER_WRITERS, api_actor
 from portal.api.bodies import CLIENT_REF, Body, Text
 from portal.api.endpoints import endpoint
 from portal.api.errors import ApiError
-from portal.api.paging import DEFAULT_LIMIT, document_list, list_query, next_link, since_filter
+from portal.api.paging import document_list, list_query, next_link, searched_page
 from portal.api.representations import client_json
-from portal.listing import SortKey, clean_search, contains, keyset_page
+from portal.listing import SortKey
 
 NEW_CLIENT = Body(
     {
@@ -52,19 +52,14 @@ CLIENT_KEYS = (SortKey(Client.ref),)
     query=CLIENT_PAGE,
 )
 def list_clients(query: dict[str, Any]) -> dict[str, Any]:
-    clients = select(Client)
-    if term := clean_search(query.get("q")):
-        clients = clients.where(contains(Client.search_text, term))
-    if (changed := since_filter(Client.updated_at, query)) is not None:
-        clients = clients.where(changed)
-    page = keyset_page(
-        clients,
-        CLIENT_KEYS,
-        lambda client: (client.ref,),
+    page = searched_page(
+        select(Client),
+        query,
+        search_text=Client.search_text,
+        updated_at=Client.updated_at,
+        keys=CLIENT_KEYS,
+        key_of=lambda client: (client.ref,),
         list_name="api.clients",
-        cursor=query.get("cursor"),
-        limit=query.get("limit", DEFAULT_LIMIT),
-        scalars=True,
     )
     return {"clients": [client_json(client) for client in page.rows], "next": next_link(page)}
 

@@ -17,9 +17,9 @@ from portal.api.auth import ACCOUNT_READERS, WRITERS, acting_client, api_actor
 from portal.api.bodies import Body, Text, client_field
 from portal.api.endpoints import endpoint
 from portal.api.errors import ApiError
-from portal.api.paging import DEFAULT_LIMIT, document_list, list_query, next_link, since_filter
+from portal.api.paging import document_list, list_query, next_link, searched_page
 from portal.api.representations import end_user_json
-from portal.listing import SortKey, clean_search, contains, keyset_page
+from portal.listing import SortKey
 from portal.orders.services import get_end_user_for_client
 
 
@@ -78,19 +78,14 @@ END_USER_KEYS = (SortKey(EndUser.name), SortKey(EndUser.id))
 )
 def list_end_users(query: dict[str, Any]) -> dict[str, Any]:
     client = acting_client()
-    end_users = select(EndUser).where(EndUser.client_id == client.id)
-    if term := clean_search(query.get("q")):
-        end_users = end_users.where(contains(EndUser.search_text, term))
-    if (changed := since_filter(EndUser.updated_at, query)) is not None:
-        end_users = end_users.where(changed)
-    page = keyset_page(
-        end_users,
-        END_USER_KEYS,
-        lambda end_user: (end_user.name, end_user.id),
+    page = searched_page(
+        select(EndUser).where(EndUser.client_id == client.id),
+        query,
+        search_text=EndUser.search_text,
+        updated_at=EndUser.updated_at,
+        keys=END_USER_KEYS,
+        key_of=lambda end_user: (end_user.name, end_user.id),
         list_name="api.end_users",
-        cursor=query.get("cursor"),
-        limit=query.get("limit", DEFAULT_LIMIT),
-        scalars=True,
     )
     return {"end_users": [end_user_json(end_user) for end_user in page.rows], "next": next_link(page)}
 

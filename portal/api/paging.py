@@ -3,17 +3,18 @@ with the page's rows and a ``next`` link. The paging itself is :mod:`portal.list
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import request
-from sqlalchemy import ColumnElement, SQLColumnExpression
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression
 
 from portal.api.bodies import Field, Integer, Query
 from portal.api.errors import ApiError
 from portal.api.openapi import DOCUMENT, PREFIX, error_response
-from portal.listing import MAX_SEARCH, Page
+from portal.listing import MAX_SEARCH, Page, SortKey, clean_search, contains, keyset_page
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
@@ -109,3 +110,30 @@ def next_link(page: Page[Any]) -> str | None:
         (name, value) for name, value in request.args.items(multi=True) if name not in ("cursor", "after")
     ]
     return f"{request.path}?{urlencode([*args, ('cursor', page.next_cursor)])}"
+
+
+def searched_page(
+    rows: Select[Any],
+    query: dict[str, Any],
+    *,
+    search_text: SQLColumnExpression[str],
+    updated_at: SQLColumnExpression[datetime | None],
+    keys: Sequence[SortKey],
+    key_of: Callable[[Any], Sequence[Any]],
+    list_name: str,
+) -> Page[Any]:
+    """One page of a list of objects: ``q`` found in ``search_text``, ``updated_since`` against
+    ``updated_at``, at this request's ``cursor`` and ``limit``."""
+    if term := clean_search(query.get("q")):
+        rows = rows.where(contains(search_text, term))
+    if (changed := since_filter(updated_at, query)) is not None:
+        rows = rows.where(changed)
+    return keyset_page(
+        rows,
+        keys,
+        key_of,
+        list_name=list_name,
+        cursor=query.get("cursor"),
+        limit=query.get("limit", DEFAULT_LIMIT),
+        scalars=True,
+    )

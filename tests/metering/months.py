@@ -8,12 +8,13 @@ from sqlalchemy import select
 
 from metering.billing.documents import invoice_json
 from metering.billing.finalize import finalize_period
-from metering.billing.models import Invoice
+from metering.billing.models import Invoice, InvoiceLine
 from metering.billing.queries import list_invoices, parse_period
 from metering.billing.runs import run_close
 from metering.settings import billing_timezone
 from metering.spla.services import spla_report
 from metering.usage.services import IngestResult, ingest_usage_events
+from portal.accounts.models import Client
 from portal.audit.services import Actor
 from portal.db import db, utcnow
 from portal.transactions import task_transaction
@@ -81,3 +82,26 @@ def lines_of(invoice: dict[str, Any]) -> list[tuple[str, str, int, int, int]]:
         (line["product"], line["period"], line["quantity"], line["unit_amount_minor"], line["amount_minor"])
         for line in invoice["lines"]
     ]
+
+
+# Columns that differ between two writes of the same draft by nature: row ids and when it was written.
+NOT_COMPARED = {"id", "invoice_id", "created_at", "built_at"}
+
+
+def every_column_of(period: str) -> list[tuple[Any, ...]]:
+    """Every invoice of period, every column, with all its lines' columns, in client order."""
+    db.session.expire_all()
+    invoice_columns = [column for column in Invoice.__table__.columns if column.name not in NOT_COMPARED]
+    line_columns = [column for column in InvoiceLine.__table__.columns if column.name not in NOT_COMPARED]
+    found = []
+    for row in db.session.execute(
+        select(Invoice.id, Client.ref, *invoice_columns)
+        .join(Client, Client.id == Invoice.client_id)
+        .where(Invoice.period == period)
+        .order_by(Client.ref)
+    ):
+        lines = db.session.execute(
+            select(*line_columns).where(InvoiceLine.invoice_id == row[0]).order_by(InvoiceLine.position)
+        ).all()
+        found.append((*row[1:], [tuple(line) for line in lines]))
+    return found

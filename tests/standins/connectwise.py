@@ -10,18 +10,15 @@ PSA"; read every addition and the calls received). Product code reaches it throu
 from __future__ import annotations
 
 import json
-import sys
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.standins.ports import LOOPBACK, free_port, start_server, stop_process
+from tests.standins.ports import sandbox_server
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPANY = "northwind"
 PUBLIC_KEY = "stand-in-public"
 PRIVATE_KEY = "stand-in-private"
@@ -86,31 +83,10 @@ class ConnectWiseServer:
 
 @pytest.fixture(scope="session")
 def connectwise_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConnectWiseServer]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("connectwise") / "connectwise_server.log"
-    argv = [
-        sys.executable,
-        "-m",
-        "sandbox.connectwise_server",
-        "--port",
-        str(port),
-        "--company",
-        COMPANY,
-        "--public-key",
-        PUBLIC_KEY,
-        "--private-key",
-        PRIVATE_KEY,
-        "--client-id",
-        CLIENT_ID,
-    ]
-    try:
-        proc = start_server(argv, port, log, cwd=REPO_ROOT)
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield ConnectWiseServer(url=f"http://{LOOPBACK}:{port}")
-    finally:
-        stop_process(proc)
+    args = ["--company", COMPANY, "--public-key", PUBLIC_KEY, "--private-key", PRIVATE_KEY]
+    args += ["--client-id", CLIENT_ID]
+    with sandbox_server(tmp_path_factory, "sandbox.connectwise_server", "connectwise_server", args) as url:
+        yield ConnectWiseServer(url=url)
 
 
 @pytest.fixture

@@ -11,18 +11,15 @@ talks to it with intuit-oauth and python-quickbooks, unpatched.
 from __future__ import annotations
 
 import json
-import sys
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.standins.ports import LOOPBACK, free_port, start_server, stop_process
+from tests.standins.ports import sandbox_server
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CLIENT_ID = "ABtestclientid0123456789"
 CLIENT_SECRET = "test-client-secret"  # a stand-in's key, never a real one
 REALM = "9341453050071234"
@@ -91,29 +88,9 @@ class QuickBooksStandIn:
 
 @pytest.fixture(scope="session")
 def quickbooks_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QuickBooksStandIn]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("quickbooks") / "quickbooks_server.log"
-    argv = [
-        sys.executable,
-        "-m",
-        "sandbox.quickbooks_server",
-        "--port",
-        str(port),
-        "--client-id",
-        CLIENT_ID,
-        "--client-secret",
-        CLIENT_SECRET,
-        "--realm",
-        REALM,
-    ]
-    try:
-        proc = start_server(argv, port, log, cwd=REPO_ROOT)
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield QuickBooksStandIn(base_url=f"http://{LOOPBACK}:{port}")
-    finally:
-        stop_process(proc)
+    args = ["--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET, "--realm", REALM]
+    with sandbox_server(tmp_path_factory, "sandbox.quickbooks_server", "quickbooks_server", args) as url:
+        yield QuickBooksStandIn(base_url=url)
 
 
 @pytest.fixture

@@ -15,19 +15,16 @@ It also adjusts localstripe where it differs from real Stripe in ways we depend 
 
 from __future__ import annotations
 
-import sys
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import stripe
 
-from tests.standins.ports import LOOPBACK, free_port, start_server, stop_process
+from tests.standins.ports import sandbox_server
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "sk_test_seatmeter_standin"  # localstripe accepts any sk_test_ key
 
 
@@ -64,17 +61,8 @@ def fail_requests(server: LocalStripe, fail: int, after: int = 0) -> None:
 
 @pytest.fixture(scope="session")
 def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("localstripe") / "localstripe.log"
-    argv = [sys.executable, "-m", "sandbox.stripe_server", "--port", str(port)]
-    try:
-        proc = start_server(argv, port, log, cwd=REPO_ROOT)
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield LocalStripe(api_base=f"http://{LOOPBACK}:{port}")
-    finally:
-        stop_process(proc)
+    with sandbox_server(tmp_path_factory, "sandbox.stripe_server", "localstripe") as url:
+        yield LocalStripe(api_base=url)
 
 
 @pytest.fixture

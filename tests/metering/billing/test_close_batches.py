@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy import delete, func, select
 
@@ -24,7 +22,7 @@ from portal.audit.models import AuditEvent
 from portal.audit.services import Actor
 from portal.db import db, utcnow
 from portal.transactions import task_transaction
-from tests.metering.months import event, lines_of
+from tests.metering.months import event, every_column_of, lines_of
 
 TESTS = Actor.system("tests")
 REFS = ("acme", "bright", "cedar", "delta", "echo")
@@ -48,29 +46,6 @@ def five_clients(month, make_client, travel):
     return month
 
 
-# Columns that differ between two writes of the same draft by nature: its row ids and when it was written.
-_NOT_COMPARED = {"id", "invoice_id", "created_at", "built_at"}
-
-
-def _everything() -> list[tuple[Any, ...]]:
-    """Every invoice of October, every column, with all its lines' columns, in client order."""
-    db.session.expire_all()
-    invoice_columns = [column for column in Invoice.__table__.columns if column.name not in _NOT_COMPARED]
-    line_columns = [column for column in InvoiceLine.__table__.columns if column.name not in _NOT_COMPARED]
-    found = []
-    for row in db.session.execute(
-        select(Invoice.id, Client.ref, *invoice_columns)
-        .join(Client, Client.id == Invoice.client_id)
-        .where(Invoice.period == "2026-10")
-        .order_by(Client.ref)
-    ):
-        lines = db.session.execute(
-            select(*line_columns).where(InvoiceLine.invoice_id == row[0]).order_by(InvoiceLine.position)
-        ).all()
-        found.append((*row[1:], [tuple(line) for line in lines]))
-    return found
-
-
 def _client_id(ref: str) -> int:
     return db.session.scalars(select(Client.id).where(Client.ref == ref)).one()
 
@@ -80,7 +55,7 @@ def test_a_batch_writes_exactly_what_clients_closed_one_at_a_time_write(five_cli
         plan, summary = start_close(parse_period("2026-10"), billing_timezone(), utcnow())
         close_clients_one_by_one(TESTS, plan, plan.client_ids, summary)
     assert summary.outcomes == {"created": 5}
-    one_at_a_time = _everything()
+    one_at_a_time = every_column_of("2026-10")
     db.session.execute(delete(InvoiceLine))
     db.session.execute(delete(Invoice))
     db.session.commit()
@@ -88,7 +63,7 @@ def test_a_batch_writes_exactly_what_clients_closed_one_at_a_time_write(five_cli
     monkeypatch.setattr(runs, "BATCH_SIZE", 2)
     assert five_clients.close("2026-10").outcomes == {"created": 5}
 
-    assert _everything() == one_at_a_time
+    assert every_column_of("2026-10") == one_at_a_time
     assert [found[0] for found in one_at_a_time] == list(REFS)
     assert [lines_of(invoice) for invoice in five_clients.invoices("2026-10")] == [
         lines_of(five_clients.invoice("acme", "2026-10"))

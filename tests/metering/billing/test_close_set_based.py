@@ -30,14 +30,13 @@ from portal.audit.services import Actor
 from portal.catalog.models import Product
 from portal.db import db, utcnow
 from portal.transactions import task_transaction
+from tests.metering.months import every_column_of
 from tests.provisioning.conftest import order
 
 TESTS = Actor.system("tests")
 MONTH_START = datetime(2026, 10, 1, tzinfo=UTC)
 MONTH_STOP = datetime(2026, 11, 1, tzinfo=UTC)
 PRODUCTS = ("desktop", "desktop-pro", "exchange", "exchange-plus", "voip")
-# Columns that differ between two writes of the same draft by nature: row ids and when it was written.
-NOT_COMPARED = {"id", "invoice_id", "created_at", "built_at"}
 
 
 def _moment(rng: random.Random) -> datetime:
@@ -116,25 +115,6 @@ def _random_month(seed: int, clients: int) -> None:
     db.session.commit()
 
 
-def _everything() -> list[tuple[Any, ...]]:
-    """Every invoice of October, every column, with all its lines' columns, in client order."""
-    db.session.expire_all()
-    invoice_columns = [column for column in Invoice.__table__.columns if column.name not in NOT_COMPARED]
-    line_columns = [column for column in InvoiceLine.__table__.columns if column.name not in NOT_COMPARED]
-    found = []
-    for row in db.session.execute(
-        select(Invoice.id, Client.ref, *invoice_columns)
-        .join(Client, Client.id == Invoice.client_id)
-        .where(Invoice.period == "2026-10")
-        .order_by(Client.ref)
-    ):
-        lines = db.session.execute(
-            select(*line_columns).where(InvoiceLine.invoice_id == row[0]).order_by(InvoiceLine.position)
-        ).all()
-        found.append((*row[1:], [tuple(line) for line in lines]))
-    return found
-
-
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_a_randomized_month_closed_in_sql_matches_python_rating_column_for_column(
     seed, app, catalog, travel, monkeypatch
@@ -146,7 +126,7 @@ def test_a_randomized_month_closed_in_sql_matches_python_rating_column_for_colum
     with task_transaction():
         plan, by_python = start_close(period, billing_timezone(), utcnow())
         close_clients_one_by_one(TESTS, plan, plan.client_ids, by_python)
-    in_python = _everything()
+    in_python = every_column_of("2026-10")
     db.session.execute(delete(InvoiceLine))
     db.session.execute(delete(Invoice))
     db.session.commit()
@@ -163,7 +143,7 @@ def test_a_randomized_month_closed_in_sql_matches_python_rating_column_for_colum
     assert in_sql.failures == by_python.failures == {}
     assert in_sql.outcomes == by_python.outcomes
     assert by_python.outcomes["created"] >= 10
-    assert _everything() == in_python
+    assert every_column_of("2026-10") == in_python
     if seed % 2 == 0:
         words = [
             value for invoice in in_python for line in invoice[-1] for value in line if isinstance(value, str)

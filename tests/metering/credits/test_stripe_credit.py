@@ -7,7 +7,7 @@ import stripe
 from sqlalchemy import select
 
 from metering.billing.cards import adopt_card
-from metering.billing.models import InvoiceStatus
+from metering.billing.models import Invoice, InvoiceStatus
 from metering.billing.stripe_push import ensure_client_customer, stripe_client
 from metering.billing.tasks import push_invoice_now
 from metering.credits.models import CreditNote, CreditNoteStatus, Payment, PaymentMethod, Settlement
@@ -31,6 +31,20 @@ def stripe_acme(app, stripe_env, make_client):
     adopt_card(TESTS, client, setup_intent_id=intent.id)
     db.session.commit()
     return client
+
+
+@pytest.fixture
+def paid_october(stripe_acme, month, travel) -> Invoice:
+    """Acme's October (one desktop, 39.00) finalized on Nov 2 and paid by card through Stripe."""
+    month.events(event("e1", "acme", "alice@acme.example", "desktop", "start", "2026-10-03T09:00:00Z"))
+    travel("2026-11-02T12:00:00Z")
+    month.close("2026-10")
+    month.finalize("2026-10")
+    october = month.invoice_row(stripe_acme.id, "2026-10")
+    assert push_invoice_now(october.id) == "paid"
+    db.session.expire_all()
+    october = month.invoice_row(stripe_acme.id, "2026-10")
+    return october
 
 
 def test_a_month_credit_is_taken_off_what_stripe_charges_next(stripe_acme, month, travel):
@@ -69,19 +83,11 @@ def test_a_month_credit_is_taken_off_what_stripe_charges_next(stripe_acme, month
     assert db.session.get(CreditNote, note.id).status is CreditNoteStatus.SETTLED
 
 
-def test_a_credit_on_an_invoice_paid_by_card_is_refunded_through_stripe(stripe_acme, month, travel):
-    month.events(event("e1", "acme", "alice@acme.example", "desktop", "start", "2026-10-03T09:00:00Z"))
-    travel("2026-11-02T12:00:00Z")
-    month.close("2026-10")
-    month.finalize("2026-10")
-    october = month.invoice_row(stripe_acme.id, "2026-10")
-    assert push_invoice_now(october.id) == "paid"
-    db.session.expire_all()
-    october = month.invoice_row(stripe_acme.id, "2026-10")
+def test_a_credit_on_an_invoice_paid_by_card_is_refunded_through_stripe(paid_october):
 
     note = issue_credit_note(
         TESTS,
-        october,
+        paid_october,
         "Desktop down for a week",
         utcnow(),
         amount_minor=1000,
@@ -100,7 +106,7 @@ def test_a_credit_on_an_invoice_paid_by_card_is_refunded_through_stripe(stripe_a
     # Stripe's paid invoice carries a credit note that made the refund, not a bare refund.
     remote = stripe_client().v1.credit_notes.retrieve(note.stripe_credit_note_id)
     assert (remote.invoice, remote.type, remote.amount, remote.post_payment_amount) == (
-        october.stripe_invoice_id,
+        paid_october.stripe_invoice_id,
         "post_payment",
         1000,
         1000,
@@ -115,17 +121,9 @@ def test_a_credit_on_an_invoice_paid_by_card_is_refunded_through_stripe(stripe_a
     assert refund_credit_note_now(note.id) == "nothing to do"
 
 
-def test_a_repeated_stripe_credit_note_refunds_once(stripe_acme, month, travel):
-    month.events(event("e1", "acme", "alice@acme.example", "desktop", "start", "2026-10-03T09:00:00Z"))
-    travel("2026-11-02T12:00:00Z")
-    month.close("2026-10")
-    month.finalize("2026-10")
-    october = month.invoice_row(stripe_acme.id, "2026-10")
-    assert push_invoice_now(october.id) == "paid"
-    db.session.expire_all()
-    october = month.invoice_row(stripe_acme.id, "2026-10")
+def test_a_repeated_stripe_credit_note_refunds_once(paid_october):
     note = issue_credit_note(
-        TESTS, october, "Outage", utcnow(), amount_minor=3900, settlement=Settlement.REFUND_STRIPE
+        TESTS, paid_october, "Outage", utcnow(), amount_minor=3900, settlement=Settlement.REFUND_STRIPE
     )
     db.session.commit()
     assert refunds_by_stripe_credit_note(note)
@@ -140,21 +138,13 @@ def test_a_repeated_stripe_credit_note_refunds_once(stripe_acme, month, travel):
     assert [refund.amount for refund in refunds.data] == [3900]
 
 
-def test_stripe_refuses_a_credit_note_larger_than_what_was_paid(stripe_acme, month, travel):
-    month.events(event("e1", "acme", "alice@acme.example", "desktop", "start", "2026-10-03T09:00:00Z"))
-    travel("2026-11-02T12:00:00Z")
-    month.close("2026-10")
-    month.finalize("2026-10")
-    october = month.invoice_row(stripe_acme.id, "2026-10")
-    assert push_invoice_now(october.id) == "paid"
-    db.session.expire_all()
-    october = month.invoice_row(stripe_acme.id, "2026-10")
+def test_stripe_refuses_a_credit_note_larger_than_what_was_paid(paid_october):
 
     with pytest.raises(stripe.InvalidRequestError, match="exceeds the amount paid"):
         stripe_client().v1.credit_notes.create(
-            params={"invoice": october.stripe_invoice_id, "amount": 3901, "refund_amount": 3901}
+            params={"invoice": paid_october.stripe_invoice_id, "amount": 3901, "refund_amount": 3901}
         )
     with pytest.raises(stripe.InvalidRequestError, match="must equal the credit note's total"):
         stripe_client().v1.credit_notes.create(
-            params={"invoice": october.stripe_invoice_id, "amount": 1000, "refund_amount": 900}
+            params={"invoice": paid_october.stripe_invoice_id, "amount": 1000, "refund_amount": 900}
         )

@@ -6,36 +6,16 @@ from __future__ import annotations
 import re
 
 import pytest
-from flask import g
 from sqlalchemy import select
 
-from portal.accounts.models import ApiToken, Client, Role, User
+from portal.accounts.models import ApiToken, Role, User
 from portal.accounts.token_services import create_api_token
 from portal.audit.models import AuditEvent
 from portal.audit.services import Actor
 from portal.db import db
 from tests.conftest import TEST_PASSWORD
 
-
-@pytest.fixture(autouse=True)
-def _each_request_loads_its_user(app):
-    # As in tests/portal/auth/test_sessions.py: several test clients share one app context here.
-    def forget_the_cached_user() -> None:
-        g.pop("_login_user", None)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, forget_the_cached_user)
-
-
-@pytest.fixture
-def acme(make_client) -> Client:
-    return make_client("acme")
-
-
-@pytest.fixture
-def grace(acme, make_user, login) -> User:
-    user = make_user(Role.CLIENT_ADMIN, acme, email="grace@acme.example")
-    login(user)
-    return user
+pytestmark = pytest.mark.usefixtures("each_request_loads_its_user")
 
 
 @pytest.fixture

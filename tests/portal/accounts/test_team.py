@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from flask import g
 from sqlalchemy import select
 
 from portal.accounts.models import Role, User
@@ -20,14 +19,7 @@ from portal.db import db
 from portal.errors import Conflict
 from tests.conftest import TEST_PASSWORD
 
-
-@pytest.fixture(autouse=True)
-def _each_request_loads_its_user(app):
-    # As in tests/portal/auth/test_sessions.py: several test clients share one app context here.
-    def forget_the_cached_user() -> None:
-        g.pop("_login_user", None)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, forget_the_cached_user)
+pytestmark = pytest.mark.usefixtures("each_request_loads_its_user")
 
 
 @pytest.fixture

@@ -28,14 +28,31 @@ def clock() -> Iterator[Any]:
 
 
 @pytest.fixture
-def business(app, catalog, clock) -> Business:
-    """September billed and finalized, October closed: its drafts wait for review."""
+def open_month(app, catalog, clock) -> Business:
+    """September billed and finalized; October is over and nobody has closed it yet."""
     world = build_business(OCTOBER)
     close(SEPTEMBER)
     with task_transaction():
         finalize_period(SETUP, SEPTEMBER, UTC_ZONE, utcnow())
-    close(OCTOBER)
     return world
+
+
+@pytest.fixture
+def business(open_month: Business) -> Business:
+    """September billed and finalized, October closed: its drafts wait for review."""
+    close(OCTOBER)
+    return open_month
+
+
+@pytest.fixture
+def queued(app, monkeypatch) -> list[tuple[str, list[Any]]]:
+    """The jobs sent to the broker (through the app's own Celery app), to run them in-process as
+    workers on other hosts would."""
+    sent: list[tuple[str, list[Any]]] = []
+    monkeypatch.setattr(
+        app.extensions["celery"], "send_task", lambda name, args, **kw: sent.append((name, list(args)))
+    )
+    return sent
 
 
 @pytest.fixture

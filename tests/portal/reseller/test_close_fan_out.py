@@ -9,37 +9,13 @@ import pytest
 from sqlalchemy import func, select
 
 from metering.billing import close_runs, runs
-from metering.billing.finalize import finalize_period
 from metering.billing.models import BillingPeriodState, CloseRun, Invoice, InvoiceStatus
 from metering.billing.tasks import close_month, close_month_batch
 from portal.audit.models import AuditEvent
-from portal.db import db, utcnow
-from portal.transactions import task_transaction
-from tests.portal.reseller.conftest import OCTOBER, SEPTEMBER
-from tests.portal.reseller.world import SETUP, UTC_ZONE, Business, build_business, close
+from portal.db import db
 
 REVIEW = "/reseller/review/2026-10"
 STATUS = f"{REVIEW}/close-status.json"
-
-
-@pytest.fixture
-def open_month(app, catalog, clock) -> Business:
-    """September billed and finalized; October is over and nobody has closed it yet."""
-    world = build_business(OCTOBER)
-    close(SEPTEMBER)
-    with task_transaction():
-        finalize_period(SETUP, SEPTEMBER, UTC_ZONE, utcnow())
-    return world
-
-
-@pytest.fixture
-def queued(app, monkeypatch) -> list[tuple[str, list[Any]]]:
-    """The jobs sent to the broker, to run them in-process as workers on other hosts would."""
-    sent: list[tuple[str, list[Any]]] = []
-    monkeypatch.setattr(
-        app.extensions["celery"], "send_task", lambda name, args, **kw: sent.append((name, list(args)))
-    )
-    return sent
 
 
 @pytest.fixture

@@ -4,43 +4,17 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from metering.billing import close_runs, runs
-from metering.billing.finalize import finalize_period
 from metering.billing.models import BillingPeriodState, CloseRun, CloseRunStatus, Invoice, InvoiceStatus
 from metering.billing.tasks import close_month
 from portal.audit.models import AuditEvent
 from portal.db import db, utcnow
-from portal.transactions import task_transaction
-from tests.portal.reseller.conftest import OCTOBER, SEPTEMBER
-from tests.portal.reseller.world import SETUP, UTC_ZONE, Business, build_business, close
 
 REVIEW = "/reseller/review/2026-10"
 STATUS = f"{REVIEW}/close-status.json"
-
-
-@pytest.fixture
-def open_month(app, catalog, clock) -> Business:
-    """September billed and finalized; October is over and nobody has closed it yet."""
-    world = build_business(OCTOBER)
-    close(SEPTEMBER)
-    with task_transaction():
-        finalize_period(SETUP, SEPTEMBER, UTC_ZONE, utcnow())
-    return world
-
-
-@pytest.fixture
-def queued(app, monkeypatch) -> list[tuple[str, list[Any]]]:
-    """The jobs sent to the broker (through the app's own Celery app), to run them in-process."""
-    sent: list[tuple[str, list[Any]]] = []
-    monkeypatch.setattr(
-        app.extensions["celery"], "send_task", lambda name, args, **kw: sent.append((name, list(args)))
-    )
-    return sent
 
 
 def text_of(page: str) -> str:
