@@ -75,12 +75,26 @@ def xdist_group_of(item: pytest.Item) -> str | None:
     return None
 
 
-# tryfirst: pytest-xdist reads the xdist_group marks in its own collection hook, which must come after.
+# pytest-xdist's worker turns xdist_group marks into an `@group` suffix of the node id, which is what its
+# loadgroup scheduler groups by. With pytest 9.2 its suffix never reaches the id (see _suffix_node_id), so
+# both workers started Samba on its fixed ports; the suffix is added here, once, the way xdist writes it.
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    loadgroup = bool(getattr(config.option, "loadgroup", False))
     for item in items:
         if item.get_closest_marker("xdist_group"):
             continue
         group = xdist_group_of(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
+        if group is None:
+            continue
+        item.add_marker(pytest.mark.xdist_group(group))
+        if loadgroup and "@" not in item.nodeid:
+            _suffix_node_id(item, group)
+
+
+def _suffix_node_id(item: pytest.Item, group: str) -> None:
+    # pytest 9.2 keeps a node's id as a NodeId in `_id` (pyproject asks for >=9.2); xdist 3.8 still writes
+    # `_nodeid`, which pytest no longer reads, so its own suffix is lost and loadgroup groups nothing.
+    from _pytest.nodeid import coerce_node_id
+
+    item._id = coerce_node_id(f"{item.nodeid}@{group}")

@@ -3,6 +3,8 @@ must share one worker grouped so that pytest-xdist's loadgroup keeps them togeth
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.parallel import FIXED_PORTS_GROUP, broker_url_for_worker, worker_index
@@ -67,3 +69,38 @@ def test_fixed_port_tests_and_module_fixtures_are_grouped(pytester: pytest.Pytes
         "test_with_its_own_group": "own",
         "test_free": None,
     }
+
+
+WORKER_SUITE = (
+    """
+import os
+import pathlib
+
+import pytest
+
+@pytest.fixture(scope="session")
+def directory():
+    return "samba"
+
+def note(name):
+    pathlib.Path(name + ".worker").write_text(os.environ["PYTEST_XDIST_WORKER"])
+"""
+    + "".join(f"def test_fixed_{i}(directory): note('fixed-{i}')\n" for i in range(8))
+    + "".join(f"def test_free_{i}(): note('free-{i}')\n" for i in range(8))
+)
+
+
+@pytest.mark.slow
+def test_a_group_runs_on_one_worker_in_a_real_parallel_session(pytester: pytest.Pytester, monkeypatch):
+    # pytest 9.2 and xdist 3.8 lost the group suffix: the Samba tests ran on both workers and fought over
+    # ports 389/636. This runs two real workers and reads back where each test ran.
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    pytester.makeconftest('pytest_plugins = ["tests.parallel"]\n')
+    pytester.makepyfile(test_suite=WORKER_SUITE)
+
+    result = pytester.runpytest_subprocess("-n", "2", "--dist", "loadgroup", "-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=16)
+    fixed_workers = {p.read_text() for p in pytester.path.glob("fixed-*.worker")}
+    assert len(list(pytester.path.glob("fixed-*.worker"))) == 8
+    assert len(fixed_workers) == 1, f"the fixed-port group ran on {sorted(fixed_workers)}"
