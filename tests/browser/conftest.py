@@ -243,27 +243,7 @@ def portal(
 
     _set_up_database(env, work)
 
-    # The worker starts while the web server does; both take a few seconds to import everything.
-    worker = _start_worker(env, queue, work / "worker.log")
-    try:
-        web = start_server(
-            [_bin("flask"), "--app", "wsgi", "run", "--host", LOOPBACK, "--port", str(port), "--no-reload"],
-            port,
-            work / "web.log",
-            cwd=REPO_ROOT,
-            env=env,
-            timeout=30,
-        )
-    except BaseException:
-        _stop_worker(worker)
-        raise
-    try:
-        _wait_until_ready(worker, work / "worker.log")
-    except BaseException:
-        stop_process(web)
-        _stop_worker(worker)
-        raise
-    try:
+    with running_portal(env, work, queue):
         yield Portal(
             url=f"http://{LOOPBACK}:{port}",
             admin_email=ADMIN_EMAIL,
@@ -271,9 +251,6 @@ def portal(
             database_url=database_url,
             log_dir=work,
         )
-    finally:
-        _stop_worker(worker)
-        stop_process(web)
 
 
 # axe-core, vendored (tests/browser/axe/README.md says where from). Every HTML page a browser test

@@ -19,21 +19,17 @@ from portal.db import db
 from provisioning import place_order
 from sandbox import sip_client
 from tests.browser.conftest import (
-    REPO_ROOT,
     Portal,
-    _bin,
     _portal_environment,
     _set_up_database,
-    _start_worker,
-    _stop_worker,
-    _wait_until_ready,
     log_in,
+    running_portal,
     wider_than_a_phone,
 )
 from tests.conftest import TEST_PASSWORD, ScratchDatabases
 from tests.standins.aws import MotoServer, make_workspaces_directory
 from tests.standins.kamailio import Kamailio
-from tests.standins.ports import LOOPBACK, free_port, start_server, stop_process
+from tests.standins.ports import LOOPBACK, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -68,21 +64,7 @@ def phone_portal(
         SIP_SERVER=f"{kamailio.host}:{kamailio.port}",
     )
     _set_up_database(env, work)
-    worker = _start_worker(env, queue, work / "worker.log")
-    try:
-        web = start_server(
-            [_bin("flask"), "--app", "wsgi", "run", "--host", LOOPBACK, "--port", str(port), "--no-reload"],
-            port,
-            work / "web.log",
-            cwd=REPO_ROOT,
-            env=env,
-            timeout=30,
-        )
-    except BaseException:
-        _stop_worker(worker)
-        raise
-    try:
-        _wait_until_ready(worker, work / "worker.log")
+    with running_portal(env, work, queue):
         portal = Portal(
             url=f"http://{LOOPBACK}:{port}",
             admin_email="grace@acme.example",
@@ -91,9 +73,6 @@ def phone_portal(
             log_dir=work,
         )
         yield portal, env
-    finally:
-        _stop_worker(worker)
-        stop_process(web)
 
 
 def _order_a_phone(env: dict[str, str], work: Path) -> int:

@@ -21,20 +21,16 @@ from portal.accounts.models import Role
 from portal.db import utcnow
 from tests.browser.conftest import (
     ARTIFACTS,
-    REPO_ROOT,
-    _bin,
     _portal_environment,
     _set_up_database,
-    _start_worker,
-    _stop_worker,
-    _wait_until_ready,
     fill_business,
     log_in,
+    running_portal,
 )
 from tests.conftest import TEST_PASSWORD, ScratchDatabases
 from tests.portal.reseller.world import UTC_ZONE
 from tests.standins.aws import MotoServer
-from tests.standins.ports import LOOPBACK, free_port, start_server, stop_process
+from tests.standins.ports import LOOPBACK, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -70,25 +66,8 @@ def close_portal(
     # Staff, not an administrator: closing the month is the billing clerk's work.
     fill_business(env, work, period, (RESELLER_EMAIL, "Sam Clerk", Role.RESELLER_STAFF))
     # metering's tasks go to the default queue ("seatmeter"), which no other test's worker consumes.
-    worker = _start_worker(env, f"{queue},seatmeter", work / "worker.log")
-    try:
-        web = start_server(
-            [_bin("flask"), "--app", "wsgi", "run", "--host", LOOPBACK, "--port", str(port), "--no-reload"],
-            port,
-            work / "web.log",
-            cwd=REPO_ROOT,
-            env=env,
-            timeout=30,
-        )
-    except BaseException:
-        _stop_worker(worker)
-        raise
-    try:
-        _wait_until_ready(worker, work / "worker.log")
+    with running_portal(env, work, f"{queue},seatmeter"):
         yield ClosePortal(url=f"http://{LOOPBACK}:{port}", period=period)
-    finally:
-        _stop_worker(worker)
-        stop_process(web)
 
 
 def close_month_from_the_review(page, base_url: str, period: BillingPeriod):

@@ -33,11 +33,10 @@ from tests.browser.conftest import (
     _bin,
     _portal_environment,
     _set_up_database,
-    _stop_worker,
-    _wait_until_ready,
     fill_business,
     log_in,
     policy_violations,
+    running_portal,
     wider_than_a_phone,
 )
 from tests.conftest import TEST_PASSWORD, ScratchDatabases
@@ -45,7 +44,7 @@ from tests.portal.reseller.world import UTC_ZONE
 from tests.sandbox.demo_run import DemoRun
 from tests.standins.aws import MotoServer
 from tests.standins.connectwise import ConnectWiseServer
-from tests.standins.ports import LOOPBACK, free_port, start_server, stop_process
+from tests.standins.ports import LOOPBACK, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -128,25 +127,8 @@ def psa_portal(
         timeout=120,
     )
     assert closed.returncode == 0, closed.stderr
-    worker = _start_worker(env, f"seatmeter,{queue}", work / "worker.log")
-    try:
-        web = start_server(
-            [_bin("flask"), "--app", "wsgi", "run", "--host", LOOPBACK, "--port", str(port), "--no-reload"],
-            port,
-            work / "web.log",
-            cwd=REPO_ROOT,
-            env=env,
-            timeout=30,
-        )
-    except BaseException:
-        _stop_worker(worker)
-        raise
-    try:
-        _wait_until_ready(worker, work / "worker.log")
+    with running_portal(env, work, f"seatmeter,{queue}"):
         yield PsaPortal(url=f"http://{LOOPBACK}:{port}", period=period, database_url=database_url, work=work)
-    finally:
-        _stop_worker(worker)
-        stop_process(web)
 
 
 def _billed(portal: PsaPortal) -> dict[tuple[str, str], int]:
