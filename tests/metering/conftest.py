@@ -11,9 +11,9 @@ import pytest
 import time_machine
 
 from tests.metering.months import Month
-from tests.portal.reseller.conftest import business, clock
+from tests.portal.reseller.conftest import business, clock, open_month
 
-__all__ = ["business", "clock", "month", "travel"]
+__all__ = ["business", "clock", "month", "open_month", "travel"]
 
 
 @pytest.fixture
