@@ -121,3 +121,16 @@ def map_all(world: PsaWorld, skip: tuple[str, ...] = ()) -> None:
     for code, item_id in world.items.items():
         link_product(TESTS, get_product(code), item_id, CATALOG[code])
     db.session.commit()
+
+
+def acme_desktop_edited_in_the_psa(world: PsaWorld, quantity: int = 5) -> None:
+    """October mapped, billed and sent to the PSA; then a dispatcher sets Acme's desktop addition by hand."""
+    map_all(world)
+    world.play_october()
+    world.sync("2026-10")
+    acme_desktop = next(
+        a["id"]
+        for a in world.server.additions()
+        if a["agreementId"] == world.agreements["acme"] and a["product"]["identifier"] == "DESKTOP"
+    )
+    world.server.edit_addition(acme_desktop, quantity)

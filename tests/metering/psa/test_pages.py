@@ -9,7 +9,7 @@ from metering.psa.models import PsaCompanyLink, PsaProductLink
 from portal.accounts.models import Role
 from portal.catalog.services import get_product
 from portal.db import db
-from tests.metering.psa.conftest import map_all
+from tests.metering.psa.conftest import acme_desktop_edited_in_the_psa
 from tests.standins.ports import free_port
 
 
@@ -106,15 +106,7 @@ def test_staff_see_the_pages_but_cannot_map_or_sync(client, psa, staff):
 
 
 def test_the_sync_page_shows_a_conflict_and_the_admin_overwrites_it(client, psa, admin, travel):
-    map_all(psa)
-    psa.play_october()
-    psa.sync("2026-10")
-    acme_desktop = next(
-        a["id"]
-        for a in psa.server.additions()
-        if a["agreementId"] == psa.agreements["acme"] and a["product"]["identifier"] == "DESKTOP"
-    )
-    psa.server.edit_addition(acme_desktop, 5)
+    acme_desktop_edited_in_the_psa(psa)
     travel("2026-12-02T12:00:00Z")
     psa.month.close("2026-11")
     psa.month.finalize("2026-11")

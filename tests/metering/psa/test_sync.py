@@ -14,7 +14,7 @@ from metering.psa.tasks import sweep, sync_month_now
 from portal.catalog.services import get_product
 from portal.db import db
 from tests.metering.months import TESTS, event
-from tests.metering.psa.conftest import map_all
+from tests.metering.psa.conftest import acme_desktop_edited_in_the_psa, map_all
 
 OCTOBER_EXPECTED = {
     ("acme", "DESKTOP"): 2,
@@ -73,15 +73,7 @@ def test_a_429_is_retried_and_the_sync_completes(psa):
 
 
 def test_a_quantity_changed_in_the_psa_is_a_conflict_and_not_overwritten(psa, travel):
-    map_all(psa)
-    psa.play_october()
-    psa.sync("2026-10")
-    acme_desktop = next(
-        a["id"]
-        for a in psa.server.additions()
-        if a["agreementId"] == psa.agreements["acme"] and a["product"]["identifier"] == "DESKTOP"
-    )
-    psa.server.edit_addition(acme_desktop, 5)  # a dispatcher edits the agreement by hand
+    acme_desktop_edited_in_the_psa(psa)  # a dispatcher edits the agreement by hand
     # November: bob's desktop stopped in October, so acme bills 1 desktop.
     psa.month.events(event("bob-stop", "acme", "bob@acme.example", "desktop", "stop", "2026-10-25T09:00:00Z"))
     travel("2026-12-02T12:00:00Z")
@@ -99,15 +91,7 @@ def test_a_quantity_changed_in_the_psa_is_a_conflict_and_not_overwritten(psa, tr
 
 
 def test_the_reseller_may_overwrite_a_conflict(psa, travel):
-    map_all(psa)
-    psa.play_october()
-    psa.sync("2026-10")
-    acme_desktop = next(
-        a["id"]
-        for a in psa.server.additions()
-        if a["agreementId"] == psa.agreements["acme"] and a["product"]["identifier"] == "DESKTOP"
-    )
-    psa.server.edit_addition(acme_desktop, 5)
+    acme_desktop_edited_in_the_psa(psa)
     travel("2026-12-02T12:00:00Z")
     psa.month.close("2026-11")
     psa.month.finalize("2026-11")
